@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: GPL-2.0
+/* /dev/kstuck: the control device; checks privileges and dispatches ioctls. */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/capability.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/uaccess.h>
+#include <linux/utsname.h>
+
+#include "kmod/kstuck.h"
+#include "kmod/uapi/kstuck_ioctl.h"
+
+static long kstuck_ioctl_version(void __user *arg)
+{
+	struct kstuck_version v;
+
+	memset(&v, 0, sizeof(v));
+	v.abi_major = KSTUCK_ABI_MAJOR;
+	v.abi_minor = KSTUCK_ABI_MINOR;
+	strscpy(v.module_version, KSTUCK_MODULE_VERSION, sizeof(v.module_version));
+	strscpy(v.kernel_release, utsname()->release, sizeof(v.kernel_release));
+	if (copy_to_user(arg, &v, sizeof(v)))
+		return -EFAULT;
+	return 0;
+}
+
+static long kstuck_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	void __user *uarg = (void __user *)arg;
+
+	/* The device is 0600, but a root process may have dropped its capabilities. */
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	if (_IOC_TYPE(cmd) != KSTUCK_IOCTL_TYPE)
+		return -ENOTTY;
+
+	switch (cmd) {
+	case KSTUCK_IOC_VERSION:
+		return kstuck_ioctl_version(uarg);
+	default:
+		return -ENOTTY;
+	}
+}
+
+static const struct file_operations kstuck_fops = {
+	.owner = THIS_MODULE,
+	.unlocked_ioctl = kstuck_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.llseek = noop_llseek,
+};
+
+static struct miscdevice kstuck_miscdev = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "kstuck",
+	.fops = &kstuck_fops,
+	.mode = 0600,
+};
+
+int kstuck_dev_init(void)
+{
+	return misc_register(&kstuck_miscdev);
+}
+
+void kstuck_dev_exit(void)
+{
+	misc_deregister(&kstuck_miscdev);
+}

@@ -1,0 +1,374 @@
+# SPDX-License-Identifier: GPL-2.0
+"""The QEMU guest rig: fetch the Debian kernel, build kstuck.ko and the scenario
+modules against it, pack an initramfs, boot it under TCG, talk to it (serial console
+line protocol + a control serial port + QMP) and take vmcores of it.
+
+Every wait is bounded; a guest that hangs is killed by its PID and reported with the
+tail of its console.
+"""
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILD = Path(os.environ.get("KSTUCK_BUILD", ROOT / "build"))
+# Downloads are shared by every build folder: they only depend on the kernel version.
+CACHE = Path(os.environ.get("KSTUCK_CACHE", ROOT / "build" / "cache"))
+
+
+class RigError(Exception):
+    """A one-line reason the rig could not do its job."""
+
+
+def run(cmd, cwd=None, env=None, timeout=900, what=None):
+    """Runs a command; on failure raises RigError with the last lines of its output."""
+    try:
+        p = subprocess.run(cmd, cwd=cwd, env=env, timeout=timeout, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+    except subprocess.TimeoutExpired:
+        raise RigError(f"{what or cmd[0]}: timed out after {timeout}s")
+    if p.returncode != 0:
+        tail = " | ".join(p.stdout.strip().splitlines()[-6:])
+        raise RigError(f"{what or cmd[0]} failed (exit {p.returncode}): {tail}")
+    return p.stdout
+
+
+@dataclass
+class Kernel:
+    kver: str
+    cache: Path
+
+    @property
+    def bzimage(self):
+        return self.cache / "bzImage"
+
+    @property
+    def vmlinux(self):
+        return self.cache / "vmlinux"
+
+    @property
+    def headers(self):
+        return Path(f"/usr/src/linux-headers-{self.kver}")
+
+    def module(self, name):
+        for suffix in (".ko", ".ko.xz"):
+            p = self.cache / "modules" / (name + suffix)
+            if p.exists():
+                return p
+        raise RigError(f"guest module {name} missing from {self.cache}/modules")
+
+
+def fetch_kernel():
+    """The current Debian cloud kernel, fetched (or re-used) by scripts/fetch-kernel."""
+    env = dict(os.environ, KSTUCK_BUILD=str(CACHE))
+    out = run([str(ROOT / "scripts" / "fetch-kernel")], env=env, what="fetch-kernel")
+    cache = Path(out.strip().splitlines()[-1])
+    return Kernel((cache / "kver").read_text().strip(), cache)
+
+
+def build_kmod(kernel, src_dir, out_dir, extra_args=()):
+    """Builds the modules of a Kbuild tree in a private copy (so parallel builds of
+    the same sources never share object files). Returns the out dir."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # Copy only sources; keep objects from the last build for an incremental make.
+    run(["cp", "-a", "--no-preserve=ownership", "-u", "-t", str(out_dir)] +
+        [str(p) for p in Path(src_dir).iterdir()
+         if p.name in ("Kbuild", "kmod", "nmi_dump") or p.suffix in (".c", ".h") or p.name == "Kbuild"],
+        what="copy module sources")
+    run(["make", "-C", str(kernel.headers), f"M={out_dir}", "W=1", "modules", *extra_args],
+        what=f"module build in {out_dir}", timeout=600)
+    return out_dir
+
+
+def build_kstuck_ko(kernel, build=BUILD):
+    return build_kmod(kernel, ROOT, Path(build) / "kmod" / kernel.kver) / "kstuck.ko"
+
+
+def build_scenarios(kernel, build=BUILD):
+    d = build_kmod(kernel, ROOT / "tests" / "vm" / "scenarios", Path(build) / "scenarios" / kernel.kver)
+    return sorted(d.glob("*.ko"))
+
+
+def build_userspace(build=BUILD):
+    """The release build of the kstuck CLI that runs inside the guest."""
+    bdir = Path(build) / "release"
+    if not (bdir / "build.ninja").exists():
+        run(["cmake", "-S", str(ROOT), "-B", str(bdir), "-G", "Ninja", "-DCMAKE_BUILD_TYPE=RelWithDebInfo"],
+            what="cmake (release)")
+    run(["ninja", "-C", str(bdir), "kstuck"], what="ninja (release kstuck)", timeout=1800)
+    return bdir / "cli" / "kstuck"
+
+
+def build_guest_tools(build=BUILD):
+    """Static C helpers of tests/vm/guest/*.c (ioctl probes and the like)."""
+    out = Path(build) / "guest-tools"
+    out.mkdir(parents=True, exist_ok=True)
+    tools = []
+    for src in sorted((ROOT / "tests" / "vm" / "guest").glob("*.c")):
+        exe = out / src.stem
+        if not exe.exists() or exe.stat().st_mtime < src.stat().st_mtime:
+            run(["gcc", "-static", "-O2", "-Wall", "-Wextra", "-Werror", f"-I{ROOT}", "-o", str(exe), str(src),
+                 "-lpthread"], what=f"gcc {src.name}")
+        tools.append(exe)
+    return tools
+
+
+def _library_closure(binary):
+    """The shared libraries a dynamic binary loads, by path (from ldd)."""
+    out = subprocess.run(["ldd", str(binary)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout
+    libs = []
+    for line in out.splitlines():
+        m = re.search(r"(/\S+)", line)
+        if m and Path(m.group(1)).exists():
+            libs.append(Path(m.group(1)))
+    return libs
+
+
+def build_initramfs(out, kernel, modules=(), binaries=(), files=None, extra_guest_modules=()):
+    """Packs busybox, /init, tests/vm/guest/*.sh, modules (into /lib/kstuck/) and
+    binaries (into /bin, with their shared libraries) into a newc cpio."""
+    out = Path(out)
+    stage = out.with_suffix(".d")
+    shutil.rmtree(stage, ignore_errors=True)
+    for d in ("bin", "sbin", "usr/bin", "proc", "sys", "dev", "tmp", "lib/kstuck", "tests", "etc", "root", "mnt"):
+        (stage / d).mkdir(parents=True, exist_ok=True)
+    shutil.copy2("/bin/busybox", stage / "bin" / "busybox")
+    shutil.copy2(ROOT / "tests" / "vm" / "guest" / "init", stage / "init")
+    (stage / "init").chmod(0o755)
+    for sh in (ROOT / "tests" / "vm" / "guest").glob("*.sh"):
+        shutil.copy2(sh, stage / "tests" / sh.name)
+    (stage / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n")
+    (stage / "etc" / "group").write_text("root:x:0:\nnogroup:x:65534:\n")
+    for name in ("qemu_fw_cfg", *extra_guest_modules):
+        shutil.copy2(kernel.module(name), stage / "lib" / "kstuck")
+    for m in modules:
+        shutil.copy2(m, stage / "lib" / "kstuck" / Path(m).name)
+    for b in binaries:
+        b = Path(b)
+        shutil.copy2(b, stage / "bin" / b.name)
+        for lib in _library_closure(b):
+            dest = stage / str(lib).lstrip("/")
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if not dest.exists():
+                shutil.copy2(lib, dest)
+    for guest_path, host_path in (files or {}).items():
+        dest = stage / guest_path.lstrip("/")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(host_path, dest)
+    names = subprocess.run(["find", "."], cwd=stage, stdout=subprocess.PIPE, text=True, check=True).stdout
+    with open(out, "wb") as f:
+        subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], cwd=stage, input=names.encode(), stdout=f,
+                       check=True)
+    return out
+
+
+class QmpClient:
+    """A minimal QMP client: one command at a time, events skipped."""
+
+    def __init__(self, path, timeout=30):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.sock.connect(str(path))
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RigError(f"QMP socket {path} did not come up in {timeout}s")
+                time.sleep(0.1)
+        self.buf = b""
+        self._read_message(timeout)  # greeting
+        self.execute("qmp_capabilities")
+
+    def _read_message(self, timeout):
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise RigError("QMP: no answer in time")
+            self.sock.settimeout(left)
+            try:
+                chunk = self.sock.recv(65536)
+            except socket.timeout:
+                raise RigError("QMP: no answer in time")
+            if not chunk:
+                raise RigError("QMP: connection closed")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def execute(self, command, timeout=60, **arguments):
+        msg = {"execute": command}
+        if arguments:
+            msg["arguments"] = arguments
+        self.sock.sendall(json.dumps(msg).encode() + b"\n")
+        deadline = time.monotonic() + timeout
+        while True:
+            reply = self._read_message(max(0.1, deadline - time.monotonic()))
+            if "return" in reply:
+                return reply["return"]
+            if "error" in reply:
+                raise RigError(f"QMP {command}: {reply['error'].get('desc')}")
+
+    def close(self):
+        self.sock.close()
+
+
+@dataclass
+class TestResult:
+    name: str
+    passed: bool
+    detail: str = ""
+
+
+@dataclass
+class Guest:
+    """A running QEMU guest. Use as a context manager: it is always killed on exit."""
+    kernel: Kernel
+    initramfs: Path
+    workdir: Path
+    suite: str
+    smp: int = 4
+    memory_mb: int = 1024
+    append: str = ""
+    drives: list = field(default_factory=list)
+    isolcpus: str = "2,3"
+
+    def __enter__(self):
+        self.workdir = Path(self.workdir)
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        self.workdir.mkdir(parents=True)
+        self.console = self.workdir / "console.log"
+        self.qmp_path = self.workdir / "qmp.sock"
+        self.ctl_path = self.workdir / "ctl.sock"
+        cmdline = (f"console=ttyS0 rdinit=/init panic=-1 isolcpus={self.isolcpus} "
+                   f"kstuck.suite={self.suite} {self.append}").strip()
+        cmd = ["qemu-system-x86_64", "-machine", "q35", "-accel", "tcg", "-smp", str(self.smp),
+               "-m", str(self.memory_mb), "-kernel", str(self.kernel.bzimage), "-initrd", str(self.initramfs),
+               "-append", cmdline, "-display", "none", "-monitor", "none", "-no-reboot",
+               "-serial", f"file:{self.console}",
+               "-chardev", f"socket,id=ctl,path={self.ctl_path},server=on,wait=off", "-serial", "chardev:ctl",
+               "-device", "vmcoreinfo", "-qmp", f"unix:{self.qmp_path},server=on,wait=off"]
+        for d in self.drives:
+            cmd += ["-drive", d]
+        self.qemu_log = open(self.workdir / "qemu.log", "w")
+        self.proc = subprocess.Popen(cmd, stdout=self.qemu_log, stderr=subprocess.STDOUT)
+        self.started = time.monotonic()
+        self.qmp = None
+        self.ctl = None
+        self.request_pos = 0
+        return self
+
+    def __exit__(self, *exc):
+        self.kill()
+        return False
+
+    def kill(self):
+        if self.qmp:
+            self.qmp.close()
+            self.qmp = None
+        if self.ctl:
+            self.ctl.close()
+            self.ctl = None
+        if self.proc.poll() is None:
+            self.proc.kill()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+        self.qemu_log.close()
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def text(self):
+        try:
+            return self.console.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def tail(self, lines=25):
+        return "\n".join(self.text().splitlines()[-lines:])
+
+    def wait_for(self, pattern, timeout, start=0):
+        """Waits until the console (from offset start) matches pattern; returns the match.
+        Raises RigError with the console tail when the guest dies or time runs out."""
+        rx = re.compile(pattern, re.M)
+        deadline = time.monotonic() + timeout
+        while True:
+            m = rx.search(self.text(), start)
+            if m:
+                return m
+            if not self.alive():
+                raise RigError(f"guest exited before /{pattern}/; console tail:\n{self.tail()}")
+            if time.monotonic() > deadline:
+                raise RigError(f"guest did not print /{pattern}/ within {timeout}s; console tail:\n{self.tail()}")
+            time.sleep(0.2)
+
+    def connect_qmp(self):
+        if not self.qmp:
+            self.qmp = QmpClient(self.qmp_path)
+        return self.qmp
+
+    def reply(self, line):
+        """Answers the guest's pending request() on the control serial port."""
+        if not self.ctl:
+            self.ctl = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.ctl.connect(str(self.ctl_path))
+        self.ctl.sendall(line.encode() + b"\n")
+
+    def next_request(self, timeout):
+        """Waits for the next KSTUCK-REQUEST line; returns its words."""
+        m = self.wait_for(r"^KSTUCK-REQUEST: (.*)$", timeout, self.request_pos)
+        self.request_pos = m.end()
+        return m.group(1).strip().split()
+
+    def dump(self, path, fmt="kdump-zlib", timeout=300):
+        """Takes a vmcore of the running guest with QMP dump-guest-memory."""
+        path = Path(path)
+        path.unlink(missing_ok=True)
+        self.connect_qmp().execute("dump-guest-memory", timeout=timeout, paging=False,
+                                   protocol=f"file:{path}", format=fmt)
+        if not path.exists() or path.stat().st_size == 0:
+            raise RigError(f"dump-guest-memory wrote nothing to {path}")
+        return path
+
+    def inject_nmi(self):
+        self.connect_qmp().execute("inject-nmi")
+
+    def wait_exit(self, timeout):
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise RigError(f"guest still running after {timeout}s; console tail:\n{self.tail()}")
+
+    def results(self):
+        """The KSTUCK-TEST lines the guest printed, in order."""
+        out = []
+        for m in re.finditer(r"KSTUCK-TEST: (\S+) (PASS|FAIL) ?(.*)$", self.text(), re.M):
+            out.append(TestResult(m.group(1), m.group(2) == "PASS", m.group(3).strip()))
+        return out
+
+    def truth(self):
+        """key=value pairs of the scenario's KSTUCK-TRUTH lines, role-prefixed:
+        'mutex_owner pid=5' becomes {'mutex_owner.pid': '5'}."""
+        facts = {}
+        for m in re.finditer(r"KSTUCK-TRUTH: (\S+) (.*)$", self.text(), re.M):
+            role = m.group(1)
+            for kv in m.group(2).split():
+                if "=" in kv:
+                    k, v = kv.split("=", 1)
+                    facts[f"{role}.{k}"] = v
+        return facts
+
+    def console_problems(self):
+        """Kernel complaints that fail any test: oops, BUG, WARN, soft lockup, panic."""
+        rx = re.compile(r"(Oops|BUG:|WARNING:|soft lockup|Kernel panic|general protection|RIP: .*kstuck)")
+        return [line for line in self.text().splitlines() if rx.search(line)]

@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Runs the VM test suites: prepares the kernel, modules, tools and initramfs once,
+then boots one guest per suite. Prints one line per check and a closing
+'N passed, N failed'."""
+import argparse
+import importlib
+import sys
+import time
+import traceback
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tests.vm import rig  # noqa: E402
+from tests.vm.rig import RigError, TestResult  # noqa: E402
+
+SUITES = ["foundation"]
+
+
+class Context:
+    """What every suite needs: the kernel, the built artifacts and a place for output."""
+
+    def __init__(self, build):
+        self.build = Path(build)
+        self.out = self.build / "vm-out"
+        self.out.mkdir(parents=True, exist_ok=True)
+        t = time.monotonic()
+        self.kernel = rig.fetch_kernel()
+        self.kstuck_ko = rig.build_kstuck_ko(self.kernel, self.build)
+        self.scenarios = rig.build_scenarios(self.kernel, self.build)
+        self.kstuck_cli = rig.build_userspace(self.build)
+        self.guest_tools = rig.build_guest_tools(self.build)
+        self.initramfs = rig.build_initramfs(
+            self.build / "initramfs.cpio", self.kernel,
+            modules=[self.kstuck_ko, *self.scenarios],
+            binaries=[self.kstuck_cli, *self.guest_tools])
+        print(f"vm: kernel {self.kernel.kver}, artifacts ready in {time.monotonic() - t:.1f}s", flush=True)
+
+    def boot(self, suite, **kw):
+        return rig.Guest(self.kernel, self.initramfs, self.out / suite, suite, **kw)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("suites", nargs="*", default=SUITES)
+    ap.add_argument("--build", default=str(rig.BUILD))
+    args = ap.parse_args()
+
+    results = []
+    try:
+        ctx = Context(args.build)
+    except RigError as e:
+        print(f"vm: setup failed: {e}", flush=True)
+        print("0 passed, 1 failed")
+        return 1
+    for name in args.suites:
+        t = time.monotonic()
+        try:
+            suite_results = importlib.import_module(f"tests.vm.suites.{name}").run(ctx)
+            if not suite_results:
+                suite_results = [TestResult("suite-produced-results", False, "no checks ran")]
+        except RigError as e:
+            suite_results = [TestResult("suite", False, str(e))]
+        except Exception:  # a bug in a suite is a failure, not a crash of the runner
+            suite_results = [TestResult("suite", False, traceback.format_exc())]
+        for r in suite_results:
+            print(f"{'PASS' if r.passed else 'FAIL'} vm/{name}/{r.name} {r.detail}".rstrip(), flush=True)
+        print(f"vm: suite {name} took {time.monotonic() - t:.1f}s", flush=True)
+        results += suite_results
+    passed = sum(r.passed for r in results)
+    print(f"{passed} passed, {len(results) - passed} failed")
+    return 0 if passed == len(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

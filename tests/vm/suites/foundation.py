@@ -1,0 +1,32 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Foundation: module load/ioctl/unload in the guest, and a vmcore of the live scenario."""
+from tests.vm import vmcore_check
+from tests.vm.rig import TestResult
+
+
+def run(ctx):
+    results = []
+    with ctx.boot("foundation") as g:
+        g.wait_for(r"^KSTUCK-BOOTED:", 120)
+        words = g.next_request(240)
+        dump = None
+        if words[:1] == ["dump"]:
+            dump = g.dump(ctx.out / "foundation.vmcore")
+            g.reply("ok")
+        else:
+            g.reply("unexpected")
+        g.wait_for(r"^KSTUCK-DONE", 60)
+        results += g.results()
+        truth = g.truth()
+    if dump:
+        fmt, info = vmcore_check.describe(dump)
+        results.append(TestResult("vmcore-is-kdump-compressed", fmt in ("kdump", "flattened-kdump"),
+                                  f"format={fmt} size={dump.stat().st_size}"))
+        release = f"OSRELEASE={ctx.kernel.kver}".encode()
+        results.append(TestResult("vmcore-has-vmcoreinfo", info.startswith(release),
+                                  info[:40].decode(errors="replace").replace("\n", " ")))
+        results.append(TestResult("scenario-truth-printed",
+                                  all(k in truth for k in ("irqoff_spinner.cpu", "xcall_waiter.pid",
+                                                           "mutex_owner.pid", "mutex_waiter.mutex")),
+                                  " ".join(f"{k}={v}" for k, v in sorted(truth.items()))[:300]))
+    return results
