@@ -307,7 +307,9 @@ class Guest:
             if m:
                 return m
             if not self.alive():
-                raise RigError(f"guest exited before /{pattern}/; console tail:\n{self.tail()}")
+                qemu = (self.workdir / "qemu.log").read_text(errors="replace").strip()
+                raise RigError(f"guest exited (status {self.proc.returncode}) before /{pattern}/"
+                               f"{'; qemu: ' + qemu.splitlines()[-1] if qemu else ''}; console tail:\n{self.tail()}")
             if time.monotonic() > deadline:
                 raise RigError(f"guest did not print /{pattern}/ within {timeout}s; console tail:\n{self.tail()}")
             time.sleep(0.2)
