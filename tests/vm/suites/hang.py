@@ -1,0 +1,204 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Hang: dumps of real hangs (ABBA mutexes, an xcall towards an IRQs-off CPU, the seed's
+xcall-vs-spinlock cycle, a healthy idle guest), each analysed by `kstuck hang --json`
+and compared with the ground truth the scenario printed.
+
+One boot per scenario (a wedged guest cannot be un-wedged): each boot is dumped as
+soon as its truth is printed, then killed. Run the checks alone on kept dumps with
+`python3 -m tests.vm.suites.hang --check BUILD`.
+"""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.vm.rig import RigError, TestResult
+
+SCENARIOS = ["hang_abba", "hang_xcall", "hang_mixed", "hang_idle"]
+
+
+def boot_and_dump(ctx, name):
+    """Boots the guest script tests/vm/guest/NAME.sh, serves its one dump request.
+    Returns (guest results, truth dict, dump path or None)."""
+    dump = None
+    with ctx.boot(name) as g:
+        g.wait_for(r"^KSTUCK-BOOTED:", 120)
+        words = g.next_request(180)
+        if words[:1] == ["dump"]:
+            dump = g.dump(ctx.out / f"{name}.vmcore")
+            g.reply("ok")
+            # The guest answers with its last PASS line unless it is wedged past that.
+            try:
+                g.wait_for(rf"KSTUCK-TEST: {name}-dump-taken", 10)
+            except RigError:
+                pass
+        else:
+            g.reply("unexpected")
+        results = g.results()
+        truth = g.truth()
+    (ctx.out / f"{name}.truth.json").write_text(json.dumps(truth, indent=1, sort_keys=True))
+    return results, truth, dump
+
+
+def analyse(cli, vmlinux, module_dir, dump):
+    """Runs kstuck hang --json on a dump; returns (report dict or None, stderr text)."""
+    cmd = [str(cli), "hang", str(dump), "--vmlinux", str(vmlinux), "--json"]
+    if module_dir:
+        cmd += ["--module-dir", str(module_dir)]
+    try:
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=300)
+    except subprocess.TimeoutExpired:
+        return None, "kstuck hang timed out"
+    try:
+        return json.loads(p.stdout), p.stderr
+    except json.JSONDecodeError:
+        return None, f"exit {p.returncode}: {p.stderr.strip()[-300:]} {p.stdout[:200]}"
+
+
+def _nodes(report):
+    return {n["id"]: n for n in report.get("nodes", [])}
+
+
+def _cycle_nodes(report):
+    nodes = _nodes(report)
+    return [nodes[i] for i in report.get("cycle", []) if i in nodes]
+
+
+def _h(v):
+    """Normalises an address string from the kernel log (%px, no 0x) or the report."""
+    return int(str(v), 16)
+
+
+def check_abba(report, truth):
+    out = []
+    out.append(TestResult("abba-verdict-deadlock", report.get("verdict") == "DEADLOCK",
+                          f"verdict={report.get('verdict')}"))
+    cyc = _cycle_nodes(report)
+    tasks = [n for n in cyc if n["kind"] == "task"]
+    locks = [n for n in cyc if n["kind"] == "mutex"]
+    want_pids = {int(truth.get("abba_first.pid", -1)), int(truth.get("abba_second.pid", -2))}
+    out.append(TestResult("abba-cycle-has-both-tasks", {t.get("pid") for t in tasks} == want_pids and len(tasks) == 2,
+                          f"cycle tasks={[(t.get('pid'), t.get('comm')) for t in tasks]} truth={sorted(want_pids)}"))
+    want_locks = {_h(truth.get("abba_first.holds", "0")), _h(truth.get("abba_second.holds", "0"))}
+    out.append(TestResult("abba-cycle-has-both-mutexes",
+                          {_h(n["address"]) for n in locks} == want_locks and len(locks) == 2,
+                          f"cycle mutexes={[(n.get('address'), n.get('symbol')) for n in locks]}"))
+    # In order: each task waits for the mutex its peer holds, which that peer owns.
+    ok = False
+    ids = report.get("cycle", [])
+    nodes = _nodes(report)
+    if len(ids) == 4:
+        for i, nid in enumerate(ids):
+            n = nodes.get(nid, {})
+            if n.get("kind") != "task":
+                continue
+            nxt = nodes.get(ids[(i + 1) % 4], {})
+            role = "abba_first" if str(n.get("pid")) == truth.get("abba_first.pid") else "abba_second"
+            ok = nxt.get("kind") == "mutex" and _h(nxt.get("address", "0")) == _h(truth.get(f"{role}.waits", "0"))
+            if not ok:
+                break
+    out.append(TestResult("abba-cycle-order", ok, " -> ".join(report.get("cycle", []))))
+    syms = {n.get("symbol") for n in locks}
+    out.append(TestResult("abba-mutex-names", syms == {"kstuck_abba_mutex_a", "kstuck_abba_mutex_b"}, str(syms)))
+    return out
+
+
+def check_xcall(report, truth):
+    out = []
+    out.append(TestResult("xcall-verdict-stuck", report.get("verdict") == "STUCK", f"verdict={report.get('verdict')}"))
+    nodes = report.get("nodes", [])
+    target = int(truth.get("irqoff_spinner.cpu", -1))
+    waiter_cpu = int(truth.get("xcall_waiter.cpu", -1))
+    waiter_pid = int(truth.get("xcall_waiter.pid", -1))
+    csds = [n for n in nodes if n["kind"] == "xcall" and n.get("func", "").startswith("kstuck_scenario_xcall_func")
+            and n.get("target_cpu") == target]
+    out.append(TestResult("xcall-csd-queued-on-target", bool(csds) and csds[0].get("queued", False),
+                          json.dumps(csds[:1])[:300]))
+    waiter = csds[0].get("waiter_pid") if csds else None
+    out.append(TestResult("xcall-waiting-task", waiter == waiter_pid,
+                          f"waiter_pid={waiter} cpu={csds[0].get('waiter_cpu') if csds else None} truth={waiter_pid}"))
+    out.append(TestResult("xcall-waiting-cpu", bool(csds) and csds[0].get("waiter_cpu") == waiter_cpu,
+                          f"truth cpu={waiter_cpu}"))
+    cpu = next((n for n in nodes if n["kind"] == "cpu" and n.get("cpu") == target), {})
+    out.append(TestResult("xcall-target-irqs-off", cpu.get("irqs_off") is True,
+                          f"cpu {target}: irqs_off={cpu.get('irqs_off')} doing={cpu.get('doing')}"))
+    stack = " ".join(cpu.get("stack", []))
+    out.append(TestResult("xcall-target-stack", "kstuck_scenario_irqoff_spin" in stack, stack[:200]))
+    chain = report.get("chain", [])
+    out.append(TestResult("xcall-root-cause", report.get("root_cause") == f"cpu:{target}",
+                          f"root_cause={report.get('root_cause')} chain={chain}"))
+    return out
+
+
+def check_mixed(report, truth):
+    out = []
+    out.append(TestResult("mixed-verdict-deadlock", report.get("verdict") == "DEADLOCK",
+                          f"verdict={report.get('verdict')}"))
+    cyc = _cycle_nodes(report)
+    cpus = {n.get("cpu") for n in cyc if n["kind"] == "cpu"}
+    want = {int(truth.get("mixed_holder.cpu", -1)), int(truth.get("mixed_spinner.cpu", -2))}
+    out.append(TestResult("mixed-cycle-both-cpus", cpus == want, f"cpus={sorted(c for c in cpus if c is not None)}"))
+    csd = [n for n in cyc if n["kind"] == "xcall"]
+    out.append(TestResult("mixed-cycle-csd", bool(csd) and csd[0].get("func", "").startswith("kstuck_mixed_xcall_func")
+                          and csd[0].get("target_cpu") == int(truth.get("mixed_spinner.cpu", -1)),
+                          json.dumps(csd[:1])[:300]))
+    locks = [n for n in cyc if n["kind"] == "spinlock"]
+    out.append(TestResult("mixed-cycle-lock", bool(locks) and _h(locks[0]["address"]) == _h(truth.get("mixed_holder.lock", "0"))
+                          and locks[0].get("symbol") == "kstuck_mixed_lock", json.dumps(locks[:1])[:300]))
+    return out
+
+
+def check_idle(report, truth):
+    out = [TestResult("idle-no-verdict", report.get("verdict") == "NONE", f"verdict={report.get('verdict')}")]
+    waits = [e for e in report.get("edges", []) if e.get("kind") == "waits_for"]
+    out.append(TestResult("idle-no-wait-edges", not waits, json.dumps(waits[:3])[:300]))
+    return out
+
+
+CHECKS = {"hang_abba": check_abba, "hang_xcall": check_xcall, "hang_mixed": check_mixed, "hang_idle": check_idle}
+
+
+def check_dump(name, cli, vmlinux, module_dir, dump, truth):
+    report, err = analyse(cli, vmlinux, module_dir, dump)
+    if report is None:
+        return [TestResult(f"{name}-analysis-runs", False, err)]
+    results = [TestResult(f"{name}-analysis-runs", True, f"verdict={report.get('verdict')} "
+                          f"signature={report.get('signature')}")]
+    return results + CHECKS[name](report, truth)
+
+
+def run(ctx):
+    results = []
+    module_dir = ctx.scenarios[0].parent if ctx.scenarios else None
+    for name in SCENARIOS:
+        try:
+            guest_results, truth, dump = boot_and_dump(ctx, name)
+        except RigError as e:
+            results.append(TestResult(f"{name}-boot", False, str(e)))
+            continue
+        results += guest_results
+        if dump:
+            results += check_dump(name, ctx.kstuck_cli, ctx.kernel.vmlinux, module_dir, dump, truth)
+    return results
+
+
+def main():
+    """Re-checks kept dumps: python3 -m tests.vm.suites.hang --check BUILD [CLI]."""
+    build = Path(sys.argv[2])
+    cli = Path(sys.argv[3]) if len(sys.argv) > 3 else build / "release" / "cli" / "kstuck"
+    vmlinux = next((build.parent / "cache" / "kernel").glob("*/vmlinux"))
+    moddir = next((build / "scenarios").glob("*"), None)
+    failed = 0
+    for name in SCENARIOS:
+        dump = build / "vm-out" / f"{name}.vmcore"
+        if not dump.exists():
+            continue
+        truth = json.loads((build / "vm-out" / f"{name}.truth.json").read_text())
+        for r in check_dump(name, cli, vmlinux, moddir, dump, truth):
+            failed += not r.passed
+            print(f"{'PASS' if r.passed else 'FAIL'} {r.name} {r.detail}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__" and len(sys.argv) > 2 and sys.argv[1] == "--check":
+    sys.exit(main())
