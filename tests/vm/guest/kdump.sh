@@ -1,0 +1,53 @@
+# SPDX-License-Identifier: GPL-2.0
+# Kdump suite, first kernel: loads kstuck.ko and the capture kernel (kexec -p), starts
+# the scenario, optionally lets the host take a QEMU dump of the live state, then
+# panics (sysrq c, or the hung-task detector) so the capture kernel writes real dumps.
+# Driven by kstuck.panic=, kstuck.scenarios=, kstuck.qemu_dump=, kstuck.formats=.
+. /tests/lib.sh
+
+arg() { sed -n "s/.*kstuck\.$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
+panic=$(arg panic)
+scenarios=$(arg scenarios)
+formats=$(arg formats)
+
+if grep -q "Crash kernel" /proc/iomem; then
+	pass crashkernel-reserved "$(grep 'Crash kernel' /proc/iomem | head -1 | tr -s ' ')"
+else
+	fail crashkernel-reserved "no Crash kernel range in /proc/iomem"
+fi
+check kstuck-insmod insmod /lib/kstuck/kstuck.ko
+check kexec-load kexec -p /boot/bzImage --initrd=/boot/capture.cpio \
+	--append="console=ttyS0 irqpoll nr_cpus=1 reset_devices rdinit=/init panic=-1 kstuck.capture=1 kstuck.formats=${formats:-kdump,flat}"
+if [ "$(cat /sys/kernel/kexec_crash_loaded 2>/dev/null)" = 1 ]; then
+	pass kexec-crash-loaded
+else
+	fail kexec-crash-loaded "kexec_crash_loaded=$(cat /sys/kernel/kexec_crash_loaded 2>&1)"
+fi
+
+# The spinner must still spin when the panic comes: give it far more than a cycle takes.
+check scenario-insmod insmod /lib/kstuck/kstuck_scenario.ko scenarios="${scenarios:-7}" spin_seconds=600
+echo 1 >/sys/module/kstuck_scenario/parameters/start
+ok=1
+[ $((${scenarios:-7} & 4)) -eq 0 ] || wait_truth "xcall_waiter pid" 20 || ok=0
+[ $((${scenarios:-7} & 1)) -eq 0 ] || wait_truth "mutex_waiter pid" 10 || ok=0
+if [ $ok = 1 ]; then pass scenario-started; else fail scenario-started "$(dmesg | grep KSTUCK-TRUTH | tr '\n' ' ')"; fi
+sleep 1
+
+if [ "$(arg qemu_dump)" = 1 ]; then
+	reply=$(request dump kdump)
+	if [ "$reply" = "ok" ]; then pass host-dump-taken; else fail host-dump-taken "reply=$reply"; fi
+fi
+
+case "$panic" in
+hung)
+	echo 5 >/proc/sys/kernel/hung_task_timeout_secs
+	echo "KSTUCK-PANIC: hung-task timeout=5"
+	sleep 120
+	fail hung-task-panic "no panic 120 s after hung_task_timeout_secs=5"
+	;;
+*)
+	echo "KSTUCK-PANIC: sysrq-c"
+	echo c >/proc/sysrq-trigger
+	fail sysrq-panic "still alive after sysrq c"
+	;;
+esac
