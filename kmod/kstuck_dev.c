@@ -9,6 +9,7 @@
 #include <linux/utsname.h>
 
 #include "kmod/kstuck.h"
+#include "kmod/kstuck_trace.h"
 #include "kmod/uapi/kstuck_ioctl.h"
 
 static long kstuck_ioctl_version(void __user *arg)
@@ -38,6 +39,10 @@ static long kstuck_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	switch (cmd) {
 	case KSTUCK_IOC_VERSION:
 		return kstuck_ioctl_version(uarg);
+	case KSTUCK_IOC_TRACE_START:
+		return kstuck_trace_ioctl_start(uarg);
+	case KSTUCK_IOC_TRACE_LIST:
+		return kstuck_trace_ioctl_list(uarg);
 	default:
 		return -ENOTTY;
 	}

@@ -6,14 +6,20 @@
 #include <linux/init.h>
 
 #include "kmod/kstuck.h"
+#include "kmod/kstuck_trace.h"
 
 static int __init kstuck_init(void)
 {
 	int ret;
 
-	ret = kstuck_dev_init();
+	ret = kstuck_trace_init();
 	if (ret)
 		return ret;
+	ret = kstuck_dev_init();
+	if (ret) {
+		kstuck_trace_exit();
+		return ret;
+	}
 	pr_info("loaded, version %s\n", KSTUCK_MODULE_VERSION);
 	return 0;
 }
@@ -21,6 +27,7 @@ static int __init kstuck_init(void)
 static void __exit kstuck_exit(void)
 {
 	kstuck_dev_exit();
+	kstuck_trace_exit();
 	pr_info("unloaded\n");
 }
 

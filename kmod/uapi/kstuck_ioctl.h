@@ -32,4 +32,7 @@ struct kstuck_version {
 
 #define KSTUCK_IOC_VERSION	_IOR(KSTUCK_IOCTL_TYPE, 0x00, struct kstuck_version)
 
+/* Tracing sessions and listings, 0x30-0x4f. */
+#include "kstuck_trace.h"
+
 #endif /* KSTUCK_UAPI_IOCTL_H */
