@@ -1,0 +1,266 @@
+// SPDX-License-Identifier: GPL-2.0
+// BtfTypes: member resolution over libbpf's BTF, bounded and cached.
+#include "analysis/kdump_target/btf_types.h"
+
+#include <bpf/btf.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <vector>
+
+namespace kstuck {
+namespace {
+
+// Nesting of anonymous members and of qualifier chains never comes close to this.
+constexpr int kMaxDepth = 32;
+
+std::string_view strip_prefix(std::string_view name, std::string_view prefix) {
+  if (name.substr(0, prefix.size()) == prefix) name.remove_prefix(prefix.size());
+  return name;
+}
+
+}  // namespace
+
+BtfTypes::~BtfTypes() {
+  if (btf_) btf__free(btf_);
+}
+
+Result<std::unique_ptr<BtfTypes>> BtfTypes::open(const std::string& vmlinux) {
+  std::unique_ptr<BtfTypes> t(new BtfTypes());
+  errno = 0;
+  t->btf_ = btf__parse_elf(vmlinux.c_str(), nullptr);
+  if (!t->btf_) {
+    int err = errno;
+    return fail(ErrorKind::NotFound, vmlinux + ": no usable .BTF section (" + std::strerror(err) + ")");
+  }
+  return t;
+}
+
+int32_t BtfTypes::skip_qualifiers(int32_t id) const {
+  for (int depth = 0; depth < kMaxDepth && id > 0; depth++) {
+    const btf_type* t = btf__type_by_id(btf_, id);
+    if (!t) return -1;
+    switch (btf_kind(t)) {
+      case BTF_KIND_TYPEDEF:
+      case BTF_KIND_CONST:
+      case BTF_KIND_VOLATILE:
+      case BTF_KIND_RESTRICT:
+      case BTF_KIND_TYPE_TAG:
+        id = static_cast<int32_t>(t->type);
+        break;
+      default:
+        return id;
+    }
+  }
+  return id;
+}
+
+Result<int32_t> BtfTypes::find_aggregate(std::string_view name) const {
+  std::string plain;
+  if (name.substr(0, 6) == "union ") {
+    plain = std::string(strip_prefix(name, "union "));
+    int32_t id = btf__find_by_name_kind(btf_, plain.c_str(), BTF_KIND_UNION);
+    if (id > 0) return id;
+  } else {
+    plain = std::string(strip_prefix(name, "struct "));
+    int32_t id = btf__find_by_name_kind(btf_, plain.c_str(), BTF_KIND_STRUCT);
+    if (id > 0) return id;
+    id = btf__find_by_name_kind(btf_, plain.c_str(), BTF_KIND_UNION);
+    if (id > 0) return id;
+    id = btf__find_by_name_kind(btf_, plain.c_str(), BTF_KIND_TYPEDEF);
+    if (id > 0) {
+      int32_t target = skip_qualifiers(id);
+      const btf_type* t = target > 0 ? btf__type_by_id(btf_, target) : nullptr;
+      if (t && (btf_is_struct(t) || btf_is_union(t))) return target;
+    }
+  }
+  return fail(ErrorKind::NotFound, "no type '" + std::string(name) + "' in BTF");
+}
+
+Result<uint64_t> BtfTypes::struct_size(std::string_view name) {
+  std::string key(name);
+  auto it = size_cache_.find(key);
+  if (it != size_cache_.end()) return it->second;
+  Result<uint64_t> result = find_aggregate(name).and_then([this](int32_t id) -> Result<uint64_t> {
+    return uint64_t{btf__type_by_id(btf_, id)->size};
+  });
+  size_cache_.emplace(std::move(key), result);
+  return result;
+}
+
+Result<TypeMember> BtfTypes::member(std::string_view struct_name, std::string_view member_path) {
+  std::string key(struct_name);
+  key += '\0';
+  key += member_path;
+  auto it = member_cache_.find(key);
+  if (it != member_cache_.end()) return it->second;
+  auto result = resolve_member(struct_name, member_path);
+  member_cache_.emplace(std::move(key), result);
+  return result;
+}
+
+namespace {
+
+struct Found {
+  int32_t type = 0;
+  uint64_t bit_offset = 0;
+  uint32_t bitfield_size = 0;
+};
+
+// Finds a member by name in a struct/union, descending into anonymous members with an
+// explicit stack (bounded), as C's name lookup does.
+bool find_in(const btf* b, int32_t aggregate, std::string_view name, Found& out) {
+  struct Frame { int32_t id; uint64_t base_bits; };
+  std::vector<Frame> stack{{aggregate, 0}};
+  int visited = 0;
+  while (!stack.empty() && visited++ < 4096) {
+    Frame f = stack.back();
+    stack.pop_back();
+    const btf_type* t = btf__type_by_id(b, f.id);
+    if (!t || !(btf_is_struct(t) || btf_is_union(t))) continue;
+    const btf_member* m = btf_members(t);
+    uint16_t vlen = btf_vlen(t);
+    std::vector<Frame> anon;
+    for (uint16_t i = 0; i < vlen; i++) {
+      const char* mname = btf__name_by_offset(b, m[i].name_off);
+      uint64_t bits = f.base_bits + btf_member_bit_offset(t, i);
+      if (mname && *mname) {
+        if (name == mname) {
+          out.type = static_cast<int32_t>(m[i].type);
+          out.bit_offset = bits;
+          out.bitfield_size = btf_member_bitfield_size(t, i);
+          return true;
+        }
+      } else {
+        int32_t inner = static_cast<int32_t>(m[i].type);
+        // Anonymous members may sit behind a modifier.
+        for (int d = 0; d < kMaxDepth; d++) {
+          const btf_type* it = btf__type_by_id(b, inner);
+          if (!it || !(btf_is_mod(it) || btf_is_typedef(it))) break;
+          inner = static_cast<int32_t>(it->type);
+        }
+        anon.push_back({inner, bits});
+      }
+    }
+    // Search anonymous members in declaration order.
+    for (auto a = anon.rbegin(); a != anon.rend(); ++a) stack.push_back(*a);
+  }
+  return false;
+}
+
+}  // namespace
+
+Result<TypeMember> BtfTypes::resolve_member(std::string_view struct_name, std::string_view member_path) const {
+  auto agg = find_aggregate(struct_name);
+  if (!agg) return tl::unexpected(agg.error());
+  int32_t cur = *agg;
+  uint64_t bits = 0;
+  uint32_t bitfield = 0;
+  int32_t member_type = cur;
+  std::string_view rest = member_path;
+  if (rest.empty()) return fail(ErrorKind::Invalid, "empty member path");
+  while (!rest.empty()) {
+    size_t dot = rest.find('.');
+    std::string_view part = rest.substr(0, dot);
+    rest = dot == std::string_view::npos ? std::string_view() : rest.substr(dot + 1);
+    size_t bracket = part.find('[');
+    std::string_view name = part.substr(0, bracket);
+    std::string_view indexes = bracket == std::string_view::npos ? std::string_view() : part.substr(bracket);
+
+    int32_t agg_id = skip_qualifiers(cur);
+    const btf_type* t = agg_id > 0 ? btf__type_by_id(btf_, agg_id) : nullptr;
+    if (!t || !(btf_is_struct(t) || btf_is_union(t)))
+      return fail(ErrorKind::Invalid, std::string(struct_name) + "." + std::string(member_path) + ": '" +
+                                          std::string(name) + "' is not inside a struct or union");
+    Found f;
+    if (!find_in(btf_, agg_id, name, f))
+      return fail(ErrorKind::NotFound, "no member '" + std::string(member_path) + "' in " + std::string(struct_name));
+    bits += f.bit_offset;
+    bitfield = f.bitfield_size;
+    cur = f.type;
+    // Array subscripts: "numbers[0]", "a[1][2]".
+    while (!indexes.empty()) {
+      size_t close = indexes.find(']');
+      if (indexes[0] != '[' || close == std::string_view::npos)
+        return fail(ErrorKind::Invalid, "bad subscript in '" + std::string(member_path) + "'");
+      uint64_t index = 0;
+      auto [p, ec] = std::from_chars(indexes.data() + 1, indexes.data() + close, index);
+      if (ec != std::errc() || p != indexes.data() + close)
+        return fail(ErrorKind::Invalid, "bad subscript in '" + std::string(member_path) + "'");
+      indexes.remove_prefix(close + 1);
+      int32_t arr_id = skip_qualifiers(cur);
+      const btf_type* at = arr_id > 0 ? btf__type_by_id(btf_, arr_id) : nullptr;
+      if (!at || !btf_is_array(at))
+        return fail(ErrorKind::Invalid, "'" + std::string(name) + "' in '" + std::string(member_path) + "' is not an array");
+      const struct btf_array* arr = btf_array(at);
+      if (arr->nelems != 0 && index >= arr->nelems)
+        return fail(ErrorKind::Invalid, "subscript " + std::to_string(index) + " beyond " + std::string(name) + "[" +
+                                            std::to_string(arr->nelems) + "]");
+      int64_t elem = btf__resolve_size(btf_, arr->type);
+      if (elem < 0) return fail(ErrorKind::Format, "unsized array element in '" + std::string(member_path) + "'");
+      bits += index * static_cast<uint64_t>(elem) * 8;
+      cur = static_cast<int32_t>(arr->type);
+    }
+    member_type = cur;
+  }
+
+  TypeMember m;
+  int64_t size = btf__resolve_size(btf_, member_type);
+  m.size = size < 0 ? 0 : static_cast<uint64_t>(size);
+  m.type_name = type_name(member_type);
+  if (bitfield == 0) {
+    m.offset = bits / 8;
+  } else {
+    // Report the bitfield within a naturally aligned unit of its declared type, the
+    // way a compiler reads it; a packed layout that straddles falls back to 8 bytes.
+    uint64_t unit = m.size ? m.size : 1;
+    m.offset = bits / (unit * 8) * unit;
+    uint64_t within = bits - m.offset * 8;
+    if (within + bitfield > unit * 8) {
+      m.offset = bits / 8;
+      within = bits % 8;
+      m.size = 8;
+    }
+    m.bit_offset = static_cast<uint32_t>(within);
+    m.bit_size = bitfield;
+  }
+  return m;
+}
+
+std::string BtfTypes::type_name(int32_t id) const {
+  std::string prefix, suffix;
+  for (int depth = 0; depth < kMaxDepth; depth++) {
+    if (id == 0) return prefix + "void" + suffix;
+    const btf_type* t = btf__type_by_id(btf_, id);
+    if (!t) return prefix + "?" + suffix;
+    const char* n = btf__name_by_offset(btf_, t->name_off);
+    std::string name = n && *n ? n : "<anonymous>";
+    switch (btf_kind(t)) {
+      case BTF_KIND_INT:
+      case BTF_KIND_FLOAT:
+      case BTF_KIND_TYPEDEF:
+        return prefix + name + suffix;
+      case BTF_KIND_STRUCT: return prefix + "struct " + name + suffix;
+      case BTF_KIND_UNION: return prefix + "union " + name + suffix;
+      case BTF_KIND_ENUM:
+      case BTF_KIND_ENUM64: return prefix + "enum " + name + suffix;
+      case BTF_KIND_FWD: return prefix + (btf_kflag(t) ? "union " : "struct ") + name + suffix;
+      case BTF_KIND_FUNC_PROTO: return prefix + "function" + suffix;
+      case BTF_KIND_PTR:
+        suffix = " *" + suffix;
+        break;
+      case BTF_KIND_ARRAY:
+        suffix = suffix + "[" + std::to_string(btf_array(t)->nelems) + "]";
+        id = static_cast<int32_t>(btf_array(t)->type);
+        continue;
+      case BTF_KIND_CONST: prefix += "const "; break;
+      case BTF_KIND_VOLATILE: prefix += "volatile "; break;
+      default: break;
+    }
+    id = static_cast<int32_t>(t->type);
+  }
+  return prefix + "?" + suffix;
+}
+
+}  // namespace kstuck

@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: GPL-2.0
+// DumpFile: the bytes of a vmcore through libkdumpfile (any format it or we can read).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "analysis/error.h"
+#include "analysis/target.h"
+
+struct _kdump_ctx;
+
+namespace kstuck {
+
+// One open dump. Owns the file descriptors (and the reassembled temporary file for a
+// flattened stream) and the libkdumpfile context; not thread-safe, like libkdumpfile.
+class DumpFile {
+ public:
+  ~DumpFile();
+  DumpFile(const DumpFile&) = delete;
+  DumpFile& operator=(const DumpFile&) = delete;
+
+  static Result<std::unique_ptr<DumpFile>> open(const std::string& path);
+
+  // Kernel virtual read; Fault with the first unreadable address on a filtered page,
+  // a page beyond a truncated file or an unmapped address.
+  Result<void> read(uint64_t kvaddr, std::span<std::byte> out);
+  Result<void> read_phys(uint64_t paddr, std::span<std::byte> out);
+
+  std::optional<std::string> vmcoreinfo(std::string_view key) const;
+  const std::string& vmcoreinfo_raw() const { return vmcoreinfo_raw_; }
+
+  int cpu_count() const { return cpu_count_; }
+  // The registers of the index-th register note (for QEMU: vCPU index; for a real
+  // kdump: the index among the CPUs that saved a note).
+  Result<CpuRegisters> cpu_registers(int index) const;
+
+  // libkdumpfile's format name ("diskdump", "elf", ...), plus "flattened " when we
+  // reassembled it, and its description ("Compressed KDUMP").
+  const std::string& format() const { return format_; }
+  const std::string& description() const { return description_; }
+  // Work-arounds applied while opening (QEMU's empty utsname, truncation, ...).
+  const std::vector<std::string>& notes() const { return notes_; }
+
+ private:
+  DumpFile() = default;
+  Result<void> open_context(int fd, bool arch_unknown);
+  Result<void> load_cpu_registers();
+
+  _kdump_ctx* ctx_ = nullptr;
+  int fd_ = -1;   // the file given
+  int tmp_fd_ = -1;  // the reassembled flattened stream
+  std::string format_;
+  std::string description_;
+  std::string vmcoreinfo_raw_;
+  std::map<std::string, std::string, std::less<>> vmcoreinfo_;
+  std::vector<std::optional<CpuRegisters>> cpu_regs_;
+  int cpu_count_ = 0;
+  std::vector<std::string> notes_;
+};
+
+}  // namespace kstuck

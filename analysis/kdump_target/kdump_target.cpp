@@ -1,0 +1,223 @@
+// SPDX-License-Identifier: GPL-2.0
+// KdumpTarget: ties the dump, the vmlinux symbols, BTF and DWARF lines together.
+#include "analysis/kdump_target/kdump_target.h"
+
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+#include "analysis/kdump_target/btf_types.h"
+#include "analysis/kdump_target/dump_file.h"
+#include "analysis/kdump_target/elf_symbols.h"
+#include "analysis/kdump_target/source_lines.h"
+
+namespace kstuck {
+namespace {
+
+std::string hex(uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+std::optional<uint64_t> parse_hex(std::string_view s) {
+  if (s.substr(0, 2) == "0x") s.remove_prefix(2);
+  uint64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v, 16);
+  if (ec != std::errc() || p != s.data() + s.size() || s.empty()) return std::nullopt;
+  return v;
+}
+
+// Banner strings are short; reading more would only hit other data.
+constexpr size_t kMaxBanner = 512;
+
+}  // namespace
+
+struct KdumpTarget::Impl {
+  std::unique_ptr<DumpFile> dump;
+  std::unique_ptr<ElfSymbols> symbols;
+  std::unique_ptr<BtfTypes> btf;
+  std::optional<Error> btf_error;
+  SourceLines lines;
+  uint64_t kaslr = 0;
+
+  explicit Impl(const std::string& vmlinux) : lines(vmlinux) {}
+
+  uint64_t relocate(const ElfSymbols::Sym& s) const { return s.percpu || s.absolute ? s.value : s.value + kaslr; }
+
+  Result<BtfTypes*> types() {
+    if (btf) return btf.get();
+    if (btf_error) return tl::unexpected(*btf_error);
+    auto b = BtfTypes::open(symbols->path());
+    if (!b) {
+      btf_error = b.error();
+      return tl::unexpected(b.error());
+    }
+    btf = std::move(*b);
+    return btf.get();
+  }
+};
+
+KdumpTarget::KdumpTarget(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+KdumpTarget::~KdumpTarget() = default;
+
+Result<std::unique_ptr<KdumpTarget>> KdumpTarget::open(const std::string& vmcore, const KdumpOptions& options) {
+  if (options.vmlinux.empty()) return fail(ErrorKind::Invalid, "a vmlinux is needed (--vmlinux PATH)");
+  auto impl = std::make_unique<Impl>(options.vmlinux);
+  auto symbols = ElfSymbols::open(options.vmlinux);
+  if (!symbols) return tl::unexpected(symbols.error());
+  impl->symbols = std::move(*symbols);
+  auto dump = DumpFile::open(vmcore);
+  if (!dump) return tl::unexpected(dump.error());
+  impl->dump = std::move(*dump);
+
+  DumpInfo info;
+  info.path = vmcore;
+  info.format = impl->dump->format();
+  info.description = impl->dump->description();
+  info.notes = impl->dump->notes();
+  info.cpu_notes = impl->dump->cpu_count();
+  info.vmlinux_build_id = impl->symbols->build_id();
+  if (auto v = impl->dump->vmcoreinfo("OSRELEASE")) info.release = *v;
+  if (auto v = impl->dump->vmcoreinfo("BUILD-ID")) info.dump_build_id = *v;
+  if (auto v = impl->dump->vmcoreinfo("CRASHTIME")) {
+    int64_t t = 0;
+    auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), t);
+    if (ec == std::errc()) info.crash_time = t;
+  }
+
+  // KASLR: KERNELOFFSET, else the distance between _stext in the dump and in the file.
+  if (auto v = impl->dump->vmcoreinfo("KERNELOFFSET")) {
+    auto off = parse_hex(*v);
+    if (!off) return fail(ErrorKind::Format, vmcore + ": malformed VMCOREINFO KERNELOFFSET=" + *v);
+    impl->kaslr = *off;
+  } else if (auto v = impl->dump->vmcoreinfo("SYMBOL(_stext)"); v && impl->symbols->find("_stext")) {
+    auto stext = parse_hex(*v);
+    if (!stext) return fail(ErrorKind::Format, vmcore + ": malformed VMCOREINFO SYMBOL(_stext)=" + *v);
+    impl->kaslr = *stext - impl->symbols->find("_stext")->value;
+  } else {
+    info.notes.push_back("no KASLR offset in the dump: assuming the kernel was not relocated");
+  }
+  info.kaslr_offset = impl->kaslr;
+
+  // The vmlinux must be the dumped kernel's: compare build-ids, else the banners.
+  if (!info.dump_build_id.empty()) {
+    // VMCOREINFO carries at most 20 bytes of the id; compare that prefix.
+    const std::string& mine = info.vmlinux_build_id;
+    info.build_id_matches = !mine.empty() && mine.compare(0, info.dump_build_id.size(), info.dump_build_id) == 0;
+    if (!info.build_id_matches && !options.force)
+      return fail(ErrorKind::Invalid, "vmlinux " + options.vmlinux + " does not match the dump: build-id " +
+                                          (mine.empty() ? "(none)" : mine) + ", dump " + info.dump_build_id +
+                                          " (use --force to analyze anyway)");
+  } else if (const auto* banner = impl->symbols->find("linux_banner")) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(banner->size ? banner->size : 256, kMaxBanner));
+    std::vector<std::byte> file_bytes(n), dump_bytes(n);
+    auto a = impl->symbols->read_static(banner->value, file_bytes);
+    auto b = impl->dump->read(impl->relocate(*banner), dump_bytes);
+    if (a && b) {
+      info.build_id_matches = file_bytes == dump_bytes;
+      if (!info.build_id_matches && !options.force)
+        return fail(ErrorKind::Invalid, "vmlinux " + options.vmlinux +
+                                            " does not match the dump: linux_banner differs (use --force to analyze anyway)");
+    } else {
+      info.notes.push_back("could not check that the vmlinux matches the dump (no BUILD-ID, banner unreadable)");
+    }
+  }
+  if (!info.build_id_matches && options.force) info.notes.push_back("vmlinux/dump mismatch ignored (--force)");
+
+  std::unique_ptr<KdumpTarget> target(new KdumpTarget(std::move(impl)));
+  if (target->info_.release.empty()) {
+    // A dump without VMCOREINFO: the release is in init_uts_ns (offsetof name.release).
+    if (auto uts = target->symbol_address("init_uts_ns")) {
+      if (auto off = target->member("uts_namespace", "name.release")) {
+        char rel[65] = {};
+        if (target->read(*uts + off->offset, std::as_writable_bytes(std::span(rel, 64))))
+          info.release = std::string(rel, strnlen(rel, 64));
+      }
+    }
+  }
+  // panic_cpu is -1 unless a CPU entered panic() (kernel/panic.c).
+  if (auto addr = target->symbol_address("panic_cpu")) {
+    if (auto v = read_value<int32_t>(*target, *addr); v && *v >= 0) info.panic_cpu = *v;
+  }
+  target->info_ = std::move(info);
+  return target;
+}
+
+Result<void> KdumpTarget::read(uint64_t kvaddr, std::span<std::byte> out) { return impl_->dump->read(kvaddr, out); }
+
+Result<void> KdumpTarget::read_phys(uint64_t paddr, std::span<std::byte> out) {
+  return impl_->dump->read_phys(paddr, out);
+}
+
+Result<uint64_t> KdumpTarget::symbol_address(std::string_view name) {
+  const auto* s = impl_->symbols->find(name);
+  if (!s) return fail(ErrorKind::NotFound, "no symbol '" + std::string(name) + "' in vmlinux");
+  return impl_->relocate(*s);
+}
+
+Result<Symbol> KdumpTarget::symbol_at(uint64_t address) {
+  const auto* s = address >= impl_->kaslr ? impl_->symbols->containing(address - impl_->kaslr) : nullptr;
+  if (!s) return fail(ErrorKind::NotFound, "no vmlinux symbol at " + hex(address), address);
+  Symbol sym;
+  sym.name = s->name;
+  sym.address = impl_->relocate(*s);
+  sym.size = s->size;
+  return sym;
+}
+
+Result<std::string> KdumpTarget::symbolize(uint64_t address) {
+  auto s = symbol_at(address);
+  if (!s) return tl::unexpected(s.error());
+  std::string out = s->name;
+  char buf[64];
+  if (s->size)
+    std::snprintf(buf, sizeof(buf), "+0x%llx/0x%llx", static_cast<unsigned long long>(address - s->address),
+                  static_cast<unsigned long long>(s->size));
+  else
+    std::snprintf(buf, sizeof(buf), "+0x%llx", static_cast<unsigned long long>(address - s->address));
+  return out + buf;
+}
+
+Result<std::string> KdumpTarget::source_line(uint64_t address) {
+  if (address < impl_->kaslr) return fail(ErrorKind::NotFound, "not a vmlinux address", address);
+  return impl_->lines.at(address - impl_->kaslr);
+}
+
+Result<uint64_t> KdumpTarget::struct_size(std::string_view struct_name) {
+  auto t = impl_->types();
+  if (!t) return tl::unexpected(t.error());
+  return (*t)->struct_size(struct_name);
+}
+
+Result<TypeMember> KdumpTarget::member(std::string_view struct_name, std::string_view member_path) {
+  auto t = impl_->types();
+  if (!t) return tl::unexpected(t.error());
+  return (*t)->member(struct_name, member_path);
+}
+
+Result<uint64_t> KdumpTarget::per_cpu_offset(int cpu) {
+  const auto* s = impl_->symbols->find("__per_cpu_offset");
+  if (!s) return fail(ErrorKind::NotFound, "no __per_cpu_offset in vmlinux");
+  uint64_t slots = s->size / 8;
+  if (cpu < 0 || (slots && static_cast<uint64_t>(cpu) >= slots))
+    return fail(ErrorKind::Invalid, "cpu " + std::to_string(cpu) + " out of range (NR_CPUS " + std::to_string(slots) + ")");
+  auto v = read_u64(*this, impl_->relocate(*s) + 8 * static_cast<uint64_t>(cpu));
+  if (!v) return tl::unexpected(v.error().with_context("__per_cpu_offset[" + std::to_string(cpu) + "]"));
+  return *v;
+}
+
+Result<CpuRegisters> KdumpTarget::cpu_registers(int cpu) { return impl_->dump->cpu_registers(cpu); }
+
+std::optional<std::string> KdumpTarget::vmcoreinfo(std::string_view key) { return impl_->dump->vmcoreinfo(key); }
+
+const std::string& KdumpTarget::vmcoreinfo_raw() const { return impl_->dump->vmcoreinfo_raw(); }
+
+Result<std::unique_ptr<Target>> open_kdump_target(const std::string& vmcore, const KdumpOptions& options) {
+  auto t = KdumpTarget::open(vmcore, options);
+  if (!t) return tl::unexpected(t.error());
+  return std::unique_ptr<Target>(std::move(*t));
+}
+
+}  // namespace kstuck

@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: GPL-2.0
+// KdumpTarget: a vmcore file plus its vmlinux, seen through the Target interface.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "analysis/error.h"
+#include "analysis/target.h"
+
+namespace kstuck {
+
+struct KdumpOptions {
+  std::string vmlinux;  // the matching vmlinux with symbols (Debian: linux-image-*-dbg)
+  bool force = false;   // use the vmlinux even if its build-id differs from the dump's
+};
+
+// What the dump says about itself, for reports.
+struct DumpInfo {
+  std::string path;
+  std::string format;       // "diskdump", "flattened diskdump", "elf" (libkdumpfile's names)
+  std::string description;  // e.g. "Compressed KDUMP", "ELF dump, 64-bit"
+  std::string release;      // OSRELEASE, e.g. "6.1.0-56-cloud-amd64"; empty if unknown
+  std::string dump_build_id;     // VMCOREINFO BUILD-ID; empty if absent
+  std::string vmlinux_build_id;  // the vmlinux's GNU build-id note
+  bool build_id_matches = false; // also true when the banners matched (dump without BUILD-ID)
+  uint64_t kaslr_offset = 0;     // added to every vmlinux (non per-CPU) symbol
+  std::optional<int64_t> crash_time;  // VMCOREINFO CRASHTIME (seconds since the epoch)
+  std::optional<int> panic_cpu;       // panic_cpu from the dump when a CPU panicked
+  int cpu_notes = 0;                  // CPUs with a register note
+  std::vector<std::string> notes;     // quirks handled and things that degrade the report
+};
+
+// Implements Target over libkdumpfile (memory), libelf (symbols), libbpf (BTF types)
+// and libdw (file:line, lazily). Conventions:
+//  - symbol_address() of a per-CPU variable ("runqueues", "current_task") is its offset
+//    in the per-CPU area: add per_cpu_offset(cpu). Other symbols have KASLR applied.
+//  - cpu_registers(n) is the n-th register note; QEMU writes one per vCPU in order
+//    (note_pid = vCPU+1), the kernel's kdump one per present CPU in CPU order.
+//  - read() of a filtered page, an unmapped address or data past a truncated file is a
+//    Fault error carrying the first unreadable address.
+class KdumpTarget : public Target {
+ public:
+  ~KdumpTarget() override;
+
+  static Result<std::unique_ptr<KdumpTarget>> open(const std::string& vmcore, const KdumpOptions& options);
+
+  Result<void> read(uint64_t kvaddr, std::span<std::byte> out) override;
+  Result<uint64_t> symbol_address(std::string_view name) override;
+  Result<Symbol> symbol_at(uint64_t address) override;
+  Result<uint64_t> struct_size(std::string_view struct_name) override;
+  Result<TypeMember> member(std::string_view struct_name, std::string_view member_path) override;
+  Result<uint64_t> per_cpu_offset(int cpu) override;
+  Result<CpuRegisters> cpu_registers(int cpu) override;
+  std::optional<std::string> vmcoreinfo(std::string_view key) override;
+
+  const DumpInfo& info() const { return info_; }
+  // "kernel/smp.c:612" for a (KASLR-applied) vmlinux text address, from DWARF on demand.
+  Result<std::string> source_line(uint64_t address);
+  // "func+0x1c/0x80" for a vmlinux address (NotFound outside the image).
+  Result<std::string> symbolize(uint64_t address);
+  // Reads physical memory (e.g. for page-table walks of user space).
+  Result<void> read_phys(uint64_t paddr, std::span<std::byte> out);
+  // Raw VMCOREINFO text (empty if the dump carries none).
+  const std::string& vmcoreinfo_raw() const;
+
+ private:
+  struct Impl;
+  explicit KdumpTarget(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+  DumpInfo info_;
+};
+
+// The factory the CLI and the model use; the concrete type is KdumpTarget.
+Result<std::unique_ptr<Target>> open_kdump_target(const std::string& vmcore, const KdumpOptions& options);
+
+}  // namespace kstuck
