@@ -1,0 +1,196 @@
+// SPDX-License-Identifier: GPL-2.0
+// CrashTarget: crash_bridge's C status codes turned into kstuck Results.
+#include "crash_ext/crash_target.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+
+#include "crash_ext/crash_bridge.h"
+
+namespace kstuck {
+namespace {
+
+std::string hex(uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+// "struct list_head" -> "list_head"; what crash's datatype_info wants as a name.
+std::string bare_type(std::string_view name) {
+  for (std::string_view tag : {"struct ", "union "})
+    if (name.starts_with(tag)) name.remove_prefix(tag.size());
+  while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
+  return std::string(name);
+}
+
+}  // namespace
+
+Result<void> CrashTarget::read(uint64_t kvaddr, std::span<std::byte> out) {
+  uint64_t fault = kvaddr;
+  if (kstuck_bridge_read(kvaddr, out.data(), out.size(), &fault) != 0)
+    return fail(ErrorKind::Fault, "cannot read " + std::to_string(out.size()) + " bytes at " + hex(kvaddr), fault);
+  return {};
+}
+
+Result<uint64_t> CrashTarget::symbol_address(std::string_view name) {
+  std::string n(name);
+  uint64_t address = 0;
+  if (kstuck_bridge_symbol_address(n.c_str(), &address) != 0)
+    return fail(ErrorKind::NotFound, "no symbol " + n);
+  return address;
+}
+
+Result<Symbol> CrashTarget::symbol_at(uint64_t address) {
+  char name[256];
+  uint64_t start = 0;
+  if (kstuck_bridge_symbol_at(address, name, sizeof(name), &start) != 0)
+    return fail(ErrorKind::NotFound, "no vmlinux symbol at " + hex(address), address);
+  Symbol s;
+  s.name = name;
+  s.address = start;
+  return s;  // crash keeps no symbol sizes: size stays 0 (unknown)
+}
+
+Result<uint64_t> CrashTarget::struct_size(std::string_view struct_name) {
+  std::string key = bare_type(struct_name);
+  if (auto it = size_cache_.find(key); it != size_cache_.end()) return it->second;
+  long size = kstuck_bridge_struct_size(key.c_str());
+  Result<uint64_t> r = size < 0 ? Result<uint64_t>(fail(ErrorKind::NotFound, "no type struct " + key))
+                                : Result<uint64_t>(static_cast<uint64_t>(size));
+  size_cache_.emplace(key, r);
+  return r;
+}
+
+Result<CrashTarget::Hop> CrashTarget::hop(const std::string& struct_name, const std::string& member) {
+  std::string key = struct_name + "." + member;
+  if (auto it = member_cache_.find(key); it != member_cache_.end()) return it->second;
+  kstuck_bridge_member_info m{};
+  Result<Hop> r = fail(ErrorKind::NotFound, "no member " + member + " in " + struct_name);
+  if (kstuck_bridge_member(struct_name.c_str(), member.c_str(), &m) == 0) {
+    Hop h;
+    h.offset = static_cast<uint64_t>(m.offset);
+    h.size = m.size > 0 ? static_cast<uint64_t>(m.size) : 0;
+    h.kind = m.kind;
+    h.base_type = m.type_name;
+    r = h;
+  }
+  member_cache_.emplace(key, r);
+  return r;
+}
+
+namespace {
+
+// The spelling the BTF-backed KdumpTarget uses ("struct list_head", "char[16]",
+// "struct task_struct *"), as far as crash's answers allow.
+std::string spelled_type(const std::string& base, int kind, uint64_t size, uint64_t element_size, bool base_is_struct) {
+  std::string name = base.empty() ? "void" : base;
+  if (kind == KSTUCK_BRIDGE_TYPE_STRUCT) return "struct " + name;
+  if (kind == KSTUCK_BRIDGE_TYPE_UNION) return "union " + name;
+  if (kind == KSTUCK_BRIDGE_TYPE_ENUM) return "enum " + name;
+  if (base_is_struct) name = "struct " + name;
+  if (kind == KSTUCK_BRIDGE_TYPE_POINTER) return name + " *";
+  if (kind == KSTUCK_BRIDGE_TYPE_ARRAY)
+    return name + "[" + std::to_string(element_size ? size / element_size : 0) + "]";
+  return name;
+}
+
+}  // namespace
+
+Result<TypeMember> CrashTarget::member(std::string_view struct_name, std::string_view member_path) {
+  // Walk "a.b[2].c": each hop's base type names the struct of the next hop; a
+  // subscript steps over elements of the base type's size.
+  std::string current = bare_type(struct_name);
+  std::string_view rest = member_path;
+  if (rest.empty()) return fail(ErrorKind::Invalid, "empty member path in " + current);
+  uint64_t offset = 0;
+  Hop last;
+  uint64_t element_size = 0;
+  for (int hops = 0; !rest.empty(); ++hops) {
+    if (hops >= 16) return fail(ErrorKind::Limit, "member path too deep: " + std::string(member_path));
+    size_t dot = rest.find('.');
+    std::string_view part = rest.substr(0, dot);
+    rest = dot == std::string_view::npos ? std::string_view() : rest.substr(dot + 1);
+    size_t bracket = part.find('[');
+    std::string name(part.substr(0, bracket));
+    std::string_view subscripts = bracket == std::string_view::npos ? std::string_view() : part.substr(bracket);
+    if (hops > 0) {
+      if (last.kind == KSTUCK_BRIDGE_TYPE_POINTER || last.kind == KSTUCK_BRIDGE_TYPE_ARRAY || last.base_type.empty())
+        return fail(ErrorKind::Invalid, std::string(struct_name) + "." + std::string(member_path) + ": '" + name +
+                                            "' is not inside a struct or union");
+      current = last.base_type;
+    }
+    auto h = hop(current, name);
+    if (!h) return fail(ErrorKind::NotFound, "no member '" + std::string(member_path) + "' in " + std::string(struct_name));
+    offset += h->offset;
+    last = *h;
+    element_size = 0;
+    int element_kind = KSTUCK_BRIDGE_TYPE_OTHER;
+    if (last.kind == KSTUCK_BRIDGE_TYPE_ARRAY) {
+      long es = 0;
+      element_kind = kstuck_bridge_type_info(last.base_type.c_str(), &es);
+      element_size = element_kind >= 0 && es > 0 ? static_cast<uint64_t>(es) : 0;
+    }
+    while (!subscripts.empty()) {
+      size_t close = subscripts.find(']');
+      if (subscripts[0] != '[' || close == std::string_view::npos || close < 2)
+        return fail(ErrorKind::Invalid, "bad subscript in '" + std::string(member_path) + "'");
+      uint64_t index = 0;
+      for (char c : subscripts.substr(1, close - 1)) {
+        if (c < '0' || c > '9' || index > (1ull << 40)) return fail(ErrorKind::Invalid, "bad subscript in '" + std::string(member_path) + "'");
+        index = index * 10 + static_cast<uint64_t>(c - '0');
+      }
+      subscripts.remove_prefix(close + 1);
+      if (last.kind != KSTUCK_BRIDGE_TYPE_ARRAY || element_size == 0)
+        return fail(ErrorKind::Invalid, "'" + name + "' in '" + std::string(member_path) + "' is not an array");
+      // Flexible arrays (size 0) take any index, as with BTF's nelems == 0.
+      if (last.size != 0 && index >= last.size / element_size)
+        return fail(ErrorKind::Invalid, "subscript " + std::to_string(index) + " beyond " + name + "[" +
+                                            std::to_string(last.size / element_size) + "]");
+      offset += index * element_size;
+      // One element of a one-dimensional array: the base type (crash strips all dimensions).
+      last.kind = element_kind;
+      last.size = element_size;
+    }
+  }
+  TypeMember tm;
+  tm.offset = offset;
+  tm.size = last.size;
+  bool base_is_struct = false;
+  if (last.kind == KSTUCK_BRIDGE_TYPE_POINTER || last.kind == KSTUCK_BRIDGE_TYPE_ARRAY)
+    base_is_struct = kstuck_bridge_type_info(last.base_type.c_str(), nullptr) == KSTUCK_BRIDGE_TYPE_STRUCT;
+  tm.type_name = spelled_type(last.base_type, last.kind, last.size, element_size, base_is_struct);
+  if (last.kind == KSTUCK_BRIDGE_TYPE_POINTER) tm.size = 8;
+  return tm;
+}
+
+Result<uint64_t> CrashTarget::per_cpu_offset(int cpu) {
+  uint64_t offset = 0;
+  if (kstuck_bridge_per_cpu_offset(cpu, &offset) != 0)
+    return fail(ErrorKind::NotFound, "no per-CPU offset for cpu " + std::to_string(cpu));
+  return offset;
+}
+
+Result<CpuRegisters> CrashTarget::cpu_registers(int cpu) {
+  uint64_t regs[KSTUCK_BRIDGE_NREGS] = {};
+  int64_t pid = -1;
+  if (kstuck_bridge_cpu_registers(cpu, regs, &pid) != 0)
+    return fail(ErrorKind::NotFound, "no saved registers for cpu " + std::to_string(cpu));
+  static_assert(KSTUCK_BRIDGE_NREGS == CpuRegisters::count);
+  CpuRegisters r;
+  for (int i = 0; i < KSTUCK_BRIDGE_NREGS; ++i) r.regs[i] = regs[i];
+  r.note_pid = pid;
+  return r;
+}
+
+std::optional<std::string> CrashTarget::vmcoreinfo(std::string_view key) {
+  std::string k(key);
+  std::unique_ptr<char, void (*)(void*)> value(kstuck_bridge_vmcoreinfo(k.c_str()), kstuck_bridge_free);
+  if (!value) return std::nullopt;
+  return std::string(value.get());
+}
+
+int CrashTarget::cpu_count() const { return kstuck_bridge_cpu_count(); }
+
+}  // namespace kstuck
