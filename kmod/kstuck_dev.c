@@ -10,6 +10,9 @@
 
 #include "kmod/kstuck.h"
 #include "kmod/kstuck_trace.h"
+#include "kmod/kstuck_watchdog.h"
+#include "nmi_dump/nmi_dump.h"
+#include "nmi_dump/uapi/nmi_dump_ioctl.h"
 #include "kmod/uapi/kstuck_ioctl.h"
 
 static long kstuck_ioctl_version(void __user *arg)
@@ -19,6 +22,8 @@ static long kstuck_ioctl_version(void __user *arg)
 	memset(&v, 0, sizeof(v));
 	v.abi_major = KSTUCK_ABI_MAJOR;
 	v.abi_minor = KSTUCK_ABI_MINOR;
+	v.record_major = NMI_DUMP_FORMAT_MAJOR;
+	v.record_minor = NMI_DUMP_FORMAT_MINOR;
 	strscpy(v.module_version, KSTUCK_MODULE_VERSION, sizeof(v.module_version));
 	strscpy(v.kernel_release, utsname()->release, sizeof(v.kernel_release));
 	if (copy_to_user(arg, &v, sizeof(v)))
@@ -43,6 +48,12 @@ static long kstuck_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return kstuck_trace_ioctl_start(uarg);
 	case KSTUCK_IOC_TRACE_LIST:
 		return kstuck_trace_ioctl_list(uarg);
+	case KSTUCK_IOC_NMI_CAPTURE:
+	case KSTUCK_IOC_NMI_READ:
+		return nmi_dump_ioctl(cmd, uarg);
+	case KSTUCK_IOC_WATCHDOG_SET:
+	case KSTUCK_IOC_WATCHDOG_GET:
+		return kstuck_watchdog_ioctl(cmd, uarg);
 	default:
 		return -ENOTTY;
 	}

@@ -7,17 +7,32 @@
 
 #include "kmod/kstuck.h"
 #include "kmod/kstuck_trace.h"
+#include "kmod/kstuck_watchdog.h"
+#include "nmi_dump/nmi_dump.h"
 
 static int __init kstuck_init(void)
 {
 	int ret;
 
-	ret = kstuck_trace_init();
+	ret = nmi_dump_init();
 	if (ret)
 		return ret;
+	ret = kstuck_watchdog_init();
+	if (ret) {
+		nmi_dump_exit();
+		return ret;
+	}
+	ret = kstuck_trace_init();
+	if (ret) {
+		kstuck_watchdog_exit();
+		nmi_dump_exit();
+		return ret;
+	}
 	ret = kstuck_dev_init();
 	if (ret) {
 		kstuck_trace_exit();
+		kstuck_watchdog_exit();
+		nmi_dump_exit();
 		return ret;
 	}
 	pr_info("loaded, version %s\n", KSTUCK_MODULE_VERSION);
@@ -28,6 +43,8 @@ static void __exit kstuck_exit(void)
 {
 	kstuck_dev_exit();
 	kstuck_trace_exit();
+	kstuck_watchdog_exit();
+	nmi_dump_exit();
 	pr_info("unloaded\n");
 }
 

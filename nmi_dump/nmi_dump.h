@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Internal interface of the NMI collector (nmi_dump/) to the rest of kstuck.ko. */
+#ifndef KSTUCK_NMI_DUMP_H
+#define KSTUCK_NMI_DUMP_H
+
+#include <linux/types.h>
+
+struct pt_regs;
+
+/* The longest an NMI- or panic-path capture busy-waits for other CPUs, ms. */
+#define KSTUCK_NMI_DUMP_ATOMIC_MAX_MS	1000
+
+/* What one capture achieved. */
+struct nmi_dump_result {
+	u64 seq;		/* snapshot sequence number */
+	u32 nr_requested;	/* CPUs asked */
+	u32 nr_answered;	/* CPUs that answered in time */
+	u64 duration_ns;	/* first NMI sent to last answer (or the bound) */
+};
+
+int nmi_dump_init(void);
+void nmi_dump_exit(void);
+
+/*
+ * Captures every online CPU into a new snapshot from process context (sleeps while
+ * waiting, serialized with other process-context captures). trigger is an
+ * NMI_DUMP_TRIGGER_*; stalled_cpu/stall_ns describe a watchdog stall (else ~0u/0).
+ */
+int nmi_dump_capture_sync(u32 trigger, u32 timeout_ms, u32 stalled_cpu, u64 stall_ns,
+			  struct nmi_dump_result *res);
+
+/*
+ * Atomic-context capture (NMI, panic): never sleeps, busy-waits at most timeout_ms.
+ * With regs, the calling CPU records those interrupted registers; without, it
+ * records its own stack. Returns -EBUSY if another capture is in progress.
+ */
+int nmi_dump_capture_atomic(u32 trigger, struct pt_regs *regs, u32 timeout_ms,
+			    struct nmi_dump_result *res);
+
+/* Panic only: takes the buffer from a capture whose owner CPU has been stopped. */
+void nmi_dump_break_busy(void);
+
+/* Copies the whole history buffer; -ENOSPC (and *size) when len is too small. */
+int nmi_dump_copy_to_user(void __user *dst, u64 len, u64 *size);
+
+/* Triggers that live outside the core: external NMI and panic. */
+int nmi_dump_triggers_init(void);
+void nmi_dump_triggers_exit(void);
+
+/* KSTUCK_IOC_NMI_* handlers; cmd is already known to be one of them. */
+long nmi_dump_ioctl(unsigned int cmd, void __user *uarg);
+
+#endif /* KSTUCK_NMI_DUMP_H */
