@@ -1,0 +1,204 @@
+// SPDX-License-Identifier: GPL-2.0
+// The tracing side of /dev/kstuck for the CLI: sessions, listings, symbol and syscall names.
+#include "cli/trace/trace_device.h"
+
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace kstuck::cli {
+
+Fd& Fd::operator=(Fd&& o) noexcept {
+  if (this != &o) {
+    reset();
+    fd_ = o.release();
+  }
+  return *this;
+}
+
+Fd::~Fd() { reset(); }
+
+int Fd::release() {
+  int fd = fd_;
+  fd_ = -1;
+  return fd;
+}
+
+void Fd::reset() {
+  if (fd_ >= 0) close(fd_);
+  fd_ = -1;
+}
+
+std::string ProbeSpecs::joined() const {
+  std::string out;
+  for (const auto& i : items) {
+    out += i;
+    out.push_back('\0');
+  }
+  return out;
+}
+
+Result<ProbeSpecs> parse_probe_specs(const std::vector<std::string>& args) {
+  ProbeSpecs specs;
+  for (const auto& arg : args) {
+    std::stringstream ss(arg);
+    std::string item;
+    while (std::getline(ss, item, ',')) {
+      if (item.empty()) continue;
+      if (item.rfind("fbt:", 0) != 0 && item.rfind("syscall:", 0) != 0) {
+        if (item.find(':') != std::string::npos)
+          return fail(ErrorKind::Invalid, "unknown probe provider in '" + item + "' (use fbt: or syscall:)");
+        item = "fbt:" + item;
+      }
+      std::string glob = item.substr(item.find(':') + 1);
+      if (glob.empty()) return fail(ErrorKind::Invalid, "empty glob in '" + item + "'");
+      if (glob.size() >= KSTUCK_TRACE_GLOB_MAX)
+        return fail(ErrorKind::Invalid, "glob too long in '" + item.substr(0, 40) + "...'");
+      specs.items.push_back(item);
+    }
+  }
+  if (specs.items.empty()) return fail(ErrorKind::Invalid, "no probe given (e.g. 'fbt:vfs_*' or 'syscall:openat')");
+  return specs;
+}
+
+namespace {
+
+Error os_error(const std::string& what, int err) {
+  std::string hint;
+  if (err == EPERM || err == EACCES) hint = " (tracing needs root: CAP_SYS_ADMIN)";
+  if (err == ENOENT && what == KSTUCK_DEVICE_PATH) hint = " (is kstuck.ko loaded?)";
+  return Error(ErrorKind::Os, what + ": " + std::strerror(err) + hint);
+}
+
+}  // namespace
+
+Result<Fd> open_kstuck_device() {
+  int fd = open(KSTUCK_DEVICE_PATH, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return tl::unexpected(os_error(KSTUCK_DEVICE_PATH, errno));
+  return Fd(fd);
+}
+
+Result<Session> start_session(const Fd& dev, const ProbeSpecs& specs, const SessionOptions& opts) {
+  std::string joined = specs.joined();
+  Session s;
+  s.info.size = sizeof(s.info);
+  s.info.flags = opts.flags;
+  s.info.specs = reinterpret_cast<uintptr_t>(joined.data());
+  s.info.specs_len = static_cast<uint32_t>(joined.size());
+  s.info.ring_events = opts.ring_events;
+  s.info.tgid_filter = opts.tgid_filter;
+  int fd = ioctl(dev.get(), KSTUCK_IOC_TRACE_START, &s.info);
+  if (fd < 0) {
+    int err = errno;
+    switch (err) {
+      case ENOENT:
+        return fail(ErrorKind::NotFound, "no traceable probe matches the given probes");
+      case EINVAL:
+        return fail(ErrorKind::Invalid, "invalid probe: a glob may use letters, digits, _ . * ? and [...] classes");
+      case EBUSY:
+        return fail(ErrorKind::Limit, "too many trace sessions (at most " +
+                                          std::to_string(KSTUCK_TRACE_MAX_SESSIONS) + " at once)");
+      case EOPNOTSUPP:
+        return fail(ErrorKind::NotFound, "this kernel has no syscall tracepoints");
+      default:
+        return tl::unexpected(os_error("KSTUCK_IOC_TRACE_START", err));
+    }
+  }
+  s.fd = Fd(fd);
+  return s;
+}
+
+Result<kstuck_trace_stats> stop_session(const Session& s) {
+  kstuck_trace_stats st{};
+  st.size = sizeof(st);
+  if (ioctl(s.fd.get(), KSTUCK_IOC_TRACE_STOP, &st) != 0)
+    return tl::unexpected(os_error("KSTUCK_IOC_TRACE_STOP", errno));
+  return st;
+}
+
+Result<Listing> list_probes(const Fd& dev, uint32_t kind, const std::string& glob) {
+  std::vector<char> buf(1 << 16);
+  // The snapshot may grow between calls (a republish): retry a few times, bounded.
+  for (int attempt = 0; attempt < 5; attempt++) {
+    Listing l;
+    l.info.size = sizeof(l.info);
+    l.info.kind = kind;
+    l.info.glob = reinterpret_cast<uintptr_t>(glob.c_str());
+    l.info.buf = reinterpret_cast<uintptr_t>(buf.data());
+    l.info.buf_len = static_cast<uint32_t>(buf.size());
+    if (ioctl(dev.get(), KSTUCK_IOC_TRACE_LIST, &l.info) != 0) {
+      int err = errno;
+      if (err == ENOSPC && l.info.bytes_needed > buf.size()) {
+        buf.resize(l.info.bytes_needed + 4096);
+        continue;
+      }
+      if (err == EINVAL) return fail(ErrorKind::Invalid, "invalid glob '" + glob + "'");
+      if (err == ENODATA)
+        return fail(ErrorKind::NotFound, "kstuck.ko has no function list (tracefs was not mounted when it loaded)");
+      return tl::unexpected(os_error("KSTUCK_IOC_TRACE_LIST", err));
+    }
+    size_t len = std::min<size_t>(l.info.bytes_needed, buf.size());
+    std::string_view text(buf.data(), len);
+    while (!text.empty()) {
+      size_t nl = text.find('\n');
+      std::string_view line = text.substr(0, nl);
+      if (!line.empty()) l.lines.emplace_back(line);
+      if (nl == std::string_view::npos) break;
+      text.remove_prefix(nl + 1);
+    }
+    return l;
+  }
+  return fail(ErrorKind::Limit, "probe listing kept growing; try again");
+}
+
+Result<std::map<uint64_t, std::string>> syscall_names(const Fd& dev) {
+  auto l = list_probes(dev, KSTUCK_PROBE_SYSCALL_ENTER, "*");
+  if (!l) return tl::unexpected(l.error());
+  std::map<uint64_t, std::string> names;
+  for (const auto& line : l->lines) {
+    std::istringstream in(line);
+    std::string name;
+    uint64_t nr = 0;
+    if (in >> name >> nr) names[nr] = name;
+  }
+  return names;
+}
+
+Result<KallsymsIndex> KallsymsIndex::load(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return fail(ErrorKind::Os, path + ": cannot open");
+  KallsymsIndex idx;
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream ls(line);
+    std::string addr, type, name, mod;
+    if (!(ls >> addr >> type >> name)) continue;
+    if (type != "t" && type != "T") continue;
+    ls >> mod;
+    uint64_t a = std::strtoull(addr.c_str(), nullptr, 16);
+    if (a == 0) continue;  // addresses hidden (kptr_restrict): names stay hex
+    idx.syms_.emplace_back(a, mod.empty() ? name : name + " " + mod);
+  }
+  std::sort(idx.syms_.begin(), idx.syms_.end());
+  return idx;
+}
+
+std::string KallsymsIndex::name(uint64_t addr) const {
+  auto it = std::upper_bound(syms_.begin(), syms_.end(), std::make_pair(addr, std::string("\xff")));
+  if (it != syms_.begin()) {
+    --it;
+    // fentry may sit after an endbr64: a few bytes past the symbol's start.
+    if (addr - it->first < 64) return it->second;
+  }
+  char hex[32];
+  std::snprintf(hex, sizeof(hex), "0x%llx", static_cast<unsigned long long>(addr));
+  return hex;
+}
+
+}  // namespace kstuck::cli
