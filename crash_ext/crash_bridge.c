@@ -132,6 +132,11 @@ int kstuck_bridge_symbol_at(uint64_t address, char *name, size_t name_len, uint6
 	return 0;
 }
 
+const char *kstuck_bridge_namelist(void)
+{
+	return pc->namelist;
+}
+
 static const char *kstuck_strip_tag(const char *name)
 {
 	if (strncmp(name, "struct ", 7) == 0)

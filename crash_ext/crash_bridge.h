@@ -24,6 +24,9 @@ int kstuck_bridge_symbol_address(const char *name, uint64_t *address);
 /* The vmlinux symbol containing address: its name (NUL-terminated, truncated to fit) and start. */
 int kstuck_bridge_symbol_at(uint64_t address, char *name, size_t name_len, uint64_t *start);
 
+/* The vmlinux file crash loaded its symbols from (pc->namelist), or NULL. */
+const char *kstuck_bridge_namelist(void);
+
 /* Size of a struct, union, typedef or base type ("task_struct", "int"), or -1. */
 long kstuck_bridge_struct_size(const char *name);
 

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <memory>
 
+#include "analysis/kdump_target/elf_symbols.h"
 #include "crash_ext/crash_bridge.h"
 
 namespace kstuck {
@@ -34,23 +35,73 @@ Result<void> CrashTarget::read(uint64_t kvaddr, std::span<std::byte> out) {
   return {};
 }
 
+CrashTarget::ElfIndex& CrashTarget::elf_index() {
+  // One per session: the vmlinux does not change under a crash session, and reading
+  // its symbol table costs more than most commands.
+  static ElfIndex index;
+  static bool loaded = false;
+  if (loaded) return index;
+  loaded = true;
+  const char* path = kstuck_bridge_namelist();
+  if (!path) {
+    index.error = "crash names no vmlinux";
+    return index;
+  }
+  auto symbols = ElfSymbols::open(path);
+  if (!symbols) {
+    index.error = symbols.error().describe();
+    return index;
+  }
+  // KASLR: where crash put _stext minus where the file links it.
+  uint64_t stext = 0;
+  const auto* linked = (*symbols)->find("_stext");
+  if (!linked || kstuck_bridge_symbol_address("_stext", &stext) != 0) {
+    index.error = "no _stext to relocate the vmlinux symbols";
+    return index;
+  }
+  index.kaslr = stext - linked->value;
+  index.symbols = std::move(*symbols);
+  return index;
+}
+
+std::string CrashTarget::symbol_source() {
+  auto& index = elf_index();
+  if (!index.symbols) return "crash's symbol table (no sizes: " + index.error + ")";
+  return index.symbols->path() + " (" + std::to_string(index.symbols->count()) + " ELF symbols, KASLR offset " +
+         hex(index.kaslr) + ")";
+}
+
 Result<uint64_t> CrashTarget::symbol_address(std::string_view name) {
   std::string n(name);
+  auto& index = elf_index();
+  if (index.symbols) {
+    if (const auto* s = index.symbols->find(n))
+      return s->percpu || s->absolute ? s->value : s->value + index.kaslr;
+  }
   uint64_t address = 0;
   if (kstuck_bridge_symbol_address(n.c_str(), &address) != 0)
-    return fail(ErrorKind::NotFound, "no symbol " + n);
+    return fail(ErrorKind::NotFound, "no symbol '" + n + "' in vmlinux");
   return address;
 }
 
 Result<Symbol> CrashTarget::symbol_at(uint64_t address) {
+  auto& index = elf_index();
+  Symbol s;
+  if (index.symbols) {
+    const auto* e = address >= index.kaslr ? index.symbols->containing(address - index.kaslr) : nullptr;
+    if (!e) return fail(ErrorKind::NotFound, "no vmlinux symbol at " + hex(address), address);
+    s.name = e->name;
+    s.address = e->percpu || e->absolute ? e->value : e->value + index.kaslr;
+    s.size = e->size;
+    return s;
+  }
   char name[256];
   uint64_t start = 0;
   if (kstuck_bridge_symbol_at(address, name, sizeof(name), &start) != 0)
     return fail(ErrorKind::NotFound, "no vmlinux symbol at " + hex(address), address);
-  Symbol s;
   s.name = name;
   s.address = start;
-  return s;  // crash keeps no symbol sizes: size stays 0 (unknown)
+  return s;  // crash's own table has no sizes: size stays 0 (unknown)
 }
 
 Result<uint64_t> CrashTarget::struct_size(std::string_view struct_name) {

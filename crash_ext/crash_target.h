@@ -3,11 +3,14 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <string>
 
 #include "analysis/target.h"
 
 namespace kstuck {
+
+class ElfSymbols;
 
 // Reads memory, symbols, types and notes through crash's own session state, so a
 // crash user's dump (any format crash opens) feeds the same analyses as the CLI.
@@ -25,6 +28,8 @@ class CrashTarget final : public Target {
   std::optional<std::string> vmcoreinfo(std::string_view key) override;
 
   int cpu_count() const;
+  // Where symbol_at()'s answers come from, for diagnostics.
+  std::string symbol_source();
 
  private:
   // One hop of a member path, as crash describes it.
@@ -35,6 +40,15 @@ class CrashTarget final : public Target {
     std::string base_type;  // pointers and arrays stripped ("task_struct", "char")
   };
   Result<Hop> hop(const std::string& struct_name, const std::string& member);
+
+  // crash keeps no symbol sizes, and "func+0x1c/0x80" needs them: the vmlinux's own ELF
+  // symbol table (the file crash loaded) gives them, relocated by crash's KASLR offset.
+  struct ElfIndex {
+    std::unique_ptr<ElfSymbols> symbols;
+    uint64_t kaslr = 0;
+    std::string error;
+  };
+  static ElfIndex& elf_index();
 
   // gdb type look-ups cost milliseconds each; analyses ask the same ones many times.
   std::map<std::string, Result<Hop>> member_cache_;

@@ -43,6 +43,7 @@ Result<std::string> run_target(CrashTarget& t, const Options& o) {
   out += "vmcoreinfo OSRELEASE: " + release.value_or("(none)") + "\n";
   out += "vmcoreinfo KERNELOFFSET: " + t.vmcoreinfo("KERNELOFFSET").value_or("(none)") + "\n";
   out += "cpus: " + std::to_string(t.cpu_count()) + "\n";
+  out += "symbols: " + t.symbol_source() + "\n";
   for (int cpu = 0; cpu < t.cpu_count(); ++cpu) {
     out += "cpu " + std::to_string(cpu) + ": per_cpu_offset " + show(t.per_cpu_offset(cpu), hex);
     auto regs = t.cpu_registers(cpu);
@@ -50,7 +51,7 @@ Result<std::string> run_target(CrashTarget& t, const Options& o) {
       uint64_t rip = regs->get(CpuRegisters::rip);
       out += " rip " + hex(rip) + " rsp " + hex(regs->get(CpuRegisters::rsp)) + " note_pid " +
              std::to_string(regs->note_pid);
-      out += " at " + show(t.symbol_at(rip), [&](const Symbol& s) { return s.name + "+" + hex(rip - s.address); });
+      out += " at " + show(t.symbol_at(rip), [&](const Symbol& s) { return s.name + "+" + hex(rip - s.address) + "/" + hex(s.size); });
     } else {
       out += " registers: " + regs.error().describe();
     }
