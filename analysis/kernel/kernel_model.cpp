@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: GPL-2.0
+// KernelModel: loading order (CPUs, modules, tasks) and the choice of where each stack starts.
+#include "analysis/kernel/kernel_model.h"
+
+namespace kstuck {
+
+KernelModel::KernelModel(Target& target, const ModelOptions& options)
+    : target_(target),
+      options_(options),
+      fields_(target),
+      symbolizer_(target, modules_),
+      orc_(fields_, modules_),
+      unwinder_(fields_, orc_, options.unwind_limits) {}
+
+Result<std::unique_ptr<KernelModel>> KernelModel::load(Target& target, const ModelOptions& options) {
+  std::unique_ptr<KernelModel> m(new KernelModel(target, options));
+  auto cpus = load_cpus(m->fields_);
+  if (!cpus) return tl::unexpected(cpus.error());
+  m->cpus_ = std::move(*cpus);
+  m->modules_ = load_modules(m->fields_);
+  m->tasks_ = load_tasks(m->fields_, m->cpus_, options.task_limits, options.progress, options.progress_ctx);
+  return m;
+}
+
+StackRanges KernelModel::ranges_for(int cpu, uint64_t task_stack) {
+  StackRanges r;
+  if (cpu >= 0) {
+    auto it = cpu_ranges_.find(cpu);
+    if (it == cpu_ranges_.end()) it = cpu_ranges_.emplace(cpu, cpu_stack_ranges(fields_, cpu)).first;
+    r = it->second;
+  }
+  if (task_stack && is_kernel_pointer(task_stack))
+    r.ranges.push_back({StackKind::Task, task_stack, task_stack + kThreadSize});
+  return r;
+}
+
+Stack KernelModel::cpu_stack(int cpu) {
+  const CpuInfo* c = cpus_.find(cpu);
+  if (!c || !c->regs) {
+    Stack s;
+    s.stop = StopReason::NoStart;
+    s.detail = "no registers saved for this CPU";
+    return s;
+  }
+  uint64_t task_stack = 0;
+  if (const TaskInfo* t = tasks_.by_address(c->curr)) task_stack = t->stack;
+  return unwinder_.from_registers(*c->regs, ranges_for(cpu, task_stack));
+}
+
+Stack KernelModel::task_stack(const TaskInfo& task) {
+  if (task.current_on >= 0) {
+    const CpuInfo* c = cpus_.find(task.current_on);
+    if (c && c->regs) return unwinder_.from_registers(*c->regs, ranges_for(task.current_on, task.stack));
+  }
+  return unwinder_.from_thread_sp(task.thread_sp, ranges_for(-1, task.stack));
+}
+
+}  // namespace kstuck

@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: GPL-2.0
+// Loading the module list with each module's text range, kallsyms and ORC pointers.
+#include "analysis/kernel/modules.h"
+
+namespace kstuck {
+
+const ModuleInfo* ModuleSet::containing(uint64_t addr) const {
+  for (const auto& m : modules)
+    if (m.contains(addr)) return &m;
+  return nullptr;
+}
+
+const ModuleInfo* ModuleSet::by_name(std::string_view name) const {
+  for (const auto& m : modules)
+    if (m.name == name) return &m;
+  return nullptr;
+}
+
+namespace {
+
+void read_module(Fields& f, ModuleInfo& m) {
+  auto note = [&](const char* what, const Error& e) { m.problems.push_back(std::string(what) + ": " + e.describe()); };
+  if (auto v = f.read_chars(m.address, "module", "name")) m.name = *v; else note("name", v.error());
+  if (auto v = f.read_int(m.address, "module", "state")) m.state = int(*v);
+  if (f.has("module", "core_layout")) {  // up to 6.3
+    if (auto v = f.read_ptr(m.address, "module", "core_layout.base")) m.base = *v; else note("core_layout", v.error());
+    if (auto v = f.read_uint(m.address, "module", "core_layout.size")) m.size = *v;
+    if (auto v = f.read_uint(m.address, "module", "core_layout.text_size")) m.text_size = *v;
+  } else if (f.has("module", "mem")) {  // 6.4+: mem[MOD_TEXT] (MOD_TEXT = 0)
+    auto msize = f.size("module_memory");
+    if (auto v = f.read_ptr(m.address, "module", "mem.base")) m.base = *v; else note("mem[MOD_TEXT]", v.error());
+    if (auto v = f.read_uint(m.address, "module", "mem.size")) m.size = m.text_size = *v;
+    (void)msize;
+  } else {
+    m.problems.push_back("struct module has neither core_layout nor mem");
+  }
+  if (m.text_size == 0 || m.text_size > m.size) m.text_size = m.size;
+  if (auto ks = f.read_ptr(m.address, "module", "kallsyms"); ks && *ks) {
+    if (auto v = f.read_ptr(*ks, "mod_kallsyms", "symtab")) m.symtab = *v;
+    if (auto v = f.read_uint(*ks, "mod_kallsyms", "num_symtab")) m.num_symtab = *v;
+    if (auto v = f.read_ptr(*ks, "mod_kallsyms", "strtab")) m.strtab = *v;
+  } else if (!ks) {
+    note("kallsyms", ks.error());
+  }
+  if (f.has("module", "arch.num_orcs")) {
+    if (auto v = f.read_uint(m.address, "module", "arch.num_orcs")) m.num_orcs = *v;
+    if (auto v = f.read_ptr(m.address, "module", "arch.orc_unwind_ip")) m.orc_unwind_ip = *v;
+    if (auto v = f.read_ptr(m.address, "module", "arch.orc_unwind")) m.orc_unwind = *v;
+  }
+}
+
+}  // namespace
+
+ModuleSet load_modules(Fields& f, size_t limit) {
+  ModuleSet set;
+  auto head = f.target().symbol_address("modules");
+  auto list_off = f.offset("module", "list");
+  if (!head || !list_off) {
+    set.walk_status = WalkStatus::Fault;
+    set.problems.push_back("module list: " + (!head ? head.error() : list_off.error()).describe());
+    return set;
+  }
+  ListWalk w = walk_list(f.target(), *head, *list_off, limit);
+  set.walk_status = w.status;
+  if (!w.complete())
+    set.problems.push_back(std::string("module list ") + walk_status_name(w.status) +
+                           (w.error ? ": " + w.error->describe() : ""));
+  for (uint64_t addr : w.entries) {
+    ModuleInfo m;
+    m.address = addr;
+    read_module(f, m);
+    set.modules.push_back(std::move(m));
+  }
+  return set;
+}
+
+}  // namespace kstuck

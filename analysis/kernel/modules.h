@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: GPL-2.0
+// Loaded modules of a dumped kernel: name, core text range, kallsyms and ORC tables.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "analysis/fields.h"
+#include "analysis/list_walk.h"
+
+namespace kstuck {
+
+struct ModuleInfo {
+  uint64_t address = 0;   // struct module
+  std::string name;
+  int state = 0;          // MODULE_STATE_LIVE 0, COMING 1, GOING 2, UNFORMED 3
+  uint64_t base = 0;      // core text (6.1: core_layout.base; 6.4+: mem[MOD_TEXT].base)
+  uint64_t size = 0;      // core size (6.1: whole core layout; 6.4+: text only)
+  uint64_t text_size = 0; // executable part of [base, base+size)
+  // mod->kallsyms (the core copy kept after init): Elf64_Sym[num_symtab] and strings.
+  uint64_t symtab = 0;
+  uint64_t num_symtab = 0;
+  uint64_t strtab = 0;
+  // mod->arch (x86 ORC): int orc_unwind_ip[num_orcs], struct orc_entry orc_unwind[num_orcs].
+  uint64_t orc_unwind_ip = 0;
+  uint64_t orc_unwind = 0;
+  uint64_t num_orcs = 0;
+  std::vector<std::string> problems;
+
+  bool contains(uint64_t addr) const { return addr >= base && addr - base < size; }
+  bool text_contains(uint64_t addr) const { return addr >= base && addr - base < text_size; }
+};
+
+struct ModuleSet {
+  std::vector<ModuleInfo> modules;
+  WalkStatus walk_status = WalkStatus::Complete;
+  std::vector<std::string> problems;
+  const ModuleInfo* containing(uint64_t addr) const;
+  const ModuleInfo* by_name(std::string_view name) const;
+};
+
+// Walks the `modules` list (bounded, cycle-safe). The layout branches on type info:
+// 6.4 replaced core_layout with mem[MOD_MEM_NUM_TYPES] (ac3b43283923 "module: replace
+// module_layout with module_memory"), so we probe which member exists.
+ModuleSet load_modules(Fields& fields, size_t limit = 4096);
+
+}  // namespace kstuck

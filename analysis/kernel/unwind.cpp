@@ -1,0 +1,311 @@
+// SPDX-License-Identifier: GPL-2.0
+// The ORC unwinder: unwind_next_frame() of arch/x86/kernel/unwind_orc.c over dump memory.
+#include "analysis/kernel/unwind.h"
+
+#include <array>
+#include <set>
+
+#include "analysis/kernel/cpus.h"
+
+namespace kstuck {
+namespace {
+
+// struct pt_regs word indexes (x86-64), the same order as CpuRegisters.
+constexpr int kR13 = 2, kBp = 4, kR10 = 7, kDx = 12, kDi = 14, kIp = 16, kCs = 17, kSp = 19;
+constexpr int kPtRegsWords = 21;
+constexpr uint64_t kIretFrameOffset = kIp * 8;  // offsetof(struct pt_regs, ip)
+constexpr uint64_t kIretFrameSize = 5 * 8;      // ip, cs, flags, sp, ss
+
+}  // namespace
+
+const char* stack_kind_name(StackKind k) {
+  switch (k) {
+    case StackKind::Task: return "task";
+    case StackKind::Irq: return "irq";
+    case StackKind::Nmi: return "nmi";
+    case StackKind::DoubleFault: return "df";
+    case StackKind::Debug: return "db";
+    case StackKind::Mce: return "mce";
+    case StackKind::Vc: return "vc";
+    case StackKind::Unknown: return "unknown";
+  }
+  return "unknown";
+}
+
+const char* stop_reason_name(StopReason r) {
+  switch (r) {
+    case StopReason::EndOfStack: return "end of stack";
+    case StopReason::UserMode: return "user mode";
+    case StopReason::NoOrc: return "no ORC entry";
+    case StopReason::Fault: return "fault";
+    case StopReason::BadOrc: return "bad ORC entry";
+    case StopReason::WrongDirection: return "stack going the wrong way";
+    case StopReason::Limit: return "frame limit";
+    case StopReason::NoStart: return "nothing to start from";
+  }
+  return "unknown";
+}
+
+StackRange StackRanges::classify(uint64_t sp) const {
+  for (const auto& r : ranges)
+    if (r.contains(sp)) return r;
+  return {};
+}
+
+StackRanges cpu_stack_ranges(Fields& f, int cpu) {
+  StackRanges out;
+  Target& t = f.target();
+  // hardirq_stack_ptr points at the top-most word: end = ptr + 8 (see in_irq_stack()).
+  // IRQ_STACK_SIZE equals THREAD_SIZE on x86-64.
+  if (auto a = per_cpu_address(f, "hardirq_stack_ptr", cpu)) {
+    if (auto top = read_u64(t, *a); top && *top && is_kernel_pointer(*top))
+      out.ranges.push_back({StackKind::Irq, *top + 8 - kThreadSize, *top + 8});
+  }
+  if (auto a = per_cpu_address(f, "cea_exception_stacks", cpu)) {
+    if (auto base = read_u64(t, *a); base && *base && is_kernel_pointer(*base)) {
+      const std::pair<const char*, StackKind> kinds[] = {{"DF_stack", StackKind::DoubleFault},
+                                                         {"NMI_stack", StackKind::Nmi},
+                                                         {"DB_stack", StackKind::Debug},
+                                                         {"MCE_stack", StackKind::Mce},
+                                                         {"VC_stack", StackKind::Vc}};
+      for (auto [name, kind] : kinds) {
+        auto m = f.member("cea_exception_stacks", name);
+        if (m && m->size) out.ranges.push_back({kind, *base + m->offset, *base + m->offset + m->size});
+      }
+    }
+  }
+  return out;
+}
+
+struct Unwinder::State {
+  uint64_t ip = 0, sp = 0, bp = 0;
+  bool signal = false;  // ip is exact (from registers), look up ORC at ip, not ip-1
+  // The current pt_regs (from the dump's notes or read off the stack) and whether all of
+  // it is valid (REGS) or only the iret frame (REGS_PARTIAL); prev_regs as in the kernel.
+  std::optional<std::array<uint64_t, kPtRegsWords>> regs;
+  bool full_regs = false;
+  std::optional<std::array<uint64_t, kPtRegsWords>> prev_regs;
+  bool reliable = true;
+};
+
+Unwinder::Unwinder(Fields& fields, OrcTables& orc, UnwindLimits limits)
+    : fields_(fields), orc_(orc), limits_(limits) {
+  if (auto a = fields_.target().symbol_address("ret_from_fork")) ret_from_fork_ = *a;
+}
+
+bool Unwinder::get_reg(const State& st, int index, uint64_t& out) const {
+  if (!st.regs) return false;
+  if (st.full_regs) {
+    out = (*st.regs)[index];
+    return true;
+  }
+  if (st.prev_regs) {
+    out = (*st.prev_regs)[index];
+    return true;
+  }
+  return false;
+}
+
+Stack Unwinder::from_registers(const CpuRegisters& regs, const StackRanges& stacks) {
+  State st;
+  st.ip = regs.get(CpuRegisters::rip);
+  st.sp = regs.get(CpuRegisters::rsp);
+  st.bp = regs.get(CpuRegisters::rbp);
+  st.regs.emplace();
+  for (int i = 0; i < kPtRegsWords; ++i) (*st.regs)[i] = regs.regs[i];
+  st.full_regs = true;
+  st.signal = true;
+  if ((regs.get(CpuRegisters::cs) & 3) != 0) {
+    Stack s;
+    s.frames.push_back({st.ip, st.sp, true, true, StackKind::Unknown});
+    s.stop = StopReason::UserMode;
+    s.detail = "CPU was in user mode";
+    return s;
+  }
+  return run(st, stacks);
+}
+
+Stack Unwinder::from_thread_sp(uint64_t thread_sp, const StackRanges& stacks) {
+  Stack s;
+  if (!thread_sp || !is_kernel_pointer(thread_sp)) {
+    s.stop = StopReason::NoStart;
+    s.detail = "no saved thread.sp";
+    return s;
+  }
+  auto size = fields_.size("inactive_task_frame");
+  auto bp = fields_.read_uint(thread_sp, "inactive_task_frame", "bp");
+  auto ret = fields_.read_uint(thread_sp, "inactive_task_frame", "ret_addr");
+  if (!size || !bp || !ret) {
+    const Error& e = !size ? size.error() : !bp ? bp.error() : ret.error();
+    s.stop = e.kind() == ErrorKind::Fault ? StopReason::Fault : StopReason::NoStart;
+    s.stop_address = e.address().value_or(thread_sp);
+    s.detail = "inactive_task_frame: " + e.describe();
+    return s;
+  }
+  State st;
+  st.sp = thread_sp + *size;
+  st.bp = *bp;
+  st.ip = *ret;
+  st.signal = ret_from_fork_ && *ret == *ret_from_fork_;
+  return run(st, stacks);
+}
+
+Stack Unwinder::run(State& st, const StackRanges& stacks) {
+  Stack out;
+  Target& t = fields_.target();
+  std::set<std::pair<uint64_t, uint64_t>> left;  // stacks we left: never go back (visit_mask)
+  StackRange cur = stacks.classify(st.sp);
+  size_t switches = 0;
+  bool last_guess = false;
+  auto stop = [&](StopReason r, uint64_t addr, std::string detail) {
+    out.stop = r;
+    out.stop_address = addr;
+    out.detail = std::move(detail);
+    return out;
+  };
+  auto deref = [&](uint64_t addr, uint64_t& v) -> bool {
+    auto r = read_u64(t, addr);
+    if (!r) return false;
+    v = *r;
+    return true;
+  };
+
+  while (true) {
+    if (out.frames.size() >= limits_.max_frames) return stop(StopReason::Limit, st.ip, "stopped after max frames");
+    out.frames.push_back({st.ip, st.sp, st.signal, st.reliable, cur.kind});
+    if (st.regs && ((*st.regs)[kCs] & 3)) return stop(StopReason::UserMode, 0, "entered from user space");
+
+    uint64_t prev_sp = st.sp;
+    uint64_t orig_ip = st.ip;
+    uint64_t lookup = st.signal ? st.ip : st.ip - 1;
+    const OrcEntry* found = orc_.find(lookup);
+    OrcEntry orc;
+    if (found) {
+      orc = *found;
+      last_guess = false;
+    } else {
+      // The kernel's orc_fp_entry: assume a frame pointer (generated code such as BPF);
+      // a guess, so everything after it is marked unreliable. Two guesses in a row stop.
+      if (last_guess || !st.bp) return stop(StopReason::NoOrc, lookup, "no ORC entry");
+      orc.sp_reg = kOrcRegBp;
+      orc.sp_offset = 16;
+      orc.bp_reg = kOrcRegPrevSp;
+      orc.bp_offset = -16;
+      orc.type = OrcType::Call;
+      st.reliable = false;
+      last_guess = true;
+    }
+    if (orc.type == OrcType::EndOfStack) return stop(StopReason::EndOfStack, 0, {});
+    if (orc.type == OrcType::Undefined || orc.type == OrcType::Unknown)
+      return stop(StopReason::BadOrc, orig_ip, "ORC entry type " + std::to_string(orc.raw_type));
+
+    uint64_t sp = 0;
+    bool indirect = false;
+    switch (orc.sp_reg) {
+      case kOrcRegSp: sp = st.sp + orc.sp_offset; break;
+      case kOrcRegBp: sp = st.bp + orc.sp_offset; break;
+      case kOrcRegSpIndirect: sp = st.sp; indirect = true; break;
+      case kOrcRegBpIndirect: sp = st.bp + orc.sp_offset; indirect = true; break;
+      case kOrcRegR10:
+      case kOrcRegR13:
+      case kOrcRegDi:
+      case kOrcRegDx: {
+        int idx = orc.sp_reg == kOrcRegR10 ? kR10 : orc.sp_reg == kOrcRegR13 ? kR13 : orc.sp_reg == kOrcRegDi ? kDi : kDx;
+        if (!get_reg(st, idx, sp)) return stop(StopReason::BadOrc, orig_ip, "SP base register not saved");
+        break;
+      }
+      default: return stop(StopReason::BadOrc, orig_ip, "unknown SP base register " + std::to_string(orc.sp_reg));
+    }
+    if (indirect) {
+      uint64_t v;
+      if (!deref(sp, v)) return stop(StopReason::Fault, sp, "indirect stack pointer unreadable");
+      sp = v;
+      if (orc.sp_reg == kOrcRegSpIndirect) sp += orc.sp_offset;
+    }
+
+    uint64_t new_bp_base = sp;
+    switch (orc.type) {
+      case OrcType::Call: {
+        uint64_t ip;
+        if (!deref(sp - 8, ip)) return stop(StopReason::Fault, sp - 8, "return address unreadable");
+        st.ip = ip;
+        st.sp = sp;
+        st.regs.reset();
+        st.prev_regs.reset();
+        st.full_regs = false;
+        st.signal = false;
+        break;
+      }
+      case OrcType::Regs: {
+        std::array<uint64_t, kPtRegsWords> r;
+        auto rr = t.read(sp, std::as_writable_bytes(std::span(r)));
+        if (!rr) return stop(StopReason::Fault, rr.error().address().value_or(sp), "pt_regs unreadable");
+        st.ip = r[kIp];
+        st.sp = r[kSp];
+        st.regs = r;
+        st.prev_regs.reset();
+        st.full_regs = true;
+        st.signal = true;
+        break;
+      }
+      case OrcType::RegsPartial: {
+        std::array<uint64_t, 5> iret;
+        auto rr = t.read(sp, std::as_writable_bytes(std::span(iret)));
+        if (!rr) return stop(StopReason::Fault, rr.error().address().value_or(sp), "iret frame unreadable");
+        std::array<uint64_t, kPtRegsWords> r{};
+        for (int i = 0; i < 5; ++i) r[kIp + i] = iret[i];
+        if (st.full_regs) st.prev_regs = st.regs;
+        st.ip = r[kIp];
+        st.sp = r[kSp];
+        st.regs = r;
+        st.full_regs = false;
+        st.signal = true;
+        (void)kIretFrameOffset;
+        (void)kIretFrameSize;
+        break;
+      }
+      default: return stop(StopReason::BadOrc, orig_ip, "unexpected ORC type");
+    }
+
+    switch (orc.bp_reg) {
+      case kOrcRegUndefined: {
+        uint64_t v;
+        if (get_reg(st, kBp, v)) st.bp = v;
+        break;
+      }
+      case kOrcRegPrevSp: {
+        uint64_t v;
+        if (!deref(new_bp_base + orc.bp_offset, v)) return stop(StopReason::Fault, new_bp_base + orc.bp_offset, "saved bp unreadable");
+        st.bp = v;
+        break;
+      }
+      case kOrcRegBp: {
+        uint64_t v;
+        if (!deref(st.bp + orc.bp_offset, v)) return stop(StopReason::Fault, st.bp + orc.bp_offset, "saved bp unreadable");
+        st.bp = v;
+        break;
+      }
+      default: return stop(StopReason::BadOrc, orig_ip, "unknown BP base register " + std::to_string(orc.bp_reg));
+    }
+
+    // Prevent loops on bad data: on the same stack sp must grow; a stack once left is
+    // never re-entered (the kernel's visit_mask), and switches are bounded.
+    StackRange next = stacks.classify(st.sp);
+    bool same = next.kind == cur.kind && next.begin == cur.begin && next.end == cur.end;
+    if (same && next.kind != StackKind::Unknown && st.sp <= prev_sp)
+      return stop(StopReason::WrongDirection, st.sp, "stack pointer did not move up");
+    if (same && next.kind == StackKind::Unknown && st.sp <= prev_sp) {
+      if (++switches > limits_.max_stack_switches) return stop(StopReason::WrongDirection, st.sp, "too many stack switches");
+    }
+    if (!same) {
+      left.insert({cur.begin, cur.end});
+      if (next.kind != StackKind::Unknown && left.count({next.begin, next.end}))
+        return stop(StopReason::WrongDirection, st.sp, "returned to a stack already unwound");
+      if (++switches > limits_.max_stack_switches) return stop(StopReason::Limit, st.sp, "too many stack switches");
+      cur = next;
+    }
+    if (st.ip == 0 && !st.signal) return stop(StopReason::EndOfStack, 0, "zero return address");
+  }
+}
+
+}  // namespace kstuck

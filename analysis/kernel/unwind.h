@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: GPL-2.0
+// ORC stack unwinding of running CPUs (from saved registers) and sleeping tasks (thread.sp).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "analysis/fields.h"
+#include "analysis/kernel/orc.h"
+
+namespace kstuck {
+
+// Where a stack lives; frames are labelled so a report can show IRQ/NMI crossings.
+enum class StackKind { Task, Irq, Nmi, DoubleFault, Debug, Mce, Vc, Unknown };
+const char* stack_kind_name(StackKind k);
+
+struct StackRange {
+  StackKind kind = StackKind::Unknown;
+  uint64_t begin = 0, end = 0;  // [begin, end)
+  bool contains(uint64_t a) const { return a >= begin && a < end; }
+};
+
+// The stacks a CPU/task can run on: its task stack plus the CPU's IRQ and exception stacks.
+struct StackRanges {
+  std::vector<StackRange> ranges;
+  StackRange classify(uint64_t sp) const;
+};
+
+// The per-CPU IRQ stack (hardirq_stack_ptr) and exception stacks (cea_exception_stacks).
+StackRanges cpu_stack_ranges(Fields& fields, int cpu);
+
+enum class StopReason {
+  EndOfStack,     // ORC end-of-stack marker (kernel thread start, entry from user)
+  UserMode,       // reached a pt_regs frame from user space
+  NoOrc,          // an IP without ORC data (and the frame-pointer guess did not help)
+  Fault,          // a stack word could not be read
+  BadOrc,         // an entry with an unknown register or type, or ORC says "undefined"
+  WrongDirection, // the stack pointer did not move up on the same stack: corrupt or loop
+  Limit,          // too many frames
+  NoStart,        // nothing to start from (no registers, no thread.sp)
+};
+const char* stop_reason_name(StopReason r);
+
+struct Frame {
+  uint64_t ip = 0;
+  uint64_t sp = 0;            // the stack pointer in this frame (CFA of the callee side)
+  bool exact_ip = false;      // an interrupted/registers ip (not a return address)
+  bool reliable = true;       // false after a frame-pointer guess
+  StackKind stack = StackKind::Unknown;
+};
+
+struct Stack {
+  std::vector<Frame> frames;
+  StopReason stop = StopReason::EndOfStack;
+  uint64_t stop_address = 0;  // faulting address, or the IP without ORC
+  std::string detail;
+  bool complete() const { return stop == StopReason::EndOfStack || stop == StopReason::UserMode; }
+};
+
+struct UnwindLimits {
+  size_t max_frames = 128;
+  size_t max_stack_switches = 8;
+};
+
+class Unwinder {
+ public:
+  Unwinder(Fields& fields, OrcTables& orc, UnwindLimits limits = {});
+
+  // A running CPU: start at the saved rip/rsp/rbp, the registers being the first frame.
+  Stack from_registers(const CpuRegisters& regs, const StackRanges& stacks);
+  // A switched-out task: struct inactive_task_frame at thread.sp holds bp and ret_addr.
+  Stack from_thread_sp(uint64_t thread_sp, const StackRanges& stacks);
+
+ private:
+  struct State;
+  Stack run(State& st, const StackRanges& stacks);
+  bool get_reg(const State& st, int index, uint64_t& out) const;
+
+  Fields& fields_;
+  OrcTables& orc_;
+  UnwindLimits limits_;
+  std::optional<uint64_t> ret_from_fork_;
+};
+
+// Task stack range: [stack, stack + THREAD_SIZE). THREAD_SIZE is 16 KiB on x86-64 without
+// KASAN (Debian's configs); it is not in the type info, so we take it as a constant.
+inline constexpr uint64_t kThreadSize = 16384;
+
+}  // namespace kstuck
