@@ -17,7 +17,10 @@
 /* The 64-bit table of the kernel these headers belong to: "sys_openat" etc. */
 static const char *const kstuck_syscall_syms[] = {
 #define __SYSCALL(nr, sym) [nr] = #sym,
+/* 6.11+ tables mark exit/exit_group (commit 9142be9e6443 "x86/syscall: Mark exit[_group] syscall handlers __noreturn"). */
+#define __SYSCALL_NORETURN(nr, sym) __SYSCALL(nr, sym)
 #include <asm/syscalls_64.h>
+#undef __SYSCALL_NORETURN
 #undef __SYSCALL
 };
 

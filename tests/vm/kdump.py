@@ -40,7 +40,7 @@ class DebianKernel(rig.Kernel):
 
     @property
     def headers(self):
-        return self.cache / "headers" / f"linux-headers-{self.kver}"
+        return self.cache / "headers" / "src" / f"linux-headers-{self.kver}"
 
 
 def kbuild_args(kernel):
@@ -103,9 +103,7 @@ def build_capture_initramfs(out, kernel):
     foreign = _debian_userland(kernel)
     if foreign:
         loader, libpath = foreign
-        mdf = kernel.cache / "userland" / "usr" / "sbin" / "makedumpfile"
-        if not mdf.exists():
-            mdf = kernel.cache / "userland" / "usr" / "bin" / "makedumpfile"
+        mdf = kernel.cache / "userland" / "usr" / "bin" / "makedumpfile"
         files["/bin/makedumpfile"] = mdf
         # The guest has no other glibc: the foreign one goes to the standard paths.
         files["/lib64/ld-linux-x86-64.so.2"] = loader
