@@ -25,7 +25,13 @@ else
 fi
 
 # The spinner must still spin when the panic comes: give it far more than a cycle takes.
-check scenario-insmod insmod /lib/kstuck/kstuck_scenario.ko scenarios="${scenarios:-7}" spin_seconds=600
+if out=$(insmod /lib/kstuck/kstuck_scenario.ko scenarios="${scenarios:-7}" spin_seconds=600 2>&1); then
+	# Let the module's own console lines drain first: they would split ours.
+	usleep 300000
+	pass scenario-insmod
+else
+	fail scenario-insmod "$out"
+fi
 echo 1 >/sys/module/kstuck_scenario/parameters/start
 ok=1
 [ $((${scenarios:-7} & 4)) -eq 0 ] || wait_truth "xcall_waiter pid" 20 || ok=0

@@ -1,0 +1,253 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Kdump: the dumps customers send, on two kernels. One in-guest kdump cycle per kernel
+(Debian 12's 6.1 and Debian 13's 6.12) with the stuck scenario live: the host takes a
+QEMU kdump-zlib dump, then sysrq c panics into the capture kernel, which writes
+makedumpfile -c -d 31, -F -c -d 31 and -E -d 31 files. A third cycle on 6.1 panics
+through the hung-task detector (hung_task_panic=1) with only the mutex scenario.
+
+Every file is first proven a real dump (container, header utsname, VMCOREINFO
+OSRELEASE, crash-note pids = the scenario's tasks on their CPUs), then `kstuck analyze
+--json` and `kstuck hang --json` must find the IRQs-off CPU's stack, the csd queued to
+it, its waiter and the mutex owner/waiter of the ground truth.
+
+Re-check kept dumps without booting: python3 -m tests.vm.suites.kdump --check BUILD [CLI]
+"""
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.vm import dump_check, kdump, rig
+from tests.vm.rig import RigError, TestResult
+from tests.vm.suites import hang as hang_suite
+
+# kdump_cycle formats per kernel: ELF too, it is small enough at -d 31 (120-180 MB).
+FORMATS = ("kdump", "flat", "elf")
+# The container each file must have (QEMU 7.2 always writes the flattened format).
+CONTAINER = {"qemu": "flattened-kdump", "kdump": "kdump", "flat": "flattened-kdump", "elf": "elf"}
+GUEST_CHECKS = ("crashkernel-reserved", "kstuck-insmod", "kexec-load", "kexec-crash-loaded", "scenario-insmod",
+                "scenario-started")
+
+
+def _label(kver):
+    return ".".join(kver.split(".")[:2]).split("-")[0]
+
+
+def _int(truth, key, default=-1):
+    try:
+        return int(truth.get(key, default))
+    except ValueError:
+        return default
+
+
+def check_container(name, fmt, path, kver, truth, panic):
+    """The file is a real dump of this kernel, taken with the scenario live."""
+    out = []
+    try:
+        info = dump_check.read_dump(path)
+    except (dump_check.DumpFormatError, OSError) as e:
+        return [TestResult(f"{name}-container", False, str(e))]
+    size = Path(path).stat().st_size
+    out.append(TestResult(f"{name}-container", info.fmt == CONTAINER[fmt], f"format={info.fmt} bytes={size}"))
+    osrel = info.vmcoreinfo.get("OSRELEASE", "")
+    out.append(TestResult(f"{name}-vmcoreinfo-osrelease", osrel == kver, f"OSRELEASE={osrel}"))
+    if fmt in ("kdump", "flat"):
+        # Real kdump headers carry utsname and the -d level (QEMU's header is empty).
+        out.append(TestResult(f"{name}-header-release", info.release == kver, f"utsname.release={info.release!r}"))
+        out.append(TestResult(f"{name}-dump-level-31", info.dump_level == 31, f"dump_level={info.dump_level}"))
+    pids = [p for p, _ in info.prstatus]
+    out.append(TestResult(f"{name}-crash-notes-per-cpu", len(pids) == 4, f"pids={pids}"))
+    if fmt != "qemu" and len(pids) == 4 and panic == "sysrq":
+        # The capture kernel's notes name the task each CPU ran when it stopped
+        # (QEMU's notes carry pid = vCPU + 1 instead, so they are not checked).
+        want = {_int(truth, "irqoff_spinner.cpu"): _int(truth, "irqoff_spinner.pid"),
+                _int(truth, "xcall_waiter.cpu"): _int(truth, "xcall_waiter.pid")}
+        bad = {c: p for c, p in want.items() if not (0 <= c < 4 and pids[c] == p)}
+        out.append(TestResult(f"{name}-crash-note-pids", not bad, f"pids by cpu={pids} truth cpu->pid={want}"))
+    elif fmt != "qemu" and len(pids) == 4:
+        # Hung-task panic: khungtaskd panics on some CPU, the others may be idle (pid 0).
+        out.append(TestResult(f"{name}-crash-note-pids", any(p > 0 for p in pids), f"pids by cpu={pids}"))
+    return out
+
+
+def run_cli(cli, command, kernel_vmlinux, module_dir, dump, timeout=300):
+    """Runs `kstuck COMMAND DUMP --vmlinux ... --json`; returns (dict or None, detail)."""
+    cmd = [str(cli), command, str(dump), "--vmlinux", str(kernel_vmlinux), "--json"]
+    if module_dir:
+        cmd += ["--module-dir", str(module_dir)]
+    t = time.monotonic()
+    try:
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None, f"kstuck {command} timed out after {timeout}s"
+    secs = time.monotonic() - t
+    try:
+        return json.loads(p.stdout), f"exit={p.returncode} {secs:.1f}s"
+    except json.JSONDecodeError:
+        return None, f"exit {p.returncode} {secs:.1f}s: {p.stderr.strip()[-300:]} {p.stdout[:200]}"
+
+
+def _functions(stack):
+    return [f.get("function") or f.get("symbol", "") for f in (stack or {}).get("frames", [])]
+
+
+def check_analyze(name, report, kver, truth, panic):
+    out = []
+    system = report.get("system", {})
+    out.append(TestResult(f"{name}-analyze-release", system.get("release") == kver, f"release={system.get('release')}"))
+    want_panic = "sysrq" if panic == "sysrq" else "hung_task"
+    pm = system.get("panic_message", "") or ""
+    out.append(TestResult(f"{name}-analyze-panic-message", want_panic in pm.lower().replace(" ", "_") or want_panic in pm,
+                          f"panic_message={pm[:120]!r}"))
+    cpus = {c.get("cpu"): c for c in report.get("cpus", [])}
+    tasks = {t.get("pid"): t for t in report.get("tasks", [])}
+    if panic == "sysrq":
+        spin_cpu, spin_pid = _int(truth, "irqoff_spinner.cpu"), _int(truth, "irqoff_spinner.pid")
+        c = cpus.get(spin_cpu, {})
+        fns = _functions(c.get("stack"))
+        out.append(TestResult(f"{name}-analyze-spinner-cpu",
+                              c.get("pid") == spin_pid and c.get("irqs_off") is True
+                              and "kstuck_scenario_irqoff_spin" in fns,
+                              f"cpu {spin_cpu}: pid={c.get('pid')} (truth {spin_pid}) irqs_off={c.get('irqs_off')} "
+                              f"stack={fns[:6]}"))
+        x_cpu, x_pid = _int(truth, "xcall_waiter.cpu"), _int(truth, "xcall_waiter.pid")
+        c = cpus.get(x_cpu, {})
+        fns = _functions(c.get("stack"))
+        out.append(TestResult(f"{name}-analyze-xcall-cpu",
+                              c.get("pid") == x_pid and "smp_call_function_single" in fns,
+                              f"cpu {x_cpu}: pid={c.get('pid')} (truth {x_pid}) stack={fns[:6]}"))
+    w_pid, o_pid = _int(truth, "mutex_waiter.pid"), _int(truth, "mutex_owner.pid")
+    w = tasks.get(w_pid, {})
+    out.append(TestResult(f"{name}-analyze-mutex-waiter-D", w.get("state") == "D",
+                          f"pid {w_pid}: state={w.get('state')} comm={w.get('comm')}"))
+    out.append(TestResult(f"{name}-analyze-mutex-owner-listed", o_pid in tasks,
+                          f"pid {o_pid}: {tasks.get(o_pid, {}).get('comm')}"))
+    return out
+
+
+def check_hang_mutex(name, report, truth):
+    """task(waiter) -waits_for-> mutex(truth address) -owned_by-> task(owner)."""
+    nodes = {n["id"]: n for n in report.get("nodes", [])}
+    w_pid, o_pid = _int(truth, "mutex_waiter.pid"), _int(truth, "mutex_owner.pid")
+    addr = int(truth.get("mutex_waiter.mutex", "0"), 16)
+    waits = owner = None
+    for e in report.get("edges", []):
+        f, t = nodes.get(e.get("from"), {}), nodes.get(e.get("to"), {})
+        if e.get("kind") == "waits_for" and f.get("pid") == w_pid and t.get("kind") == "mutex":
+            waits = t
+        if e.get("kind") == "owned_by" and f.get("kind") == "mutex" and int(f.get("address", "0"), 16) == addr:
+            owner = t
+    return [
+        TestResult(f"{name}-hang-mutex-waiter", bool(waits) and int(waits.get("address", "0"), 16) == addr,
+                   f"waiter {w_pid} waits for {waits and (waits.get('address'), waits.get('symbol'))} truth={addr:#x}"),
+        TestResult(f"{name}-hang-mutex-owner", bool(owner) and owner.get("pid") == o_pid,
+                   f"owner={owner and (owner.get('pid'), owner.get('comm'))} truth={o_pid}"),
+    ]
+
+
+def check_analysis(name, cli, kernel_vmlinux, module_dir, dump, kver, truth, panic):
+    out = []
+    report, detail = run_cli(cli, "analyze", kernel_vmlinux, module_dir, dump)
+    out.append(TestResult(f"{name}-analyze-runs", report is not None, detail))
+    if report is not None:
+        out += check_analyze(name, report, kver, truth, panic)
+    report, detail = run_cli(cli, "hang", kernel_vmlinux, module_dir, dump)
+    out.append(TestResult(f"{name}-hang-runs", report is not None,
+                          f"{detail} verdict={report and report.get('verdict')}"))
+    if report is not None:
+        if panic == "sysrq":
+            out += [TestResult(f"{name}-hang-{r.name}", r.passed, r.detail) for r in hang_suite.check_xcall(report, truth)]
+        out += check_hang_mutex(name, report, truth)
+    return out
+
+
+def check_cycle(label, cycle_dir, cli, kernel, module_dir, panic):
+    """All checks of one kept cycle folder (dumps + truth.json)."""
+    truth = json.loads((cycle_dir / "truth.json").read_text())
+    out = []
+    for fmt in ("qemu", *FORMATS):
+        dump = cycle_dir / f"vmcore.{fmt}"
+        if not dump.exists():
+            continue
+        name = f"{label}-{fmt}"
+        out += check_container(name, fmt, dump, kernel.kver, truth, panic)
+        out += check_analysis(name, cli, kernel.vmlinux, module_dir, dump, kernel.kver, truth, panic)
+    return out
+
+
+def run_cycle(ctx, art, label, panic, scenarios, qemu_dump, formats):
+    cycle_dir = ctx.out / f"kdump-{label}"
+    r = kdump.kdump_cycle(art, cycle_dir, panic=panic, scenarios=scenarios, qemu_dump=qemu_dump, formats=formats)
+    (cycle_dir / "truth.json").write_text(json.dumps(r.truth, indent=1, sort_keys=True))
+    out = [TestResult(f"{label}-guest-{t.name}", t.passed, t.detail) for t in r.tests]
+    seen = {t.name for t in r.tests}
+    out += [TestResult(f"{label}-guest-{n}", False, "line missing from the console") for n in GUEST_CHECKS
+            if n not in seen]
+    for fmt in formats:
+        out.append(TestResult(f"{label}-capture-{fmt}", fmt in r.dumps and r.capture.get(fmt, "").startswith("rc=0"),
+                              r.capture.get(fmt, "no KSTUCK-CAPTURE line")))
+    out.append(TestResult(f"{label}-cycle-time", r.seconds.get("total", 999) < 240, json.dumps(r.seconds)))
+    return r, cycle_dir, out
+
+
+def run(ctx):
+    results = []
+    try:
+        k13 = kdump.fetch_debian_kernel("trixie")
+    except RigError as e:
+        k13 = None
+        results.append(TestResult("fetch-debian13-kernel", False, str(e)))
+    for kernel in (ctx.kernel, k13):
+        if kernel is None:
+            continue
+        label = _label(kernel.kver)
+        try:
+            art = kdump.prepare(kernel, ctx.build)
+            r, cycle_dir, out = run_cycle(ctx, art, label, "sysrq", 7, True, FORMATS)
+        except RigError as e:
+            results.append(TestResult(f"{label}-kdump-cycle", False, str(e)))
+            continue
+        results += out
+        results += check_cycle(label, cycle_dir, ctx.kstuck_cli, kernel, art.scenarios[0].parent, "sysrq")
+        if kernel is ctx.kernel:
+            # The hung-task detector as the panic: a mutex waiter blocked 5 s.
+            hlabel = f"{label}-hung"
+            try:
+                r, cycle_dir, out = run_cycle(ctx, art, hlabel, "hung", 1, False, ("flat",))
+            except RigError as e:
+                results.append(TestResult(f"{hlabel}-kdump-cycle", False, str(e)))
+                continue
+            results += out
+            w_pid = r.truth.get("mutex_waiter.pid", "?")
+            blocked = f"task kstuck_mwaiter:{w_pid} blocked for more than"
+            results.append(TestResult(f"{hlabel}-detector-fired", blocked in r.console
+                                      and "Kernel panic - not syncing: hung_task: blocked tasks" in r.console,
+                                      f"want '{blocked}' and the hung_task panic line"))
+            results += check_cycle(hlabel, cycle_dir, ctx.kstuck_cli, kernel, art.scenarios[0].parent, "hung")
+    return results
+
+
+def main():
+    """Re-checks kept cycles: python3 -m tests.vm.suites.kdump --check BUILD [CLI]."""
+    build = Path(sys.argv[2])
+    cli = Path(sys.argv[3]) if len(sys.argv) > 3 else build / "release" / "cli" / "kstuck"
+    failed = 0
+    for kdir in sorted((rig.CACHE / "kernel").iterdir()):
+        if not (kdir / "kver").exists():
+            continue
+        kernel = rig.Kernel((kdir / "kver").read_text().strip(), kdir)
+        label = _label(kernel.kver)
+        for cycle_label, panic in ((label, "sysrq"), (f"{label}-hung", "hung")):
+            cycle_dir = build / "vm-out" / f"kdump-{cycle_label}"
+            if not (cycle_dir / "truth.json").exists():
+                continue
+            moddir = build / "scenarios" / kernel.kver
+            for r in check_cycle(cycle_label, cycle_dir, cli, kernel, moddir, panic):
+                failed += not r.passed
+                print(f"{'PASS' if r.passed else 'FAIL'} {r.name} {r.detail}", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__" and len(sys.argv) > 2 and sys.argv[1] == "--check":
+    sys.exit(main())
