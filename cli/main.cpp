@@ -34,7 +34,13 @@ int main(int argc, char** argv) {
         "args", po::value<std::vector<std::string>>());
     po::positional_options_description pos;
     pos.add("command", 1).add("args", -1);
-    auto parsed = po::command_line_parser(argc, argv).options(all).positional(pos).allow_unregistered().run();
+    // No guessing: a command's own "--comm" must not be taken for a prefix of "--command".
+    auto parsed = po::command_line_parser(argc, argv)
+                      .options(all)
+                      .positional(pos)
+                      .style(po::command_line_style::default_style & ~po::command_line_style::allow_guessing)
+                      .allow_unregistered()
+                      .run();
     po::store(parsed, vm);
     po::notify(vm);
     rest = po::collect_unrecognized(parsed.options, po::include_positional);

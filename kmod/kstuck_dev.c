@@ -48,6 +48,8 @@ static long kstuck_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return kstuck_trace_ioctl_start(uarg);
 	case KSTUCK_IOC_TRACE_LIST:
 		return kstuck_trace_ioctl_list(uarg);
+	case KSTUCK_IOC_TRACE_FUNCS:
+		return kstuck_trace_ioctl_funcs(uarg);
 	case KSTUCK_IOC_NMI_CAPTURE:
 	case KSTUCK_IOC_NMI_READ:
 		return nmi_dump_ioctl(cmd, uarg);

@@ -58,6 +58,7 @@ int kstuck_syscall_match(const char *glob, unsigned long *mask);
 void kstuck_syscall_sessions_update(const unsigned long *mask, int delta);
 u32 kstuck_fbt_snapshot_count(const char *glob);
 long kstuck_trace_ioctl_list(void __user *arg);
+long kstuck_trace_ioctl_funcs(void __user *arg);
 
 /* kstuck_trace.c: sessions */
 int kstuck_trace_init(void);

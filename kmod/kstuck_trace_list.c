@@ -151,76 +151,39 @@ void kstuck_syscall_sessions_update(const unsigned long *mask, int delta)
 }
 
 /*
- * The functions ftrace can trace, as the kernel lists them in tracefs. A module cannot
- * walk kallsyms or ftrace's records in 6.1 (neither is exported), so this file is the
- * source; it is read once at load, never while a listing is served.
+ * The functions ftrace can trace, as user space read them from tracefs: a module can
+ * neither read that seq_file (kernel_read needs read_iter) nor walk ftrace's records.
+ * Only listings and the functions count of a session use it; probes never do.
  */
-static const char *const kstuck_avail_paths[] = {
-	"/sys/kernel/tracing/available_filter_functions",
-	"/sys/kernel/debug/tracing/available_filter_functions",
-};
-
-#define KSTUCK_FBT_SNAP_MAX	(32 << 20)
-
-static int kstuck_fbt_snap_build(void)
+long kstuck_trace_ioctl_funcs(void __user *arg)
 {
-	struct kstuck_snap *snap = NULL;
-	struct file *f = ERR_PTR(-ENOENT);
-	size_t cap = 4 << 20, len = 0;
-	unsigned int i;
-	loff_t pos = 0;
-	int ret = 0;
+	struct kstuck_trace_funcs req;
+	struct kstuck_snap *snap;
+	size_t i;
 
-	for (i = 0; i < ARRAY_SIZE(kstuck_avail_paths) && IS_ERR(f); i++)
-		f = filp_open(kstuck_avail_paths[i], O_RDONLY, 0);
-	if (IS_ERR(f))
-		return PTR_ERR(f);
-	snap = kstuck_snap_alloc(cap);
-	if (!snap) {
-		ret = -ENOMEM;
-		goto out_close;
+	if (copy_from_user(&req, arg, sizeof(req)))
+		return -EFAULT;
+	if (req.size < sizeof(req) || !req.text_len || req.text_len > KSTUCK_TRACE_FUNCS_MAX)
+		return -EINVAL;
+	snap = kstuck_snap_alloc(req.text_len);
+	if (!snap)
+		return -ENOMEM;
+	if (copy_from_user(snap->text, u64_to_user_ptr(req.text), req.text_len)) {
+		kvfree(snap);
+		return -EFAULT;
 	}
-	for (;;) {
-		ssize_t n;
-
-		if (cap - len < PAGE_SIZE) {
-			struct kstuck_snap *bigger;
-
-			if (cap >= KSTUCK_FBT_SNAP_MAX) {
-				ret = -EFBIG;
-				goto out_free;
-			}
-			bigger = kstuck_snap_alloc(cap * 2);
-			if (!bigger) {
-				ret = -ENOMEM;
-				goto out_free;
-			}
-			memcpy(bigger->text, snap->text, len);
-			kvfree(snap);
-			snap = bigger;
-			cap *= 2;
-		}
-		n = kernel_read(f, snap->text + len, cap - len, &pos);
-		if (n < 0) {
-			ret = n;
-			goto out_free;
-		}
-		if (n == 0)
-			break;
-		len += n;
-	}
-	snap->len = len;
-	for (i = 0; i < len; i++)
+	snap->len = req.text_len;
+	for (i = 0; i < snap->len; i++) {
+		/* A NUL would end names early in glob_match: make it a line break. */
+		if (!snap->text[i])
+			snap->text[i] = '\n';
 		snap->total += snap->text[i] == '\n';
+	}
+	req.lines = snap->total;
 	mutex_lock(&kstuck_publish_lock);
 	kstuck_snap_publish(&kstuck_fbt_snap, snap);
 	mutex_unlock(&kstuck_publish_lock);
-	snap = NULL;
-out_free:
-	kvfree(snap);
-out_close:
-	filp_close(f, NULL);
-	return ret;
+	return copy_to_user(arg, &req, sizeof(req)) ? -EFAULT : 0;
 }
 
 /* The name of a listing line: up to the first space or the end of the line. */
@@ -286,7 +249,7 @@ long kstuck_trace_ioctl_list(void __user *arg)
 	else
 		return -EINVAL;
 	if (!snap)
-		return -ENODATA;	/* no function list: tracefs was not there at load */
+		return -ENODATA;	/* no function list published yet */
 
 	out = u64_to_user_ptr(req.buf);
 	while (off < snap->len) {
@@ -324,12 +287,7 @@ int kstuck_trace_list_init(void)
 	mutex_lock(&kstuck_publish_lock);
 	ret = kstuck_sys_snap_build();
 	mutex_unlock(&kstuck_publish_lock);
-	if (ret)
-		return ret;
-	ret = kstuck_fbt_snap_build();
-	if (ret)
-		pr_warn("no function list for 'list fbt:' (available_filter_functions: %d)\n", ret);
-	return 0;
+	return ret;
 }
 
 void kstuck_trace_list_exit(void)

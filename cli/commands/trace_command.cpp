@@ -68,8 +68,8 @@ class Namer {
     }
   }
 
-  std::string function(uint64_t addr) const {
-    if (syms_) return syms_->name(addr);
+  std::string function(uint64_t addr, bool with_offset = false) const {
+    if (syms_) return syms_->name(addr, with_offset);
     char hex[32];
     std::snprintf(hex, sizeof(hex), "0x%llx", static_cast<unsigned long long>(addr));
     return hex;
@@ -96,7 +96,7 @@ void print_event(const kstuck_trace_event& ev, const Namer& namer) {
                                                         : "";
   std::string detail;
   if (ev.kind == KSTUCK_PROBE_FBT)
-    detail = "from " + namer.function(ev.arg);
+    detail = "from " + namer.function(ev.arg, true);
   else if (ev.kind == KSTUCK_PROBE_SYSCALL_EXIT)
     detail = "= " + std::to_string(static_cast<int64_t>(ev.arg));
   else
@@ -167,6 +167,8 @@ int run_trace(const std::vector<std::string>& args) {
     if (auto s = KallsymsIndex::load()) syms = std::move(*s);
   }
   Namer namer(std::move(syms), std::move(sysnames));
+  // The module counts the functions a glob covers from its function list: publish it.
+  if (want_fbt) (void)list_probes(*dev, KSTUCK_PROBE_FBT, "kstuck_presence_check");
 
   install_stop_handlers();
   SessionOptions so;
@@ -189,7 +191,8 @@ int run_trace(const std::vector<std::string>& args) {
 
   using Clock = std::chrono::steady_clock;
   const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.duration));
-  std::map<std::string, uint64_t> counts;
+  // Counted by (kind, address): naming waits until the end, off the hot path.
+  std::map<std::pair<uint16_t, uint64_t>, uint64_t> counts;
   uint64_t seen = 0, shown = 0;
   std::vector<kstuck_trace_event> buf(1024);
   auto consume = [&](ssize_t bytes) {
@@ -200,7 +203,7 @@ int run_trace(const std::vector<std::string>& args) {
       if (!o.comm.empty() && comm_of(ev) != o.comm) continue;
       shown++;
       if (o.count)
-        counts[namer.probe(ev)]++;
+        counts[{ev.kind, ev.addr}]++;
       else
         print_event(ev, namer);
     }
@@ -252,7 +255,14 @@ int run_trace(const std::vector<std::string>& args) {
   session->fd.reset();
 
   if (o.count) {
-    std::vector<std::pair<std::string, uint64_t>> rows(counts.begin(), counts.end());
+    std::map<std::string, uint64_t> named;
+    for (const auto& [key, n] : counts) {
+      kstuck_trace_event ev{};
+      ev.kind = key.first;
+      ev.addr = key.second;
+      named[namer.probe(ev)] += n;
+    }
+    std::vector<std::pair<std::string, uint64_t>> rows(named.begin(), named.end());
     std::stable_sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
     std::printf("%-48s %12s\n", "PROBE", "COUNT");
     for (const auto& [probe, n] : rows) std::printf("%-48s %12llu\n", probe.c_str(), static_cast<unsigned long long>(n));

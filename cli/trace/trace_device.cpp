@@ -122,8 +122,34 @@ Result<kstuck_trace_stats> stop_session(const Session& s) {
   return st;
 }
 
+Result<uint32_t> publish_function_list(const Fd& dev) {
+  // Reading this takes ftrace_lock (it waits for an enable in progress): done once per
+  // module load, after which every listing is served from the module's snapshot.
+  std::string text;
+  for (const char* path : {"/sys/kernel/tracing/available_filter_functions",
+                           "/sys/kernel/debug/tracing/available_filter_functions"}) {
+    std::ifstream in(path);
+    if (!in) continue;
+    std::ostringstream all;
+    all << in.rdbuf();
+    text = all.str();
+    if (!text.empty()) break;
+  }
+  if (text.empty())
+    return fail(ErrorKind::NotFound, "no available_filter_functions (is tracefs mounted at /sys/kernel/tracing?)");
+  if (text.size() > KSTUCK_TRACE_FUNCS_MAX) return fail(ErrorKind::Limit, "available_filter_functions too large");
+  kstuck_trace_funcs req{};
+  req.size = sizeof(req);
+  req.text = reinterpret_cast<uintptr_t>(text.data());
+  req.text_len = text.size();
+  if (ioctl(dev.get(), KSTUCK_IOC_TRACE_FUNCS, &req) != 0)
+    return tl::unexpected(os_error("KSTUCK_IOC_TRACE_FUNCS", errno));
+  return req.lines;
+}
+
 Result<Listing> list_probes(const Fd& dev, uint32_t kind, const std::string& glob) {
   std::vector<char> buf(1 << 16);
+  bool published = false;
   // The snapshot may grow between calls (a republish): retry a few times, bounded.
   for (int attempt = 0; attempt < 5; attempt++) {
     Listing l;
@@ -139,8 +165,13 @@ Result<Listing> list_probes(const Fd& dev, uint32_t kind, const std::string& glo
         continue;
       }
       if (err == EINVAL) return fail(ErrorKind::Invalid, "invalid glob '" + glob + "'");
-      if (err == ENODATA)
-        return fail(ErrorKind::NotFound, "kstuck.ko has no function list (tracefs was not mounted when it loaded)");
+      if (err == ENODATA && !published) {
+        auto n = publish_function_list(dev);
+        if (!n) return tl::unexpected(n.error());
+        published = true;
+        continue;
+      }
+      if (err == ENODATA) return fail(ErrorKind::NotFound, "kstuck.ko has no function list");
       return tl::unexpected(os_error("KSTUCK_IOC_TRACE_LIST", err));
     }
     size_t len = std::min<size_t>(l.info.bytes_needed, buf.size());
@@ -189,16 +220,23 @@ Result<KallsymsIndex> KallsymsIndex::load(const std::string& path) {
   return idx;
 }
 
-std::string KallsymsIndex::name(uint64_t addr) const {
+std::string KallsymsIndex::name(uint64_t addr, bool with_offset) const {
   auto it = std::upper_bound(syms_.begin(), syms_.end(), std::make_pair(addr, std::string("\xff")));
+  char buf[40];
   if (it != syms_.begin()) {
     --it;
-    // fentry may sit after an endbr64: a few bytes past the symbol's start.
-    if (addr - it->first < 64) return it->second;
+    uint64_t off = addr - it->first;
+    // A probe's address is its function's fentry: at the start or after an endbr64.
+    if (!with_offset && off < 16) return it->second;
+    if (off < (1 << 20)) {
+      std::snprintf(buf, sizeof(buf), "+0x%llx", static_cast<unsigned long long>(off));
+      auto space = it->second.find(' ');
+      if (space == std::string::npos) return it->second + buf;
+      return it->second.substr(0, space) + buf + it->second.substr(space);
+    }
   }
-  char hex[32];
-  std::snprintf(hex, sizeof(hex), "0x%llx", static_cast<unsigned long long>(addr));
-  return hex;
+  std::snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(addr));
+  return buf;
 }
 
 }  // namespace kstuck::cli

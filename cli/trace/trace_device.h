@@ -63,6 +63,9 @@ struct Listing {
 };
 Result<Listing> list_probes(const Fd& dev, uint32_t kind, const std::string& glob);
 
+// Hands tracefs's function list to kstuck.ko for fbt listings; returns its size.
+Result<uint32_t> publish_function_list(const Fd& dev);
+
 // Syscall number -> name, from the module's listing.
 Result<std::map<uint64_t, std::string>> syscall_names(const Fd& dev);
 
@@ -70,8 +73,9 @@ Result<std::map<uint64_t, std::string>> syscall_names(const Fd& dev);
 class KallsymsIndex {
  public:
   static Result<KallsymsIndex> load(const std::string& path = "/proc/kallsyms");
-  // "name" of the function containing addr (exact start or nearest below), else hex.
-  std::string name(uint64_t addr) const;
+  // The function at addr ("name [module]"); "name+0xoff" for addresses inside one
+  // (always with with_offset), hex when no symbol is near.
+  std::string name(uint64_t addr, bool with_offset = false) const;
 
  private:
   std::vector<std::pair<uint64_t, std::string>> syms_;

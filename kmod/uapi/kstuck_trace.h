@@ -82,8 +82,8 @@ struct kstuck_trace_stats {
 /*
  * KSTUCK_IOC_TRACE_LIST on /dev/kstuck: copies the names of available probes that match
  * a glob, one per line, from a published snapshot: a listing never waits for a session
- * being enabled or torn down. FBT lines are "name" or "name [module]" (the kernel's
- * available_filter_functions when the module loaded); SYSCALL lines are
+ * being enabled or torn down. FBT lines are "name" or "name [module]" (the list given
+ * with KSTUCK_IOC_TRACE_FUNCS); SYSCALL lines are
  * "name nr sessions" where sessions counts the sessions tracing it right now.
  * When buf_len is too small it fails with ENOSPC and sets bytes_needed.
  */
@@ -100,9 +100,26 @@ struct kstuck_trace_list {
 	__u32 reserved;		/* zero */
 };
 
+/*
+ * KSTUCK_IOC_TRACE_FUNCS on /dev/kstuck: publishes the function list that fbt listings
+ * serve, as the text of tracefs's available_filter_functions ("name" or "name [module]"
+ * per line). A module cannot read that seq_file itself (kernel_read needs read_iter)
+ * nor walk ftrace's records (not exported), so the CLI hands it over once per load;
+ * until then KSTUCK_IOC_TRACE_LIST with KSTUCK_PROBE_FBT fails with ENODATA.
+ */
+struct kstuck_trace_funcs {
+	__u32 size;		/* in: sizeof(struct kstuck_trace_funcs) */
+	__u32 lines;		/* out: functions in the published list */
+	__u64 text;		/* in: user pointer to the text */
+	__u64 text_len;		/* in: its length (<= KSTUCK_TRACE_FUNCS_MAX) */
+};
+
+#define KSTUCK_TRACE_FUNCS_MAX	(32 << 20)
+
 #define KSTUCK_IOC_TRACE_START	_IOWR(KSTUCK_IOCTL_TYPE, 0x30, struct kstuck_trace_start)
 #define KSTUCK_IOC_TRACE_STOP	_IOWR(KSTUCK_IOCTL_TYPE, 0x31, struct kstuck_trace_stats)
 #define KSTUCK_IOC_TRACE_STATS	_IOWR(KSTUCK_IOCTL_TYPE, 0x32, struct kstuck_trace_stats)
 #define KSTUCK_IOC_TRACE_LIST	_IOWR(KSTUCK_IOCTL_TYPE, 0x33, struct kstuck_trace_list)
+#define KSTUCK_IOC_TRACE_FUNCS	_IOWR(KSTUCK_IOCTL_TYPE, 0x34, struct kstuck_trace_funcs)
 
 #endif /* KSTUCK_UAPI_TRACE_H */
