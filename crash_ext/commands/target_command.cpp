@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
-// "kstuck target": what the Target over crash sees (diagnostics for the extension itself).
+// "kstuck target": what the Target over crash sees, in the line format of the CLI's
+// "kstuck dumpinfo", so the two Targets can be compared on the same dump.
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "crash_ext/crash_target.h"
@@ -9,72 +11,87 @@
 namespace kstuck::crash {
 namespace {
 
-std::string hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(v));
+std::string printf_string(const char* format, auto... args) {
+  char buf[512];
+  std::snprintf(buf, sizeof(buf), format, args...);
   return buf;
 }
 
-template <typename T, typename F>
-std::string show(const Result<T>& r, F&& format) {
-  return r ? format(*r) : "error: " + r.error().describe();
+std::string symbolize(CrashTarget& t, uint64_t addr) {
+  auto s = t.symbol_at(addr);
+  if (!s) return "?";
+  auto off = static_cast<unsigned long long>(addr - s->address);
+  if (s->size) return s->name + printf_string("+0x%llx/0x%llx", off, static_cast<unsigned long long>(s->size));
+  return s->name + printf_string("+0x%llx", off);
 }
 
-// A member as "offset size type", or the error.
-std::string show_member(CrashTarget& t, const char* s, const char* m) {
-  return std::string(s) + "." + m + " = " + show(t.member(s, m), [](const TypeMember& tm) {
-           return "offset " + std::to_string(tm.offset) + " size " + std::to_string(tm.size) + " bits " +
-                  std::to_string(tm.bit_offset) + ":" + std::to_string(tm.bit_size) + " type '" + tm.type_name + "'";
-         });
-}
-
-Result<std::string> run_target(CrashTarget& t, const Options& o) {
+std::string cpus(CrashTarget& t) {
   std::string out;
-  const auto& p = o.positional;
-  if (p.size() == 3 && p[0] == "member") return show_member(t, p[1].c_str(), p[2].c_str()) + "\n";
-  if (p.size() == 2 && p[0] == "size")
-    return show(t.struct_size(p[1]), [](uint64_t v) { return std::to_string(v); }) + "\n";
-  if (p.size() == 2 && p[0] == "read") {
-    uint64_t addr = std::strtoull(p[1].c_str(), nullptr, 16);
-    return "read " + hex(addr) + " = " + show(read_u64(t, addr), hex) + "\n";
-  }
-  if (!p.empty()) return fail(ErrorKind::Invalid, "usage: kstuck target [member STRUCT PATH | size STRUCT | read ADDR]");
-  auto release = t.vmcoreinfo("OSRELEASE");
-  out += "vmcoreinfo OSRELEASE: " + release.value_or("(none)") + "\n";
-  out += "vmcoreinfo KERNELOFFSET: " + t.vmcoreinfo("KERNELOFFSET").value_or("(none)") + "\n";
-  out += "cpus: " + std::to_string(t.cpu_count()) + "\n";
-  out += "symbols: " + t.symbol_source() + "\n";
+  out += "release:    " + t.vmcoreinfo("OSRELEASE").value_or("unknown") + "\n";
+  out += "symbols:    " + t.symbol_source() + "\n";
+  out += "cpus:       " + std::to_string(t.cpu_count()) + "\n";
   for (int cpu = 0; cpu < t.cpu_count(); ++cpu) {
-    out += "cpu " + std::to_string(cpu) + ": per_cpu_offset " + show(t.per_cpu_offset(cpu), hex);
     auto regs = t.cpu_registers(cpu);
-    if (regs) {
-      uint64_t rip = regs->get(CpuRegisters::rip);
-      out += " rip " + hex(rip) + " rsp " + hex(regs->get(CpuRegisters::rsp)) + " note_pid " +
-             std::to_string(regs->note_pid);
-      out += " at " + show(t.symbol_at(rip), [&](const Symbol& s) { return s.name + "+" + hex(rip - s.address) + "/" + hex(s.size); });
-    } else {
-      out += " registers: " + regs.error().describe();
+    if (!regs) {
+      out += "cpu " + std::to_string(cpu) + ": " + regs.error().describe() + "\n";
+      continue;
     }
-    out += "\n";
-  }
-  for (const char* sym : {"jiffies", "init_task", "runqueues", "__per_cpu_offset", "no_such_symbol_kstuck"})
-    out += std::string("symbol ") + sym + " = " + show(t.symbol_address(sym), hex) + "\n";
-  out += "struct task_struct size = " + show(t.struct_size("task_struct"), [](uint64_t v) { return std::to_string(v); }) + "\n";
-  out += show_member(t, "task_struct", "__state") + "\n";
-  out += show_member(t, "task_struct", "thread.sp") + "\n";
-  out += show_member(t, "task_struct", "tasks") + "\n";
-  out += show_member(t, "mutex", "owner.counter") + "\n";
-  out += show_member(t, "__call_single_data", "node.llist") + "\n";
-  out += show_member(t, "__call_single_node", "u_flags") + "\n";
-  out += show_member(t, "task_struct", "no_such_member") + "\n";
-  if (auto jiffies = t.symbol_address("jiffies")) {
-    out += "read jiffies = " + show(read_u64(t, *jiffies), hex) + "\n";
+    uint64_t rip = regs->get(CpuRegisters::rip);
+    out += printf_string("cpu %d: note pid %lld rip 0x%016llx rsp 0x%016llx ", cpu,
+                         static_cast<long long>(regs->note_pid), static_cast<unsigned long long>(rip),
+                         static_cast<unsigned long long>(regs->get(CpuRegisters::rsp)));
+    auto pco = t.per_cpu_offset(cpu);
+    out += symbolize(t, rip) + "\n";
+    out += "cpu " + std::to_string(cpu) + ": per_cpu_offset " +
+           (pco ? printf_string("0x%llx", static_cast<unsigned long long>(*pco)) : pco.error().describe()) + "\n";
   }
   return out;
 }
 
+std::string member(CrashTarget& t, const std::string& spec) {
+  auto colon = spec.find(':');
+  if (colon == std::string::npos) {
+    auto size = t.struct_size(spec);
+    if (size) return printf_string("sizeof(%s) = %llu\n", spec.c_str(), static_cast<unsigned long long>(*size));
+    return "sizeof(" + spec + "): " + size.error().describe() + "\n";
+  }
+  auto m = t.member(spec.substr(0, colon), spec.substr(colon + 1));
+  if (!m) return "member " + spec + ": " + m.error().describe() + "\n";
+  std::string out = printf_string("member %s: offset %llu size %llu type '%s'", spec.c_str(),
+                                  static_cast<unsigned long long>(m->offset), static_cast<unsigned long long>(m->size),
+                                  m->type_name.c_str());
+  if (m->bit_size) out += printf_string(" bits %u:%u", m->bit_offset, m->bit_size);
+  return out + "\n";
+}
+
+Result<std::string> run_target(CrashTarget& t, const Options& o) {
+  const auto& p = o.positional;
+  if (p.empty()) return cpus(t);
+  std::string out;
+  if (p[0] == "symbol") {
+    for (size_t i = 1; i < p.size(); ++i) {
+      auto a = t.symbol_address(p[i]);
+      out += a ? printf_string("symbol %s = 0x%llx\n", p[i].c_str(), static_cast<unsigned long long>(*a))
+               : "symbol " + p[i] + ": " + a.error().describe() + "\n";
+    }
+    return out;
+  }
+  if (p[0] == "member") {
+    for (size_t i = 1; i < p.size(); ++i) out += member(t, p[i]);
+    return out;
+  }
+  if (p[0] == "read" && p.size() == 2) {
+    // A raw 8-byte read: the smallest thing that can fault.
+    uint64_t addr = std::strtoull(p[1].c_str(), nullptr, 16);
+    auto v = read_u64(t, addr);
+    if (!v) return tl::unexpected(v.error());
+    return printf_string("0x%llx: 0x%llx\n", static_cast<unsigned long long>(addr), static_cast<unsigned long long>(*v));
+  }
+  return fail(ErrorKind::Invalid, "usage: kstuck target [symbol NAME... | member STRUCT[:PATH]... | read ADDR]");
+}
+
 }  // namespace
 
-KSTUCK_CRASH_SUBCOMMAND({"target", "target [member STRUCT PATH | size STRUCT | read ADDR]", "", true, run_target});
+KSTUCK_CRASH_SUBCOMMAND({"target", "target [symbol NAME... | member STRUCT[:PATH]... | read ADDR]", "", true, run_target});
 
 }  // namespace kstuck::crash

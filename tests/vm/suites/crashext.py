@@ -1,0 +1,273 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Crash extension: the real `crash` (Debian's 8.0.2) opens a QEMU dump of the stuck
+scenario, loads kstuck.so with `extend`, and each `kstuck ... -j` must print the JSON
+the kstuck CLI prints for the same dump; a read fault inside a command must leave
+crash working; `help kstuck` must show the help page.
+
+Run the host side alone on a kept dump with
+`python3 -m tests.vm.suites.crashext --check BUILD [VMCORE]`.
+"""
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.vm import rig
+from tests.vm.rig import RigError, TestResult
+
+# (check name, extension command, CLI arguments after the dump options are added).
+# {cpu} is expanded for each CPU; a JSON list from the extension is compared item by item.
+FAULT_ADDRESS = "0xdead000000000000"
+SYMBOLS = ["jiffies", "runqueues", "init_task", "__per_cpu_offset", "csd_data", "call_single_queue"]
+MEMBERS = ["task_struct", "task_struct:__state", "task_struct:thread.sp", "task_struct:comm", "task_struct:comm[3]",
+           "task_struct:parent", "task_struct:tasks", "task_struct:stack", "task_struct:on_cpu",
+           "task_struct:thread_info.cpu", "task_struct:se.exec_start", "task_struct:sched_info.last_arrival",
+           "pid:numbers[0].nr", "pid:numbers[1].ns", "pid:tasks[2]", "mutex:owner.counter", "mutex:wait_list",
+           "mutex_waiter:task", "__call_single_data:node.u_flags", "__call_single_data:func", "irq_work:node",
+           "rq:curr", "module:name", "module:core_layout.base", "call_function_data:csd", "llist_head:first"]
+
+
+def build_extension(build):
+    """kstuck.so in the release build the rig already configured for the CLI."""
+    bdir = Path(build) / "release"
+    rig.run(["ninja", "-C", str(bdir), "kstuck_crash", "kstuck"], what="ninja (kstuck_crash)", timeout=1800)
+    return bdir / "crash_ext" / "kstuck.so"
+
+
+def run_crash(vmlinux, dump, commands, workdir, timeout=600):
+    """Runs crash non-interactively on a dump: each (tag, command) writes its output to
+    workdir/tag.out through crash's own redirection. Returns (seconds, crash's stdout)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for tag, cmd in commands:
+        out = workdir / f"{tag}.out"
+        out.unlink(missing_ok=True)
+        lines.append(f"{cmd} > {out}" if tag else cmd)
+    lines.append("q")
+    script = workdir / "crash.cmds"
+    script.write_text("\n".join(lines) + "\n")
+    t = time.monotonic()
+    try:
+        p = subprocess.run(["crash", "-s", str(vmlinux), str(dump), "-i", str(script)], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise RigError(f"crash did not finish within {timeout}s")
+    (workdir / "crash.stdout").write_text(p.stdout)
+    return time.monotonic() - t, p.stdout
+
+
+def read_out(workdir, tag):
+    p = workdir / f"{tag}.out"
+    return p.read_text(errors="replace") if p.exists() else ""
+
+
+def cli(ctx_cli, args, timeout=300):
+    p = subprocess.run([str(ctx_cli), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                       timeout=timeout)
+    return p.returncode, p.stdout, p.stderr
+
+
+# Fields that legitimately differ between the CLI and the extension (input names, timing).
+VOLATILE_KEYS = {"dump", "vmcore", "input", "path", "elapsed_ms", "elapsed", "duration_ms", "source", "format"}
+
+
+def normalise(value):
+    if isinstance(value, dict):
+        return {k: normalise(v) for k, v in value.items() if k not in VOLATILE_KEYS}
+    if isinstance(value, list):
+        return [normalise(v) for v in value]
+    return value
+
+
+def first_difference(a, b, path="$"):
+    """Where two JSON values differ first, as 'path: a != b' (short)."""
+    if type(a) is not type(b):
+        return f"{path}: {str(a)[:80]} != {str(b)[:80]}"
+    if isinstance(a, dict):
+        for k in sorted(set(a) | set(b)):
+            if k not in a or k not in b:
+                return f"{path}.{k}: only in {'extension' if k in a else 'CLI'}"
+            d = first_difference(a[k], b[k], f"{path}.{k}")
+            if d:
+                return d
+        return None
+    if isinstance(a, list):
+        if len(a) != len(b):
+            return f"{path}: {len(a)} items != {len(b)}"
+        for i, (x, y) in enumerate(zip(a, b)):
+            d = first_difference(x, y, f"{path}[{i}]")
+            if d:
+                return d
+        return None
+    return None if a == b else f"{path}: {str(a)[:80]} != {str(b)[:80]}"
+
+
+def compare_json(name, ext_text, cli_text, cli_err=""):
+    """One check: both sides parse as JSON and agree once volatile keys are dropped."""
+    try:
+        ext = json.loads(ext_text)
+    except json.JSONDecodeError:
+        return TestResult(name, False, f"extension printed no JSON: {ext_text.strip()[:300]}")
+    try:
+        ref = json.loads(cli_text)
+    except json.JSONDecodeError:
+        return TestResult(name, False, f"CLI printed no JSON: {cli_err.strip()[-300:]} {cli_text[:200]}")
+    d = first_difference(normalise(ext), normalise(ref))
+    if d:
+        return TestResult(name, False, f"differs at {d}")
+    return TestResult(name, True, f"{len(ext_text)} bytes of JSON identical (volatile keys dropped)")
+
+
+def check_dump(ctx_cli, so, vmlinux, dump, workdir, truth=None):
+    """The host side: crash + kstuck.so on the dump, the CLI on the same dump, compared."""
+    results = []
+    dopts = ["--vmlinux", str(vmlinux)]
+    commands = [
+        ("extend", f"extend {so}"),
+        ("help", "help kstuck"),
+        ("target", "kstuck target"),
+        ("symbols", "kstuck target symbol " + " ".join(SYMBOLS)),
+        ("members", "kstuck target member " + " ".join(MEMBERS)),
+        ("hang", "kstuck hang -j"),
+        ("xcall", "kstuck xcall -j"),
+        ("mutex", "kstuck mutex -j"),
+        ("nmi", "kstuck nmi -j"),
+        ("bt_all", "kstuck bt -a -j"),
+        # A read fault in the middle of commands, then proof that crash still works.
+        ("fault_read", f"kstuck target read {FAULT_ADDRESS}"),
+        ("fault_mutex", f"kstuck mutex {FAULT_ADDRESS}"),
+        ("after_sym", "sym jiffies"),
+        ("after_kstuck", "kstuck target symbol jiffies"),
+        ("after_bad_option", "kstuck xcall -z"),
+        ("after_last", "sym init_task"),
+    ]
+    secs, stdout = run_crash(vmlinux, dump, commands, workdir)
+    results.append(TestResult("crash-ran", bool(stdout.strip()) or bool(read_out(workdir, "extend")),
+                              f"{secs:.1f}s for {len(commands)} commands"))
+    ext_loaded = "shared object loaded" in (stdout + read_out(workdir, "extend"))
+    results.append(TestResult("extend-loads-kstuck-so", ext_loaded, read_out(workdir, "extend").strip()[:200]))
+    if not ext_loaded:
+        return results
+
+    helptext = read_out(workdir, "help")
+    results.append(TestResult("help-kstuck-page", bool(re.search(r"^NAME\s*\n\s*kstuck - ", helptext, re.M))
+                              and "SYNOPSIS" in helptext and all(w in helptext for w in
+                                                                 ("hang", "xcall", "mutex", "nmi", "bt", "-j")),
+                              helptext.strip().splitlines()[1].strip() if helptext.count("\n") > 1 else helptext[:200]))
+
+    # The Target over crash against the CLI's KdumpTarget on the same dump.
+    rc, ref, err = cli(ctx_cli, ["dumpinfo", str(dump), *dopts, "--no-lines",
+                                 *sum((["--symbol", s] for s in SYMBOLS), []),
+                                 *sum((["--member", m] for m in MEMBERS), [])])
+    ext_target = read_out(workdir, "target") + read_out(workdir, "symbols") + read_out(workdir, "members")
+    for kind, rx in (("cpu-registers", r"^cpu \d+: note pid .*$"), ("symbols", r"^symbol .*$"),
+                     ("members", r"^(member|sizeof).*$")):
+        a = re.findall(rx, ext_target, re.M)
+        b = re.findall(rx, ref, re.M)
+        diff = [f"ext '{x}' cli '{y}'" for x, y in zip(a, b) if x != y]
+        results.append(TestResult(f"target-{kind}-match-cli", rc == 0 and len(a) == len(b) and a and not diff,
+                                  f"{len(a)} lines identical" if not diff and len(a) == len(b)
+                                  else f"{len(a)} vs {len(b)} lines; {'; '.join(diff[:3])} {err.strip()[-200:]}"))
+
+    # The analyses: same JSON as the CLI.
+    pairs = [
+        ("hang-json-matches-cli", "hang", ["hang", str(dump), *dopts, "--json"]),
+        ("xcall-json-matches-cli", "xcall", ["xcall", str(dump), *dopts, "--json"]),
+        ("mutex-json-matches-cli", "mutex", ["mutex", str(dump), *dopts, "--json"]),
+        ("nmi-json-matches-cli", "nmi", ["nmi", "show", "--all", "--vmcore", str(dump), *dopts, "--json"]),
+    ]
+    for name, tag, args in pairs:
+        rc, out, err = cli(ctx_cli, args)
+        results.append(compare_json(name, read_out(workdir, tag), out, err))
+    # bt -a: a JSON list with one stack per CPU, each the CLI's "bt --cpu N --json".
+    bt_text = read_out(workdir, "bt_all")
+    try:
+        stacks = json.loads(bt_text)
+    except json.JSONDecodeError:
+        stacks = None
+    if not isinstance(stacks, list) or not stacks:
+        results.append(TestResult("bt-all-json-matches-cli", False, f"extension printed no JSON list: {bt_text[:300]}"))
+    else:
+        bad = []
+        for cpu, item in enumerate(stacks):
+            rc, out, err = cli(ctx_cli, ["bt", str(dump), *dopts, "--cpu", str(cpu), "--json"])
+            r = compare_json(f"cpu{cpu}", json.dumps(item), out, err)
+            if not r.passed:
+                bad.append(f"cpu {cpu}: {r.detail}")
+        results.append(TestResult("bt-all-json-matches-cli", not bad,
+                                  "; ".join(bad)[:400] if bad else f"{len(stacks)} CPU stacks identical"))
+
+    # Faults: an error line, never a dead session.
+    fr = read_out(workdir, "fault_read")
+    results.append(TestResult("fault-read-reports-error", f"cannot read 8 bytes at {FAULT_ADDRESS}" in fr,
+                              fr.strip()[:200]))
+    fm = read_out(workdir, "fault_mutex")
+    results.append(TestResult("fault-mutex-reports-error", fm.startswith("kstuck mutex: ") and "0xdead" in fm,
+                              fm.strip()[:200]))
+    sym = read_out(workdir, "after_sym")
+    want = re.search(r"^symbol jiffies = (0x[0-9a-f]+)$", ref, re.M)
+    results.append(TestResult("crash-works-after-fault", bool(re.search(r"^[0-9a-f]{16} \(\w\) jiffies$", sym, re.M))
+                              and bool(want) and int(sym.split()[0], 16) == int(want.group(1), 16),
+                              sym.strip()[:120]))
+    ak = read_out(workdir, "after_kstuck")
+    results.append(TestResult("kstuck-works-after-fault", bool(want) and ak.strip() == want.group(0), ak.strip()[:120]))
+    bo = read_out(workdir, "after_bad_option")
+    results.append(TestResult("bad-option-is-a-usage-error", "unknown option -z" in bo and "usage" in bo,
+                              bo.strip()[:160]))
+    last = read_out(workdir, "after_last")
+    results.append(TestResult("crash-works-to-the-end", "init_task" in last, last.strip()[:120]))
+    return results
+
+
+def run(ctx):
+    results = []
+    so = build_extension(ctx.build)
+    dump = None
+    with ctx.boot("crashext") as g:
+        g.wait_for(r"^KSTUCK-BOOTED:", 120)
+        for _ in range(2):
+            words = g.next_request(240)
+            if words[:1] == ["nmi"]:
+                g.inject_nmi()
+                time.sleep(1)
+                g.reply("ok")
+            elif words[:1] == ["dump"]:
+                dump = g.dump(ctx.out / "crashext.vmcore")
+                g.reply("ok")
+                break
+            else:
+                g.reply("unexpected")
+        try:
+            g.wait_for(r"KSTUCK-TEST: crashext-dump-taken", 10)
+        except RigError:
+            pass
+        results += g.results()
+        truth = g.truth()
+    if not dump:
+        results.append(TestResult("dump-taken", False, "the guest never asked for a dump"))
+        return results
+    results += check_dump(ctx.kstuck_cli, so, ctx.kernel.vmlinux, dump, ctx.out / "crashext", truth)
+    return results
+
+
+def main():
+    """--check BUILD [VMCORE]: the host side alone, on a kept dump."""
+    if len(sys.argv) < 3 or sys.argv[1] != "--check":
+        print(__doc__)
+        return 2
+    build = Path(sys.argv[2])
+    dump = Path(sys.argv[3]) if len(sys.argv) > 3 else build / "vm-out" / "crashext.vmcore"
+    kernel = rig.fetch_kernel()
+    so = build_extension(build)
+    results = check_dump(build / "release" / "cli" / "kstuck", so, kernel.vmlinux, dump, build / "vm-out" / "crashext")
+    for r in results:
+        print(f"{'PASS' if r.passed else 'FAIL'} {r.name} {r.detail}".rstrip())
+    passed = sum(r.passed for r in results)
+    print(f"{passed} passed, {len(results) - passed} failed")
+    return 0 if passed == len(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
