@@ -1,0 +1,290 @@
+// SPDX-License-Identifier: GPL-2.0
+// HangAnalysis: graph construction from the scans, verdict and signature.
+#include "analysis/hang/hang_analysis.h"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace kstuck {
+namespace {
+
+std::string hex(uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+// Frames that say how a context waits, not who it is: skipped when naming a waiter.
+bool generic_frame(const std::string& f) {
+  static const char* const kGeneric[] = {
+      "schedule", "__schedule", "schedule_preempt_disabled", "schedule_timeout", "io_schedule",
+      "__mutex_lock", "mutex_lock", "__mutex_lock_slowpath", "rwsem_down_", "down_read", "down_write",
+      "native_queued_spin_lock_slowpath", "queued_spin_lock_slowpath", "__pv_queued_spin_lock_slowpath",
+      "_raw_spin_lock", "do_raw_spin_lock", "smp_call_function", "generic_exec_single", "csd_lock_wait",
+      "asm_sysvec", "sysvec_", "__sysvec", "asm_common_interrupt", "common_interrupt", "irq_exit",
+      "__irq_exit", "__do_softirq", "ret_from_fork", "kthread", "wait_for_completion", "__wait_for_common",
+      "do_wait_for_common", "asm_exc_nmi", "exc_nmi", "default_do_nmi", "nmi_handle", "__x86_return_thunk",
+      "__x86_indirect_thunk", "preempt_count_", "finish_task_switch", "__switch_to"};
+  for (const char* g : kGeneric)
+    if (f.starts_with(g)) return true;
+  return false;
+}
+
+std::vector<std::string> names(const std::vector<StackFrame>& frames, size_t max = 24) {
+  std::vector<std::string> out;
+  for (const auto& f : frames) {
+    if (out.size() >= max) break;
+    out.push_back(f.function + (f.module.empty() ? "" : " [" + f.module + "]"));
+  }
+  return out;
+}
+
+std::string first_specific(const std::vector<StackFrame>& frames) {
+  for (const auto& f : frames)
+    if (!generic_frame(f.function)) return f.function;
+  return frames.empty() ? std::string() : frames.front().function;
+}
+
+const char* lock_kind_id(SleepingLockKind k) { return k == SleepingLockKind::Mutex ? "mutex" : "rwsem"; }
+
+class Builder {
+ public:
+  Builder(const HangSnapshot& s, const XcallScan& x, const SleepingLockScan& l, const std::vector<CpuActivity>& c)
+      : snap_(s), xcalls_(x), locks_(l), cpus_(c) {}
+
+  HangReport run() {
+    for (const auto& a : cpus_) cpu_node(a.cpu);
+    sleeping_locks();
+    xcalls();
+    spinlocks();
+    report_.verdict = report_.graph.analyse();
+    report_.signature = hang_signature(report_.graph, report_.verdict);
+    for (const auto* w : {&snap_.warnings, &xcalls_.warnings, &locks_.warnings})
+      report_.warnings.insert(report_.warnings.end(), w->begin(), w->end());
+    report_.partial = snap_.partial || xcalls_.partial || locks_.partial || report_.graph.full() ||
+                      report_.verdict.limited;
+    return std::move(report_);
+  }
+
+ private:
+  const CpuActivity* activity(int cpu) const {
+    for (const auto& a : cpus_)
+      if (a.cpu == cpu) return &a;
+    return nullptr;
+  }
+
+  std::optional<size_t> cpu_node(int cpu) {
+    std::string id = "cpu:" + std::to_string(cpu);
+    if (auto i = report_.graph.find(id)) return i;
+    WaitNode n;
+    n.id = id;
+    n.kind = NodeKind::Cpu;
+    n.cpu = cpu;
+    if (const CpuView* c = snap_.cpu(cpu)) {
+      if (const TaskView* t = snap_.task_at(c->curr)) {
+        n.pid = t->pid;
+        n.comm = t->comm;
+      }
+      n.stack = names(c->frames);
+      n.idle = c->idle;
+      n.func = first_specific(c->frames);
+    }
+    if (const CpuActivity* a = activity(cpu)) {
+      n.irqs_off = a->irqs_off;
+      n.spinning = a->spinning();
+      n.idle = n.idle || a->doing == CpuDoing::Idle;
+      n.doing = cpu_doing_name(a->doing);
+    }
+    n.label = "CPU " + std::to_string(cpu) + ": " + n.doing +
+              (n.irqs_off ? (*n.irqs_off ? ", IRQs off" : ", IRQs on") : "") +
+              (n.pid ? " (pid " + std::to_string(*n.pid) + " " + n.comm + ")" : "");
+    return report_.graph.add_node(std::move(n));
+  }
+
+  std::optional<size_t> task_node(uint64_t task) {
+    const TaskView* t = snap_.task_at(task);
+    std::string id = t ? "task:" + std::to_string(t->pid) : "task:" + hex(task);
+    if (auto i = report_.graph.find(id)) return i;
+    WaitNode n;
+    n.id = id;
+    n.kind = NodeKind::Task;
+    n.address = task;
+    if (t) {
+      n.pid = t->pid;
+      n.comm = t->comm;
+      n.state = std::string(1, t->state_char);
+      n.stack = names(t->frames);
+      n.func = first_specific(t->frames);
+      if (t->on_cpu >= 0) n.cpu = t->on_cpu;
+      n.label = "pid " + std::to_string(t->pid) + " " + t->comm + " [" + n.state + "]";
+    } else {
+      n.label = "task " + hex(task) + " (not in the task list)";
+    }
+    auto i = report_.graph.add_node(std::move(n));
+    // A running owner progresses only as far as its CPU does.
+    if (i && t && t->on_cpu >= 0)
+      if (auto c = cpu_node(t->on_cpu)) report_.graph.add_edge(*i, *c, EdgeKind::RunsOn, "current on its CPU");
+    return i;
+  }
+
+  void sleeping_locks() {
+    for (const auto& b : locks_.blocked) {
+      const SleepingLock* l = locks_.lock_at(b.lock);
+      if (!l) continue;
+      WaitNode n;
+      n.kind = l->kind == SleepingLockKind::Mutex ? NodeKind::Mutex : NodeKind::Rwsem;
+      n.id = std::string(lock_kind_id(l->kind)) + ":" + hex(l->address);
+      n.address = l->address;
+      n.symbol = l->symbol;
+      n.state = l->flags;
+      n.locked = l->owner_task != 0 || l->writer_locked || l->readers > 0;
+      n.label = std::string(lock_kind_id(l->kind)) + " " + (l->symbol.empty() ? hex(l->address) : l->symbol) +
+                (l->flags.empty() ? "" : " [" + l->flags + "]") +
+                (l->kind == SleepingLockKind::Rwsem ? " readers=" + std::to_string(l->readers) : "") +
+                " waiters=" + std::to_string(l->waiters.size());
+      auto ln = report_.graph.add_node(std::move(n));
+      auto tn = task_node(b.task);
+      if (!ln || !tn) continue;
+      report_.graph.add_edge(*tn, *ln, EdgeKind::WaitsFor, b.evidence);
+      if (l->owner_task && is_kernel_pointer(l->owner_task)) {
+        if (auto on = task_node(l->owner_task))
+          report_.graph.add_edge(*ln, *on, EdgeKind::OwnedBy,
+                                 l->owner_is_reader_hint ? "reader-owned: owner is the last reader (hint)"
+                                                         : "owner field",
+                                 l->owner_is_reader_hint);
+      }
+    }
+  }
+
+  void xcalls() {
+    for (const auto& e : xcalls_.entries) {
+      if (!e.queued && !e.locked()) continue;
+      WaitNode n;
+      n.kind = NodeKind::Xcall;
+      n.id = "xcall:" + hex(e.address);
+      n.address = e.address;
+      n.func = e.func;
+      n.xcall_type = csd_type_name(e.flags);
+      n.target_cpu = e.target_cpu;
+      n.waiter_cpu = e.sender_cpu;
+      n.waiter_pid = e.waiter_pid;
+      n.queued = e.queued;
+      n.locked = e.locked();
+      n.state = e.source;
+      if (e.ttwu_task) {
+        if (const TaskView* t = snap_.task_at(e.ttwu_task)) n.func = "wake up pid " + std::to_string(t->pid);
+      }
+      n.label = std::string(n.xcall_type) + " xcall " + (n.func.empty() ? "?" : n.func) +
+                (e.target_cpu ? " -> CPU " + std::to_string(*e.target_cpu) : "") + (e.queued ? ", queued" : "") +
+                (e.locked() ? ", locked" : "");
+      auto xn = report_.graph.add_node(std::move(n));
+      if (!xn) continue;
+      if (e.target_cpu)
+        if (auto c = cpu_node(*e.target_cpu))
+          report_.graph.add_edge(*xn, *c, EdgeKind::QueuedOn,
+                                 e.queued ? "on CPU " + std::to_string(*e.target_cpu) + "'s call_single_queue"
+                                          : "locked in the sender's per-target slot (" + e.source + ")");
+      // Who waits: a sender CPU stuck in the csd wait (a synchronous call).
+      if (e.sender_cpu && (e.flags & kCsdTypeMask) == kCsdTypeSync) {
+        const CpuActivity* a = activity(*e.sender_cpu);
+        if (a && a->doing == CpuDoing::XcallWait)
+          if (auto c = cpu_node(*e.sender_cpu))
+            report_.graph.add_edge(*c, *xn, EdgeKind::WaitsFor,
+                                   e.waiter_pid ? "the csd lives on the stack of pid " + std::to_string(*e.waiter_pid) +
+                                                      ", which spins in " + a->where
+                                                : "sender spins in " + a->where + " on a locked csd");
+      }
+    }
+  }
+
+  void spinlocks() {
+    for (const auto& a : cpus_) {
+      if (a.doing != CpuDoing::SpinlockWait || !a.lock) continue;
+      WaitNode n;
+      n.kind = NodeKind::Spinlock;
+      n.id = "spinlock:" + hex(a.lock);
+      n.address = a.lock;
+      n.symbol = a.lock_symbol;
+      n.locked = true;
+      n.label = "spinlock " + (a.lock_symbol.empty() ? hex(a.lock) : a.lock_symbol);
+      auto ln = report_.graph.add_node(std::move(n));
+      auto cn = cpu_node(a.cpu);
+      if (!ln || !cn) continue;
+      report_.graph.add_edge(*cn, *ln, EdgeKind::WaitsFor, a.lock_evidence);
+      for (const auto& h : a.holders)
+        if (auto hn = cpu_node(h.cpu)) report_.graph.add_edge(*ln, *hn, EdgeKind::OwnedBy, h.evidence, true);
+    }
+  }
+
+  const HangSnapshot& snap_;
+  const XcallScan& xcalls_;
+  const SleepingLockScan& locks_;
+  const std::vector<CpuActivity>& cpus_;
+  HangReport report_;
+};
+
+std::string signature_token(const WaitNode& n) {
+  switch (n.kind) {
+    case NodeKind::Cpu: return "cpu/" + n.doing + "/" + n.func;
+    case NodeKind::Task: return "task/" + n.func;
+    case NodeKind::Xcall: return "xcall/" + n.xcall_type + "/" + n.func;
+    default: {
+      // A heap lock has no stable name; a static one does.
+      std::string sym = n.symbol;
+      if (auto plus = sym.find('+'); plus != std::string::npos) sym.resize(plus);
+      return std::string(node_kind_name(n.kind)) + "/" + sym;
+    }
+  }
+}
+
+}  // namespace
+
+std::string hang_signature(const WaitGraph& graph, const GraphVerdict& verdict) {
+  const auto& seq = verdict.verdict == Verdict::Deadlock ? verdict.cycle : verdict.chain;
+  if (seq.empty()) return {};
+  std::vector<std::string> tokens;
+  for (size_t i : seq) tokens.push_back(signature_token(graph.nodes()[i]));
+  if (verdict.verdict == Verdict::Deadlock) {
+    // The smallest rotation: the same cycle entered anywhere hashes the same.
+    std::vector<std::string> best = tokens;
+    for (size_t r = 1; r < tokens.size(); ++r) {
+      std::vector<std::string> rot(tokens.begin() + static_cast<long>(r), tokens.end());
+      rot.insert(rot.end(), tokens.begin(), tokens.begin() + static_cast<long>(r));
+      if (rot < best) best = rot;
+    }
+    tokens = best;
+  }
+  // FNV-1a, 64 bits: small, stable, no library needed for a bucket key.
+  uint64_t h = 0xcbf29ce484222325ULL;
+  auto mix = [&](std::string_view s) {
+    for (unsigned char ch : s) {
+      h ^= ch;
+      h *= 0x100000001b3ULL;
+    }
+  };
+  mix(verdict_name(verdict.verdict));
+  for (const auto& t : tokens) {
+    mix("|");
+    mix(t);
+  }
+  char buf[20];
+  std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+HangReport build_hang_report(const HangSnapshot& snap, const XcallScan& xcalls, const SleepingLockScan& locks,
+                             const std::vector<CpuActivity>& cpus) {
+  return Builder(snap, xcalls, locks, cpus).run();
+}
+
+Result<HangReport> analyse_hang(Target& target) {
+  Fields fields(target);
+  auto snap = take_snapshot(target, fields);
+  if (!snap) return tl::unexpected(snap.error().with_context("hang"));
+  auto cpus = classify_cpus(target, *snap);
+  auto xcalls = scan_xcalls(target, fields, *snap);
+  auto locks = scan_sleeping_locks(target, fields, *snap);
+  return build_hang_report(*snap, xcalls, locks, cpus);
+}
+
+}  // namespace kstuck

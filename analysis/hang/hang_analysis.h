@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: GPL-2.0
+// HangAnalysis: joins xcalls, sleeping locks and CPU activity into the wait-for graph and its verdict.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "analysis/hang/cpu_activity.h"
+#include "analysis/hang/hang_snapshot.h"
+#include "analysis/hang/sleeping_locks.h"
+#include "analysis/hang/wait_graph.h"
+#include "analysis/hang/xcall.h"
+
+namespace kstuck {
+
+struct HangReport {
+  WaitGraph graph;
+  GraphVerdict verdict;
+  std::string signature;  // 16 hex digits: stable across dumps of the same bug
+  std::vector<std::string> warnings;
+  bool partial = false;
+};
+
+// Builds the graph from the three scans (pure: no reads of its own).
+HangReport build_hang_report(const HangSnapshot& snap, const XcallScan& xcalls, const SleepingLockScan& locks,
+                             const std::vector<CpuActivity>& cpus);
+
+// The whole analysis over a Target: snapshot, scans, graph, verdict.
+Result<HangReport> analyse_hang(Target& target);
+
+// A hash of the function names along the cycle (or the chain): independent of
+// addresses, pids and CPU numbers, and of where the cycle was entered.
+std::string hang_signature(const WaitGraph& graph, const GraphVerdict& verdict);
+
+}  // namespace kstuck

@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: GPL-2.0
+// The hang report as JSON (schema kstuck-hang/1): verdict, signature, cycle/chain, nodes, edges.
+#include <cstdio>
+
+#include <nlohmann/json.hpp>
+
+#include "analysis/hang/hang_render.h"
+
+namespace kstuck {
+namespace {
+
+std::string hex(uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+nlohmann::ordered_json node_json(const WaitNode& n) {
+  nlohmann::ordered_json j;
+  j["id"] = n.id;
+  j["kind"] = node_kind_name(n.kind);
+  j["label"] = n.label;
+  if (n.cpu) j["cpu"] = *n.cpu;
+  if (n.pid) j["pid"] = *n.pid;
+  if (!n.comm.empty()) j["comm"] = n.comm;
+  if (n.address) j["address"] = hex(*n.address);
+  if (!n.symbol.empty()) j["symbol"] = n.symbol;
+  if (!n.func.empty()) j["func"] = n.func;
+  if (n.kind == NodeKind::Xcall) {
+    j["type"] = n.xcall_type;
+    j["queued"] = n.queued;
+    j["locked"] = n.locked;
+    j["source"] = n.state;
+    if (n.target_cpu) j["target_cpu"] = *n.target_cpu;
+    if (n.waiter_cpu) j["waiter_cpu"] = *n.waiter_cpu;
+    if (n.waiter_pid) j["waiter_pid"] = *n.waiter_pid;
+  }
+  if (n.kind == NodeKind::Cpu) {
+    if (n.irqs_off) j["irqs_off"] = *n.irqs_off;
+    j["spinning"] = n.spinning;
+    j["idle"] = n.idle;
+  }
+  if (!n.doing.empty()) j["doing"] = n.doing;
+  if (n.kind == NodeKind::Task && !n.state.empty()) j["state"] = n.state;
+  if ((n.kind == NodeKind::Mutex || n.kind == NodeKind::Rwsem) && !n.state.empty()) j["flags"] = n.state;
+  if (!n.stack.empty()) j["stack"] = n.stack;
+  return j;
+}
+
+}  // namespace
+
+std::string render_hang_json(const HangReport& r) {
+  const auto& nodes = r.graph.nodes();
+  auto ids = [&](const std::vector<size_t>& v) {
+    nlohmann::ordered_json a = nlohmann::ordered_json::array();
+    for (size_t i : v) a.push_back(nodes[i].id);
+    return a;
+  };
+  nlohmann::ordered_json j;
+  j["schema"] = kHangJsonSchema;
+  j["verdict"] = verdict_name(r.verdict.verdict);
+  j["reason"] = r.verdict.reason;
+  j["signature"] = r.signature;
+  j["cycle"] = ids(r.verdict.cycle);
+  j["chain"] = ids(r.verdict.chain);
+  j["root_cause"] = r.verdict.root_cause ? nlohmann::ordered_json(nodes[*r.verdict.root_cause].id)
+                                         : nlohmann::ordered_json(nullptr);
+  j["partial"] = r.partial;
+  j["warnings"] = r.warnings;
+  j["nodes"] = nlohmann::ordered_json::array();
+  for (const auto& n : nodes) j["nodes"].push_back(node_json(n));
+  j["edges"] = nlohmann::ordered_json::array();
+  for (const auto& e : r.graph.edges()) {
+    nlohmann::ordered_json ej;
+    ej["from"] = nodes[e.from].id;
+    ej["to"] = nodes[e.to].id;
+    ej["kind"] = edge_kind_name(e.kind);
+    ej["inferred"] = e.inferred;
+    ej["evidence"] = e.evidence;
+    j["edges"].push_back(std::move(ej));
+  }
+  // Never throw on odd bytes from a dump (a comm is not guaranteed UTF-8).
+  return j.dump(1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
+}
+
+}  // namespace kstuck

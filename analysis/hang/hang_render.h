@@ -1,0 +1,19 @@
+// SPDX-License-Identifier: GPL-2.0
+// Hang report renderers: text (verdict first, then chains with stacks), JSON (stable schema) and Graphviz DOT.
+#pragma once
+
+#include <string>
+
+#include "analysis/hang/hang_analysis.h"
+
+namespace kstuck {
+
+// The JSON schema's name and version: bump the version when a field changes meaning;
+// fields are only ever added.
+inline constexpr const char* kHangJsonSchema = "kstuck-hang/1";
+
+std::string render_hang_text(const HangReport& report);
+std::string render_hang_json(const HangReport& report);
+std::string render_hang_dot(const HangReport& report);
+
+}  // namespace kstuck

@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: GPL-2.0
+// HangSnapshot: the CPUs, tasks and stacks the hang analysis reasons about, read once from a Target.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "analysis/fields.h"
+#include "analysis/target.h"
+
+namespace kstuck {
+
+// x86-64 without KASAN: THREAD_SIZE = PAGE_SIZE << 2, and stacks are THREAD_SIZE aligned
+// (vmalloc'ed with THREAD_ALIGN), which lets a stack pointer name its stack's bounds.
+inline constexpr uint64_t kThreadSize = 0x4000;
+inline constexpr uint64_t kEflagsIf = 0x200;  // X86_EFLAGS_IF: interrupts enabled
+
+struct StackFrame {
+  uint64_t pc = 0;
+  uint64_t sp = 0;        // where the return address was found (0 for the live RIP)
+  std::string function;   // without "+off" and without ".constprop.0"-style suffixes
+  std::string module;
+};
+
+struct TaskView {
+  uint64_t task = 0;  // struct task_struct *
+  int pid = -1;
+  std::string comm;
+  uint64_t state = 0;  // __state (or state before 5.14)
+  char state_char = '?';
+  int on_cpu = -1;     // the CPU it is current on, or -1
+  uint64_t stack_base = 0;  // task->stack
+  uint64_t sp = 0;          // thread.sp for a sleeping task, the CPU's rsp for a running one
+  std::vector<StackFrame> frames;  // innermost first
+};
+
+struct CpuView {
+  int cpu = -1;
+  uint64_t curr = 0;  // rq->curr
+  bool idle = false;  // curr is the CPU's idle task, or RIP in the idle loop
+  std::optional<CpuRegisters> regs;
+  std::vector<StackFrame> frames;  // from the saved RIP outwards
+};
+
+struct HangSnapshot {
+  std::vector<CpuView> cpus;
+  std::vector<TaskView> tasks;
+  std::vector<std::string> warnings;  // degraded parts ("page excluded", "task list cut")
+  bool partial = false;
+
+  const TaskView* task_at(uint64_t task) const;
+  const TaskView* task_with_stack(uint64_t address) const;  // whose stack holds address
+  const CpuView* cpu(int n) const;
+};
+
+struct SnapshotLimits {
+  size_t max_tasks = 65536;
+  size_t max_cpus = 8192;
+  size_t max_frames = 48;
+};
+
+// Reads CPUs (rq->curr, registers) and every task (init_task.tasks and each group's
+// thread list). Frames come from a conservative scan of the stack: words that are
+// return addresses (the bytes before them are a call instruction into kernel text),
+// innermost first. Failures degrade one item and are listed in warnings.
+Result<HangSnapshot> take_snapshot(Target& target, Fields& fields, const SnapshotLimits& limits = {});
+
+// The function name a frame would print: symbol without offset and clone suffixes.
+std::string function_name(Target& target, uint64_t address, std::string* module = nullptr);
+
+// Conservative return-address scan of [sp, end): for a stack without unwind data.
+std::vector<StackFrame> scan_stack_frames(Target& target, uint64_t sp, uint64_t end, size_t max_frames);
+
+// Whether any frame's function starts with one of the prefixes.
+bool frames_have(const std::vector<StackFrame>& frames, std::initializer_list<std::string_view> prefixes);
+
+}  // namespace kstuck

@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: GPL-2.0
+// The hang report as text: the verdict first, then the cycle or chain with each actor's stack.
+#include <set>
+#include <sstream>
+
+#include "analysis/hang/hang_render.h"
+
+namespace kstuck {
+
+std::string render_hang_text(const HangReport& r) {
+  std::ostringstream o;
+  const auto& nodes = r.graph.nodes();
+  o << "verdict: " << verdict_name(r.verdict.verdict);
+  if (!r.signature.empty()) o << "  (signature " << r.signature << ")";
+  o << "\n  " << r.verdict.reason << "\n";
+  if (r.verdict.root_cause) o << "root cause candidate: " << nodes[*r.verdict.root_cause].label << "\n";
+  if (r.partial) o << "note: partial result (see warnings)\n";
+
+  const auto& seq = r.verdict.verdict == Verdict::Deadlock ? r.verdict.cycle : r.verdict.chain;
+  if (!seq.empty()) {
+    o << "\n" << (r.verdict.verdict == Verdict::Deadlock ? "cycle" : "longest chain") << ":\n";
+    for (size_t k = 0; k < seq.size(); ++k) {
+      const WaitNode& n = nodes[seq[k]];
+      o << "  " << n.label << "\n";
+      if (k + 1 < seq.size() || r.verdict.verdict == Verdict::Deadlock) {
+        size_t next = seq[(k + 1) % seq.size()];
+        for (const auto& e : r.graph.edges())
+          if (e.from == seq[k] && e.to == next) {
+            o << "    --" << edge_kind_name(e.kind) << (e.inferred ? " (inferred)" : "") << "--> ";
+            o << (e.evidence.empty() ? "" : "[" + e.evidence + "]") << "\n";
+            break;
+          }
+      }
+    }
+    o << "\nstacks:\n";
+    std::set<size_t> shown;
+    for (size_t i : seq) {
+      const WaitNode& n = nodes[i];
+      if (n.stack.empty() || !shown.insert(i).second) continue;
+      o << "  " << n.label << "\n";
+      for (const auto& f : n.stack) o << "    " << f << "\n";
+    }
+  }
+  // Other waits the verdict did not pick, one line each.
+  size_t others = 0;
+  for (const auto& e : r.graph.edges()) {
+    if (e.kind != EdgeKind::WaitsFor) continue;
+    bool in_seq = false;
+    for (size_t i : seq) in_seq = in_seq || i == e.from;
+    if (in_seq) continue;
+    if (others++ == 0) o << "\nother waits:\n";
+    o << "  " << nodes[e.from].label << " waits for " << nodes[e.to].label << "\n";
+  }
+  if (!r.warnings.empty()) {
+    o << "\nwarnings:\n";
+    for (const auto& w : r.warnings) o << "  " << w << "\n";
+  }
+  return o.str();
+}
+
+}  // namespace kstuck

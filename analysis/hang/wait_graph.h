@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: GPL-2.0
+// WaitGraph: who waits on whom (CPUs, tasks, locks, pending xcalls) and the verdict drawn from it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <vector>
+
+namespace kstuck {
+
+enum class NodeKind { Cpu, Task, Mutex, Rwsem, Spinlock, Xcall };
+enum class EdgeKind {
+  WaitsFor,  // a CPU or task cannot go on until the target does something
+  OwnedBy,   // a lock is held by a task or a CPU
+  QueuedOn,  // an xcall waits in (or was taken from) the target CPU's queue
+  RunsOn,    // a running task progresses only if its CPU does
+};
+
+const char* node_kind_name(NodeKind k);
+const char* edge_kind_name(EdgeKind k);
+
+// One vertex; which optional fields are set depends on the kind.
+struct WaitNode {
+  std::string id;  // stable within a report: "cpu:3", "task:125", "mutex:0xffff...", "xcall:0x..."
+  NodeKind kind = NodeKind::Task;
+  std::string label;                  // one line for humans
+  std::optional<int> cpu;             // Cpu: its number; Task: the CPU it runs on, if current
+  std::optional<int> pid;             // Task, or the current task of a Cpu
+  std::string comm;
+  std::optional<uint64_t> address;    // locks, xcalls (the csd), tasks (task_struct)
+  std::string symbol;                 // a lock's or csd's static name, if any
+  std::string func;                   // Xcall: the function it asks for; Cpu/Task: where it waits
+  std::optional<int> target_cpu;      // Xcall
+  std::optional<int> waiter_cpu;      // Xcall
+  std::optional<int> waiter_pid;      // Xcall
+  std::string xcall_type;             // Xcall: "SYNC", "ASYNC", "IRQ_WORK", "TTWU"
+  bool queued = false;                // Xcall: found on the target's call_single_queue
+  bool locked = false;                // Xcall: CSD_FLAG_LOCK; locks: the lock word says held
+  std::optional<bool> irqs_off;       // Cpu: EFLAGS.IF clear in its saved registers
+  bool spinning = false;              // Cpu: busy-waiting (slowpath, csd wait, IRQs-off loop)
+  bool idle = false;                  // Cpu: in the idle loop
+  std::string doing;                  // Cpu/Task: "spinlock slowpath", "xcall wait", "mutex wait"...
+  std::string state;                  // Task: "D", "S", "R"...
+  std::vector<std::string> stack;     // function names, innermost first
+};
+
+struct WaitEdge {
+  size_t from = 0, to = 0;
+  EdgeKind kind = EdgeKind::WaitsFor;
+  bool inferred = false;  // from circumstantial evidence (e.g. a qspinlock holder)
+  std::string evidence;
+};
+
+enum class Verdict { None, Stuck, Deadlock };
+const char* verdict_name(Verdict v);
+
+// What the graph says: a cycle (DEADLOCK), else the longest chain and where it ends.
+struct GraphVerdict {
+  Verdict verdict = Verdict::None;
+  std::vector<size_t> cycle;       // DEADLOCK: nodes in wait order, starting at a canonical node
+  std::vector<size_t> chain;       // the longest wait chain (for DEADLOCK: the cycle again)
+  std::optional<size_t> root_cause;  // the node at the end of the longest chain
+  std::string reason;              // why this verdict, one sentence
+  bool limited = false;            // a search bound was hit: the result may be incomplete
+};
+
+// Nodes are unique by id; edges unique by (from, to, kind). Sizes are bounded so that a
+// corrupt dump cannot blow up the analysis.
+class WaitGraph {
+ public:
+  static constexpr size_t kMaxNodes = 100000;
+  static constexpr size_t kMaxEdges = 400000;
+
+  // Returns the index of the node with this id, adding it if new (nullopt when full).
+  std::optional<size_t> add_node(WaitNode node);
+  std::optional<size_t> find(const std::string& id) const;
+  // Adds an edge unless it exists; false when full or an index is out of range.
+  bool add_edge(size_t from, size_t to, EdgeKind kind, std::string evidence = {}, bool inferred = false);
+
+  const std::vector<WaitNode>& nodes() const { return nodes_; }
+  std::vector<WaitNode>& nodes() { return nodes_; }
+  const std::vector<WaitEdge>& edges() const { return edges_; }
+  bool full() const { return full_; }
+
+  // Iterative, bounded cycle search and chain analysis (no recursion).
+  GraphVerdict analyse() const;
+
+ private:
+  std::vector<WaitNode> nodes_;
+  std::vector<WaitEdge> edges_;
+  std::map<std::string, size_t> index_;
+  std::map<std::tuple<size_t, size_t, int>, size_t> edge_index_;
+  bool full_ = false;
+};
+
+// Whether a node, at the end of a chain, explains a machine that makes no progress.
+bool is_stuck_sink(const WaitNode& n);
+
+}  // namespace kstuck
