@@ -3,18 +3,20 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
+#include <string_view>
 #include <string>
 #include <vector>
 
 #include "analysis/fields.h"
+#include "analysis/kernel/unwind.h"
 #include "analysis/target.h"
 
 namespace kstuck {
 
-// x86-64 without KASAN: THREAD_SIZE = PAGE_SIZE << 2, and stacks are THREAD_SIZE aligned
-// (vmalloc'ed with THREAD_ALIGN), which lets a stack pointer name its stack's bounds.
-inline constexpr uint64_t kThreadSize = 0x4000;
+// kThreadSize (unwind.h): stacks are also THREAD_SIZE aligned (vmalloc'ed with
+// THREAD_ALIGN), which lets a stack pointer name its stack's bounds.
 inline constexpr uint64_t kEflagsIf = 0x200;  // X86_EFLAGS_IF: interrupts enabled
 
 struct StackFrame {

@@ -9,7 +9,9 @@
 
 #include "analysis/hang/hang_analysis.h"
 #include "analysis/hang/hang_render.h"
+#include "analysis/hang/model_snapshot.h"
 #include "analysis/kdump_target/kdump_target.h"
+#include "analysis/kernel/kernel_model.h"
 #include "cli/command.h"
 
 namespace po = boost::program_options;
@@ -50,7 +52,15 @@ int run_hang(const std::vector<std::string>& args) {
     std::cerr << "kstuck hang: " << opened.error().describe() << "\n";
     return 1;
   }
-  auto report = kstuck::analyse_hang(**opened);
+  // The kernel model gives ORC-unwound stacks and module symbols; without it (a dump
+  // whose CPUs cannot be found) fall back to the conservative stack scan.
+  auto model = kstuck::KernelModel::load(**opened);
+  auto report = model ? kstuck::analyse_hang_with_model(**model) : kstuck::analyse_hang(**opened);
+  if (!model && report) {
+    report->partial = true;
+    report->warnings.push_back("kernel model unavailable (" + model.error().describe() +
+                               "): stacks from a conservative scan, no module symbols");
+  }
   if (!report) {
     std::cerr << "kstuck hang: " << report.error().describe() << "\n";
     return 1;
