@@ -170,6 +170,8 @@ def check_dump(name, cli, vmlinux, module_dir, dump, truth):
 def run(ctx):
     results = []
     module_dir = ctx.scenarios[0].parent if ctx.scenarios else None
+    # --check re-runs need the same vmlinux: the cache may hold several kernels.
+    (ctx.out / "hang.vmlinux").write_text(str(ctx.kernel.vmlinux))
     for name in SCENARIOS:
         try:
             guest_results, truth, dump = boot_and_dump(ctx, name)
@@ -186,8 +188,8 @@ def main():
     """Re-checks kept dumps: python3 -m tests.vm.suites.hang --check BUILD [CLI]."""
     build = Path(sys.argv[2])
     cli = Path(sys.argv[3]) if len(sys.argv) > 3 else build / "release" / "cli" / "kstuck"
-    vmlinux = next((build.parent / "cache" / "kernel").glob("*/vmlinux"))
-    moddir = next((build / "scenarios").glob("*"), None)
+    vmlinux = Path((build / "vm-out" / "hang.vmlinux").read_text().strip())
+    moddir = build / "scenarios" / vmlinux.parent.name
     failed = 0
     for name in SCENARIOS:
         dump = build / "vm-out" / f"{name}.vmcore"
