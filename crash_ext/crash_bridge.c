@@ -238,6 +238,40 @@ int kstuck_bridge_member(const char *struct_name, const char *member, struct kst
 	return 0;
 }
 
+char *kstuck_bridge_ptype_offsets(const char *struct_name)
+{
+	static const char *const tags[] = { "struct ", "union ", "" };
+	char cmd[BUFSIZE];
+	char *text = NULL;
+	size_t i;
+
+	if (!struct_name || !*struct_name || strlen(struct_name) > BUFSIZE / 2)
+		return NULL;
+	struct_name = kstuck_strip_tag(struct_name);
+	for (i = 0; i < sizeof(tags) / sizeof(tags[0]) && !text; i++) {
+		FILE *out = tmpfile();
+		long len;
+
+		if (!out)
+			return NULL;
+		snprintf(cmd, sizeof(cmd), "ptype /o %s%s", tags[i], struct_name);
+		/* GNU_RETURN_ON_ERROR: an unknown name fails the request, never longjmps. */
+		if (gdb_pass_through(cmd, out, GNU_RETURN_ON_ERROR) && (len = ftell(out)) > 0 &&
+		    len < 16 * 1024 * 1024) {
+			text = malloc(len + 1);
+			rewind(out);
+			if (text && fread(text, 1, len, out) == (size_t)len) {
+				text[len] = '\0';
+			} else {
+				free(text);
+				text = NULL;
+			}
+		}
+		fclose(out);
+	}
+	return text;
+}
+
 int kstuck_bridge_cpu_count(void)
 {
 	return kt->cpus;

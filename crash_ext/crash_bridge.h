@@ -55,6 +55,12 @@ int kstuck_bridge_type_info(const char *name, long *size);
 /* One member (no dots) of a struct or union, anonymous-union members included. */
 int kstuck_bridge_member(const char *struct_name, const char *member, struct kstuck_bridge_member_info *out);
 
+/*
+ * gdb's "ptype /o" of a struct or union (byte and bit offsets of every member, bitfield
+ * widths: datatype_info() has no bit positions), malloc'ed, or NULL.
+ */
+char *kstuck_bridge_ptype_offsets(const char *struct_name);
+
 /* Number of CPUs crash knows of (kt->cpus). */
 int kstuck_bridge_cpu_count(void);
 

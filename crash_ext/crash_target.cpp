@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <regex>
 
 #include "analysis/kdump_target/elf_symbols.h"
 #include "crash_ext/crash_bridge.h"
@@ -125,10 +126,38 @@ Result<CrashTarget::Hop> CrashTarget::hop(const std::string& struct_name, const 
     h.size = m.size > 0 ? static_cast<uint64_t>(m.size) : 0;
     h.kind = m.kind;
     h.base_type = m.type_name;
+    if (h.kind == KSTUCK_BRIDGE_TYPE_OTHER || h.kind == KSTUCK_BRIDGE_TYPE_ENUM) {
+      const auto& bf = bitfields(struct_name);
+      if (auto it = bf.find({member, h.offset}); it != bf.end()) {
+        h.bit = it->second.first;
+        h.bits = it->second.second;
+      }
+    }
     r = h;
   }
   member_cache_.emplace(key, r);
   return r;
+}
+
+const CrashTarget::BitfieldMap& CrashTarget::bitfields(const std::string& struct_name) {
+  if (auto it = bitfield_cache_.find(struct_name); it != bitfield_cache_.end()) return it->second;
+  BitfieldMap& map = bitfield_cache_[struct_name];
+  std::unique_ptr<char, void (*)(void*)> text(kstuck_bridge_ptype_offsets(struct_name.c_str()), kstuck_bridge_free);
+  if (!text) return map;
+  // "/* 2344: 3   |     4 */    unsigned int in_iowait : 1;" (offsets from the start of
+  // the struct asked for, nested members included).
+  static const std::regex line(R"(^/\*\s*(\d+):\s*(\d+)\s*\|\s*\d+\s*\*/.*?\b(\w+)\s*:\s*(\d+);)");
+  std::string_view rest(text.get());
+  for (size_t lines = 0; !rest.empty() && lines < 100000; ++lines) {
+    size_t nl = rest.find('\n');
+    std::string l(rest.substr(0, nl));
+    rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
+    std::smatch m;
+    if (!std::regex_search(l, m, line)) continue;
+    map[{m[3].str(), std::stoull(m[1].str())}] = {static_cast<uint32_t>(std::stoul(m[2].str())),
+                                                  static_cast<uint32_t>(std::stoul(m[4].str()))};
+  }
+  return map;
 }
 
 namespace {
@@ -213,6 +242,21 @@ Result<TypeMember> CrashTarget::member(std::string_view struct_name, std::string
     base_is_struct = kstuck_bridge_type_info(last.base_type.c_str(), nullptr) == KSTUCK_BRIDGE_TYPE_STRUCT;
   tm.type_name = spelled_type(last.base_type, last.kind, last.size, element_size, base_is_struct);
   if (last.kind == KSTUCK_BRIDGE_TYPE_POINTER) tm.size = 8;
+  if (last.bits) {
+    // A bitfield within a naturally aligned unit of its declared type, as the BTF
+    // Target reports it; a unit that would straddle falls back to 8 bytes.
+    uint64_t bitpos = offset * 8 + last.bit;
+    uint64_t unit = tm.size ? tm.size : 1;
+    tm.offset = bitpos / (unit * 8) * unit;
+    uint64_t within = bitpos - tm.offset * 8;
+    if (within + last.bits > unit * 8) {
+      tm.offset = bitpos / 8;
+      within = bitpos % 8;
+      tm.size = 8;
+    }
+    tm.bit_offset = static_cast<uint32_t>(within);
+    tm.bit_size = last.bits;
+  }
   return tm;
 }
 

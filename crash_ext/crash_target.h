@@ -38,7 +38,12 @@ class CrashTarget final : public Target {
     uint64_t size = 0;
     int kind = 0;           // kstuck_bridge_type_kind
     std::string base_type;  // pointers and arrays stripped ("task_struct", "char")
+    uint32_t bit = 0;       // bitfields: first bit within the byte at offset
+    uint32_t bits = 0;      // bitfields: width (0 for ordinary members)
   };
+  // Bitfields of a struct as gdb's "ptype /o" lists them: (name, byte offset) -> (bit, width).
+  using BitfieldMap = std::map<std::pair<std::string, uint64_t>, std::pair<uint32_t, uint32_t>>;
+  const BitfieldMap& bitfields(const std::string& struct_name);
   Result<Hop> hop(const std::string& struct_name, const std::string& member);
 
   // crash keeps no symbol sizes, and "func+0x1c/0x80" needs them: the vmlinux's own ELF
@@ -53,6 +58,7 @@ class CrashTarget final : public Target {
   // gdb type look-ups cost milliseconds each; analyses ask the same ones many times.
   std::map<std::string, Result<Hop>> member_cache_;
   std::map<std::string, Result<uint64_t>> size_cache_;
+  std::map<std::string, BitfieldMap> bitfield_cache_;
 };
 
 }  // namespace kstuck

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "crash_ext/crash_bridge.h"
+#include "crash_ext/crash_session.h"
 #include "crash_ext/crash_target.h"
 #include "crash_ext/subcommand.h"
 
@@ -46,6 +47,8 @@ std::string parse(const Subcommand& sub, const std::vector<std::string>& words, 
       if (accepted.find(c) == std::string::npos) return std::string("unknown option -") + c;
       if (c == 'j') {
         out.json = true;
+      } else if (c == 'd') {
+        out.dot = true;
       } else if (c == 'a') {
         out.all = true;
       } else if (c == 'c') {
@@ -80,9 +83,7 @@ void run(int argc, char** argv) {
     write(std::string("kstuck ") + it->name + ": " + e + "\nusage: kstuck " + it->usage + "\n");
     return;
   }
-  // One target per command: crash's session is the state, the caches are cheap to refill.
-  CrashTarget target;
-  auto out = it->run(target, options);
+  auto out = it->run(CrashSession::target(), options);
   if (!out) {
     write(std::string("kstuck ") + it->name + ": " + out.error().describe() + "\n");
     return;

@@ -13,9 +13,10 @@ class CrashTarget;
 
 namespace kstuck::crash {
 
-// The words after the subcommand, parsed the crash way: -j, -a, -c CPU, one positional.
+// The words after the subcommand, parsed the crash way: -j, -d, -a, -c CPU, positionals.
 struct Options {
   bool json = false;
+  bool dot = false;              // -d: Graphviz DOT (hang)
   bool all = false;
   int cpu = -1;                  // -c
   std::vector<std::string> positional;

@@ -240,6 +240,9 @@ class Guest:
     append: str = ""
     drives: list = field(default_factory=list)
     isolcpus: str = "2,3"
+    # "tcg,thread=single" for suites that patch kernel text in loops: QEMU 7.2's
+    # multi-threaded TCG was seen executing stale int3s after text_poke (trace suite).
+    accel: str = "tcg"
 
     def __enter__(self):
         self.workdir = Path(self.workdir)
@@ -250,7 +253,7 @@ class Guest:
         self.ctl_path = self.workdir / "ctl.sock"
         cmdline = (f"console=ttyS0 rdinit=/init panic=-1 isolcpus={self.isolcpus} "
                    f"kstuck.suite={self.suite} {self.append}").strip()
-        cmd = ["qemu-system-x86_64", "-machine", "q35", "-accel", "tcg", "-smp", str(self.smp),
+        cmd = ["qemu-system-x86_64", "-machine", "q35", "-accel", self.accel, "-smp", str(self.smp),
                "-m", str(self.memory_mb), "-kernel", str(self.kernel.bzimage), "-initrd", str(self.initramfs),
                "-append", cmdline, "-display", "none", "-monitor", "none", "-no-reboot",
                "-serial", f"file:{self.console}",

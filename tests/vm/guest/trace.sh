@@ -78,7 +78,7 @@ opid=$(sed -n 's/^pid //p' /tmp/opener.out)
 kstuck trace 'syscall:openat' --count --exit --pid "$opid" --duration 8 >/tmp/count.out 2>/tmp/count.err &
 tracer=$!
 i=0
-while ! grep -q enabled /tmp/count.err && [ $i -lt 100 ]; do usleep 100000; i=$((i + 1)); done
+while ! grep -q enabled /tmp/count.err 2>/dev/null && [ $i -lt 100 ]; do usleep 100000; i=$((i + 1)); done
 touch /tmp/go
 wait $opener; orc=$?
 wait $tracer; trc=$?
@@ -96,7 +96,7 @@ opener=$!
 kstuck trace 'syscall:openat' --comm trace_openat --duration 8 >/tmp/live.out 2>/tmp/live.err &
 tracer=$!
 i=0
-while ! grep -q enabled /tmp/live.err && [ $i -lt 100 ]; do usleep 100000; i=$((i + 1)); done
+while ! grep -q enabled /tmp/live.err 2>/dev/null && [ $i -lt 100 ]; do usleep 100000; i=$((i + 1)); done
 touch /tmp/go
 wait $opener
 wait $tracer; trc=$?
@@ -112,7 +112,7 @@ fi
 kstuck trace 'fbt:vfs_read' --duration 4 >/tmp/vfs.out 2>/tmp/vfs.err &
 tracer=$!
 i=0
-while ! grep -q enabled /tmp/vfs.err && [ $i -lt 100 ]; do usleep 100000; i=$((i + 1)); done
+while ! grep -q enabled /tmp/vfs.err 2>/dev/null && [ $i -lt 100 ]; do usleep 100000; i=$((i + 1)); done
 # dd, not cat: busybox cat copies with sendfile, which never calls vfs_read.
 for i in 1 2 3; do dd if=/proc/version of=/dev/null bs=64 count=1 2>/dev/null; done
 wait $tracer; trc=$?
@@ -137,7 +137,7 @@ echo "KSTUCK-TRACE-AM: $(tail -1 /tmp/am.err)"
 kstuck trace 'fbt:vprintk*,fbt:_printk' --duration 6 >/tmp/nmi.out 2>/tmp/nmi.err &
 tracer=$!
 i=0
-while ! grep -q enabled /tmp/nmi.err && [ $i -lt 100 ]; do usleep 100000; i=$((i + 1)); done
+while ! grep -q enabled /tmp/nmi.err 2>/dev/null && [ $i -lt 100 ]; do usleep 100000; i=$((i + 1)); done
 reply=$(request nmi)
 wait $tracer; trc=$?
 if [ $trc -eq 0 ] && grep -q '\[nmi\]' /tmp/nmi.out; then

@@ -26,7 +26,9 @@ MEMBERS = ["task_struct", "task_struct:__state", "task_struct:thread.sp", "task_
            "task_struct:thread_info.cpu", "task_struct:se.exec_start", "task_struct:sched_info.last_arrival",
            "pid:numbers[0].nr", "pid:numbers[1].ns", "pid:tasks[2]", "mutex:owner.counter", "mutex:wait_list",
            "mutex_waiter:task", "__call_single_data:node.u_flags", "__call_single_data:func", "irq_work:node",
-           "rq:curr", "module:name", "module:core_layout.base", "call_function_data:csd", "llist_head:first"]
+           "rq:curr", "module:name", "module:core_layout.base", "call_function_data:csd", "llist_head:first",
+           # bitfields: crash's datatype_info has no bit positions, gdb's ptype /o does
+           "task_struct:sched_reset_on_fork", "task_struct:in_iowait", "task_struct:dl.dl_overrun"]
 
 
 def build_extension(build):

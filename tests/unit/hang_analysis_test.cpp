@@ -1,0 +1,337 @@
+// SPDX-License-Identifier: GPL-2.0
+// Tests of the hang analysis over FakeKernel memory: ABBA, xcall to an IRQs-off CPU, the mixed cycle, healthy and corrupt dumps.
+#include <gtest/gtest.h>
+
+#include "analysis/hang/cpu_activity.h"
+#include "analysis/hang/hang_analysis.h"
+#include "analysis/hang/hang_snapshot.h"
+#include "analysis/hang/sleeping_locks.h"
+#include "analysis/hang/xcall.h"
+#include "tests/unit/fake_kernel.h"
+#include "tests/unit/fake_target.h"
+
+namespace kstuck {
+namespace {
+
+using test::FakeKernel;
+using test::FakeTarget;
+
+constexpr uint64_t kText = 0xffffffff81000000ULL;
+
+class HangTest : public ::testing::Test {
+ protected:
+  HangTest() : k_(t_, 4), fields_(t_) {
+    t_.map(kText, 0x10000);
+    // Functions the frames name; 0x100 bytes each.
+    const char* fns[] = {"__schedule", "schedule", "__mutex_lock", "worker_a", "worker_b",
+                         "smp_call_function_single", "caller_fn", "spin_fn", "remote_func",
+                         "native_queued_spin_lock_slowpath", "hold_and_call", "spin_on", "do_nanosleep"};
+    uint64_t a = kText;
+    for (const char* f : fns) {
+      t_.add_symbol(f, a, 0x100);
+      fn_[f] = a;
+      a += 0x100;
+    }
+  }
+
+  uint64_t stack_of(uint64_t task) { return t_.peek_u64(t_.addr_of(task, "task_struct", "stack")); }
+
+  StackFrame frame(const std::string& f) {
+    StackFrame s;
+    s.pc = fn_[f] + 0x10;
+    s.function = f;
+    return s;
+  }
+
+  TaskView view(uint64_t task, int pid, const std::string& comm, char state, int on_cpu,
+                std::vector<std::string> frames, uint64_t sp_off = 0x3c00) {
+    TaskView v;
+    v.task = task;
+    v.pid = pid;
+    v.comm = comm;
+    v.state_char = state;
+    v.on_cpu = on_cpu;
+    v.stack_base = stack_of(task);
+    v.sp = v.stack_base + sp_off;
+    for (const auto& f : frames) v.frames.push_back(frame(f));
+    return v;
+  }
+
+  CpuView cpu_view(int cpu, uint64_t curr, bool irqs_off, std::vector<std::string> frames, uint64_t rsp,
+                   CpuRegisters regs = {}) {
+    CpuView c;
+    c.cpu = cpu;
+    c.curr = curr;
+    regs.regs[CpuRegisters::eflags] = irqs_off ? 0x46 : 0x246;
+    regs.regs[CpuRegisters::rsp] = rsp;
+    regs.regs[CpuRegisters::rip] = frames.empty() ? 0 : fn_[frames[0]] + 4;
+    c.regs = regs;
+    for (const auto& f : frames) c.frames.push_back(frame(f));
+    return c;
+  }
+
+  // A struct mutex_waiter on the task's stack, queued on the mutex, and the mutex's
+  // address in a stack slot (as __mutex_lock keeps it across schedule()).
+  void block_on_mutex(uint64_t task, uint64_t mutex) {
+    uint64_t stack = stack_of(task);
+    uint64_t waiter = stack + 0x3d00;
+    t_.set(waiter, "mutex_waiter", "task", task);
+    k_.list_add_tail(waiter, t_.addr_of(mutex, "mutex", "wait_list"));
+    t_.write_u64(stack + 0x3c40, mutex);
+  }
+
+  // A SYNC csd on the caller's stack, pushed on target's call_single_queue.
+  uint64_t csd_on_stack(uint64_t task, int target, const std::string& func) {
+    uint64_t csd = stack_of(task) + 0x3e00;
+    uint64_t queue = k_.per_cpu_addr(target, "call_single_queue");
+    t_.set(csd, "__call_single_data", "node.llist", t_.peek_u64(queue));
+    t_.set(csd, "__call_single_data", "node.u_flags", kCsdFlagLock | kCsdTypeSync);
+    t_.set(csd, "__call_single_data", "func", fn_[func]);
+    t_.write_u64(queue, csd);
+    return csd;
+  }
+
+  HangReport report(const HangSnapshot& snap) {
+    auto cpus = classify_cpus(t_, snap);
+    auto x = scan_xcalls(t_, fields_, snap);
+    auto l = scan_sleeping_locks(t_, fields_, snap);
+    return build_hang_report(snap, x, l, cpus);
+  }
+
+  const WaitNode* node(const HangReport& r, const std::string& id) {
+    auto i = r.graph.find(id);
+    return i ? &r.graph.nodes()[*i] : nullptr;
+  }
+
+  std::vector<std::string> cycle_ids(const HangReport& r) {
+    std::vector<std::string> out;
+    for (size_t i : r.verdict.cycle) out.push_back(r.graph.nodes()[i].id);
+    return out;
+  }
+
+  FakeTarget t_;
+  FakeKernel k_;
+  Fields fields_;
+  std::map<std::string, uint64_t> fn_;
+};
+
+TEST_F(HangTest, AbbaMutexDeadlockInOrderWithWaitersAndOwners) {
+  uint64_t ta = k_.add_task(100, "abba1", FakeKernel::kUninterruptible);
+  uint64_t tb = k_.add_task(101, "abba2", FakeKernel::kUninterruptible);
+  uint64_t tc = k_.add_task(102, "third", FakeKernel::kUninterruptible);
+  uint64_t ma = k_.add_mutex("lock_a", ta, kMutexFlagWaiters);
+  uint64_t mb = k_.add_mutex("lock_b", tb, kMutexFlagWaiters | kMutexFlagHandoff);
+  block_on_mutex(ta, mb);
+  block_on_mutex(tb, ma);
+  block_on_mutex(tc, mb);  // a second waiter on B, queued after A
+  HangSnapshot snap;
+  std::vector<std::string> fr = {"__schedule", "schedule", "__mutex_lock", "worker_a"};
+  snap.tasks = {view(ta, 100, "abba1", 'D', -1, fr), view(tb, 101, "abba2", 'D', -1, fr),
+                view(tc, 102, "third", 'D', -1, fr)};
+
+  auto locks = scan_sleeping_locks(t_, fields_, snap);
+  ASSERT_EQ(locks.blocked.size(), 3u);
+  EXPECT_FALSE(locks.partial);
+  const SleepingLock* b = locks.lock_at(mb);
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(b->symbol, "lock_b");
+  EXPECT_EQ(b->owner_task, tb);
+  EXPECT_EQ(b->flags, "WAITERS|HANDOFF");
+  EXPECT_EQ(b->waiters, (std::vector<uint64_t>{ta, tc}));
+
+  HangReport r = report(snap);
+  ASSERT_EQ(r.verdict.verdict, Verdict::Deadlock);
+  char ida[32], idb[32];
+  std::snprintf(ida, sizeof ida, "mutex:0x%llx", static_cast<unsigned long long>(ma));
+  std::snprintf(idb, sizeof idb, "mutex:0x%llx", static_cast<unsigned long long>(mb));
+  EXPECT_EQ(cycle_ids(r), (std::vector<std::string>{"task:100", idb, "task:101", ida}));
+  // The third waiter waits, but outside the cycle.
+  const WaitNode* third = node(r, "task:102");
+  ASSERT_NE(third, nullptr);
+  EXPECT_EQ(r.signature.size(), 16u);
+}
+
+TEST_F(HangTest, XcallTowardsIrqsOffCpuIsStuck) {
+  uint64_t waiter = k_.add_task(113, "xcall/2", FakeKernel::kRunning, 2);
+  uint64_t spinner = k_.add_task(112, "spin/3", FakeKernel::kRunning, 3);
+  k_.set_curr(2, waiter);
+  k_.set_curr(3, spinner);
+  uint64_t csd = csd_on_stack(waiter, 3, "remote_func");
+  HangSnapshot snap;
+  snap.cpus = {cpu_view(2, waiter, false, {"smp_call_function_single", "caller_fn"}, stack_of(waiter) + 0x3d00),
+               cpu_view(3, spinner, true, {"spin_fn"}, stack_of(spinner) + 0x3f00)};
+  snap.tasks = {view(waiter, 113, "xcall/2", 'R', 2, {"smp_call_function_single", "caller_fn"}, 0x3d00),
+                view(spinner, 112, "spin/3", 'R', 3, {"spin_fn"}, 0x3f00)};
+
+  auto x = scan_xcalls(t_, fields_, snap);
+  ASSERT_EQ(x.entries.size(), 1u);
+  const XcallEntry& e = x.entries[0];
+  EXPECT_EQ(e.address, csd);
+  EXPECT_TRUE(e.queued);
+  EXPECT_TRUE(e.locked());
+  EXPECT_EQ(e.func, "remote_func");
+  EXPECT_EQ(e.target_cpu, 3);
+  EXPECT_EQ(e.sender_cpu, 2);
+  EXPECT_EQ(e.waiter_pid, 113);
+
+  HangReport r = report(snap);
+  EXPECT_EQ(r.verdict.verdict, Verdict::Stuck);
+  ASSERT_TRUE(r.verdict.root_cause);
+  EXPECT_EQ(r.graph.nodes()[*r.verdict.root_cause].id, "cpu:3");
+  const WaitNode* c3 = node(r, "cpu:3");
+  ASSERT_NE(c3, nullptr);
+  EXPECT_EQ(c3->irqs_off, true);
+  EXPECT_EQ(c3->doing, "busy with IRQs off");
+  EXPECT_EQ(r.verdict.chain.size(), 3u);
+}
+
+TEST_F(HangTest, MixedCycleNamesBothCpusTheCsdAndTheLock) {
+  uint64_t holder = k_.add_task(113, "mixh/2", FakeKernel::kRunning, 2);
+  uint64_t spinner = k_.add_task(114, "mixs/3", FakeKernel::kRunning, 3);
+  k_.set_curr(2, holder);
+  k_.set_curr(3, spinner);
+  uint64_t lock = t_.add_global("my_lock", 4);
+  t_.write_u32(lock, 1);  // qspinlock locked byte
+  csd_on_stack(holder, 3, "remote_func");
+  CpuRegisters r2{}, r3{};
+  r2.regs[CpuRegisters::rbp] = lock;  // the holder keeps its lock pointer in a callee-saved register
+  r3.regs[CpuRegisters::rdi] = lock;  // the slowpath's first argument
+  HangSnapshot snap;
+  snap.cpus = {cpu_view(2, holder, true, {"smp_call_function_single", "hold_and_call"}, stack_of(holder) + 0x3d00, r2),
+               cpu_view(3, spinner, true, {"native_queued_spin_lock_slowpath", "spin_on"}, stack_of(spinner) + 0x3f00,
+                        r3)};
+  snap.tasks = {view(holder, 113, "mixh/2", 'R', 2, {"smp_call_function_single"}, 0x3d00),
+                view(spinner, 114, "mixs/3", 'R', 3, {"native_queued_spin_lock_slowpath"}, 0x3f00)};
+
+  auto act = classify_cpus(t_, snap);
+  ASSERT_EQ(act.size(), 2u);
+  EXPECT_EQ(act[1].doing, CpuDoing::SpinlockWait);
+  EXPECT_EQ(act[1].lock, lock);
+  EXPECT_EQ(act[1].lock_symbol, "my_lock");
+  ASSERT_EQ(act[1].holders.size(), 1u);
+  EXPECT_EQ(act[1].holders[0].cpu, 2);
+  EXPECT_NE(act[1].holders[0].evidence.find("rbp"), std::string::npos);
+
+  HangReport r = report(snap);
+  ASSERT_EQ(r.verdict.verdict, Verdict::Deadlock);
+  auto ids = cycle_ids(r);
+  ASSERT_EQ(ids.size(), 4u);
+  EXPECT_EQ(ids[0], "cpu:2");
+  EXPECT_EQ(ids[1].rfind("xcall:", 0), 0u);
+  EXPECT_EQ(ids[2], "cpu:3");
+  EXPECT_EQ(ids[3].rfind("spinlock:", 0), 0u);
+  EXPECT_EQ(node(r, ids[3])->symbol, "my_lock");
+  EXPECT_EQ(node(r, ids[1])->func, "remote_func");
+  // The spinlock's holder is inferred, and says so.
+  bool inferred = false;
+  for (const auto& e : r.graph.edges())
+    if (e.kind == EdgeKind::OwnedBy && e.inferred) inferred = true;
+  EXPECT_TRUE(inferred);
+}
+
+TEST_F(HangTest, HealthyIdleSystemHasNoVerdictAndNoEdges) {
+  std::vector<uint64_t> idle;
+  HangSnapshot snap;
+  for (int c = 0; c < 4; ++c) {
+    uint64_t t = k_.add_task(0, "swapper/" + std::to_string(c), FakeKernel::kRunning, c);
+    k_.set_curr(c, t);
+    CpuView v = cpu_view(c, t, false, {"do_nanosleep"}, stack_of(t) + 0x3f00);
+    v.idle = true;
+    snap.cpus.push_back(v);
+  }
+  for (int pid = 1; pid < 20; ++pid) {
+    uint64_t t = k_.add_task(pid, "sleeper", FakeKernel::kInterruptible);
+    snap.tasks.push_back(view(t, pid, "sleeper", 'S', -1, {"__schedule", "schedule", "do_nanosleep"}));
+  }
+  HangReport r = report(snap);
+  EXPECT_EQ(r.verdict.verdict, Verdict::None);
+  EXPECT_TRUE(r.graph.edges().empty());
+  EXPECT_FALSE(r.partial);
+  EXPECT_TRUE(r.signature.empty());
+}
+
+TEST_F(HangTest, CorruptCallSingleQueueCycleIsBoundedAndMarked) {
+  uint64_t a = k_.queue_csd(1, fn_["remote_func"], 0);
+  uint64_t b = k_.queue_csd(1, fn_["remote_func"], 0);  // b -> a
+  t_.set(a, "__call_single_data", "node.llist", b);   // a -> b: a loop
+  HangSnapshot snap;
+  snap.cpus = {cpu_view(1, 0, false, {"do_nanosleep"}, 0)};
+  uint64_t before = t_.read_count();
+  auto x = scan_xcalls(t_, fields_, snap, 4096);
+  EXPECT_LT(t_.read_count() - before, 200u);
+  EXPECT_TRUE(x.partial);
+  ASSERT_FALSE(x.warnings.empty());
+  EXPECT_NE(x.warnings[0].find("cycle"), std::string::npos) << x.warnings[0];
+  EXPECT_EQ(x.entries.size(), 2u);
+  HangReport r = report(snap);
+  EXPECT_TRUE(r.partial);
+}
+
+TEST_F(HangTest, WildPointersDegradeToAMarkedPartialResult) {
+  // A queue whose second link points at nothing mapped.
+  uint64_t a = k_.queue_csd(2, fn_["remote_func"], 0);
+  t_.set(a, "__call_single_data", "node.llist", 0xffff888077770000ULL);
+  // A blocked task whose waiter's list points into the void.
+  uint64_t tw = k_.add_task(50, "victim", FakeKernel::kUninterruptible);
+  uint64_t m = k_.add_mutex("lock_w", 0);
+  block_on_mutex(tw, m);
+  t_.write_u64(stack_of(tw) + 0x3d00, 0xffff888066660000ULL);  // waiter.list.next
+  HangSnapshot snap;
+  snap.cpus = {cpu_view(2, 0, false, {"do_nanosleep"}, 0)};
+  snap.tasks = {view(tw, 50, "victim", 'D', -1, {"__schedule", "schedule", "__mutex_lock", "worker_a"})};
+  HangReport r = report(snap);
+  EXPECT_TRUE(r.partial);
+  bool fault = false, lost = false;
+  for (const auto& w : r.warnings) {
+    fault = fault || w.find("call_single_queue") != std::string::npos;
+    lost = lost || w.find("pid 50") != std::string::npos;
+  }
+  EXPECT_TRUE(fault);
+  EXPECT_TRUE(lost);
+  // What could be read is still there: the first csd, pending on CPU 2.
+  EXPECT_EQ(r.verdict.verdict, Verdict::None);
+  bool csd = false;
+  for (const auto& n : r.graph.nodes()) csd = csd || (n.kind == NodeKind::Xcall && n.target_cpu == 2);
+  EXPECT_TRUE(csd);
+}
+
+TEST_F(HangTest, SnapshotReadsCpusTasksAndScansReturnAddresses) {
+  uint64_t t = k_.add_task(77, "worker", FakeKernel::kRunning, 1);
+  k_.set_curr(1, t);
+  uint64_t stack = stack_of(t);
+  // A call to __mutex_lock inside worker_a: e8 rel32 ending at the return address.
+  uint64_t ret = fn_["worker_a"] + 0x20;
+  uint8_t call[5] = {0xe8, 0, 0, 0, 0};
+  t_.write(ret - 5, call, 5);
+  t_.write_u64(stack + 0x3f00, ret);
+  t_.write_u64(stack + 0x3f08, fn_["spin_fn"] + 0x30);  // not after a call: not a frame
+  CpuRegisters regs{};
+  regs.regs[CpuRegisters::rip] = fn_["spin_fn"] + 4;
+  regs.regs[CpuRegisters::rsp] = stack + 0x3e00;
+  regs.regs[CpuRegisters::eflags] = 0x46;
+  t_.set_registers(1, regs);
+  auto snap = take_snapshot(t_, fields_);
+  ASSERT_TRUE(snap) << snap.error().describe();
+  const CpuView* c = snap->cpu(1);
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->curr, t);
+  ASSERT_EQ(c->frames.size(), 2u);
+  EXPECT_EQ(c->frames[0].function, "spin_fn");
+  EXPECT_EQ(c->frames[1].function, "worker_a");
+  const TaskView* tv = snap->task_at(t);
+  ASSERT_NE(tv, nullptr);
+  EXPECT_EQ(tv->pid, 77);
+  EXPECT_EQ(tv->on_cpu, 1);
+  auto act = classify_cpus(t_, *snap);
+  bool found = false;
+  for (const auto& a : act)
+    if (a.cpu == 1) {
+      found = true;
+      EXPECT_EQ(a.doing, CpuDoing::IrqsOffLoop);
+      EXPECT_EQ(a.irqs_off, true);
+    }
+  EXPECT_TRUE(found);
+}
+
+}  // namespace
+}  // namespace kstuck

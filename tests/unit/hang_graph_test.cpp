@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: GPL-2.0
+// Tests of the wait-for graph on synthetic graphs: cycles, chains, bounds, signatures, DOT rendering.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "analysis/hang/hang_render.h"
+#include "analysis/hang/wait_graph.h"
+
+namespace kstuck {
+namespace {
+
+WaitNode node(std::string id, NodeKind kind, std::string func = {}) {
+  WaitNode n;
+  n.id = std::move(id);
+  n.kind = kind;
+  n.label = n.id;
+  n.func = std::move(func);
+  return n;
+}
+
+WaitNode cpu(int c, bool irqs_off, std::string doing, std::string func) {
+  WaitNode n = node("cpu:" + std::to_string(c), NodeKind::Cpu, std::move(func));
+  n.cpu = c;
+  n.irqs_off = irqs_off;
+  n.doing = std::move(doing);
+  n.spinning = true;
+  return n;
+}
+
+// ABBA: task A waits for mutex B owned by task B, which waits for mutex A owned by A.
+WaitGraph abba(int pid_a, int pid_b, uint64_t ma, uint64_t mb) {
+  WaitGraph g;
+  auto ta = *g.add_node(node("task:" + std::to_string(pid_a), NodeKind::Task, "worker_a"));
+  auto tb = *g.add_node(node("task:" + std::to_string(pid_b), NodeKind::Task, "worker_b"));
+  WaitNode a = node("mutex:" + std::to_string(ma), NodeKind::Mutex);
+  a.symbol = "lock_a";
+  WaitNode b = node("mutex:" + std::to_string(mb), NodeKind::Mutex);
+  b.symbol = "lock_b";
+  auto na = *g.add_node(a);
+  auto nb = *g.add_node(b);
+  g.add_edge(ta, nb, EdgeKind::WaitsFor);
+  g.add_edge(nb, tb, EdgeKind::OwnedBy);
+  g.add_edge(tb, na, EdgeKind::WaitsFor);
+  g.add_edge(na, ta, EdgeKind::OwnedBy);
+  return g;
+}
+
+TEST(WaitGraph, AbbaIsADeadlockListedInOrder) {
+  WaitGraph g = abba(200, 100, 0x1000, 0x2000);
+  GraphVerdict v = g.analyse();
+  ASSERT_EQ(v.verdict, Verdict::Deadlock);
+  ASSERT_EQ(v.cycle.size(), 4u);
+  // Canonical start: the smallest actor id ("task:100"), then the wait order.
+  EXPECT_EQ(g.nodes()[v.cycle[0]].id, "task:100");
+  EXPECT_EQ(g.nodes()[v.cycle[1]].id, "mutex:4096");
+  EXPECT_EQ(g.nodes()[v.cycle[2]].id, "task:200");
+  EXPECT_EQ(g.nodes()[v.cycle[3]].id, "mutex:8192");
+}
+
+TEST(WaitGraph, SignatureIgnoresPidsAddressesAndEntryPoint) {
+  WaitGraph g1 = abba(200, 100, 0x1000, 0x2000);
+  WaitGraph g2 = abba(7, 9000, 0xffff888000001000ULL, 0x40);  // other pids, addresses, rotation
+  auto s1 = hang_signature(g1, g1.analyse());
+  auto s2 = hang_signature(g2, g2.analyse());
+  EXPECT_EQ(s1.size(), 16u);
+  EXPECT_EQ(s1, s2);
+  // A different function in the cycle is a different bug.
+  WaitGraph g3 = abba(200, 100, 0x1000, 0x2000);
+  g3.nodes()[0].func = "other_worker";
+  EXPECT_NE(hang_signature(g3, g3.analyse()), s1);
+}
+
+// The xcall case: CPU 2 waits for a csd queued on CPU 3, which spins with IRQs off.
+TEST(WaitGraph, ChainEndingAtIrqsOffCpuIsStuck) {
+  WaitGraph g;
+  auto c2 = *g.add_node(cpu(2, false, "xcall wait", "caller"));
+  auto x = *g.add_node(node("xcall:0x10", NodeKind::Xcall, "remote_func"));
+  auto c3 = *g.add_node(cpu(3, true, "busy with IRQs off", "spin"));
+  auto idle = g.add_node(node("cpu:0", NodeKind::Cpu));
+  ASSERT_TRUE(idle);
+  g.add_edge(c2, x, EdgeKind::WaitsFor);
+  g.add_edge(x, c3, EdgeKind::QueuedOn);
+  GraphVerdict v = g.analyse();
+  EXPECT_EQ(v.verdict, Verdict::Stuck);
+  ASSERT_TRUE(v.root_cause);
+  EXPECT_EQ(*v.root_cause, c3);
+  EXPECT_EQ(v.chain, (std::vector<size_t>{c2, x, c3}));
+  EXPECT_TRUE(v.cycle.empty());
+}
+
+TEST(WaitGraph, ChainEndingAtARunnableTaskIsNoVerdict) {
+  WaitGraph g;
+  auto w = *g.add_node(node("task:1", NodeKind::Task));
+  auto m = *g.add_node(node("mutex:1", NodeKind::Mutex));
+  auto o = *g.add_node(node("task:2", NodeKind::Task));
+  g.add_edge(w, m, EdgeKind::WaitsFor);
+  g.add_edge(m, o, EdgeKind::OwnedBy);
+  GraphVerdict v = g.analyse();
+  EXPECT_EQ(v.verdict, Verdict::None);
+  ASSERT_TRUE(v.root_cause);
+  EXPECT_EQ(*v.root_cause, o);
+}
+
+TEST(WaitGraph, HealthyGraphHasNoVerdict) {
+  WaitGraph g;
+  for (int c = 0; c < 4; ++c) g.add_node(node("cpu:" + std::to_string(c), NodeKind::Cpu));
+  GraphVerdict v = g.analyse();
+  EXPECT_EQ(v.verdict, Verdict::None);
+  EXPECT_FALSE(v.root_cause);
+  EXPECT_TRUE(hang_signature(g, v).empty());
+}
+
+TEST(WaitGraph, MixedCycleThroughXcallAndSpinlock) {
+  WaitGraph g;
+  auto c2 = *g.add_node(cpu(2, true, "xcall wait", "hold_and_call"));
+  auto x = *g.add_node(node("xcall:0x10", NodeKind::Xcall, "remote_func"));
+  auto c3 = *g.add_node(cpu(3, true, "spinlock slowpath", "spin_on"));
+  auto l = *g.add_node(node("spinlock:0x20", NodeKind::Spinlock));
+  g.add_edge(c2, x, EdgeKind::WaitsFor);
+  g.add_edge(x, c3, EdgeKind::QueuedOn);
+  g.add_edge(c3, l, EdgeKind::WaitsFor);
+  g.add_edge(l, c2, EdgeKind::OwnedBy, "stack word", true);
+  GraphVerdict v = g.analyse();
+  ASSERT_EQ(v.verdict, Verdict::Deadlock);
+  EXPECT_EQ(v.cycle, (std::vector<size_t>{c2, x, c3, l}));
+}
+
+TEST(WaitGraph, DuplicatesAreMergedAndBadEdgesRefused) {
+  WaitGraph g;
+  auto a = *g.add_node(node("task:1", NodeKind::Task));
+  EXPECT_EQ(*g.add_node(node("task:1", NodeKind::Task)), a);
+  EXPECT_TRUE(g.add_edge(a, a, EdgeKind::WaitsFor));
+  EXPECT_TRUE(g.add_edge(a, a, EdgeKind::WaitsFor));
+  EXPECT_EQ(g.edges().size(), 1u);
+  EXPECT_FALSE(g.add_edge(a, 99, EdgeKind::WaitsFor));
+  // A self-wait is the smallest cycle.
+  EXPECT_EQ(g.analyse().verdict, Verdict::Deadlock);
+}
+
+// 100,000 nodes in one chain: a recursive search would overflow the stack here.
+TEST(WaitGraph, LongChainsAreHandledIteratively) {
+  WaitGraph g;
+  std::optional<size_t> prev;
+  for (int i = 0; i < 99999; ++i) {
+    auto n = g.add_node(node("task:" + std::to_string(i), NodeKind::Task));
+    ASSERT_TRUE(n);
+    if (prev) g.add_edge(*prev, *n, EdgeKind::WaitsFor);
+    prev = n;
+  }
+  auto c = *g.add_node(cpu(7, true, "busy with IRQs off", "spin"));
+  g.add_edge(*prev, c, EdgeKind::WaitsFor);
+  EXPECT_FALSE(g.add_node(node("one-too-many", NodeKind::Task)));
+  EXPECT_TRUE(g.full());
+  GraphVerdict v = g.analyse();
+  EXPECT_EQ(v.verdict, Verdict::Stuck);
+  EXPECT_EQ(v.chain.size(), 100000u);
+  // Close the loop: now it is one big cycle.
+  g.add_edge(c, 0, EdgeKind::OwnedBy);
+  EXPECT_EQ(g.analyse().verdict, Verdict::Deadlock);
+}
+
+TEST(HangRender, DotRendersToPngWithCycleInRed) {
+  HangReport r;
+  r.graph = abba(100, 200, 0x1000, 0x2000);
+  r.graph.nodes()[0].comm = "we\"ird\\name\n";  // dump bytes must not break the DOT syntax
+  r.verdict = r.graph.analyse();
+  r.signature = hang_signature(r.graph, r.verdict);
+  std::string dot = render_hang_dot(r);
+  EXPECT_NE(dot.find("color=red"), std::string::npos);
+  EXPECT_NE(dot.find("shape=octagon"), std::string::npos);
+  EXPECT_NE(dot.find("shape=ellipse"), std::string::npos);
+  if (std::system("command -v dot >/dev/null 2>&1") != 0) GTEST_SKIP() << "graphviz dot not installed";
+  auto dir = std::filesystem::temp_directory_path() / ("kstuck_hang_dot_" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  { std::ofstream(dir / "g.dot") << dot; }
+  std::string cmd = "dot -Tpng '" + (dir / "g.dot").string() + "' -o '" + (dir / "g.png").string() + "'";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << dot;
+  std::ifstream png(dir / "g.png", std::ios::binary);
+  char magic[8] = {};
+  png.read(magic, 8);
+  EXPECT_EQ(std::string(magic + 1, 3), "PNG");
+  EXPECT_GT(std::filesystem::file_size(dir / "g.png"), 1000u);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(HangRender, JsonHasTheStableSchema) {
+  HangReport r;
+  r.graph = abba(100, 200, 0x1000, 0x2000);
+  r.verdict = r.graph.analyse();
+  r.signature = hang_signature(r.graph, r.verdict);
+  std::string j = render_hang_json(r);
+  for (const char* key : {"\"schema\": \"kstuck-hang/1\"", "\"verdict\": \"DEADLOCK\"", "\"signature\"",
+                          "\"cycle\"", "\"chain\"", "\"root_cause\": \"task:100\"", "\"nodes\"", "\"edges\"",
+                          "\"kind\": \"waits_for\"", "\"kind\": \"owned_by\""})
+    EXPECT_NE(j.find(key), std::string::npos) << key;
+}
+
+}  // namespace
+}  // namespace kstuck
