@@ -163,7 +163,17 @@ loop() {	# loop NAME CMD...: runs CMD until /tmp/stop, counting runs and failure
 	echo "$runs $fails" >/tmp/$name.result
 }
 start=$(date +%s)
-loop trace kstuck trace 'fbt:[a-m]*' --duration 1 --count -q &
+# kstuck.torture_mode=tracefs swaps the traced loop for the kernel's own function
+# tracer on the same functions: the control that tells an emulator problem from ours.
+tracefs_cycle() {
+	echo '[a-m]*' >/sys/kernel/tracing/set_ftrace_filter && echo function >/sys/kernel/tracing/current_tracer &&
+		sleep 1 && echo nop >/sys/kernel/tracing/current_tracer && echo >/sys/kernel/tracing/set_ftrace_filter
+}
+if grep -q 'kstuck.torture_mode=tracefs' /proc/cmdline; then
+	loop trace tracefs_cycle &
+else
+	loop trace kstuck trace 'fbt:[a-m]*' --duration 1 --count -q &
+fi
 l1=$!
 loop list kstuck list 'syscall:*' &
 l2=$!

@@ -16,7 +16,10 @@ def run(ctx):
     # Single-threaded TCG: with one host thread per vCPU, QEMU 7.2 kept two vCPUs
     # looping on an int3 that text_poke had already replaced by a nop (memory showed the
     # nop, no patcher was running): an emulator race, not a guest one. See the report.
-    with ctx.boot("trace", append=f"kstuck.torture={TORTURE_SECONDS}", accel=ACCEL) as g:
+    append = f"kstuck.torture={TORTURE_SECONDS}"
+    if os.environ.get("KSTUCK_TRACE_TORTURE_MODE") == "tracefs":
+        append += " kstuck.torture_mode=tracefs"
+    with ctx.boot("trace", append=append, accel=ACCEL) as g:
         g.wait_for(r"^KSTUCK-BOOTED:", 120)
         words = g.next_request(600)
         if words[:1] == ["nmi"]:
