@@ -1,0 +1,26 @@
+// SPDX-License-Identifier: GPL-2.0
+// "kstuck hang": the CLI's hang analysis (wait-for graph, chains, verdict) over this crash session.
+#include <string>
+
+#include "analysis/hang/hang_analysis.h"
+#include "analysis/hang/hang_render.h"
+#include "crash_ext/crash_target.h"
+#include "crash_ext/subcommand.h"
+
+namespace kstuck::crash {
+namespace {
+
+Result<std::string> run_hang(CrashTarget& target, const Options& o) {
+  if (o.json && o.dot) return fail(ErrorKind::Invalid, "-j and -d exclude each other");
+  auto report = analyse_hang(target);
+  if (!report) return tl::unexpected(report.error());
+  if (o.json) return render_hang_json(*report);
+  if (o.dot) return render_hang_dot(*report);
+  return render_hang_text(*report);
+}
+
+}  // namespace
+
+KSTUCK_CRASH_SUBCOMMAND({"hang", "hang [-j | -d]", "jd", false, run_hang});
+
+}  // namespace kstuck::crash
