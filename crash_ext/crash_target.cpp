@@ -8,6 +8,7 @@
 #include <regex>
 
 #include "analysis/kdump_target/elf_symbols.h"
+#include "analysis/kdump_target/source_lines.h"
 #include "crash_ext/crash_bridge.h"
 
 namespace kstuck {
@@ -62,7 +63,15 @@ CrashTarget::ElfIndex& CrashTarget::elf_index() {
   }
   index.kaslr = stext - linked->value;
   index.symbols = std::move(*symbols);
+  index.lines = std::make_unique<SourceLines>(path);
   return index;
+}
+
+Result<std::string> CrashTarget::source_line(uint64_t address) {
+  auto& index = elf_index();
+  if (!index.lines) return fail(ErrorKind::NotFound, "no vmlinux for source lines: " + index.error);
+  if (address < index.kaslr) return fail(ErrorKind::NotFound, "not a vmlinux address", address);
+  return index.lines->at(address - index.kaslr);
 }
 
 std::string CrashTarget::symbol_source() {

@@ -11,6 +11,7 @@
 namespace kstuck {
 
 class ElfSymbols;
+class SourceLines;
 
 // Reads memory, symbols, types and notes through crash's own session state, so a
 // crash user's dump (any format crash opens) feeds the same analyses as the CLI.
@@ -30,6 +31,8 @@ class CrashTarget final : public Target {
   int cpu_count() const;
   // Where symbol_at()'s answers come from, for diagnostics.
   std::string symbol_source();
+  // "kernel/smp.c:612" for a vmlinux address, from the DWARF of the vmlinux crash loaded.
+  Result<std::string> source_line(uint64_t address);
 
  private:
   // One hop of a member path, as crash describes it.
@@ -50,6 +53,7 @@ class CrashTarget final : public Target {
   // symbol table (the file crash loaded) gives them, relocated by crash's KASLR offset.
   struct ElfIndex {
     std::unique_ptr<ElfSymbols> symbols;
+    std::unique_ptr<SourceLines> lines;
     uint64_t kaslr = 0;
     std::string error;
   };
