@@ -138,6 +138,11 @@ class Builder {
       n.symbol = l->symbol;
       n.state = l->flags;
       n.locked = l->owner_task != 0 || l->writer_locked || l->readers > 0;
+      for (uint64_t w : l->waiters) {
+        const TaskView* wt = snap_.task_at(w);
+        n.waiter_pids.push_back(wt ? wt->pid : 0);
+      }
+      n.waiters_complete = l->waiters_complete;
       n.label = std::string(lock_kind_id(l->kind)) + " " + (l->symbol.empty() ? hex(l->address) : l->symbol) +
                 (l->flags.empty() ? "" : " [" + l->flags + "]") +
                 (l->kind == SleepingLockKind::Rwsem ? " readers=" + std::to_string(l->readers) : "") +

@@ -62,7 +62,8 @@ std::string render_hang_dot(const HangReport& r) {
     o << "];\n";
   }
   for (const auto& e : r.graph.edges()) {
-    o << "  n" << e.from << " -> n" << e.to << " [label=" << quote(edge_kind_name(e.kind));
+    o << "  n" << e.from << " -> n" << e.to << " [label="
+      << quote(std::string(edge_kind_name(e.kind)) + (e.inferred ? " (inferred)" : ""));
     if (cycle_edges.count({e.from, e.to})) o << ", color=red, penwidth=2";
     if (e.inferred) o << ", style=dashed";
     o << "];\n";

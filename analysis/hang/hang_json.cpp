@@ -43,6 +43,10 @@ nlohmann::ordered_json node_json(const WaitNode& n) {
   if (!n.doing.empty()) j["doing"] = n.doing;
   if (n.kind == NodeKind::Task && !n.state.empty()) j["state"] = n.state;
   if ((n.kind == NodeKind::Mutex || n.kind == NodeKind::Rwsem) && !n.state.empty()) j["flags"] = n.state;
+  if (n.kind == NodeKind::Mutex || n.kind == NodeKind::Rwsem) {
+    j["waiters"] = n.waiter_pids;
+    j["waiters_complete"] = n.waiters_complete;
+  }
   if (!n.stack.empty()) j["stack"] = n.stack;
   return j;
 }

@@ -46,6 +46,8 @@ struct WaitNode {
   std::string doing;                  // Cpu/Task: "spinlock slowpath", "xcall wait", "mutex wait"...
   std::string state;                  // Task: "D", "S", "R"...
   std::vector<std::string> stack;     // function names, innermost first
+  std::vector<int> waiter_pids;       // Mutex/Rwsem: its wait_list in order (0: not in the task list)
+  bool waiters_complete = true;       // Mutex/Rwsem: the wait_list walk reached its head
 };
 
 struct WaitEdge {

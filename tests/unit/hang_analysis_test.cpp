@@ -145,9 +145,11 @@ TEST_F(HangTest, AbbaMutexDeadlockInOrderWithWaitersAndOwners) {
   std::snprintf(ida, sizeof ida, "mutex:0x%llx", static_cast<unsigned long long>(ma));
   std::snprintf(idb, sizeof idb, "mutex:0x%llx", static_cast<unsigned long long>(mb));
   EXPECT_EQ(cycle_ids(r), (std::vector<std::string>{"task:100", idb, "task:101", ida}));
-  // The third waiter waits, but outside the cycle.
+  // The third waiter waits, but outside the cycle; B lists both waiters in order.
   const WaitNode* third = node(r, "task:102");
   ASSERT_NE(third, nullptr);
+  EXPECT_EQ(node(r, idb)->waiter_pids, (std::vector<int>{100, 102}));
+  EXPECT_TRUE(node(r, idb)->waiters_complete);
   EXPECT_EQ(r.signature.size(), 16u);
 }
 

@@ -98,6 +98,12 @@ def check_abba(report, truth):
             if not ok:
                 break
     out.append(TestResult("abba-cycle-order", ok, " -> ".join(report.get("cycle", []))))
+    # Each mutex's wait_list, in order, holds the task that waits for it.
+    waiters_ok = bool(locks)
+    for n in locks:
+        role = "abba_first" if _h(n["address"]) == _h(truth.get("abba_first.waits", "0")) else "abba_second"
+        waiters_ok = waiters_ok and n.get("waiters") == [int(truth.get(f"{role}.pid", -1))]
+    out.append(TestResult("abba-mutex-waiters", waiters_ok, str([(n.get("symbol"), n.get("waiters")) for n in locks])))
     syms = {n.get("symbol") for n in locks}
     out.append(TestResult("abba-mutex-names", syms == {"kstuck_abba_mutex_a", "kstuck_abba_mutex_b"}, str(syms)))
     return out
@@ -158,13 +164,31 @@ def check_idle(report, truth):
 CHECKS = {"hang_abba": check_abba, "hang_xcall": check_xcall, "hang_mixed": check_mixed, "hang_idle": check_idle}
 
 
+def check_dot(name, cli, vmlinux, dump):
+    """--dot renders with Graphviz: a PNG comes out, and a cycle is drawn in red."""
+    dot_path, png_path = dump.with_suffix(".dot"), dump.with_suffix(".png")
+    p = subprocess.run([str(cli), "hang", str(dump), "--vmlinux", str(vmlinux), "--dot"], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True, timeout=300)
+    dot_path.write_text(p.stdout)
+    png_path.unlink(missing_ok=True)
+    r = subprocess.run(["dot", "-Tpng", str(dot_path), "-o", str(png_path)], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True, timeout=120)
+    ok = r.returncode == 0 and png_path.exists() and png_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    size = png_path.stat().st_size if png_path.exists() else 0
+    return [TestResult(f"{name}-dot-renders-png", ok and size > 1000, f"{png_path} {size} bytes {r.stdout[:200]}"),
+            TestResult(f"{name}-dot-cycle-red", "color=red" in p.stdout, p.stdout[:200].replace("\n", " "))]
+
+
 def check_dump(name, cli, vmlinux, module_dir, dump, truth):
     report, err = analyse(cli, vmlinux, module_dir, dump)
     if report is None:
         return [TestResult(f"{name}-analysis-runs", False, err)]
     results = [TestResult(f"{name}-analysis-runs", True, f"verdict={report.get('verdict')} "
                           f"signature={report.get('signature')}")]
-    return results + CHECKS[name](report, truth)
+    results += CHECKS[name](report, truth)
+    if name in ("hang_abba", "hang_mixed"):
+        results += check_dot(name, cli, vmlinux, dump)
+    return results
 
 
 def run(ctx):
