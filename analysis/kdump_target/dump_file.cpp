@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "analysis/kdump_target/flattened.h"
+#include "analysis/kdump_target/header_check.h"
 
 namespace kstuck {
 namespace {
@@ -97,6 +98,15 @@ Result<std::unique_ptr<DumpFile>> DumpFile::open(const std::string& path) {
     arch_unknown = true;
     dump->notes_.push_back("dump header has an empty utsname (QEMU dump-guest-memory): architecture set to x86_64");
   }
+  // libkdumpfile knows more formats (LKCD, sadump, Xen), none of which an x86-64 Linux
+  // support case sends; refusing the rest here gives one clear message.
+  bool known = std::memcmp(head, "KDUMP   ", 8) == 0 || std::memcmp(head, "DISKDUMP", 8) == 0 ||
+               std::memcmp(head, "\x7f" "ELF", 4) == 0;
+  if (!known)
+    return fail(ErrorKind::Format, path + ": not a vmcore (no kdump-compressed, flattened or ELF signature)");
+  auto checked = check_dump_headers(data_fd);
+  if (!checked) return tl::unexpected(checked.error().with_context(path));
+  dump->notes_.insert(dump->notes_.end(), checked->begin(), checked->end());
   auto r = dump->open_context(data_fd, arch_unknown);
   if (!r) return tl::unexpected(r.error().with_context(path));
   return dump;

@@ -23,13 +23,65 @@ std::string where(kstuck::KdumpTarget& t, uint64_t addr) {
   return out;
 }
 
+// The task on a CPU: per-CPU current_task, read through BTF offsets.
+struct RunningTask {
+  uint64_t address = 0;
+  int pid = -1;
+  std::string comm;
+  uint64_t stack = 0;
+};
+
+kstuck::Result<RunningTask> running_task(kstuck::KdumpTarget& t, int cpu) {
+  auto base = t.per_cpu_offset(cpu);
+  if (!base) return tl::unexpected(base.error());
+  auto current = t.symbol_address("current_task");
+  if (!current) return tl::unexpected(current.error());
+  auto task = kstuck::read_u64(t, *base + *current);
+  if (!task) return tl::unexpected(task.error().with_context("current_task"));
+  RunningTask rt;
+  rt.address = *task;
+  auto pid = t.member("task_struct", "pid");
+  auto comm = t.member("task_struct", "comm");
+  auto stack = t.member("task_struct", "stack");
+  if (!pid || !comm || !stack) return kstuck::fail(kstuck::ErrorKind::NotFound, "task_struct layout unknown");
+  if (auto v = kstuck::read_u32(t, *task + pid->offset)) rt.pid = static_cast<int>(*v);
+  char name[16] = {};
+  if (t.read(*task + comm->offset, std::as_writable_bytes(std::span(name, 15)))) rt.comm = name;
+  if (auto v = kstuck::read_u64(t, *task + stack->offset)) rt.stack = *v;
+  return rt;
+}
+
+// A debugging aid, not an unwinder (that is the kernel model's): every word of the task's
+// stack that points into kernel text, outermost last. Module addresses stay raw.
+void print_stack_scan(kstuck::KdumpTarget& t, int cpu, const RunningTask& rt) {
+  constexpr size_t kThreadSize = 16384;  // x86-64 THREAD_SIZE without KASAN
+  constexpr uint64_t kModulesStart = 0xffffffffc0000000ULL;
+  std::vector<uint64_t> words(kThreadSize / 8);
+  auto r = t.read(rt.stack, std::as_writable_bytes(std::span(words)));
+  if (!r) {
+    std::printf("cpu %d stack: %s\n", cpu, r.error().describe().c_str());
+    return;
+  }
+  std::printf("cpu %d stack:", cpu);
+  for (size_t i = words.size(); i-- > 0;) {
+    uint64_t w = words[i];
+    if (w >= kModulesStart && w < 0xffffffffff000000ULL) {
+      std::printf(" 0x%llx", static_cast<unsigned long long>(w));
+    } else if (auto s = t.symbol_at(w); s && s->size && w > s->address) {
+      std::printf(" %s+0x%llx", s->name.c_str(), static_cast<unsigned long long>(w - s->address));
+    }
+  }
+  std::printf("\n");
+}
+
 int run_dumpinfo(const std::vector<std::string>& args) {
   po::options_description opts("dumpinfo options");
   opts.add_options()("help,h", "show this help")("vmlinux", po::value<std::string>(), "the dumped kernel's vmlinux (required)")(
       "force", "use the vmlinux even if its build-id does not match")(
       "symbol", po::value<std::vector<std::string>>(), "also print a symbol's address (repeatable)")(
       "member", po::value<std::vector<std::string>>(), "also print STRUCT:MEMBER.PATH's offset and size (repeatable)")(
-      "no-lines", "do not look up source lines (DWARF)");
+      "no-lines", "do not look up source lines (DWARF)")(
+      "stack-scan", "also list the kernel text addresses on each CPU's current task stack");
   po::options_description all;
   all.add(opts).add_options()("vmcore", po::value<std::string>());
   po::positional_options_description pos;
@@ -86,6 +138,14 @@ int run_dumpinfo(const std::vector<std::string>& args) {
     std::printf("cpu %d: note pid %lld rip 0x%016llx rsp 0x%016llx %s\n", cpu, static_cast<long long>(regs->note_pid),
                 static_cast<unsigned long long>(rip),
                 static_cast<unsigned long long>(regs->get(kstuck::CpuRegisters::rsp)), at.c_str());
+    auto rt = running_task(t, cpu);
+    if (!rt) {
+      std::printf("cpu %d task: %s\n", cpu, rt.error().describe().c_str());
+      continue;
+    }
+    std::printf("cpu %d task: pid %d comm %s task_struct 0x%llx\n", cpu, rt->pid, rt->comm.c_str(),
+                static_cast<unsigned long long>(rt->address));
+    if (vm.count("stack-scan")) print_stack_scan(t, cpu, *rt);
   }
   if (vm.count("symbol"))
     for (const auto& name : vm["symbol"].as<std::vector<std::string>>()) {
