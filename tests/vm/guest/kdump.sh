@@ -2,7 +2,7 @@
 # Kdump suite, first kernel: loads kstuck.ko and the capture kernel (kexec -p), starts
 # the scenario, optionally lets the host take a QEMU dump of the live state, then
 # panics (sysrq c, or the hung-task detector) so the capture kernel writes real dumps.
-# Driven by kstuck.panic=, kstuck.scenarios=, kstuck.qemu_dump=, kstuck.formats=.
+# Driven by kstuck.panic=, kstuck.scenarios=, kstuck.nmi=, kstuck.qemu_dump=, kstuck.formats=.
 . /tests/lib.sh
 
 arg() { sed -n "s/.*kstuck\.$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
@@ -39,6 +39,14 @@ ok=1
 if [ $ok = 1 ]; then pass scenario-started; else fail scenario-started "$(dmesg | grep KSTUCK-TRUTH | tr '\n' ' ')"; fi
 sleep 1
 
+if [ "$(arg nmi)" = 1 ]; then
+	# An external NMI (QEMU inject-nmi, like a BMC button): kstuck.ko snapshots every
+	# CPU's stack into its history, which the dumps below then carry.
+	reply=$(request nmi)
+	sleep 1
+	if [ "$reply" = "ok" ]; then pass nmi-injected; else fail nmi-injected "reply=$reply"; fi
+fi
+
 if [ "$(arg qemu_dump)" = 1 ]; then
 	reply=$(request dump kdump)
 	if [ "$reply" = "ok" ]; then pass host-dump-taken; else fail host-dump-taken "reply=$reply"; fi
@@ -53,6 +61,8 @@ hung)
 	;;
 *)
 	echo "KSTUCK-PANIC: sysrq-c"
+	# The panic stops the UART before it drains: give our last lines time to leave.
+	sleep 1
 	echo c >/proc/sysrq-trigger
 	fail sysrq-panic "still alive after sysrq c"
 	;;
