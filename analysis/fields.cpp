@@ -85,7 +85,17 @@ Result<std::string> read_c_string(Target& target, uint64_t address, size_t max_l
     // Read up to the next 64-byte boundary so a string ending before an unmapped page reads fine.
     size_t n = std::min<size_t>({sizeof(chunk) - (address % sizeof(chunk)), max_len - out.size()});
     auto r = target.read(address, std::as_writable_bytes(std::span(chunk, n)));
-    if (!r) return tl::unexpected(r.error());
+    if (!r) {
+      // The string may end before the unreadable byte: retry this chunk byte by byte.
+      for (size_t i = 0; i < n; ++i) {
+        auto b = target.read(address + i, std::as_writable_bytes(std::span(chunk + i, 1)));
+        if (!b) return tl::unexpected(b.error());
+        if (!chunk[i]) return out;
+        out.push_back(chunk[i]);
+      }
+      address += n;
+      continue;
+    }
     for (size_t i = 0; i < n; ++i) {
       if (!chunk[i]) return out;
       out.push_back(chunk[i]);

@@ -32,9 +32,19 @@ Result<CpuSet> load_cpus(Fields& fields) {
   }
   auto mask_addr = t.symbol_address("__cpu_online_mask");
   if (!mask_addr) return tl::unexpected(mask_addr.error().with_context("online CPUs"));
+  // Word by word: the mask is NR_CPUS bits (8192 on Debian) but nr_cpu_ids may be
+  // unknown; bits past what is readable are taken as offline.
   std::vector<uint64_t> words((nr_cpu_ids + 63) / 64);
-  auto r = t.read(*mask_addr, std::as_writable_bytes(std::span(words)));
-  if (!r) return tl::unexpected(r.error().with_context("__cpu_online_mask"));
+  for (size_t i = 0; i < words.size(); ++i) {
+    auto w = read_u64(t, *mask_addr + 8 * i);
+    if (!w) {
+      if (i == 0) return tl::unexpected(w.error().with_context("__cpu_online_mask"));
+      words.resize(i);
+      nr_cpu_ids = int(i * 64);
+      break;
+    }
+    words[i] = *w;
+  }
   auto rq_sym = t.symbol_address("runqueues");
   for (int cpu = 0; cpu < nr_cpu_ids; ++cpu) {
     if (!(words[cpu / 64] >> (cpu % 64) & 1)) continue;

@@ -27,6 +27,7 @@ const char* stack_kind_name(StackKind k) {
     case StackKind::Debug: return "db";
     case StackKind::Mce: return "mce";
     case StackKind::Vc: return "vc";
+    case StackKind::User: return "user";
     case StackKind::Unknown: return "unknown";
   }
   return "unknown";
@@ -117,7 +118,7 @@ Stack Unwinder::from_registers(const CpuRegisters& regs, const StackRanges& stac
   st.signal = true;
   if ((regs.get(CpuRegisters::cs) & 3) != 0) {
     Stack s;
-    s.frames.push_back({st.ip, st.sp, true, true, StackKind::Unknown});
+    s.frames.push_back({st.ip, st.sp, true, true, StackKind::User});
     s.stop = StopReason::UserMode;
     s.detail = "CPU was in user mode";
     return s;
@@ -172,8 +173,9 @@ Stack Unwinder::run(State& st, const StackRanges& stacks) {
 
   while (true) {
     if (out.frames.size() >= limits_.max_frames) return stop(StopReason::Limit, st.ip, "stopped after max frames");
-    out.frames.push_back({st.ip, st.sp, st.signal, st.reliable, cur.kind});
-    if (st.regs && ((*st.regs)[kCs] & 3)) return stop(StopReason::UserMode, 0, "entered from user space");
+    bool user = st.regs && ((*st.regs)[kCs] & 3);
+    out.frames.push_back({st.ip, st.sp, st.signal, st.reliable, user ? StackKind::User : cur.kind});
+    if (user) return stop(StopReason::UserMode, 0, "entered from user space");
 
     uint64_t prev_sp = st.sp;
     uint64_t orig_ip = st.ip;
@@ -196,7 +198,10 @@ Stack Unwinder::run(State& st, const StackRanges& stacks) {
       last_guess = true;
     }
     if (orc.type == OrcType::EndOfStack) return stop(StopReason::EndOfStack, 0, {});
-    if (orc.type == OrcType::Undefined || orc.type == OrcType::Unknown)
+    // A weak section terminator or a region objtool could not describe: like the kernel,
+    // do not guess (no frame-pointer fallback here).
+    if (orc.type == OrcType::Undefined) return stop(StopReason::NoOrc, lookup, "ORC marks this ip undefined");
+    if (orc.type == OrcType::Unknown)
       return stop(StopReason::BadOrc, orig_ip, "ORC entry type " + std::to_string(orc.raw_type));
 
     uint64_t sp = 0;

@@ -13,7 +13,7 @@
 namespace kstuck {
 
 // Where a stack lives; frames are labelled so a report can show IRQ/NMI crossings.
-enum class StackKind { Task, Irq, Nmi, DoubleFault, Debug, Mce, Vc, Unknown };
+enum class StackKind { Task, Irq, Nmi, DoubleFault, Debug, Mce, Vc, User, Unknown };
 const char* stack_kind_name(StackKind k);
 
 struct StackRange {

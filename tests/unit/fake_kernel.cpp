@@ -23,6 +23,7 @@ FakeKernel::FakeKernel(FakeTarget& target, int ncpus) : t_(target), ncpus_(ncpus
   define_per_cpu("runqueues", 0x40);
   define_per_cpu("call_single_queue", 8);
 
+  list_init(t_.add_global("modules", 16));
   init_task_ = t_.add_global("init_task", 0x100);
   uint64_t signal = t_.alloc(0x40);
   list_init(t_.addr_of(signal, "signal_struct", "thread_head"));
@@ -67,6 +68,21 @@ void FakeKernel::define_layouts() {
   t_.add_struct("inactive_task_frame", 0x38,
                 {{"r15", 0x0, 8}, {"r14", 0x8, 8}, {"r13", 0x10, 8}, {"r12", 0x18, 8}, {"bx", 0x20, 8},
                  {"bp", 0x28, 8}, {"ret_addr", 0x30, 8}});
+  t_.add_struct("module", 0x200,
+                {{"state", 0x0, 4, "enum module_state"},
+                 {"list", 0x8, 16, "struct list_head"},
+                 {"name", 0x18, 56, "char [56]"},
+                 {"core_layout", 0x60, 0x20, "struct module_layout"},
+                 {"core_layout.base", 0x60, 8, "void *"},
+                 {"core_layout.size", 0x68, 4, "unsigned int"},
+                 {"core_layout.text_size", 0x6c, 4, "unsigned int"},
+                 {"kallsyms", 0x100, 8, "struct mod_kallsyms *"},
+                 {"arch", 0x110, 0x18, "struct mod_arch_specific"},
+                 {"arch.num_orcs", 0x110, 4, "unsigned int"},
+                 {"arch.orc_unwind_ip", 0x118, 8, "int *"},
+                 {"arch.orc_unwind", 0x120, 8, "struct orc_entry *"}});
+  t_.add_struct("mod_kallsyms", 0x20, {{"symtab", 0x0, 8, "Elf64_Sym *"}, {"num_symtab", 0x8, 4, "unsigned int"},
+                                       {"strtab", 0x10, 8, "char *"}, {"typetab", 0x18, 8, "char *"}});
   t_.add_struct("llist_head", 8, {{"first", 0, 8, "struct llist_node *"}});
   t_.add_struct("llist_node", 8, {{"next", 0, 8, "struct llist_node *"}});
   t_.add_struct("__call_single_data", 0x20,
@@ -89,6 +105,40 @@ uint64_t FakeKernel::per_cpu_addr(int cpu, std::string_view name) {
   if (!sym || !off) throw std::logic_error("FakeKernel::per_cpu_addr: unknown " + std::string(name));
   return *sym + *off;
 }
+
+uint64_t FakeKernel::add_module(std::string_view name, uint64_t text_size, const std::vector<ModuleFunc>& funcs) {
+  uint64_t base = 0xffffffffc0000000ULL + uint64_t(modules_++) * 0x100000;
+  t_.map(base, text_size);
+  uint64_t mod = t_.alloc(0x200);
+  t_.set_string(mod, "module", "name", name);
+  t_.set(mod, "module", "core_layout.base", base);
+  t_.set(mod, "module", "core_layout.size", text_size);
+  t_.set(mod, "module", "core_layout.text_size", text_size);
+  // kallsyms: symbol 0 is the null symbol, as in an ELF symtab.
+  uint64_t symtab = t_.alloc(24 * (funcs.size() + 1));
+  std::string strtab(1, '\0');
+  for (size_t i = 0; i < funcs.size(); ++i) {
+    uint64_t sym = symtab + 24 * (i + 1);
+    t_.write_u32(sym, uint32_t(strtab.size()));
+    t_.write_u8(sym + 4, 0x12);   // STB_GLOBAL | STT_FUNC
+    t_.write_u16(sym + 6, 1);     // a defined section
+    t_.write_u64(sym + 8, base + funcs[i].offset);
+    t_.write_u64(sym + 16, funcs[i].size);
+    strtab += funcs[i].name;
+    strtab.push_back('\0');
+  }
+  uint64_t str = t_.alloc(strtab.size());
+  t_.write(str, strtab.data(), strtab.size());
+  uint64_t ks = t_.alloc(0x20);
+  t_.set(ks, "mod_kallsyms", "symtab", symtab);
+  t_.set(ks, "mod_kallsyms", "num_symtab", funcs.size() + 1);
+  t_.set(ks, "mod_kallsyms", "strtab", str);
+  t_.set(mod, "module", "kallsyms", ks);
+  list_add_tail(t_.addr_of(mod, "module", "list"), *t_.symbol_address("modules"));
+  return mod;
+}
+
+uint64_t FakeKernel::module_base(uint64_t module) { return t_.peek_u64(t_.addr_of(module, "module", "core_layout.base")); }
 
 void FakeKernel::list_init(uint64_t head) {
   t_.write_u64(head, head);

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "tests/unit/fake_target.h"
 
@@ -50,6 +51,16 @@ class FakeKernel {
   // A csd queued on cpu's call_single_queue (llist push at the head).
   uint64_t queue_csd(int cpu, uint64_t func, uint64_t info, uint32_t flags = 0x11);
 
+  // A loaded module: struct module on the `modules` list, text_size bytes of mapped text
+  // at 0xffffffffc0000000 + n MiB, and kallsyms for funcs (name, offset in text, size).
+  struct ModuleFunc {
+    std::string name;
+    uint64_t offset;
+    uint64_t size;
+  };
+  uint64_t add_module(std::string_view name, uint64_t text_size, const std::vector<ModuleFunc>& funcs);
+  uint64_t module_base(uint64_t module);
+
   // list_head helpers over fake memory.
   void list_init(uint64_t head);
   void list_add_tail(uint64_t node, uint64_t head);
@@ -62,6 +73,7 @@ class FakeKernel {
   int ncpus_;
   uint64_t init_task_ = 0;
   uint64_t next_per_cpu_ = kPerCpuBase;
+  int modules_ = 0;
 };
 
 }  // namespace kstuck::test

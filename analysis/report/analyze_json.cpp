@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: GPL-2.0
+// JSON rendering of the analyze report (nlohmann-json), schema kstuck.analyze/1.
+#include <cstdio>
+
+#include <nlohmann/json.hpp>
+
+#include "analysis/report/analyze_render.h"
+
+namespace kstuck {
+namespace {
+
+using nlohmann::json;
+
+std::string hex(uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+json stack_json(const ReportStack& s) {
+  json frames = json::array();
+  for (const auto& f : s.frames) {
+    frames.push_back({{"ip", hex(f.ip)},
+                      {"symbol", f.symbol},
+                      {"function", f.function},
+                      {"module", f.module},
+                      {"stack", f.stack},
+                      {"reliable", f.reliable},
+                      {"exact", f.exact}});
+  }
+  json j = {{"frames", frames}, {"complete", s.complete}, {"stop", s.stop}};
+  if (s.stop_address) j["stop_address"] = hex(s.stop_address);
+  if (!s.detail.empty()) j["stop_detail"] = s.detail;
+  return j;
+}
+
+json task_json(const ReportTask& t) {
+  json j = {{"pid", t.pid},       {"tgid", t.tgid},     {"comm", t.comm},
+            {"state", std::string(1, t.state)},         {"state_name", t.state_name},
+            {"cpu", t.cpu},       {"on_cpu", t.on_cpu}, {"current_on", t.current_on},
+            {"kthread", t.kthread}, {"address", hex(t.address)}, {"group", t.group}};
+  j["since_ran_ns"] = t.since_ran_ns ? json(*t.since_ran_ns) : json(nullptr);
+  if (!t.problems.empty()) j["problems"] = t.problems;
+  return j;
+}
+
+json header() {
+  return {{"schema", kAnalyzeSchema}, {"version", {{"major", kAnalyzeSchemaMajor}, {"minor", kAnalyzeSchemaMinor}}}};
+}
+
+}  // namespace
+
+std::string render_analyze_json(const AnalyzeReport& r) {
+  json j = header();
+  json log = json::array();
+  for (const auto& rec : r.system.log_tail)
+    log.push_back({{"seq", rec.seq}, {"ts_nsec", rec.ts_nsec}, {"level", rec.level}, {"text", rec.text}});
+  j["system"] = {{"release", r.system.release},
+                 {"version", r.system.version},
+                 {"machine", r.system.machine},
+                 {"nodename", r.system.nodename},
+                 {"uptime_ns", r.system.uptime_ns},
+                 {"crash_time", r.system.crash_time ? json(*r.system.crash_time) : json(nullptr)},
+                 {"panic_message", r.system.panic_message},
+                 {"log_tail", log},
+                 {"source", r.system.source}};
+  json cpus = json::array();
+  for (const auto& c : r.cpus) {
+    json jc = {{"cpu", c.cpu},     {"has_registers", c.has_registers}, {"rip", hex(c.rip)}, {"rsp", hex(c.rsp)},
+               {"eflags", hex(c.eflags)}, {"irqs_off", c.irqs_off}, {"task", hex(c.task)}, {"pid", c.pid},
+               {"comm", c.comm},   {"stack", stack_json(c.stack)}};
+    if (!c.problems.empty()) jc["problems"] = c.problems;
+    cpus.push_back(jc);
+  }
+  j["cpus"] = cpus;
+  json tasks = json::array();
+  for (const auto& t : r.tasks) tasks.push_back(task_json(t));
+  j["tasks"] = tasks;
+  json groups = json::array();
+  for (const auto& g : r.groups) {
+    json states = json::object();
+    for (auto [letter, n] : g.states) states[std::string(1, letter)] = n;
+    json pids = json::array();
+    for (size_t i : g.tasks) pids.push_back(r.tasks[i].pid);
+    groups.push_back({{"count", g.tasks.size()}, {"states", states}, {"pids", pids}, {"stack", stack_json(g.stack)}});
+  }
+  j["groups"] = groups;
+  json d = json::array();
+  for (size_t i : r.d_state) {
+    const auto& t = r.tasks[i];
+    d.push_back({{"pid", t.pid}, {"comm", t.comm}, {"since_ran_ns", t.since_ran_ns ? json(*t.since_ran_ns) : json(nullptr)},
+                 {"group", t.group}});
+  }
+  j["d_state"] = d;
+  json mods = json::array();
+  for (const auto& m : r.modules) mods.push_back({{"name", m.name}, {"base", hex(m.base)}, {"size", m.size}});
+  j["modules"] = mods;
+  j["problems"] = r.problems;
+  return j.dump(1) + "\n";
+}
+
+std::string render_tasks_json(const AnalyzeReport& r) {
+  json j = header();
+  j["schema"] = "kstuck.tasks";
+  json tasks = json::array();
+  for (const auto& t : r.tasks) {
+    json jt = task_json(t);
+    const auto& s = r.groups[t.group].stack;
+    jt["stack"] = stack_json(s);
+    tasks.push_back(jt);
+  }
+  j["tasks"] = tasks;
+  j["problems"] = r.problems;
+  return j.dump(1) + "\n";
+}
+
+std::string render_stack_json(const ReportStack& stack, const std::string& kind, int id) {
+  json j = header();
+  j["schema"] = "kstuck.bt";
+  j[kind] = id;
+  j["stack"] = stack_json(stack);
+  return j.dump(1) + "\n";
+}
+
+}  // namespace kstuck

@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: GPL-2.0
+// Building the analyze report: system facts, CPU stacks, task stacks grouped, D-state waits.
+#include "analysis/report/analyze_report.h"
+
+#include <algorithm>
+#include <unordered_map>
+
+namespace kstuck {
+
+bool ReportStack::has_function(std::string_view function) const {
+  for (const auto& f : frames)
+    if (f.function == function) return true;
+  return false;
+}
+
+ReportStack make_report_stack(KernelModel& model, const Stack& stack) {
+  ReportStack out;
+  for (const auto& f : stack.frames) {
+    ReportFrame rf;
+    rf.ip = f.ip;
+    rf.exact = f.exact_ip;
+    rf.reliable = f.reliable;
+    rf.stack = stack_kind_name(f.stack);
+    rf.symbol = model.symbolizer().format(f.ip, !f.exact_ip);
+    if (auto s = model.symbolizer().lookup(f.exact_ip || !f.ip ? f.ip : f.ip - 1)) {
+      rf.function = s->name;
+      rf.module = s->module;
+    }
+    out.frames.push_back(std::move(rf));
+  }
+  out.stop = stop_reason_name(stack.stop);
+  out.complete = stack.complete();
+  out.stop_address = stack.stop_address;
+  out.detail = stack.detail;
+  return out;
+}
+
+namespace {
+
+void fill_system(KernelModel& model, SystemInfo& sys, const AnalyzeOptions& options) {
+  Fields& f = model.fields();
+  Target& t = model.target();
+  if (auto uts = t.symbol_address("init_uts_ns")) {
+    if (auto v = f.read_chars(*uts, "uts_namespace", "name.release")) sys.release = *v;
+    if (auto v = f.read_chars(*uts, "uts_namespace", "name.version")) sys.version = *v;
+    if (auto v = f.read_chars(*uts, "uts_namespace", "name.machine")) sys.machine = *v;
+    if (auto v = f.read_chars(*uts, "uts_namespace", "name.nodename")) sys.nodename = *v;
+  }
+  if (sys.release.empty())
+    if (auto r = t.vmcoreinfo("OSRELEASE")) sys.release = *r;
+  sys.uptime_ns = model.cpus().now_clock;
+  if (auto c = t.vmcoreinfo("CRASHTIME")) {
+    try {
+      sys.crash_time = std::stoll(*c);
+    } catch (...) {
+    }
+  }
+  KernelLog log = read_kernel_log(f, std::max<size_t>(options.log_lines, 200));
+  sys.panic_message = find_panic_message(log);
+  size_t skip = log.records.size() > options.log_lines ? log.records.size() - options.log_lines : 0;
+  sys.log_tail.assign(log.records.begin() + long(skip), log.records.end());
+}
+
+std::string stack_key(const ReportStack& s) {
+  std::string key;
+  for (const auto& f : s.frames) key += f.symbol + "\n";
+  key += s.stop;
+  return key;
+}
+
+}  // namespace
+
+AnalyzeReport build_analyze_report(KernelModel& model, const AnalyzeOptions& options) {
+  AnalyzeReport r;
+  auto progress = [&](const char* phase, size_t done, size_t total) {
+    if (options.progress) options.progress(phase, done, total, options.progress_ctx);
+  };
+  progress("system", 0, 1);
+  fill_system(model, r.system, options);
+  r.problems = model.cpus().problems;
+  for (const auto& p : model.tasks().problems) r.problems.push_back(p);
+  for (const auto& p : model.modules().problems) r.problems.push_back(p);
+  if (!model.orc().vmlinux_error().empty()) r.problems.push_back(model.orc().vmlinux_error());
+  for (const auto& m : model.modules().modules) r.modules.push_back({m.name, m.base, m.size});
+
+  for (const auto& c : model.cpus().cpus) {
+    progress("cpus", size_t(c.cpu), model.cpus().cpus.size());
+    ReportCpu rc;
+    rc.cpu = c.cpu;
+    rc.task = c.curr;
+    rc.problems = c.problems;
+    if (const TaskInfo* t = model.tasks().by_address(c.curr)) {
+      rc.pid = t->pid;
+      rc.comm = t->comm;
+    }
+    if (c.regs) {
+      rc.has_registers = true;
+      rc.rip = c.regs->get(CpuRegisters::rip);
+      rc.rsp = c.regs->get(CpuRegisters::rsp);
+      rc.eflags = c.regs->get(CpuRegisters::eflags);
+      rc.irqs_off = !(rc.eflags & 0x200);  // X86_EFLAGS_IF
+    }
+    rc.stack = make_report_stack(model, model.cpu_stack(c.cpu));
+    r.cpus.push_back(std::move(rc));
+  }
+
+  std::unordered_map<std::string, size_t> group_of;
+  const auto& tasks = model.tasks().tasks;
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    if (i % 32 == 0) progress("stacks", i, tasks.size());
+    const TaskInfo& t = tasks[i];
+    ReportTask rt;
+    rt.address = t.address;
+    rt.pid = t.pid;
+    rt.tgid = t.tgid;
+    rt.comm = t.comm;
+    rt.state = t.state.letter;
+    rt.state_name = t.state.name;
+    rt.cpu = t.cpu;
+    rt.on_cpu = t.on_cpu;
+    rt.current_on = t.current_on;
+    rt.kthread = t.kthread();
+    rt.since_ran_ns = t.since_ran_ns;
+    rt.problems = t.problems;
+    ReportStack stack = make_report_stack(model, model.task_stack(t));
+    std::string key = stack_key(stack);
+    auto [it, inserted] = group_of.emplace(key, r.groups.size());
+    if (inserted) r.groups.push_back(TaskStackGroup{std::move(stack), {}, {}});
+    rt.group = it->second;
+    r.groups[rt.group].tasks.push_back(r.tasks.size());
+    r.groups[rt.group].states[rt.state]++;
+    if (rt.state == 'D') r.d_state.push_back(r.tasks.size());
+    r.tasks.push_back(std::move(rt));
+  }
+  progress("stacks", tasks.size(), tasks.size());
+
+  // Biggest groups first; renumber the tasks' group indexes to match.
+  std::vector<size_t> order(r.groups.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return r.groups[a].tasks.size() > r.groups[b].tasks.size(); });
+  std::vector<size_t> new_index(order.size());
+  std::vector<TaskStackGroup> sorted;
+  for (size_t i = 0; i < order.size(); ++i) {
+    new_index[order[i]] = i;
+    sorted.push_back(std::move(r.groups[order[i]]));
+  }
+  r.groups = std::move(sorted);
+  for (auto& t : r.tasks) t.group = new_index[t.group];
+  std::stable_sort(r.d_state.begin(), r.d_state.end(), [&](size_t a, size_t b) {
+    return r.tasks[a].since_ran_ns.value_or(0) > r.tasks[b].since_ran_ns.value_or(0);
+  });
+  return r;
+}
+
+}  // namespace kstuck

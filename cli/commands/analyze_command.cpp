@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: GPL-2.0
+// "kstuck analyze": system, every CPU's and task's stack (grouped), D-state waits of a vmcore.
+#include <cstdio>
+#include <iostream>
+
+#include "analysis/report/analyze_render.h"
+#include "cli/command.h"
+#include "cli/dump_session.h"
+
+namespace po = boost::program_options;
+
+namespace {
+
+int run_analyze(const std::vector<std::string>& args) {
+  po::options_description opts("analyze options");
+  opts.add_options()("help,h", "show this help")("log-lines", po::value<size_t>()->default_value(40),
+                                                 "kernel log lines to show");
+  kstuck::cli::add_dump_options(opts);
+  po::options_description all;
+  all.add(opts).add_options()("vmcore", po::value<std::string>());
+  po::positional_options_description pos;
+  pos.add("vmcore", 1);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::cerr << "kstuck analyze: " << e.what() << "\n";
+    return 2;
+  }
+  if (vm.count("help") || !vm.count("vmcore") || !vm.count("vmlinux")) {
+    std::cout << "usage: kstuck analyze VMCORE --vmlinux VMLINUX [--module-dir DIR]... [--force] [--json]\n"
+                 "  prints the system, every CPU's stack, all tasks grouped by identical stack and the\n"
+                 "  D-state tasks with how long they waited (JSON schema: docs/json-schema.md)\n\n"
+              << opts;
+    return vm.count("help") ? 0 : 2;
+  }
+  auto session = kstuck::cli::DumpSession::open(vm, "analyze");
+  if (!session) return 1;
+  auto report = session->report(vm["log-lines"].as<size_t>());
+  std::string out = vm.count("json") ? kstuck::render_analyze_json(report) : kstuck::render_analyze_text(report);
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  return 0;
+}
+
+}  // namespace
+
+KSTUCK_REGISTER_COMMAND({"analyze", "every CPU's and task's stack of a vmcore, grouped, with D-state waits", run_analyze});

@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: GPL-2.0
+// "kstuck tasks": one line per task of a vmcore (pid, state, CPU, last ran, where it is).
+#include <cstdio>
+#include <iostream>
+
+#include "analysis/report/analyze_render.h"
+#include "cli/command.h"
+#include "cli/dump_session.h"
+
+namespace po = boost::program_options;
+
+namespace {
+
+int run_tasks(const std::vector<std::string>& args) {
+  po::options_description opts("tasks options");
+  opts.add_options()("help,h", "show this help")("state", po::value<std::string>(),
+                                                 "only tasks in these states, e.g. D or RD");
+  kstuck::cli::add_dump_options(opts);
+  po::options_description all;
+  all.add(opts).add_options()("vmcore", po::value<std::string>());
+  po::positional_options_description pos;
+  pos.add("vmcore", 1);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::cerr << "kstuck tasks: " << e.what() << "\n";
+    return 2;
+  }
+  if (vm.count("help") || !vm.count("vmcore") || !vm.count("vmlinux")) {
+    std::cout << "usage: kstuck tasks VMCORE --vmlinux VMLINUX [--state LETTERS] [--json]\n\n" << opts;
+    return vm.count("help") ? 0 : 2;
+  }
+  auto session = kstuck::cli::DumpSession::open(vm, "tasks");
+  if (!session) return 1;
+  auto report = session->report(0);
+  if (vm.count("state")) {
+    std::string keep = vm["state"].as<std::string>();
+    std::vector<kstuck::ReportTask> kept;
+    for (auto& t : report.tasks)
+      if (keep.find(t.state) != std::string::npos) kept.push_back(std::move(t));
+    report.tasks = std::move(kept);
+  }
+  std::string out = vm.count("json") ? kstuck::render_tasks_json(report) : kstuck::render_tasks_text(report);
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  return 0;
+}
+
+}  // namespace
+
+KSTUCK_REGISTER_COMMAND({"tasks", "list the tasks of a vmcore with state, CPU and time since they ran", run_tasks});

@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: GPL-2.0
+// DumpSession: the shared options of analyze/tasks/bt, opening the vmcore and loading the model.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/program_options.hpp>
+
+#include "analysis/kdump_target/kdump_target.h"
+#include "analysis/kernel/kernel_model.h"
+#include "analysis/report/analyze_report.h"
+
+namespace kstuck::cli {
+
+// Adds VMCORE --vmlinux --module-dir --force --json to a command's options.
+void add_dump_options(boost::program_options::options_description& opts);
+
+class DumpSession {
+ public:
+  // Opens the dump and loads the kernel model; prints a one-line error and returns
+  // nullptr on failure. The progress bar goes to stderr only when it is a terminal.
+  static std::unique_ptr<DumpSession> open(const boost::program_options::variables_map& vm, const char* command);
+
+  KdumpTarget& target() { return *target_; }
+  KernelModel& model() { return *model_; }
+  AnalyzeReport report(size_t log_lines = 40);
+
+  ~DumpSession();
+
+ private:
+  DumpSession() = default;
+  std::unique_ptr<KdumpTarget> target_;
+  std::unique_ptr<KernelModel> model_;
+  std::vector<std::string> module_dirs_;
+};
+
+// Draws "phase [#####     ] done/total" on stderr when it is a TTY; no-op otherwise.
+void progress_bar(const char* phase, size_t done, size_t total, void* ctx);
+
+}  // namespace kstuck::cli
