@@ -19,7 +19,7 @@ Result<KernelModel*> CrashSession::model() {
   auto& slot = model_slot();
   if (slot) return slot.get();
   auto loaded = KernelModel::load(target(), ModelOptions{});
-  if (!loaded) return tl::unexpected(loaded.error().with_context("kernel model"));
+  if (!loaded) return tl::unexpected(loaded.error());
   slot = std::move(*loaded);
   return slot.get();
 }

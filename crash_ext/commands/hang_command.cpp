@@ -4,6 +4,8 @@
 
 #include "analysis/hang/hang_analysis.h"
 #include "analysis/hang/hang_render.h"
+#include "analysis/hang/model_snapshot.h"
+#include "crash_ext/crash_session.h"
 #include "crash_ext/crash_target.h"
 #include "crash_ext/subcommand.h"
 
@@ -12,7 +14,15 @@ namespace {
 
 Result<std::string> run_hang(CrashTarget& target, const Options& o) {
   if (o.json && o.dot) return fail(ErrorKind::Invalid, "-j and -d exclude each other");
-  auto report = analyse_hang(target);
+  // As the CLI: the kernel model's ORC stacks and module symbols, or the conservative
+  // stack scan when the model cannot load.
+  auto model = CrashSession::model();
+  auto report = model ? analyse_hang_with_model(**model) : analyse_hang(target);
+  if (!model && report) {
+    report->partial = true;
+    report->warnings.push_back("kernel model unavailable (" + model.error().describe() +
+                               "): stacks from a conservative scan, no module symbols");
+  }
   if (!report) return tl::unexpected(report.error());
   if (o.json) return render_hang_json(*report);
   if (o.dot) return render_hang_dot(*report);

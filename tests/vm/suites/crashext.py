@@ -122,9 +122,54 @@ def compare_json(name, ext_text, cli_text, cli_err=""):
     return TestResult(name, True, f"{len(ext_text)} bytes of JSON identical (volatile keys dropped)")
 
 
+def _json(workdir, tag):
+    try:
+        return json.loads(read_out(workdir, tag))
+    except json.JSONDecodeError:
+        return None
+
+
+def truth_checks(workdir, truth):
+    """What the scenario printed (KSTUCK-TRUTH) must be what the extension reports."""
+    res = []
+    if not truth:
+        return res
+    mutex = int(truth.get("mutex_waiter.mutex", "0"), 16)
+    owner, waiter = int(truth.get("mutex_owner.pid", -1)), int(truth.get("mutex_waiter.pid", -1))
+    m = _json(workdir, "mutex_addr") or {}
+    locks = [lk for lk in m.get("locks", []) if int(lk.get("address", "0"), 16) == mutex]
+    ok = bool(locks) and (locks[0].get("owner") or {}).get("pid") == owner and \
+        waiter in [w.get("pid") for w in locks[0].get("waiters", [])]
+    res.append(TestResult("mutex-matches-truth", ok, f"want mutex {mutex:#x} owner {owner} waiter {waiter}; got "
+                          + json.dumps(locks)[:240]))
+    spin_cpu, xpid = int(truth.get("irqoff_spinner.cpu", 3)), int(truth.get("xcall_waiter.pid", -1))
+    x = _json(workdir, "xcall_cpu") or {}
+    hits = [e for e in x.get("xcalls", []) if e.get("target_cpu") == spin_cpu and e.get("waiter") == xpid]
+    res.append(TestResult("xcall-matches-truth", bool(hits) and all(e.get("locked") for e in hits),
+                          f"want an xcall to CPU {spin_cpu} waited for by pid {xpid}; got "
+                          + json.dumps(x.get("xcalls", []))[:240]))
+    bt = _json(workdir, "bt_all") or []
+    funcs = {i: [f.get("function") for f in (s.get("stack") or {}).get("frames", [])] for i, s in enumerate(bt)
+             if isinstance(s, dict)}
+    xcpu = int(truth.get("xcall_waiter.cpu", 2))
+    res.append(TestResult("bt-matches-truth", "kstuck_scenario_irqoff_spin" in funcs.get(spin_cpu, [])
+                          and "smp_call_function_single" in funcs.get(xcpu, []),
+                          f"cpu {spin_cpu}: {funcs.get(spin_cpu, [])[:3]} cpu {xcpu}: {funcs.get(xcpu, [])[:3]}"))
+    h = _json(workdir, "hang") or {}
+    res.append(TestResult("hang-verdict-stuck", h.get("verdict") == "STUCK", f"verdict={h.get('verdict')}"))
+    n = _json(workdir, "nmi") or {}
+    snaps = n.get("snapshots", [])
+    res.append(TestResult("nmi-snapshot-in-dump", bool(snaps), f"{len(snaps)} snapshots; "
+                          + json.dumps(snaps[-1] if snaps else n)[:200]))
+    return res
+
+
 def check_dump(ctx_cli, so, vmlinux, dump, workdir, truth=None):
     """The host side: crash + kstuck.so on the dump, the CLI on the same dump, compared."""
     results = []
+    truth = truth or {}
+    spin_cpu = truth.get("irqoff_spinner.cpu", "3")
+    mutex = truth.get("mutex_waiter.mutex", "")
     dopts = ["--vmlinux", str(vmlinux)]
     commands = [
         ("extend", f"extend {so}"),
@@ -134,8 +179,10 @@ def check_dump(ctx_cli, so, vmlinux, dump, workdir, truth=None):
         ("members", "kstuck target member " + " ".join(MEMBERS)),
         ("hang", "kstuck hang -j"),
         ("xcall", "kstuck xcall -j"),
+        ("xcall_cpu", f"kstuck xcall -c {spin_cpu} -j"),
         ("mutex", "kstuck mutex -j"),
-        ("nmi", "kstuck nmi -j"),
+        ("mutex_addr", f"kstuck mutex {mutex or 'ffffffffffffffff'} -j"),
+        ("nmi", "kstuck nmi -a -j"),
         ("bt_all", "kstuck bt -a -j"),
         # A read fault in the middle of commands, then proof that crash still works.
         ("fault_read", f"kstuck target read {FAULT_ADDRESS}"),
@@ -177,7 +224,10 @@ def check_dump(ctx_cli, so, vmlinux, dump, workdir, truth=None):
     pairs = [
         ("hang-json-matches-cli", "hang", ["hang", str(dump), *dopts, "--json"]),
         ("xcall-json-matches-cli", "xcall", ["xcall", str(dump), *dopts, "--json"]),
+        ("xcall-cpu-json-matches-cli", "xcall_cpu", ["xcall", str(dump), *dopts, "--cpu", spin_cpu, "--json"]),
         ("mutex-json-matches-cli", "mutex", ["mutex", str(dump), *dopts, "--json"]),
+        ("mutex-address-json-matches-cli", "mutex_addr", ["mutex", str(dump), mutex or "ffffffffffffffff", *dopts,
+                                                          "--json"]),
         ("nmi-json-matches-cli", "nmi", ["nmi", "show", "--all", "--vmcore", str(dump), *dopts, "--json"]),
     ]
     for name, tag, args in pairs:
@@ -201,13 +251,22 @@ def check_dump(ctx_cli, so, vmlinux, dump, workdir, truth=None):
         results.append(TestResult("bt-all-json-matches-cli", not bad,
                                   "; ".join(bad)[:400] if bad else f"{len(stacks)} CPU stacks identical"))
 
+    # The extension's answers against the scenario's ground truth (not only against the CLI).
+    results += truth_checks(workdir, truth)
+
     # Faults: an error line, never a dead session.
     fr = read_out(workdir, "fault_read")
     results.append(TestResult("fault-read-reports-error", f"cannot read 8 bytes at {FAULT_ADDRESS}" in fr,
                               fr.strip()[:200]))
-    fm = read_out(workdir, "fault_mutex")
-    results.append(TestResult("fault-mutex-reports-error", fm.startswith("kstuck mutex: ") and "0xdead" in fm,
-                              fm.strip()[:200]))
+    # The same error as the CLI's for the same wild address.
+    fm = read_out(workdir, "fault_mutex").strip()
+    rc, _, err = cli(ctx_cli, ["mutex", str(dump), FAULT_ADDRESS, *dopts, "--json"])
+    # The Targets word a read fault their own way; where it happened and the address agree.
+    where = f"kstuck mutex: mutex {FAULT_ADDRESS}: mutex.owner.counter: "
+    suffix = f"(address {FAULT_ADDRESS})"
+    results.append(TestResult("fault-mutex-reports-cli-error", rc == 1 and all(
+        t.startswith(where) and t.endswith(suffix) for t in (fm, err.strip())),
+        f"ext '{fm[:160]}' cli '{err.strip()[:160]}'"))
     sym = read_out(workdir, "after_sym")
     want = re.search(r"^symbol jiffies = (0x[0-9a-f]+)$", ref, re.M)
     results.append(TestResult("crash-works-after-fault", bool(re.search(r"^[0-9a-f]{16} \(\w\) jiffies$", sym, re.M))

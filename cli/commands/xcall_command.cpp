@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: GPL-2.0
+// "kstuck xcall": the cross-CPU calls (CSDs) of a vmcore: queued, locked, waited for.
+#include <cstdio>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/program_options.hpp>
+
+#include "analysis/hang/scan_views.h"
+#include "analysis/kdump_target/kdump_target.h"
+#include "cli/command.h"
+
+namespace po = boost::program_options;
+
+namespace {
+
+int run_xcall(const std::vector<std::string>& args) {
+  po::options_description opts("xcall options");
+  opts.add_options()("help,h", "show this help")("vmlinux", po::value<std::string>(), "the dumped kernel's vmlinux (required)")(
+      "force", "use the vmlinux even if its build-id does not match")("cpu", po::value<int>(),
+                                                                      "only xcalls this CPU must run or sent")(
+      "json", "print JSON (schema kstuck-xcall/1)");
+  po::options_description all;
+  all.add(opts).add_options()("vmcore", po::value<std::string>());
+  po::positional_options_description pos;
+  pos.add("vmcore", 1);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::cerr << "kstuck xcall: " << e.what() << "\n";
+    return 2;
+  }
+  if (vm.count("help") || !vm.count("vmcore") || !vm.count("vmlinux")) {
+    std::cout << "usage: kstuck xcall VMCORE --vmlinux VMLINUX [--cpu N] [--json]\n"
+                 "  lists the cross-CPU calls queued, locked or waited for, with sender and target CPUs\n\n"
+              << opts;
+    return vm.count("help") ? 0 : 2;
+  }
+  kstuck::KdumpOptions options;
+  options.vmlinux = vm["vmlinux"].as<std::string>();
+  options.force = vm.count("force") > 0;
+  auto opened = kstuck::KdumpTarget::open(vm["vmcore"].as<std::string>(), options);
+  if (!opened) {
+    std::cerr << "kstuck xcall: " << opened.error().describe() << "\n";
+    return 1;
+  }
+  auto model = kstuck::KernelModel::load(**opened);
+  if (!model) {
+    std::cerr << "kstuck xcall: " << model.error().describe() << "\n";
+    return 1;
+  }
+  auto scans = kstuck::scan_hang_with_model(**model);
+  std::optional<int> cpu;
+  if (vm.count("cpu")) cpu = vm["cpu"].as<int>();
+  std::string out = vm.count("json") ? kstuck::render_xcalls_json(scans, cpu) : kstuck::render_xcalls_text(scans, cpu);
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  return 0;
+}
+
+}  // namespace
+
+KSTUCK_REGISTER_COMMAND({"xcall", "cross-CPU calls (CSDs) of a vmcore: queued, locked, waited for", run_xcall});
