@@ -110,6 +110,8 @@ std::string render_nmi_text(const NmiHistory& history, const std::vector<const N
         }
         if (c.stack_flags & NMI_DUMP_STACK_TRUNCATED) out += "  ... (truncated)\n";
         if (c.stack_flags & NMI_DUMP_STACK_UNWIND_ERROR) out += "  (unwinder reported an error)\n";
+        if (c.stack_flags & NMI_DUMP_STACK_RESYNCED)
+          out += "  (no ORC data at #0: #1 on are unwound from the return address at rsp)\n";
         if (options.registers) {
           for (size_t r = 0; r < c.regs.size(); r++) {
             std::snprintf(line, sizeof(line), "%s%-8s %016llx", r % 3 == 0 ? "  " : "  ", kRegNames[r],
@@ -186,6 +188,7 @@ std::string render_nmi_json(const NmiHistory& history, const std::vector<const N
         jc["comm"] = c.comm;
         jc["task"] = hex(c.task_kaddr);
         jc["truncated"] = (c.stack_flags & NMI_DUMP_STACK_TRUNCATED) != 0;
+        jc["resynced"] = (c.stack_flags & NMI_DUMP_STACK_RESYNCED) != 0;
         if (options.registers) {
           auto& regs = jc["regs"] = nlohmann::ordered_json::object();
           for (size_t r = 0; r < c.regs.size(); r++) regs[kRegNames[r]] = hex(c.regs[r]);

@@ -35,6 +35,8 @@
 #include <asm/apic.h>
 #include <asm/irq_vectors.h>
 #include <asm/nmi.h>
+#include <asm/page.h>
+#include <asm/pgtable.h>
 #include <asm/ptrace.h>
 #include <asm/unwind.h>
 
@@ -52,6 +54,8 @@ struct nmi_dump_buffer_header *nmi_dump_buffer;
 u64 nmi_dump_buffer_size;
 
 static DEFINE_PER_CPU(atomic_t, nmi_dump_request);
+/* Per CPU, not on the 4 KiB NMI stack; NMI handlers never nest on one CPU. */
+static DEFINE_PER_CPU(struct pt_regs, nmi_dump_resync_regs);
 static atomic_t nmi_dump_busy = ATOMIC_INIT(-1);	/* owner CPU or -1 */
 static atomic_t nmi_dump_writers = ATOMIC_INIT(0);
 static atomic_t nmi_dump_answered = ATOMIC_INIT(0);
@@ -71,14 +75,60 @@ static notrace struct nmi_dump_cpu *nmi_dump_cpu_rec(struct nmi_dump_snapshot *s
 }
 NOKPROBE_SYMBOL(nmi_dump_cpu_rec);
 
+/* Appends return addresses from the ORC unwinder to rec->frames[n...]; returns the new n. */
+static notrace u32 nmi_dump_unwind(struct nmi_dump_cpu *rec, u32 n, u32 *flags,
+				   struct task_struct *tsk, struct pt_regs *regs)
+{
+	struct unwind_state state;
+	unsigned long addr;
+
+	for (unwind_start(&state, tsk, regs, NULL); !unwind_done(&state); unwind_next_frame(&state)) {
+		addr = unwind_get_return_address(&state);
+		if (!addr)
+			break;
+		if (n == NMI_DUMP_MAX_FRAMES) {
+			*flags |= NMI_DUMP_STACK_TRUNCATED;
+			break;
+		}
+		if (!regs && n == 0) {
+			rec->regs[NMI_DUMP_REG_RIP] = addr;
+			rec->regs[NMI_DUMP_REG_RSP] = state.sp;
+		}
+		rec->frames[n++] = addr;
+	}
+	if (unwind_error(&state))
+		*flags |= NMI_DUMP_STACK_UNWIND_ERROR;
+	return n;
+}
+NOKPROBE_SYMBOL(nmi_dump_unwind);
+
+/*
+ * Prepares this CPU's nmi_dump_resync_regs as if the function at regs->ip had just
+ * returned to the word at regs->sp. False when that word is unreadable or cannot be
+ * kernel or module text; the unwinder validates the rest through its ORC lookup.
+ */
+static notrace bool nmi_dump_resync(struct pt_regs *regs)
+{
+	struct pt_regs *fake = this_cpu_ptr(&nmi_dump_resync_regs);
+	unsigned long ret;
+
+	if (copy_from_kernel_nofault(&ret, (void *)regs->sp, sizeof(ret)))
+		return false;
+	if (ret < __START_KERNEL_map || ret >= MODULES_END)
+		return false;
+	*fake = *regs;
+	fake->ip = ret;
+	fake->sp = regs->sp + sizeof(ret);
+	return true;
+}
+NOKPROBE_SYMBOL(nmi_dump_resync);
+
 /* Saves the interrupted context of this CPU; NMI-safe (no locks, no allocation). */
 static notrace void nmi_dump_fill(struct nmi_dump_cpu *rec, struct pt_regs *regs)
 {
 	struct task_struct *tsk = current;
-	struct unwind_state state;
 	unsigned int pc = preempt_count();
 	u32 ctx = 0, n = 0, flags = 0;
-	unsigned long addr;
 
 	rec->timestamp_ns = ktime_get_mono_fast_ns();
 	if (regs && in_nmi())
@@ -116,23 +166,18 @@ static notrace void nmi_dump_fill(struct nmi_dump_cpu *rec, struct pt_regs *regs
 	}
 
 	if (!(ctx & NMI_DUMP_CTX_USER)) {
-		for (unwind_start(&state, tsk, regs, NULL); !unwind_done(&state);
-		     unwind_next_frame(&state)) {
-			addr = unwind_get_return_address(&state);
-			if (!addr)
-				break;
-			if (n == NMI_DUMP_MAX_FRAMES) {
-				flags |= NMI_DUMP_STACK_TRUNCATED;
-				break;
-			}
-			if (!regs && n == 0) {
-				rec->regs[NMI_DUMP_REG_RIP] = addr;
-				rec->regs[NMI_DUMP_REG_RSP] = state.sp;
-			}
-			rec->frames[n++] = addr;
+		n = nmi_dump_unwind(rec, n, &flags, tsk, regs);
+		/*
+		 * ORC marks retpoline thunks and entry code "end of stack"
+		 * (UNWIND_HINT_EMPTY); TCG delivers NMIs at jump targets, so a spinner
+		 * is often caught right at a thunk's first instruction. There the
+		 * word at rsp is the caller's return address: go on from it.
+		 */
+		if (regs && n == 1 && nmi_dump_resync(regs)) {
+			flags = NMI_DUMP_STACK_RESYNCED;
+			rec->frames[n++] = this_cpu_ptr(&nmi_dump_resync_regs)->ip;
+			n = nmi_dump_unwind(rec, n, &flags, tsk, this_cpu_ptr(&nmi_dump_resync_regs));
 		}
-		if (unwind_error(&state))
-			flags |= NMI_DUMP_STACK_UNWIND_ERROR;
 	}
 	rec->nr_frames = n;
 	rec->stack_flags = flags;

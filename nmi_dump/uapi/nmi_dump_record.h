@@ -86,6 +86,10 @@ enum {
 /* nmi_dump_cpu.stack_flags bits */
 #define NMI_DUMP_STACK_TRUNCATED	(1u << 0)	/* more than NMI_DUMP_MAX_FRAMES frames */
 #define NMI_DUMP_STACK_UNWIND_ERROR	(1u << 1)	/* the ORC unwinder reported an error */
+#define NMI_DUMP_STACK_RESYNCED		(1u << 2)	/* ORC had no frame info at rip (entry
+							 * code, retpoline thunks): frames[1] is
+							 * the word at rsp, taken as a return
+							 * address, and unwinding went on from it */
 
 /* Indexes into nmi_dump_cpu.regs[] (struct pt_regs order). */
 enum {

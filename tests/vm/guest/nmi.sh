@@ -24,6 +24,11 @@ json_to_console() {
 	echo "KSTUCK-NMI-JSON-END $tag"
 }
 
+# khugepaged's TLB flushes towards a wedged CPU would stall CPU 1 (and every task
+# scheduled there) for the whole wedge: no transparent huge pages in this guest.
+echo never >/sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null
+echo never >/sys/kernel/mm/transparent_hugepage/defrag 2>/dev/null
+
 check nmi-insmod insmod /lib/kstuck/kstuck.ko nmi_history=8
 out=$(kstuck version 2>&1)
 case "$out" in
@@ -104,10 +109,30 @@ wait_truth "spinlock_waiter done" 5
 fired_before=$(kstuck nmi watchdog | sed -n 's/.*fired \([0-9]*\).*/\1/p')
 
 # The stuck machine: CPU 3 spins with IRQs off, CPU 2 waits in smp_call_function_single.
-check nmi-scenario-insmod insmod /lib/kstuck/kstuck_scenario.ko spin_seconds=240 scenarios=6
+check nmi-scenario-insmod insmod /lib/kstuck/kstuck_scenario.ko spin_seconds=200 scenarios=6
 echo 1 >/sys/module/kstuck_scenario/parameters/start
 if wait_truth "xcall_waiter pid" 15; then pass nmi-scenario-started; else fail nmi-scenario-started; fi
-sleep 1
+i=0
+while [ $i -lt 20 ]; do
+	f=$(kstuck nmi watchdog | sed -n 's/.*fired \([0-9]*\).*/\1/p')
+	[ "${f:-0}" -gt "${fired_before:-0}" ] && break
+	usleep 500000
+	i=$((i + 1))
+done
+# The stall watchdog sees the spinner too (a new stall: the heartbeat had resumed);
+# read its snapshot before the captures below push it out of the 8-slot history.
+wd=$(kstuck nmi watchdog 2>&1)
+fired=$(echo "$wd" | sed -n 's/.*fired \([0-9]*\).*/\1/p')
+seq=$(echo "$wd" | sed -n 's/.*last: CPU 3, snapshot \([0-9]*\).*/\1/p')
+kstuck nmi show --seq "${seq:-0}" >/tmp/wd2.txt 2>&1
+silent=$(sed -n 's/.*watchdog: CPU 3 silent for \([0-9]*\)\..*/\1/p' /tmp/wd2.txt)
+if [ -n "$fired" ] && [ "$fired" -gt "${fired_before:-0}" ] && [ -n "$silent" ] && [ "$silent" -lt 2500 ] &&
+	cpu_block /tmp/wd2.txt 3 | grep -q kstuck_scenario_irqoff_spin; then
+	pass nmi-watchdog-fires-on-irqoff-spinner "silent=${silent}ms $wd"
+else
+	fail nmi-watchdog-fires-on-irqoff-spinner "$wd | $(head -20 /tmp/wd2.txt | tr '\n' '|')"
+fi
+
 ok=0
 i=0
 while [ $i -lt 20 ]; do
@@ -122,19 +147,6 @@ else
 fi
 cat /tmp/cap.txt
 json_to_console capture kstuck nmi capture --json
-
-# The stall watchdog saw the spinner too (a new stall: the heartbeat had resumed).
-wd=$(kstuck nmi watchdog 2>&1)
-fired=$(echo "$wd" | sed -n 's/.*fired \([0-9]*\).*/\1/p')
-seq=$(echo "$wd" | sed -n 's/.*last: CPU 3, snapshot \([0-9]*\).*/\1/p')
-kstuck nmi show --seq "${seq:-0}" >/tmp/wd2.txt 2>&1
-silent=$(sed -n 's/.*watchdog: CPU 3 silent for \([0-9]*\)\..*/\1/p' /tmp/wd2.txt)
-if [ -n "$fired" ] && [ "$fired" -gt "${fired_before:-0}" ] && [ -n "$silent" ] && [ "$silent" -lt 2500 ] &&
-	cpu_block /tmp/wd2.txt 3 | grep -q kstuck_scenario_irqoff_spin; then
-	pass nmi-watchdog-fires-on-irqoff-spinner "silent=${silent}ms $wd"
-else
-	fail nmi-watchdog-fires-on-irqoff-spinner "$wd | $(head -20 /tmp/wd2.txt | tr '\n' '|')"
-fi
 
 # An external NMI (QMP inject-nmi reaches CPU 0 only): CPU 0 forwards it to all.
 last=$(kstuck nmi show | sed -n 's/^snapshot \([0-9]*\).*/\1/p' | head -1)
