@@ -95,6 +95,21 @@ std::string render_analyze_json(const AnalyzeReport& r) {
   json mods = json::array();
   for (const auto& m : r.modules) mods.push_back({{"name", m.name}, {"base", hex(m.base)}, {"size", m.size}});
   j["modules"] = mods;
+  json nmi = json::array();
+  for (const auto& snap : r.nmi) {
+    json cpus_j = json::array();
+    for (const auto& c : snap.cpus) {
+      json frames = json::array();
+      for (const auto& f : c.frames)
+        frames.push_back({{"ip", hex(f.ip)}, {"symbol", f.symbol}, {"function", f.function}, {"module", f.module}});
+      cpus_j.push_back({{"cpu", c.cpu}, {"answered", c.answered}, {"irqs_off", c.irqs_off}, {"context", c.context},
+                        {"pid", c.pid}, {"comm", c.comm}, {"timestamp_ns", c.timestamp_ns}, {"frames", frames}});
+    }
+    nmi.push_back({{"seq", snap.seq}, {"trigger", snap.trigger}, {"complete", snap.complete},
+                   {"initiator_cpu", snap.initiator_cpu}, {"requested", snap.requested}, {"answered", snap.answered},
+                   {"start_ns", snap.start_ns}, {"cpus", cpus_j}});
+  }
+  j["nmi"] = {{"module_loaded", r.nmi_module_loaded}, {"status", r.nmi_status}, {"snapshots", nmi}};
   j["problems"] = r.problems;
   return j.dump(1) + "\n";
 }

@@ -3,7 +3,11 @@
 #include "analysis/report/analyze_report.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <unordered_map>
+
+#include "analysis/nmi_dump_history.h"
+#include "analysis/nmi_report.h"
 
 namespace kstuck {
 
@@ -59,6 +63,61 @@ void fill_system(KernelModel& model, SystemInfo& sys, const AnalyzeOptions& opti
   sys.panic_message = find_panic_message(log);
   size_t skip = log.records.size() > options.log_lines ? log.records.size() - options.log_lines : 0;
   sys.log_tail.assign(log.records.begin() + long(skip), log.records.end());
+}
+
+ReportFrame frame_of(KernelModel& model, uint64_t ip, bool return_address) {
+  ReportFrame rf;
+  rf.ip = ip;
+  rf.exact = !return_address;
+  rf.symbol = model.symbolizer().format(ip, return_address);
+  if (auto s = model.symbolizer().lookup(return_address && ip ? ip - 1 : ip)) {
+    rf.function = s->name;
+    rf.module = s->module;
+  }
+  return rf;
+}
+
+// kstuck.ko's snapshots: found by the nmi reader through the module's kallsyms.
+void fill_nmi(KernelModel& model, AnalyzeReport& r) {
+  r.nmi_module_loaded = model.modules().by_name("kstuck") != nullptr;
+  if (!r.nmi_module_loaded) {
+    r.nmi_status = "kstuck.ko was not loaded";
+    return;
+  }
+  auto h = read_dumped_nmi_history(model.target(), model.symbolizer());
+  if (!h) {
+    r.nmi_status = h.error().describe();
+    return;
+  }
+  char buf[48];
+  std::snprintf(buf, sizeof(buf), "buffer at 0x%llx", static_cast<unsigned long long>(h->buffer_address));
+  r.nmi_status = buf;
+  for (const auto& w : h->warnings) r.problems.push_back("nmi records: " + w);
+  for (const auto& w : h->history.warnings) r.problems.push_back("nmi records: " + w);
+  for (const auto& snap : h->history.snapshots) {
+    ReportNmiSnapshot rs;
+    rs.seq = snap.seq;
+    rs.trigger = nmi_trigger_name(snap.trigger);
+    rs.complete = snap.complete();
+    rs.initiator_cpu = snap.initiator_cpu;
+    rs.requested = snap.nr_requested;
+    rs.answered = snap.nr_answered;
+    rs.start_ns = snap.start_ns;
+    for (const auto& c : snap.cpus) {
+      ReportNmiCpu rc;
+      rc.cpu = c.cpu;
+      rc.answered = c.answered();
+      rc.irqs_off = !c.irqs_enabled();
+      rc.context = nmi_context_names(c.context);
+      rc.pid = c.pid;
+      rc.comm = c.comm;
+      rc.timestamp_ns = c.timestamp_ns;
+      for (size_t i = 0; i < c.frames.size() && i < 256; ++i)
+        rc.frames.push_back(frame_of(model, c.frames[i], nmi_frame_is_return_address(c, i)));
+      rs.cpus.push_back(std::move(rc));
+    }
+    r.nmi.push_back(std::move(rs));
+  }
 }
 
 std::string stack_key(const ReportStack& s) {
@@ -133,6 +192,7 @@ AnalyzeReport build_analyze_report(KernelModel& model, const AnalyzeOptions& opt
     r.tasks.push_back(std::move(rt));
   }
   progress("stacks", tasks.size(), tasks.size());
+  fill_nmi(model, r);
 
   // Biggest groups first; renumber the tasks' group indexes to match.
   std::vector<size_t> order(r.groups.size());

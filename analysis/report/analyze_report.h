@@ -80,6 +80,27 @@ struct ModuleSummary {
   uint64_t base = 0, size = 0;
 };
 
+// One CPU of a kstuck.ko NMI snapshot found in the dump (nmi_dump/uapi/nmi_dump_record.h).
+struct ReportNmiCpu {
+  uint32_t cpu = 0;
+  bool answered = false;
+  bool irqs_off = false;
+  std::string context;  // "kernel,irqs-off,..."
+  uint32_t pid = 0;
+  std::string comm;
+  uint64_t timestamp_ns = 0;
+  std::vector<ReportFrame> frames;
+};
+
+struct ReportNmiSnapshot {
+  uint64_t seq = 0;
+  std::string trigger;  // "on-demand", "unknown-nmi", "panic", "watchdog"
+  bool complete = false;
+  uint32_t initiator_cpu = 0, requested = 0, answered = 0;
+  uint64_t start_ns = 0;
+  std::vector<ReportNmiCpu> cpus;
+};
+
 struct AnalyzeReport {
   SystemInfo system;
   std::vector<ReportCpu> cpus;
@@ -87,6 +108,10 @@ struct AnalyzeReport {
   std::vector<TaskStackGroup> groups;   // biggest first
   std::vector<size_t> d_state;      // tasks in D, longest waiting first
   std::vector<ModuleSummary> modules;
+  // kstuck.ko's NMI history when the module was loaded in the dumped kernel.
+  bool nmi_module_loaded = false;
+  std::string nmi_status;  // why there are no snapshots, or the buffer's address
+  std::vector<ReportNmiSnapshot> nmi;
   std::vector<std::string> problems;
 };
 

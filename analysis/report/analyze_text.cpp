@@ -94,6 +94,21 @@ std::string render_analyze_text(const AnalyzeReport& r) {
             states.c_str(), pids.c_str());
     append_stack(out, g.stack, "  ");
   }
+  if (r.nmi_module_loaded) {
+    appendf(out, "\n== kstuck.ko NMI snapshots (%zu; %s) ==\n", r.nmi.size(), r.nmi_status.c_str());
+    // The newest snapshot in full; older ones as one line each.
+    for (size_t si = 0; si < r.nmi.size(); ++si) {
+      const auto& snap = r.nmi[si];
+      appendf(out, "snapshot %llu: %s, %u/%u CPUs answered%s, at %s\n", static_cast<unsigned long long>(snap.seq),
+              snap.trigger.c_str(), snap.answered, snap.requested, snap.complete ? "" : " (incomplete)",
+              format_duration(snap.start_ns).c_str());
+      if (si + 1 != r.nmi.size()) continue;
+      for (const auto& c : snap.cpus) {
+        appendf(out, "  CPU %u: pid %u (%s)  %s\n", c.cpu, c.pid, c.comm.c_str(), c.context.c_str());
+        for (const auto& f : c.frames) appendf(out, "    %s\n", f.symbol.c_str());
+      }
+    }
+  }
   if (!r.problems.empty()) {
     appendf(out, "\n== could not read ==\n");
     for (const auto& p : r.problems) appendf(out, "  %s\n", p.c_str());
