@@ -197,6 +197,10 @@ int run_trace(const std::vector<std::string>& args) {
   std::vector<kstuck_trace_event> buf(1024);
   auto consume = [&](ssize_t bytes) {
     size_t n = static_cast<size_t>(bytes) / sizeof(kstuck_trace_event);
+    // A read returns each CPU's ring in turn: put the batch back in time order.
+    if (!o.count)
+      std::stable_sort(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(n),
+                       [](const auto& a, const auto& b) { return a.timestamp_ns < b.timestamp_ns; });
     for (size_t i = 0; i < n; i++) {
       const auto& ev = buf[i];
       seen++;

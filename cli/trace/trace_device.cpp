@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -204,17 +205,33 @@ Result<std::map<uint64_t, std::string>> syscall_names(const Fd& dev) {
 Result<KallsymsIndex> KallsymsIndex::load(const std::string& path) {
   std::ifstream in(path);
   if (!in) return fail(ErrorKind::Os, path + ": cannot open");
+  // ~120,000 lines on a distribution kernel: split by hand, no stream per line, since
+  // every traced run pays for this under emulation too.
   KallsymsIndex idx;
   std::string line;
   while (std::getline(in, line)) {
-    std::istringstream ls(line);
-    std::string addr, type, name, mod;
-    if (!(ls >> addr >> type >> name)) continue;
-    if (type != "t" && type != "T") continue;
-    ls >> mod;
-    uint64_t a = std::strtoull(addr.c_str(), nullptr, 16);
-    if (a == 0) continue;  // addresses hidden (kptr_restrict): names stay hex
-    idx.syms_.emplace_back(a, mod.empty() ? name : name + " " + mod);
+    std::string_view rest(line);
+    auto field = [&rest]() {
+      size_t start = rest.find_first_not_of(" \t");
+      if (start == std::string_view::npos) return std::string_view();
+      rest.remove_prefix(start);
+      size_t end = rest.find_first_of(" \t");
+      std::string_view f = rest.substr(0, end);
+      rest.remove_prefix(end == std::string_view::npos ? rest.size() : end);
+      return f;
+    };
+    std::string_view addr = field(), type = field(), name = field(), mod = field();
+    if (name.empty() || (type != "t" && type != "T")) continue;
+    uint64_t a = 0;
+    auto [end, ec] = std::from_chars(addr.data(), addr.data() + addr.size(), a, 16);
+    if (ec != std::errc() || end != addr.data() + addr.size() || a == 0)
+      continue;  // malformed, or addresses hidden (kptr_restrict): names stay hex
+    std::string full(name);
+    if (!mod.empty()) {
+      full.push_back(' ');
+      full.append(mod);
+    }
+    idx.syms_.emplace_back(a, std::move(full));
   }
   std::sort(idx.syms_.begin(), idx.syms_.end());
   return idx;
