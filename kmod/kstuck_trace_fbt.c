@@ -55,7 +55,7 @@ int kstuck_fbt_add(struct kstuck_trace_session *s, const char *glob)
 	char buf[KSTUCK_TRACE_GLOB_MAX];
 	int ret;
 
-	if (!kstuck_fbt_glob_valid(glob))
+	if (strlen(glob) >= sizeof(buf) || !kstuck_fbt_glob_valid(glob))
 		return -EINVAL;
 	/* ftrace_set_filter parses (and may modify) its buffer. */
 	strscpy(buf, glob, sizeof(buf));

@@ -69,6 +69,16 @@ if [ "$rcs" = "00000000" ]; then pass ctrl-c-clean-exit "8 sessions stopped by S
 out=$(kstuck list 'syscall:getppid' 2>&1)
 case "$out" in *"tracing=0"*) pass list-after-teardown "$out" ;; *) fail list-after-teardown "$out" ;; esac
 
+# An open session pins the module (its file's fops are the module's): rmmod is refused,
+# and SIGKILL of the tracer tears the session down through the file's release.
+kstuck trace 'syscall:getppid' -q --duration 60 >/dev/null 2>&1 &
+victim=$!
+sleep 2
+if rmmod kstuck 2>/dev/null; then fail rmmod-refused-while-tracing; else pass rmmod-refused-while-tracing; fi
+kill -9 $victim; wait $victim
+out=$(kstuck list 'syscall:getppid' 2>&1)
+case "$out" in *"tracing=0"*) pass sigkill-tears-down "$out" ;; *) fail sigkill-tears-down "$out" ;; esac
+
 # --- exact syscall counts: a program makes $OPENS openat calls ---
 rm -f /tmp/go
 /bin/trace_openat openat $OPENS /tmp/go >/tmp/opener.out &
