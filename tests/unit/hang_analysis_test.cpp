@@ -231,6 +231,77 @@ TEST_F(HangTest, MixedCycleNamesBothCpusTheCsdAndTheLock) {
   EXPECT_TRUE(inferred);
 }
 
+TEST_F(HangTest, RwsemWriterOwnerAndWaiter) {
+  // 6.1 layouts: struct rw_semaphore {count; owner; osq; wait_lock; wait_list}.
+  t_.add_struct("rw_semaphore", 0x28, {{"count", 0x0, 8}, {"count.counter", 0x0, 8}, {"owner", 0x8, 8},
+                                       {"owner.counter", 0x8, 8}, {"wait_lock", 0x14, 4},
+                                       {"wait_list", 0x18, 16, "struct list_head"}});
+  t_.add_struct("rwsem_waiter", 0x30, {{"list", 0x0, 16}, {"task", 0x10, 8}, {"type", 0x18, 4}});
+  uint64_t owner = k_.add_task(300, "writer", FakeKernel::kUninterruptible);
+  uint64_t w = k_.add_task(301, "reader", FakeKernel::kUninterruptible);
+  uint64_t sem = t_.add_global("my_sem", 0x28);
+  t_.set(sem, "rw_semaphore", "count", kRwsemWriterLocked | kRwsemFlagWaiters);
+  t_.set(sem, "rw_semaphore", "owner", owner);
+  k_.list_init(sem + 0x18);
+  uint64_t stack = stack_of(w);
+  t_.set(stack + 0x3d00, "rwsem_waiter", "task", w);
+  k_.list_add_tail(stack + 0x3d00, sem + 0x18);
+  t_.write_u64(stack + 0x3c80, sem);
+  HangSnapshot snap;
+  snap.tasks = {view(owner, 300, "writer", 'D', -1, {"__schedule", "schedule", "do_nanosleep"}),
+                view(w, 301, "reader", 'D', -1, {"__schedule", "schedule", "rwsem_down_read_slowpath", "worker_b"})};
+  auto locks = scan_sleeping_locks(t_, fields_, snap);
+  ASSERT_EQ(locks.blocked.size(), 1u);
+  const SleepingLock* l = locks.lock_at(sem);
+  ASSERT_NE(l, nullptr);
+  EXPECT_EQ(l->kind, SleepingLockKind::Rwsem);
+  EXPECT_EQ(l->symbol, "my_sem");
+  EXPECT_TRUE(l->writer_locked);
+  EXPECT_EQ(l->owner_task, owner);
+  EXPECT_EQ(l->readers, 0);
+  EXPECT_EQ(l->flags, "WRITER_LOCKED|WAITERS");
+  EXPECT_EQ(l->waiters, (std::vector<uint64_t>{w}));
+  HangReport r = report(snap);
+  EXPECT_EQ(r.verdict.verdict, Verdict::None);  // the writer sleeps elsewhere: a chain, no cycle
+  ASSERT_TRUE(r.verdict.root_cause);
+  EXPECT_EQ(r.graph.nodes()[*r.verdict.root_cause].id, "task:300");
+}
+
+// smp_call_function_many: the sender's cfd_data slot for CPU 3 stays locked while CPU 3
+// has IRQs off; 6.1 reaches it as cfd_data.pcpu (struct cfd_percpu) + CPU 3's offset.
+TEST_F(HangTest, LockedCfdDataSlotNamesSenderAndTarget) {
+  t_.add_struct("call_function_data", 0x18, {{"pcpu", 0x0, 8}, {"cpumask", 0x8, 8}, {"cpumask_ipi", 0x10, 8}});
+  t_.add_struct("cfd_percpu", 0x20, {{"csd", 0x0, 0x20}});
+  k_.define_per_cpu("cfd_data", 0x18);
+  // Each sender has its own percpu allocation of struct cfd_percpu.
+  uint64_t area1 = k_.define_per_cpu("cfd_pcpu_of_cpu1", 0x20);
+  uint64_t area3 = k_.define_per_cpu("cfd_pcpu_of_cpu3", 0x20);
+  t_.set(k_.per_cpu_addr(1, "cfd_data"), "call_function_data", "pcpu", area1);
+  t_.set(k_.per_cpu_addr(3, "cfd_data"), "call_function_data", "pcpu", area3);
+  uint64_t slot = k_.per_cpu_addr(3, "cfd_pcpu_of_cpu1");  // sender CPU 1's slot for target CPU 3
+  t_.set(slot, "__call_single_data", "node.u_flags", kCsdFlagLock | kCsdTypeSync);
+  t_.set(slot, "__call_single_data", "func", fn_["remote_func"]);
+  uint64_t sender = k_.add_task(40, "sender", FakeKernel::kRunning, 1);
+  uint64_t spinner = k_.add_task(41, "spin", FakeKernel::kRunning, 3);
+  HangSnapshot snap;
+  snap.cpus = {cpu_view(1, sender, false, {"smp_call_function_many_cond", "caller_fn"}, stack_of(sender) + 0x3d00),
+               cpu_view(3, spinner, true, {"spin_fn"}, stack_of(spinner) + 0x3f00)};
+  snap.tasks = {view(sender, 40, "sender", 'R', 1, {"smp_call_function_many_cond"}, 0x3d00),
+                view(spinner, 41, "spin", 'R', 3, {"spin_fn"}, 0x3f00)};
+  auto x = scan_xcalls(t_, fields_, snap);
+  ASSERT_EQ(x.entries.size(), 1u);
+  EXPECT_EQ(x.entries[0].address, slot);
+  EXPECT_EQ(x.entries[0].sender_cpu, 1);
+  EXPECT_EQ(x.entries[0].target_cpu, 3);
+  EXPECT_FALSE(x.entries[0].queued);
+  EXPECT_EQ(x.entries[0].source, "cfd_data");
+  EXPECT_EQ(x.entries[0].func, "remote_func");
+  HangReport r = report(snap);
+  EXPECT_EQ(r.verdict.verdict, Verdict::Stuck);
+  EXPECT_EQ(r.verdict.chain.size(), 3u);
+  EXPECT_EQ(r.graph.nodes()[r.verdict.chain.front()].id, "cpu:1");
+}
+
 TEST_F(HangTest, HealthyIdleSystemHasNoVerdictAndNoEdges) {
   std::vector<uint64_t> idle;
   HangSnapshot snap;
