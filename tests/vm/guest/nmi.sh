@@ -50,7 +50,12 @@ fi
 kstuck nmi watchdog --enable 300 >/dev/null
 kstuck nmi capture --count 3000 --quiet >/tmp/bg.txt 2>&1 &
 bg=$!
-usleep 200000
+# Wait (bounded) until the background capturer holds /dev/kstuck open.
+i=0
+while [ $i -lt 100 ] && ! ls -l /proc/$bg/fd 2>/dev/null | grep -q /dev/kstuck; do
+	usleep 100000
+	i=$((i + 1))
+done
 tries=0
 refused=0
 unloaded=0
