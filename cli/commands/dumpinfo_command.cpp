@@ -34,8 +34,15 @@ struct RunningTask {
 kstuck::Result<RunningTask> running_task(kstuck::KdumpTarget& t, int cpu) {
   auto base = t.per_cpu_offset(cpu);
   if (!base) return tl::unexpected(base.error());
+  // 6.2 moved current_task into struct pcpu_hot (commit 7bb6c4bf "x86/percpu: Move
+  // current_task to pcpu_hot").
   auto current = t.symbol_address("current_task");
-  if (!current) return tl::unexpected(current.error());
+  if (!current) {
+    auto hot = t.symbol_address("pcpu_hot");
+    auto member = t.member("pcpu_hot", "current_task");
+    if (!hot || !member) return tl::unexpected(current.error());
+    current = *hot + member->offset;
+  }
   auto task = kstuck::read_u64(t, *base + *current);
   if (!task) return tl::unexpected(task.error().with_context("current_task"));
   RunningTask rt;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -27,6 +28,10 @@ namespace fs = std::filesystem;
 const fs::path kCache = fs::path(KSTUCK_SOURCE_DIR) / "build" / "cache";
 const fs::path kDevDump = kCache / "dev" / "foundation-6.1.vmcore";
 const fs::path kDevConsole = kCache / "dev" / "foundation-6.1.console.log";
+// A real in-guest kdump (makedumpfile -c -d 31 after echo c > /proc/sysrq-trigger), kept
+// by the target helper from the kdump rig; optional like the dev dump.
+const fs::path kD31Dump = kCache / "dev" / "kdump-d31-6.1.vmcore";
+const fs::path kD31Console = kCache / "dev" / "kdump-d31-6.1.console.log";
 
 fs::path scratch(const std::string& name) {
   fs::path dir = fs::path(testing::TempDir()) / "kstuck_kdump_target_test";
@@ -60,9 +65,9 @@ std::string dev_vmlinux() {
 std::string self_exe() { return fs::read_symlink("/proc/self/exe").string(); }
 
 // KSTUCK-TRUTH lines of the dev dump's console: {"irqoff_spinner.pid": "125", ...}.
-std::map<std::string, std::string> dev_truth() {
+std::map<std::string, std::string> dev_truth(const fs::path& console = kDevConsole) {
   std::map<std::string, std::string> facts;
-  std::ifstream in(kDevConsole);
+  std::ifstream in(console);
   std::string line;
   while (std::getline(in, line)) {
     auto at = line.find("KSTUCK-TRUTH: ");
@@ -411,6 +416,58 @@ TEST_F(WithVmlinux, CorruptHeadersNeverCrash) {
   EXPECT_GT(refused, 0);  // the targeted signature flip at least
   EXPECT_EQ(refused + opened, 40 + int(targeted.size()));
   fs::remove(p);
+}
+
+// The real kdump: the panic CPU, crash time and filtered pages, against the console.
+TEST_F(WithVmlinux, RealKdumpWithFilteredPages) {
+  if (!fs::exists(kD31Dump) || !fs::exists(kD31Console)) GTEST_SKIP() << "no " << kD31Dump;
+  // "Kernel panic - not syncing: ..." is followed by "CPU: 0 PID: 111 Comm: sh ...".
+  std::ifstream in(kD31Console);
+  std::string line;
+  int panic_cpu = -1, panic_pid = -1;
+  bool after_panic = false;
+  while (std::getline(in, line)) {
+    if (line.find("Kernel panic - not syncing") != std::string::npos) after_panic = true;
+    auto at = line.find("CPU: ");
+    if (after_panic && at != std::string::npos && panic_cpu < 0)
+      std::sscanf(line.c_str() + at, "CPU: %d PID: %d", &panic_cpu, &panic_pid);
+  }
+  ASSERT_GE(panic_cpu, 0);
+  auto t = open(kD31Dump);
+  ASSERT_TRUE(t) << t.error().message();
+  auto& k = **t;
+  EXPECT_EQ(k.info().format, "diskdump");
+  ASSERT_TRUE(k.info().panic_cpu);
+  EXPECT_EQ(*k.info().panic_cpu, panic_cpu);
+  EXPECT_TRUE(k.info().crash_time);
+  auto regs = k.cpu_registers(panic_cpu);
+  ASSERT_TRUE(regs);
+  EXPECT_EQ(regs->note_pid, panic_pid);  // a real kdump names the task, unlike QEMU
+  EXPECT_EQ(k.symbol_at(regs->get(CpuRegisters::rip))->name, "__crash_kexec");
+  // The scenario's tasks are where the truth says.
+  auto truth = dev_truth(kD31Console);
+  auto current = k.symbol_address("current_task");
+  auto comm = k.member("task_struct", "comm");
+  ASSERT_TRUE(current && comm);
+  int cpu = std::stoi(truth["irqoff_spinner.cpu"]);
+  auto task = read_u64(k, *k.per_cpu_offset(cpu) + *current);
+  ASSERT_TRUE(task);
+  char name[16] = {};
+  ASSERT_TRUE(k.read(*task + comm->offset, std::as_writable_bytes(std::span(name, 15))));
+  EXPECT_EQ(std::string(name), truth["irqoff_spinner.comm"]);
+  // -d 31 drops free, cache and user pages: find one and check the error names it.
+  std::vector<std::byte> page(4096);
+  int excluded = 0, present = 0;
+  for (uint64_t pa = 1 << 20; pa < (uint64_t{1} << 30) && excluded < 5; pa += 4096 * 97) {
+    auto r = k.read_phys(pa, page);
+    if (r) { present++; continue; }
+    excluded++;
+    EXPECT_EQ(r.error().kind(), ErrorKind::Fault);
+    EXPECT_EQ(r.error().address(), pa);
+    EXPECT_NE(r.error().message().find("page excluded from dump"), std::string::npos) << r.error().message();
+  }
+  EXPECT_EQ(excluded, 5);
+  EXPECT_GT(present, 0);
 }
 
 }  // namespace
