@@ -100,6 +100,12 @@ def run_crash(vmlinux, dump, truth):
     lines = [line.strip() for line in text.splitlines()]
     note = (next((x for x in lines if "do not match" in x), "") or next((x for x in lines if x.startswith("bt:")), "")
             or first_error(text))
+    if rc != 0 and not note:
+        # crash can give up silently (seen on 6.12: exit 1, no message); its debug
+        # output names the reason in a last "crash: ..." line.
+        dbg, dbg_err, *_ = timed(["crash", "-d1", "-s", vmlinux, dump, "-i", "/dev/null"])
+        note = next((x.strip() for x in reversed((dbg + dbg_err).splitlines()) if x.startswith("crash:")),
+                    "exit 1 without a message")
     return {"wall_s": wall, "rss_mb": round(rss), "exit": rc, "facts": facts, "note": note}
 
 
