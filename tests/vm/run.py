@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.vm import rig  # noqa: E402
 from tests.vm.rig import RigError, TestResult  # noqa: E402
 
-SUITES = ["foundation", "rig_errors", "hang", "target", "trace", "kdump", "crashext", "nmi"]  # suites append themselves here, in boot order
+SUITES = ["foundation", "rig_errors", "hang", "target", "trace", "kdump", "crashext", "nmi", "analyze"]  # suites append themselves here, in boot order
 
 
 class Context:

@@ -1,0 +1,23 @@
+# SPDX-License-Identifier: GPL-2.0
+# Analyze suite: kstuck.ko loaded, the stuck scenario running (IRQs-off spinner on CPU 3,
+# an xcall waiter on CPU 2, a mutex owner and waiter), an external NMI so kstuck.ko
+# snapshots every CPU, then the host dumps the guest and runs `kstuck analyze` on it.
+# The same script runs under a nokaslr boot as suite analyze_nokaslr.
+. /tests/lib.sh
+name=${ANALYZE_NAME:-analyze}
+
+check "$name-kstuck-insmod" insmod /lib/kstuck/kstuck.ko
+check "$name-scenario-insmod" insmod /lib/kstuck/kstuck_scenario.ko spin_seconds=300 hold_seconds=300
+echo 1 >/sys/module/kstuck_scenario/parameters/start
+if wait_truth "xcall_waiter pid" 20 && wait_truth "mutex_waiter pid" 10; then
+	pass "$name-scenario-started"
+else
+	fail "$name-scenario-started" "$(dmesg | grep KSTUCK-TRUTH | tr '\n' ' ')"
+fi
+# Let the actors settle where they block (schedule(), the csd wait).
+sleep 1
+reply=$(request nmi)
+sleep 1
+if [ "$reply" = "ok" ]; then pass "$name-nmi-injected"; else fail "$name-nmi-injected" "reply=$reply"; fi
+reply=$(request dump "$name")
+if [ "$reply" = "ok" ]; then pass "$name-dump-taken"; else fail "$name-dump-taken" "reply=$reply"; fi
