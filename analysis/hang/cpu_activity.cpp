@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdio>
+#include <map>
 
 #include "analysis/hang/sleeping_locks.h"
 
@@ -49,6 +50,12 @@ bool is_xcall_wait(const std::string& f) {
                              "__csd_lock_wait", "smp_call_function_any", "generic_exec_single"});
 }
 
+// Entries of maskable hardware interrupts: they arrive only when IF is set, so the
+// context they interrupted had interrupts on, whatever the handler's EFLAGS say.
+bool is_irq_entry(const std::string& f) {
+  return starts_with_any(f, {"asm_sysvec_", "asm_common_interrupt", "asm_spurious_interrupt"});
+}
+
 bool is_idle_function(const std::string& f) {
   return starts_with_any(f, {"native_safe_halt", "default_idle", "arch_cpu_idle", "mwait_idle", "acpi_idle",
                              "intel_idle", "cpuidle_enter", "do_idle", "cpu_startup_entry", "poll_idle"});
@@ -67,11 +74,10 @@ std::string hex(uint64_t v) {
   return buf;
 }
 
-// The stack words of a CPU from its stack pointer to the top of that stack.
-std::vector<uint64_t> cpu_stack(Target& t, const CpuView& c, uint64_t* base, uint64_t max_bytes) {
+// The stack words from sp to the top of its (THREAD_SIZE aligned) stack, at most max_bytes.
+std::vector<uint64_t> stack_from(Target& t, uint64_t sp, uint64_t* base, uint64_t max_bytes) {
   std::vector<uint64_t> words;
-  if (!c.regs) return words;
-  uint64_t sp = c.regs->get(CpuRegisters::rsp) & ~uint64_t{7};
+  sp &= ~uint64_t{7};
   if (!is_kernel_pointer(sp)) return words;
   uint64_t end = std::min((sp | (kThreadSize - 1)) + 1, sp + max_bytes);
   words.resize((end - sp) / 8);
@@ -85,6 +91,27 @@ std::vector<uint64_t> cpu_stack(Target& t, const CpuView& c, uint64_t* base, uin
   }
   *base = sp;
   return words;
+}
+
+// The live parts of every stack a CPU is on: from its stack pointer up, and, when it
+// runs an interrupt on a separate stack, the interrupted stack from the lowest frame
+// the unwinder found there.
+std::vector<std::pair<uint64_t, std::vector<uint64_t>>> cpu_stacks(Target& t, const CpuView& c, uint64_t max_bytes) {
+  std::vector<std::pair<uint64_t, std::vector<uint64_t>>> out;
+  std::map<uint64_t, uint64_t> lowest;  // stack (aligned base) -> lowest sp seen
+  if (c.regs) lowest[c.regs->get(CpuRegisters::rsp) & ~(kThreadSize - 1)] = c.regs->get(CpuRegisters::rsp);
+  for (const auto& f : c.frames) {
+    if (!f.sp || !is_kernel_pointer(f.sp)) continue;
+    auto [it, fresh] = lowest.try_emplace(f.sp & ~(kThreadSize - 1), f.sp);
+    if (!fresh && f.sp < it->second) it->second = f.sp;
+  }
+  for (const auto& [region, sp] : lowest) {
+    if (out.size() >= 4) break;  // task, IRQ, and at most two exception stacks
+    uint64_t base = 0;
+    auto words = stack_from(t, sp, &base, max_bytes);
+    if (!words.empty()) out.emplace_back(base, std::move(words));
+  }
+  return out;
 }
 
 // The function whose frame holds a stack slot: the innermost scanned return address
@@ -107,12 +134,23 @@ std::vector<CpuActivity> classify_cpus(Target& target, const HangSnapshot& snap)
     CpuActivity a;
     a.cpu = c.cpu;
     if (c.regs) a.irqs_off = !(c.regs->get(CpuRegisters::eflags) & kEflagsIf);
-    a.where = c.frames.empty() ? std::string() : c.frames.front().function;
+    // A dump often lands in a timer interrupt (reading the HPET is slow under TCG):
+    // what the CPU is stuck on is the context the interrupt came in on.
+    size_t first = 0;
+    for (size_t i = 0; i < c.frames.size(); ++i)
+      if (is_irq_entry(c.frames[i].function)) first = i + 1;
+    if (first > 0 && first < c.frames.size()) {
+      a.interrupted_by = c.frames.front().function;
+      a.irqs_off = false;
+    } else {
+      first = 0;
+    }
+    a.where = first < c.frames.size() ? c.frames[first].function : std::string();
     // Only the innermost frames say what the CPU does now; deeper ones are its callers.
     bool slow = false, xcall = false;
-    for (size_t i = 0; i < c.frames.size() && i < 3; ++i) {
+    for (size_t i = first; i < c.frames.size() && i < first + 3; ++i) {
       slow = slow || is_spin_slowpath(c.frames[i].function);
-      xcall = xcall || (i == 0 && is_xcall_wait(c.frames[i].function));
+      xcall = xcall || (i == first && is_xcall_wait(c.frames[i].function));
     }
     if (c.idle || is_idle_function(a.where))
       a.doing = CpuDoing::Idle;
@@ -135,7 +173,7 @@ std::vector<CpuActivity> classify_cpus(Target& target, const HangSnapshot& snap)
       }
       if (!a.lock) {
         uint64_t base = 0;
-        auto words = cpu_stack(target, c, &base, 512);
+        auto words = stack_from(target, c.regs->get(CpuRegisters::rsp), &base, 512);
         for (size_t i = 0; i < words.size() && !a.lock; ++i)
           if (locked_word(target, words[i]) && !(words[i] >= base && words[i] < base + kThreadSize)) {
             a.lock = words[i];
@@ -160,9 +198,8 @@ std::vector<CpuActivity> classify_cpus(Target& target, const HangSnapshot& snap)
       for (int r = 0; r < static_cast<int>(kRegNames.size()) && ev.empty(); ++r)
         if (c.regs->get(static_cast<CpuRegisters::Index>(r)) == a.lock)
           ev = "cpu " + std::to_string(c.cpu) + " keeps the lock address in " + kRegNames[r];
-      if (ev.empty()) {
-        uint64_t base = 0;
-        auto words = cpu_stack(target, c, &base, kThreadSize);
+      for (const auto& [base, words] : cpu_stacks(target, c, kThreadSize)) {
+        if (!ev.empty()) break;
         for (size_t i = 0; i < words.size(); ++i)
           if (words[i] == a.lock) {
             std::string fn = frame_of(c, base + 8 * i);

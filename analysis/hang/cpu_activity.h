@@ -25,7 +25,8 @@ struct CpuActivity {
   int cpu = -1;
   CpuDoing doing = CpuDoing::Unknown;
   std::optional<bool> irqs_off;  // from EFLAGS.IF of the saved registers
-  std::string where;             // the function it is in
+  std::string where;             // the function it is in (below any interrupt it is handling)
+  std::string interrupted_by;    // the innermost function of an interrupt on top, if any
   uint64_t lock = 0;             // SpinlockWait: the lock word, when recovered
   std::string lock_symbol;
   std::string lock_evidence;

@@ -24,7 +24,10 @@ bool generic_frame(const std::string& f) {
       "asm_sysvec", "sysvec_", "__sysvec", "asm_common_interrupt", "common_interrupt", "irq_exit",
       "__irq_exit", "__do_softirq", "ret_from_fork", "kthread", "wait_for_completion", "__wait_for_common",
       "do_wait_for_common", "asm_exc_nmi", "exc_nmi", "default_do_nmi", "nmi_handle", "__x86_return_thunk",
-      "__x86_indirect_thunk", "preempt_count_", "finish_task_switch", "__switch_to"};
+      "__x86_indirect_thunk", "preempt_count_", "finish_task_switch", "__switch_to",
+      // Clock and delay helpers a busy loop calls: where a sample lands among them is chance.
+      "read_hpet", "ktime_get", "read_tsc", "native_read_tsc", "delay_tsc", "delay_halt", "__const_udelay",
+      "__udelay", "__delay", "native_sched_clock", "sched_clock"};
   for (const char* g : kGeneric)
     if (f.starts_with(g)) return true;
   return false;
@@ -39,10 +42,16 @@ std::vector<std::string> names(const std::vector<StackFrame>& frames, size_t max
   return out;
 }
 
+// The first frame that says who waits: below any interrupt being handled on top, and
+// past the generic wait/lock/clock helpers.
 std::string first_specific(const std::vector<StackFrame>& frames) {
-  for (const auto& f : frames)
-    if (!generic_frame(f.function)) return f.function;
-  return frames.empty() ? std::string() : frames.front().function;
+  size_t first = 0;
+  for (size_t i = 0; i < frames.size(); ++i)
+    if (frames[i].function.starts_with("asm_sysvec_") || frames[i].function.starts_with("asm_common_interrupt"))
+      first = i + 1;
+  for (size_t i = first; i < frames.size(); ++i)
+    if (!generic_frame(frames[i].function)) return frames[i].function;
+  return first < frames.size() ? frames[first].function : std::string();
 }
 
 const char* lock_kind_id(SleepingLockKind k) { return k == SleepingLockKind::Mutex ? "mutex" : "rwsem"; }
@@ -95,8 +104,10 @@ class Builder {
       n.idle = n.idle || a->doing == CpuDoing::Idle;
       n.doing = cpu_doing_name(a->doing);
     }
+    const CpuActivity* act = activity(cpu);
     n.label = "CPU " + std::to_string(cpu) + ": " + n.doing +
               (n.irqs_off ? (*n.irqs_off ? ", IRQs off" : ", IRQs on") : "") +
+              (act && !act->interrupted_by.empty() ? " (handling an interrupt, in " + act->interrupted_by + ")" : "") +
               (n.pid ? " (pid " + std::to_string(*n.pid) + " " + n.comm + ")" : "");
     return report_.graph.add_node(std::move(n));
   }

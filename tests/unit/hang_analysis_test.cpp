@@ -187,6 +187,34 @@ TEST_F(HangTest, XcallTowardsIrqsOffCpuIsStuck) {
   EXPECT_EQ(r.verdict.chain.size(), 3u);
 }
 
+// A dump often lands while the waiting CPU handles a timer interrupt: the handler runs
+// with IF clear, but the interrupted csd wait had interrupts on.
+TEST_F(HangTest, WaiterInsideATimerInterruptStillWaits) {
+  uint64_t waiter = k_.add_task(113, "xcall/2", FakeKernel::kRunning, 2);
+  uint64_t spinner = k_.add_task(112, "spin/3", FakeKernel::kRunning, 3);
+  csd_on_stack(waiter, 3, "remote_func");
+  std::vector<std::string> fr = {"read_hpet", "hrtimer_interrupt", "asm_sysvec_apic_timer_interrupt",
+                                 "smp_call_function_single", "caller_fn"};
+  HangSnapshot snap;
+  snap.cpus = {cpu_view(2, waiter, true, fr, stack_of(waiter) + 0x3d00),
+               cpu_view(3, spinner, true, {"read_hpet", "spin_fn"}, stack_of(spinner) + 0x3f00)};
+  snap.tasks = {view(waiter, 113, "xcall/2", 'R', 2, fr, 0x3d00), view(spinner, 112, "spin/3", 'R', 3, {"spin_fn"}, 0x3f00)};
+  auto act = classify_cpus(t_, snap);
+  EXPECT_EQ(act[0].doing, CpuDoing::XcallWait);
+  EXPECT_EQ(act[0].irqs_off, false);
+  EXPECT_EQ(act[0].interrupted_by, "read_hpet");
+  HangReport r = report(snap);
+  EXPECT_EQ(r.verdict.verdict, Verdict::Stuck);
+  ASSERT_EQ(r.verdict.chain.size(), 3u);
+  EXPECT_EQ(r.graph.nodes()[r.verdict.chain[0]].id, "cpu:2");
+  // The clock helper a sample lands in does not change the bug's signature.
+  snap.cpus[1].frames.erase(snap.cpus[1].frames.begin());
+  snap.cpus[0].frames.erase(snap.cpus[0].frames.begin(), snap.cpus[0].frames.begin() + 3);
+  snap.cpus[0].regs->regs[CpuRegisters::eflags] = 0x246;
+  HangReport r2 = report(snap);
+  EXPECT_EQ(r2.signature, r.signature);
+}
+
 TEST_F(HangTest, MixedCycleNamesBothCpusTheCsdAndTheLock) {
   uint64_t holder = k_.add_task(113, "mixh/2", FakeKernel::kRunning, 2);
   uint64_t spinner = k_.add_task(114, "mixs/3", FakeKernel::kRunning, 3);

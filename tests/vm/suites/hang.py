@@ -133,6 +133,10 @@ def check_xcall(report, truth):
     chain = report.get("chain", [])
     out.append(TestResult("xcall-root-cause", report.get("root_cause") == f"cpu:{target}",
                           f"root_cause={report.get('root_cause')} chain={chain}"))
+    # The whole chain: the waiting CPU, the csd, the IRQs-off CPU (also when the dump
+    # caught the waiting CPU inside a timer interrupt).
+    out.append(TestResult("xcall-chain", len(chain) == 3 and chain[0] == f"cpu:{waiter_cpu}"
+                          and bool(csds) and chain[1] == csds[0]["id"] and chain[2] == f"cpu:{target}", str(chain)))
     return out
 
 
