@@ -8,6 +8,7 @@ Run the host side alone on a kept dump with
 `python3 -m tests.vm.suites.crashext --check BUILD [VMCORE]`.
 """
 import json
+import os
 import re
 import subprocess
 import sys
@@ -32,13 +33,19 @@ MEMBERS = ["task_struct", "task_struct:__state", "task_struct:thread.sp", "task_
 
 
 def build_extension(build):
-    """kstuck.so in the release build the rig already configured for the CLI."""
+    """kstuck.so in the release build the rig already configured for the CLI, installed
+    by `cmake --install` into a DESTDIR: returns the installed extension directory."""
     bdir = Path(build) / "release"
     rig.run(["ninja", "-C", str(bdir), "kstuck_crash", "kstuck"], what="ninja (kstuck_crash)", timeout=1800)
-    return bdir / "crash_ext" / "kstuck.so"
+    dest = Path(build) / "crashext-install"
+    rig.run(["cmake", "--install", str(bdir)], env=dict(os.environ, DESTDIR=str(dest)), what="cmake --install")
+    ext_dir = dest / "usr" / "lib" / "crash" / "extensions"
+    if not (ext_dir / "kstuck.so").exists():
+        raise RigError(f"cmake --install did not put kstuck.so into {ext_dir}")
+    return ext_dir
 
 
-def run_crash(vmlinux, dump, commands, workdir, timeout=600):
+def run_crash(vmlinux, dump, commands, workdir, timeout=900, ext_dir=None):
     """Runs crash non-interactively on a dump: each (tag, command) writes its output to
     workdir/tag.out through crash's own redirection. Returns (seconds, crash's stdout)."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -52,8 +59,10 @@ def run_crash(vmlinux, dump, commands, workdir, timeout=600):
     script.write_text("\n".join(lines) + "\n")
     t = time.monotonic()
     try:
+        # CRASH_EXTENSIONS: where `extend NAME.so` looks besides /usr/lib/crash/extensions.
+        env = dict(os.environ, CRASH_EXTENSIONS=str(ext_dir)) if ext_dir else None
         p = subprocess.run(["crash", "-s", str(vmlinux), str(dump), "-i", str(script)], stdin=subprocess.DEVNULL,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout)
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         raise RigError(f"crash did not finish within {timeout}s")
     (workdir / "crash.stdout").write_text(p.stdout)
@@ -165,7 +174,7 @@ def truth_checks(workdir, truth):
     return res
 
 
-def check_dump(ctx_cli, so, vmlinux, dump, workdir, truth=None):
+def check_dump(ctx_cli, ext_dir, vmlinux, dump, workdir, truth=None):
     """The host side: crash + kstuck.so on the dump, the CLI on the same dump, compared."""
     results = []
     truth = truth or {}
@@ -173,7 +182,8 @@ def check_dump(ctx_cli, so, vmlinux, dump, workdir, truth=None):
     mutex = truth.get("mutex_waiter.mutex", "")
     dopts = ["--vmlinux", str(vmlinux)]
     commands = [
-        ("extend", f"extend {so}"),
+        # By name, as a support engineer types it: found through the install directory.
+        ("extend", "extend kstuck.so"),
         ("help", "help kstuck"),
         ("target", "kstuck target"),
         ("symbols", "kstuck target symbol " + " ".join(SYMBOLS)),
@@ -193,11 +203,12 @@ def check_dump(ctx_cli, so, vmlinux, dump, workdir, truth=None):
         ("after_bad_option", "kstuck xcall -z"),
         ("after_last", "sym init_task"),
     ]
-    secs, stdout = run_crash(vmlinux, dump, commands, workdir)
+    secs, stdout = run_crash(vmlinux, dump, commands, workdir, ext_dir=ext_dir)
     results.append(TestResult("crash-ran", bool(stdout.strip()) or bool(read_out(workdir, "extend")),
                               f"{secs:.1f}s for {len(commands)} commands"))
-    ext_loaded = "shared object loaded" in (stdout + read_out(workdir, "extend"))
-    results.append(TestResult("extend-loads-kstuck-so", ext_loaded, read_out(workdir, "extend").strip()[:200]))
+    ext_text = read_out(workdir, "extend")
+    ext_loaded = f"{ext_dir}/kstuck.so: shared object loaded" in ext_text
+    results.append(TestResult("extend-finds-installed-kstuck-so", ext_loaded, ext_text.strip()[:200]))
     if not ext_loaded:
         return results
 
@@ -285,7 +296,7 @@ def check_dump(ctx_cli, so, vmlinux, dump, workdir, truth=None):
 
 def run(ctx):
     results = []
-    so = build_extension(ctx.build)
+    ext_dir = build_extension(ctx.build)
     dump = None
     with ctx.boot("crashext") as g:
         g.wait_for(r"^KSTUCK-BOOTED:", 120)
@@ -310,7 +321,7 @@ def run(ctx):
     if not dump:
         results.append(TestResult("dump-taken", False, "the guest never asked for a dump"))
         return results
-    results += check_dump(ctx.kstuck_cli, so, ctx.kernel.vmlinux, dump, ctx.out / "crashext", truth)
+    results += check_dump(ctx.kstuck_cli, ext_dir, ctx.kernel.vmlinux, dump, ctx.out / "crashext", truth)
     return results
 
 
@@ -322,7 +333,7 @@ def main():
     build = Path(sys.argv[2])
     dump = Path(sys.argv[3]) if len(sys.argv) > 3 else build / "vm-out" / "crashext.vmcore"
     kernel = rig.fetch_kernel()
-    so = build_extension(build)
+    ext_dir = build_extension(build)
     # The ground truth the scenario printed in the kept run's console.
     truth = {}
     console = build / "vm-out" / "crashext" / "console.log"
@@ -332,7 +343,7 @@ def main():
                 if "=" in kv:
                     k, v = kv.split("=", 1)
                     truth[f"{m.group(1)}.{k}"] = v
-    results = check_dump(build / "release" / "cli" / "kstuck", so, kernel.vmlinux, dump, build / "vm-out" / "crashext",
+    results = check_dump(build / "release" / "cli" / "kstuck", ext_dir, kernel.vmlinux, dump, build / "vm-out" / "crashext",
                          truth)
     for r in results:
         print(f"{'PASS' if r.passed else 'FAIL'} {r.name} {r.detail}".rstrip())
