@@ -22,7 +22,7 @@ int run_hang(const std::vector<std::string>& args) {
   po::options_description opts("hang options");
   opts.add_options()("help,h", "show this help")("vmlinux", po::value<std::string>(),
                                                  "the dumped kernel's vmlinux (required)")(
-      "module-dir", po::value<std::string>(), "directory of the dump's out-of-tree .ko files (optional)")(
+      "module-dir", po::value<std::vector<std::string>>(), "directory of the dump's out-of-tree .ko files (optional)")(
       "force", "use the vmlinux even if its build-id does not match")("json", "print the report as JSON")(
       "dot", "print the wait-for graph as Graphviz DOT");
   po::options_description all;
@@ -38,7 +38,7 @@ int run_hang(const std::vector<std::string>& args) {
     return 2;
   }
   if (vm.count("help") || !vm.count("vmcore") || !vm.count("vmlinux") || (vm.count("json") && vm.count("dot"))) {
-    std::cout << "usage: kstuck hang VMCORE --vmlinux VMLINUX [--module-dir DIR] [--json|--dot]\n"
+    std::cout << "usage: kstuck hang VMCORE --vmlinux VMLINUX [--module-dir DIR]... [--json|--dot]\n"
                  "  finds who waits on whom (xcalls, mutexes, rwsems, spinlocks) and prints the verdict:\n"
                  "  DEADLOCK (a cycle), STUCK (a chain ending at a CPU busy with IRQs off) or NONE\n\n"
               << opts;
