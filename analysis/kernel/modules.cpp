@@ -26,11 +26,28 @@ void read_module(Fields& f, ModuleInfo& m) {
     if (auto v = f.read_ptr(m.address, "module", "core_layout.base")) m.base = *v; else note("core_layout", v.error());
     if (auto v = f.read_uint(m.address, "module", "core_layout.size")) m.size = *v;
     if (auto v = f.read_uint(m.address, "module", "core_layout.text_size")) m.text_size = *v;
-  } else if (f.has("module", "mem")) {  // 6.4+: mem[MOD_TEXT] (MOD_TEXT = 0)
-    auto msize = f.size("module_memory");
-    if (auto v = f.read_ptr(m.address, "module", "mem.base")) m.base = *v; else note("mem[MOD_TEXT]", v.error());
-    if (auto v = f.read_uint(m.address, "module", "mem.size")) m.size = m.text_size = *v;
-    (void)msize;
+  } else if (f.has("module", "mem")) {
+    // 6.4+ (commit ac3b43283923 "module: replace module_layout with module_memory"):
+    // struct module_memory mem[MOD_MEM_NUM_TYPES]; MOD_TEXT is element 0. "mem" is an
+    // array, so the element's members are read from its start, not through a dotted path.
+    auto mem = f.offset("module", "mem");
+    if (!mem) {
+      note("mem[MOD_TEXT]", mem.error());
+    } else {
+      uint64_t text = m.address + *mem;
+      if (auto v = f.read_ptr(text, "module_memory", "base")) m.base = *v; else note("mem[MOD_TEXT].base", v.error());
+      if (auto v = f.read_uint(text, "module_memory", "size")) m.size = m.text_size = *v;
+      else note("mem[MOD_TEXT].size", v.error());
+      // Core regions after the text: MOD_DATA 1, MOD_RODATA 2, MOD_RO_AFTER_INIT 3 (the
+      // MOD_INIT_* ones are freed once the module is live).
+      if (auto elem = f.size("module_memory"); elem && *elem > 0 && *elem < 4096) {
+        for (uint64_t i = 1; i <= 3; ++i) {
+          auto b = f.read_ptr(text + i * *elem, "module_memory", "base");
+          auto n = f.read_uint(text + i * *elem, "module_memory", "size");
+          if (b && n && *b && *n) m.data_ranges.emplace_back(*b, *n);
+        }
+      }
+    }
   } else {
     m.problems.push_back("struct module has neither core_layout nor mem");
   }

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "analysis/fields.h"
@@ -26,9 +27,17 @@ struct ModuleInfo {
   uint64_t orc_unwind_ip = 0;
   uint64_t orc_unwind = 0;
   uint64_t num_orcs = 0;
+  // 6.4+: the other core regions, allocated apart from the text (MOD_DATA, MOD_RODATA,
+  // MOD_RO_AFTER_INIT), as {base, size}; empty on 6.1 where core_layout spans them all.
+  std::vector<std::pair<uint64_t, uint64_t>> data_ranges;
   std::vector<std::string> problems;
 
-  bool contains(uint64_t addr) const { return addr >= base && addr - base < size; }
+  bool contains(uint64_t addr) const {
+    if (addr >= base && addr - base < size) return true;
+    for (const auto& [b, n] : data_ranges)
+      if (addr >= b && addr - b < n) return true;
+    return false;
+  }
   bool text_contains(uint64_t addr) const { return addr >= base && addr - base < text_size; }
 };
 
