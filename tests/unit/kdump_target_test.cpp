@@ -7,6 +7,7 @@
 
 #include <charconv>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -468,6 +469,37 @@ TEST_F(WithVmlinux, RealKdumpWithFilteredPages) {
   }
   EXPECT_EQ(excluded, 5);
   EXPECT_GT(present, 0);
+}
+
+// LZO compression, and makedumpfile's own flattened stream, re-filtered from the real
+// kdump by the host's makedumpfile: same registers and the same bytes as the zlib dump.
+TEST_F(WithVmlinux, LzoAndMakedumpfileFlattenedReadLikeZlib) {
+  if (!fs::exists(kD31Dump) || std::system("makedumpfile -v >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "no " << kD31Dump << " or no makedumpfile";
+  fs::path lzo = scratch("lzo.vmcore"), flat = scratch("flat-lzo.vmcore");
+  fs::remove(lzo);
+  std::string cmd = "makedumpfile -l -d 31 '" + kD31Dump.string() + "' '" + lzo.string() + "' >/dev/null 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  cmd = "makedumpfile -F -l -d 31 '" + kD31Dump.string() + "' > '" + flat.string() + "' 2>/dev/null";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  auto ref = open(kD31Dump);
+  ASSERT_TRUE(ref) << ref.error().message();
+  auto uts = (*ref)->symbol_address("init_uts_ns");
+  ASSERT_TRUE(uts);
+  std::vector<std::byte> want(4096), got(4096);
+  ASSERT_TRUE((*ref)->read(*uts & ~uint64_t{4095}, want));
+  for (const auto& p : {lzo, flat}) {
+    auto t = open(p);
+    ASSERT_TRUE(t) << p << ": " << t.error().message();
+    EXPECT_EQ((*t)->info().format, p == flat ? "flattened diskdump" : "diskdump");
+    ASSERT_EQ((*t)->info().cpu_notes, (*ref)->info().cpu_notes);
+    for (int cpu = 0; cpu < (*ref)->info().cpu_notes; cpu++)
+      EXPECT_EQ((*t)->cpu_registers(cpu)->regs, (*ref)->cpu_registers(cpu)->regs) << p << " cpu " << cpu;
+    ASSERT_TRUE((*t)->read(*uts & ~uint64_t{4095}, got)) << p;
+    EXPECT_EQ(got, want) << p;
+  }
+  fs::remove(lzo);
+  fs::remove(flat);
 }
 
 }  // namespace
