@@ -92,10 +92,12 @@ TaskSet load_tasks(Fields& f, const CpuSet& cpus, const TaskLimits& limits, void
       if (!signal || !*signal || !head_off) continue;
       ListWalk group = walk_list(target, *signal + *head_off, *node_off, limits.max_threads_per_process);
       for (uint64_t thread : group.entries) add(thread);
-      if (!group.complete() && !set.tasks.empty())
-        set.problems.push_back("threads of pid " + std::to_string(set.tasks.back().pid) + ": " +
+      if (!group.complete()) {
+        const TaskInfo* leader_info = set.by_address(leader);
+        set.problems.push_back("threads of pid " + std::to_string(leader_info ? leader_info->pid : -1) + ": " +
                                walk_status_name(group.status) +
                                (group.error ? " (" + group.error->describe() + ")" : ""));
+      }
     }
   }
   for (const auto& c : cpus.cpus)
