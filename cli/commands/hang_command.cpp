@@ -22,7 +22,7 @@ int run_hang(const std::vector<std::string>& args) {
   po::options_description opts("hang options");
   opts.add_options()("help,h", "show this help")("vmlinux", po::value<std::string>(),
                                                  "the dumped kernel's vmlinux (required)")(
-      "module-dir", po::value<std::vector<std::string>>(), "directory of the dump's out-of-tree .ko files (optional)")(
+      "module-dir", po::value<std::vector<std::string>>(), "accepted for symmetry with analyze; not needed: module symbols come from the kallsyms in the dump")(
       "force", "use the vmlinux even if its build-id does not match")("json", "print the report as JSON")(
       "dot", "print the wait-for graph as Graphviz DOT");
   po::options_description all;
