@@ -38,7 +38,18 @@ Result<CpuSet> load_cpus(Fields& fields) {
   for (size_t i = 0; i < words.size(); ++i) {
     auto w = read_u64(t, *mask_addr + 8 * i);
     if (!w) {
-      if (i == 0) return tl::unexpected(w.error().with_context("__cpu_online_mask"));
+      if (i == 0) {
+        // A truncated or filtered dump: fall back to the CPUs the dump saved registers
+        // for, and say so, rather than giving up on the whole report.
+        int n = 0;
+        while (n < 64 && t.cpu_registers(n)) ++n;
+        if (n == 0) return tl::unexpected(w.error().with_context("__cpu_online_mask"));
+        set.problems.push_back("__cpu_online_mask unreadable (" + w.error().describe() + "): assuming CPUs 0-" +
+                               std::to_string(n - 1) + " from the dump's register notes");
+        words.assign(1, n >= 64 ? ~uint64_t{0} : (uint64_t{1} << n) - 1);
+        nr_cpu_ids = n;
+        break;
+      }
       words.resize(i);
       nr_cpu_ids = int(i * 64);
       break;

@@ -88,3 +88,24 @@ TEST(Tasks, CorruptTaskListGivesMarkedPartialResult) {
 
 }  // namespace
 }  // namespace kstuck
+
+namespace kstuck {
+namespace {
+
+TEST(Cpus, UnreadableOnlineMaskFallsBackToRegisterNotes) {
+  test::FakeTarget t;
+  test::FakeKernel k(t, 4);
+  t.unmap(t.symbol_address("__cpu_online_mask").value());
+  Fields f(t);
+  EXPECT_FALSE(load_cpus(f));  // no registers either: nothing to go on
+  t.set_registers(0, CpuRegisters{});
+  t.set_registers(1, CpuRegisters{});
+  auto cpus = load_cpus(f);
+  ASSERT_TRUE(cpus);
+  EXPECT_EQ(cpus->cpus.size(), 2u);
+  ASSERT_EQ(cpus->problems.size(), 1u);
+  EXPECT_NE(cpus->problems[0].find("assuming CPUs 0-1"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace kstuck
