@@ -469,6 +469,30 @@ TEST_F(WithVmlinux, RealKdumpWithFilteredPages) {
   }
   EXPECT_EQ(excluded, 5);
   EXPECT_GT(present, 0);
+
+  // Cut the plain file in its page data: it opens, says it is truncated, and the
+  // kernel text pages near the end of the image are gone.
+  std::string bytes = read_file(kD31Dump);
+  fs::path cut = scratch("cut-d31.vmcore");
+  write_file(cut, bytes.substr(0, bytes.size() / 2));
+  auto c = open(cut);
+  ASSERT_TRUE(c) << c.error().message();
+  bool noted = false;
+  for (const auto& n : (*c)->info().notes) noted |= n.find("dump truncated") != std::string::npos;
+  EXPECT_TRUE(noted);
+  // Pages the whole dump has but the cut one lost fail as Faults at their address.
+  int lost = 0, kept = 0;
+  for (uint64_t pa = 0; pa < (uint64_t{1} << 30); pa += 1 << 20) {
+    if (!k.read_phys(pa, page)) continue;
+    auto r = (*c)->read_phys(pa, page);
+    if (r) { kept++; continue; }
+    lost++;
+    EXPECT_EQ(r.error().kind(), ErrorKind::Fault);
+    EXPECT_EQ(r.error().address(), pa);
+  }
+  EXPECT_GT(lost, 0);
+  EXPECT_GT(kept, 0);
+  fs::remove(cut);
 }
 
 // LZO compression, and makedumpfile's own flattened stream, re-filtered from the real
