@@ -256,7 +256,10 @@ std::string signature_token(const WaitNode& n) {
 }  // namespace
 
 std::string hang_signature(const WaitGraph& graph, const GraphVerdict& verdict) {
-  const auto& seq = verdict.verdict == Verdict::Deadlock ? verdict.cycle : verdict.chain;
+  // A deadlock is its cycle. A stuck machine is its root cause: which other CPUs happen
+  // to be queued behind it (a TLB flush, a timer) varies from dump to dump.
+  std::vector<size_t> seq = verdict.verdict == Verdict::Deadlock ? verdict.cycle : verdict.chain;
+  if (verdict.verdict == Verdict::Stuck && verdict.root_cause) seq = {*verdict.root_cause};
   if (seq.empty()) return {};
   std::vector<std::string> tokens;
   for (size_t i : seq) tokens.push_back(signature_token(graph.nodes()[i]));

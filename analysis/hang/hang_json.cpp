@@ -67,6 +67,8 @@ std::string render_hang_json(const HangReport& r) {
   j["signature"] = r.signature;
   j["cycle"] = ids(r.verdict.cycle);
   j["chain"] = ids(r.verdict.chain);
+  j["chains"] = nlohmann::ordered_json::array();
+  for (const auto& c : r.verdict.chains) j["chains"].push_back(ids(c));
   j["root_cause"] = r.verdict.root_cause ? nlohmann::ordered_json(nodes[*r.verdict.root_cause].id)
                                          : nlohmann::ordered_json(nullptr);
   j["partial"] = r.partial;

@@ -41,11 +41,21 @@ std::string render_hang_text(const HangReport& r) {
       for (const auto& f : n.stack) o << "    " << f << "\n";
     }
   }
+  // More chains into the same root cause, one line each.
+  for (size_t c = 1; c < r.verdict.chains.size(); ++c) {
+    if (c == 1) o << "\nalso waiting on it:\n";
+    o << " ";
+    for (size_t k = 0; k < r.verdict.chains[c].size(); ++k)
+      o << (k ? " -> " : " ") << nodes[r.verdict.chains[c][k]].label;
+    o << "\n";
+  }
   // Other waits the verdict did not pick, one line each.
   size_t others = 0;
   for (const auto& e : r.graph.edges()) {
     if (e.kind != EdgeKind::WaitsFor) continue;
     bool in_seq = false;
+    for (const auto& c : r.verdict.chains)
+      for (size_t i : c) in_seq = in_seq || i == e.from;
     for (size_t i : seq) in_seq = in_seq || i == e.from;
     if (in_seq) continue;
     if (others++ == 0) o << "\nother waits:\n";

@@ -189,6 +189,30 @@ GraphVerdict WaitGraph::analyse() const {
   for (size_t v = *best; v != SIZE_MAX && chain.size() <= n; v = pred[v]) chain.push_back(v);
   std::reverse(chain.begin(), chain.end());
   out.chain = chain;
+  out.chains.push_back(chain);
+  // Other chains into the root cause: walk the reversed edges breadth-first from it;
+  // each start (nothing waits on it) found leads back along `toward` to the root.
+  {
+    std::vector<std::vector<size_t>> radj(n);
+    for (const auto& e : edges_) radj[e.to].push_back(e.from);
+    std::vector<size_t> toward(n, SIZE_MAX);
+    std::vector<bool> seen(n, false);
+    std::vector<size_t> queue{*best};
+    seen[*best] = true;
+    for (size_t k = 0; k < queue.size(); ++k)
+      for (size_t u : radj[queue[k]])
+        if (!seen[u]) {
+          seen[u] = true;
+          toward[u] = queue[k];
+          queue.push_back(u);
+        }
+    for (size_t u : queue) {
+      if (!radj[u].empty() || u == chain.front() || out.chains.size() >= 32) continue;
+      std::vector<size_t> c;
+      for (size_t v = u; v != SIZE_MAX && c.size() <= n; v = toward[v]) c.push_back(v);
+      out.chains.push_back(std::move(c));
+    }
+  }
   out.root_cause = *best;
   if (is_stuck_sink(nodes_[*best])) {
     out.verdict = Verdict::Stuck;

@@ -65,6 +65,9 @@ struct GraphVerdict {
   Verdict verdict = Verdict::None;
   std::vector<size_t> cycle;       // DEADLOCK: nodes in wait order, starting at a canonical node
   std::vector<size_t> chain;       // the longest wait chain (for DEADLOCK: the cycle again)
+  // STUCK/NONE: every chain that ends at the root cause, one per context that starts one
+  // (several CPUs often wait on the same IRQs-off CPU); the longest first, at most 32.
+  std::vector<std::vector<size_t>> chains;
   std::optional<size_t> root_cause;  // the node at the end of the longest chain
   std::string reason;              // why this verdict, one sentence
   bool limited = false;            // a search bound was hit: the result may be incomplete

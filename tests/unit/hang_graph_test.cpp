@@ -90,6 +90,17 @@ TEST(WaitGraph, ChainEndingAtIrqsOffCpuIsStuck) {
   EXPECT_EQ(*v.root_cause, c3);
   EXPECT_EQ(v.chain, (std::vector<size_t>{c2, x, c3}));
   EXPECT_TRUE(v.cycle.empty());
+  // A second CPU waiting on the same IRQs-off CPU is a second chain into it.
+  auto c1 = *g.add_node(cpu(1, false, "xcall wait", "flush_tlb"));
+  auto x2 = *g.add_node(node("xcall:0x20", NodeKind::Xcall, "flush_func"));
+  g.add_edge(c1, x2, EdgeKind::WaitsFor);
+  g.add_edge(x2, c3, EdgeKind::QueuedOn);
+  GraphVerdict v2 = g.analyse();
+  EXPECT_EQ(v2.verdict, Verdict::Stuck);
+  ASSERT_EQ(v2.chains.size(), 2u);
+  EXPECT_EQ(v2.chains[0], v2.chain);
+  std::vector<size_t> other = v2.chains[0] == std::vector<size_t>{c2, x, c3} ? v2.chains[1] : v2.chains[0];
+  EXPECT_EQ(other, (std::vector<size_t>{c1, x2, c3}));
 }
 
 TEST(WaitGraph, ChainEndingAtARunnableTaskIsNoVerdict) {

@@ -134,9 +134,11 @@ def check_xcall(report, truth):
     out.append(TestResult("xcall-root-cause", report.get("root_cause") == f"cpu:{target}",
                           f"root_cause={report.get('root_cause')} chain={chain}"))
     # The whole chain: the waiting CPU, the csd, the IRQs-off CPU (also when the dump
-    # caught the waiting CPU inside a timer interrupt).
-    out.append(TestResult("xcall-chain", len(chain) == 3 and chain[0] == f"cpu:{waiter_cpu}"
-                          and bool(csds) and chain[1] == csds[0]["id"] and chain[2] == f"cpu:{target}", str(chain)))
+    # caught the waiting CPU inside a timer interrupt). Other CPUs may wait on the same
+    # CPU (a TLB flush to it): any of the chains into the root cause may be this one.
+    want = [f"cpu:{waiter_cpu}", csds[0]["id"] if csds else None, f"cpu:{target}"]
+    chains = report.get("chains", [chain])
+    out.append(TestResult("xcall-chain", want in chains, f"want {want} in {chains}"))
     return out
 
 
