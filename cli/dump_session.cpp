@@ -11,10 +11,22 @@ namespace po = boost::program_options;
 
 namespace kstuck::cli {
 
+namespace {
+std::optional<std::string> vmlinux_line(uint64_t address, void* ctx) {
+  auto r = static_cast<KdumpTarget*>(ctx)->source_line(address);
+  if (!r) return std::nullopt;
+  return *r;
+}
+}  // namespace
+
+void DumpSession::add_source_lines(AnalyzeReport& report) { annotate_sources(report, vmlinux_line, target_.get()); }
+void DumpSession::add_source_lines(ReportStack& stack) { annotate_sources(stack, vmlinux_line, target_.get()); }
+
 void add_dump_options(po::options_description& opts) {
   opts.add_options()("vmlinux", po::value<std::string>(), "the dumped kernel's vmlinux with symbols (required)")(
       "module-dir", po::value<std::vector<std::string>>(), "directory with the dump's .ko files (repeatable)")(
-      "force", "use the vmlinux even if its build-id does not match the dump")("json", "print JSON");
+      "force", "use the vmlinux even if its build-id does not match the dump")("json", "print JSON")(
+      "lines", "add file:line to vmlinux frames (reads the vmlinux's DWARF: slower)");
 }
 
 namespace {

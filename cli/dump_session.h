@@ -26,6 +26,9 @@ class DumpSession {
   KdumpTarget& target() { return *target_; }
   KernelModel& model() { return *model_; }
   AnalyzeReport report(size_t log_lines = 40);
+  // file:line of vmlinux frames from the vmlinux's DWARF (--lines; module frames: not yet).
+  void add_source_lines(AnalyzeReport& report);
+  void add_source_lines(ReportStack& stack);
 
   ~DumpSession();
 

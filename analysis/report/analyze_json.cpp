@@ -27,6 +27,7 @@ json stack_json(const ReportStack& s) {
                       {"stack", f.stack},
                       {"reliable", f.reliable},
                       {"exact", f.exact}});
+    if (!f.source.empty()) frames.back()["source"] = f.source;
   }
   json j = {{"frames", frames}, {"complete", s.complete}, {"stop", s.stop}};
   if (s.stop_address) j["stop_address"] = hex(s.stop_address);

@@ -129,6 +129,31 @@ std::string stack_key(const ReportStack& s) {
 
 }  // namespace
 
+namespace {
+void annotate_frames(std::vector<ReportFrame>& frames, SourceLookup lookup, void* ctx,
+                     std::unordered_map<uint64_t, std::string>& cache) {
+  for (auto& f : frames) {
+    uint64_t at = f.exact || !f.ip ? f.ip : f.ip - 1;
+    auto it = cache.find(at);
+    if (it == cache.end()) it = cache.emplace(at, lookup(at, ctx).value_or("")).first;
+    f.source = it->second;
+  }
+}
+}  // namespace
+
+void annotate_sources(ReportStack& stack, SourceLookup lookup, void* ctx) {
+  std::unordered_map<uint64_t, std::string> cache;
+  annotate_frames(stack.frames, lookup, ctx, cache);
+}
+
+void annotate_sources(AnalyzeReport& report, SourceLookup lookup, void* ctx) {
+  std::unordered_map<uint64_t, std::string> cache;
+  for (auto& c : report.cpus) annotate_frames(c.stack.frames, lookup, ctx, cache);
+  for (auto& g : report.groups) annotate_frames(g.stack.frames, lookup, ctx, cache);
+  for (auto& s : report.nmi)
+    for (auto& c : s.cpus) annotate_frames(c.frames, lookup, ctx, cache);
+}
+
 AnalyzeReport build_analyze_report(KernelModel& model, const AnalyzeOptions& options) {
   AnalyzeReport r;
   auto progress = [&](const char* phase, size_t done, size_t total) {

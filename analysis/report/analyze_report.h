@@ -21,6 +21,7 @@ struct ReportFrame {
   std::string stack;     // task, irq, nmi, ... (stack_kind_name)
   bool reliable = true;
   bool exact = false;    // an interrupted IP from registers, not a return address
+  std::string source;    // "kernel/smp.c:612" when the front-end looked it up (--lines)
 };
 
 struct ReportStack {
@@ -123,6 +124,12 @@ struct AnalyzeOptions {
 };
 
 ReportStack make_report_stack(KernelModel& model, const Stack& stack);
+
+// Fills ReportFrame::source of every frame (CPU, group and NMI stacks) through lookup,
+// which gets the address to look up (ip-1 for return addresses); caches per address.
+using SourceLookup = std::optional<std::string> (*)(uint64_t address, void* ctx);
+void annotate_sources(AnalyzeReport& report, SourceLookup lookup, void* ctx);
+void annotate_sources(ReportStack& stack, SourceLookup lookup, void* ctx);
 AnalyzeReport build_analyze_report(KernelModel& model, const AnalyzeOptions& options = {});
 
 }  // namespace kstuck

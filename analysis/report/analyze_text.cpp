@@ -23,7 +23,8 @@ void append_stack(std::string& out, const ReportStack& s, const char* indent) {
   for (const auto& f : s.frames) {
     if (!last_stack.empty() && f.stack != last_stack) appendf(out, "%s  --- <%s stack> ---\n", indent, f.stack.c_str());
     last_stack = f.stack;
-    appendf(out, "%s  %s%s%s\n", indent, f.reliable ? "" : "? ", f.symbol.c_str(), f.exact ? "  (regs)" : "");
+    appendf(out, "%s  %s%s%s%s%s\n", indent, f.reliable ? "" : "? ", f.symbol.c_str(), f.exact ? "  (regs)" : "",
+            f.source.empty() ? "" : "  ", f.source.c_str());
   }
   if (!s.complete) {
     appendf(out, "%s  [stopped: %s", indent, s.stop.c_str());
@@ -105,7 +106,8 @@ std::string render_analyze_text(const AnalyzeReport& r) {
       if (si + 1 != r.nmi.size()) continue;
       for (const auto& c : snap.cpus) {
         appendf(out, "  CPU %u: pid %u (%s)  %s\n", c.cpu, c.pid, c.comm.c_str(), c.context.c_str());
-        for (const auto& f : c.frames) appendf(out, "    %s\n", f.symbol.c_str());
+        for (const auto& f : c.frames)
+          appendf(out, "    %s%s%s\n", f.symbol.c_str(), f.source.empty() ? "" : "  ", f.source.c_str());
       }
     }
   }

@@ -174,6 +174,9 @@ def check_dump(name, cli, vmlinux, kver, dump, truth, kaslr):
     out.append(TestResult(f"{name}-bt-cpu", rc == 0 and "kstuck_scenario_irqoff_spin+" in stdout
                           and "[kstuck_scenario]" in stdout and "IRQs OFF" in stdout,
                           (stdout or stderr).replace("\n", " | ")[:300]))
+    stdout, stderr, rc, _ = run_cli(cli, vmlinux, dump, "bt", "--cpu", str(x_cpu), "--lines")
+    out.append(TestResult(f"{name}-bt-lines", rc == 0 and "kernel/smp.c:" in stdout and "kernel/kthread.c:" in stdout,
+                          (stdout or stderr).replace("\n", " | ")[:300]))
     stdout, stderr, rc, _ = run_cli(cli, vmlinux, dump, "tasks", "--state", "D")
     lines = [line for line in stdout.splitlines()[1:] if line.strip() and not line.startswith("!")]
     out.append(TestResult(f"{name}-tasks-d", rc == 0 and any(line.split()[0] == str(w_pid) for line in lines)
