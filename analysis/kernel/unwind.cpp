@@ -153,6 +153,7 @@ Stack Unwinder::from_thread_sp(uint64_t thread_sp, const StackRanges& stacks) {
 
 Stack Unwinder::run(State& st, const StackRanges& stacks) {
   Stack out;
+  found_guess_ = false;
   Target& t = fields_.target();
   std::set<std::pair<uint64_t, uint64_t>> left;  // stacks we left: never go back (visit_mask)
   StackRange cur = stacks.classify(st.sp);
@@ -197,7 +198,23 @@ Stack Unwinder::run(State& st, const StackRanges& stacks) {
       st.reliable = false;
       last_guess = true;
     }
-    if (orc.type == OrcType::EndOfStack) return stop(StopReason::EndOfStack, 0, {});
+    if (orc.type == OrcType::EndOfStack) {
+      // Asm without unwind info is annotated UNWIND_HINT_EMPTY, which reads as "end" too:
+      // 6.1's retpoline thunks (__x86_indirect_thunk_*) are, and a CPU stopped on their
+      // first instruction looks like a finished stack. Only for the registers' own
+      // frame, guess it was just called (return address at sp) and mark the rest unreliable.
+      if (out.frames.size() == 1 && st.signal && st.regs && st.full_regs && !found_guess_) {
+        found_guess_ = true;
+        orc = OrcEntry{};
+        orc.sp_reg = kOrcRegSp;
+        orc.sp_offset = 8;
+        orc.bp_reg = kOrcRegUndefined;
+        orc.type = OrcType::Call;
+        st.reliable = false;
+      } else {
+        return stop(StopReason::EndOfStack, 0, {});
+      }
+    }
     // A weak section terminator or a region objtool could not describe: like the kernel,
     // do not guess (no frame-pointer fallback here).
     if (orc.type == OrcType::Undefined) return stop(StopReason::NoOrc, lookup, "ORC marks this ip undefined");

@@ -82,6 +82,7 @@ class Unwinder {
   OrcTables& orc_;
   UnwindLimits limits_;
   std::optional<uint64_t> ret_from_fork_;
+  bool found_guess_ = false;  // the one entry-of-function guess of the current run
 };
 
 // Task stack range: [stack, stack + THREAD_SIZE). THREAD_SIZE is 16 KiB on x86-64 without

@@ -18,7 +18,7 @@ using test::FakeTarget;
 constexpr uint64_t kText = 0xffffffff81000000ULL;
 constexpr uint64_t kFuncA = kText + 0x1000, kFuncB = kText + 0x2000, kFuncC = kText + 0x3000,
                    kThreadStart = kText + 0x4000, kIrqEntry = kText + 0x5000, kUnknown = kText + 0x9000,
-                   kStill = kText + 0x6000;
+                   kStill = kText + 0x6000, kThunk = kText + 0x8000;
 
 struct OrcSpec {
   uint64_t ip;
@@ -62,6 +62,7 @@ struct Unwind : ::testing::Test {
     t.add_symbol("thread_start", kThreadStart, 0x100);
     t.add_symbol("irq_entry", kIrqEntry, 0x100);
     t.add_symbol("stuck_here", kStill, 0x100);
+    t.add_symbol("__x86_indirect_thunk_rax", kThunk, 0x20);
     // Each function pushed rbp: CFA = sp + 16, rbp saved at CFA - 16 (frame pointer style);
     // thread_start is the end of the stack; irq_entry finds pt_regs at sp; stuck_here
     // claims a CFA equal to sp (bad data, a loop if followed).
@@ -72,7 +73,9 @@ struct Unwind : ::testing::Test {
                       {kThreadStart, 0, kOrcRegUndefined, 0, 0, true},
                       {kIrqEntry, 0, kOrcRegSp, kOrcRegUndefined, 1, false},
                       {kStill, 0, kOrcRegSp, kOrcRegUndefined, 0, false},
-                      {kText + 0x7000, 0, kOrcRegUndefined, 0, 0, false}});
+                      {kText + 0x7000, 0, kOrcRegUndefined, 0, 0, false},
+                      {kThunk, 0, kOrcRegUndefined, 0, 0, true},  // UNWIND_HINT_EMPTY
+                      {kThunk + 0x20, 0, kOrcRegUndefined, 0, 0, false}});
     orc = std::make_unique<OrcTables>(f, modules);
     unwinder = std::make_unique<Unwinder>(f, *orc);
     stack = t.alloc(kThreadSize, kThreadSize);
@@ -130,6 +133,25 @@ TEST_F(Unwind, RegsFrameCrossesFromIrqStackToTaskStack) {
   EXPECT_EQ(s.frames[0].stack, StackKind::Irq);
   EXPECT_TRUE(s.frames[1].exact_ip);
   EXPECT_EQ(s.frames[1].stack, StackKind::Task);
+}
+
+TEST_F(Unwind, CpuStoppedOnARetpolineThunkStillUnwinds) {
+  uint64_t frame = build_sleeping_stack();
+  CpuRegisters regs;
+  regs.regs[CpuRegisters::rip] = kThunk;
+  regs.regs[CpuRegisters::rsp] = frame + 0x38 + 8;  // the return address into func_b
+  regs.regs[CpuRegisters::cs] = 0x10;
+  Stack s = unwinder->from_registers(regs, ranges());
+  EXPECT_EQ(s.stop, StopReason::EndOfStack) << s.detail;
+  EXPECT_EQ(names(s), (std::vector<std::string>{"__x86_indirect_thunk_rax+0x0/0x20", "func_b+0x20/0x100",
+                                                "func_c+0x30/0x100", "thread_start+0x8/0x100"}));
+  ASSERT_EQ(s.frames.size(), 4u);
+  EXPECT_TRUE(s.frames[0].reliable);
+  EXPECT_FALSE(s.frames[1].reliable);  // a guess: marked
+  // A sleeping task's stack that really ends at such an entry is not extended.
+  uint64_t f2 = stack + 0x3000;
+  t.write_u64(f2 + 0x30, kThunk + 0x1);
+  EXPECT_EQ(unwinder->from_thread_sp(f2, ranges()).frames.size(), 1u);
 }
 
 TEST_F(Unwind, UserModeRegsEndTheStack) {
