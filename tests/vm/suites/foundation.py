@@ -1,7 +1,19 @@
 # SPDX-License-Identifier: GPL-2.0
 """Foundation: module load/ioctl/unload in the guest, and a vmcore of the live scenario."""
-from tests.vm import vmcore_check
+import shutil
+
+from tests.vm import rig, vmcore_check
 from tests.vm.rig import TestResult
+
+
+def keep_dev_dump(ctx, dump, console):
+    """The dump and its console become the unit tests' real-dump fixture
+    (tests/unit/kdump_target_test.cpp reads build/cache/dev/foundation-<major.minor>.*)."""
+    dev = rig.CACHE / "dev"
+    dev.mkdir(parents=True, exist_ok=True)
+    name = "foundation-" + ".".join(ctx.kernel.kver.split(".")[:2])
+    shutil.copyfile(dump, dev / f"{name}.vmcore")
+    (dev / f"{name}.console.log").write_text(console)
 
 
 def run(ctx):
@@ -18,6 +30,7 @@ def run(ctx):
         g.wait_for(r"^KSTUCK-DONE", 60)
         results += g.results()
         truth = g.truth()
+        console = g.text()
     if dump:
         fmt, info = vmcore_check.describe(dump)
         results.append(TestResult("vmcore-is-kdump-compressed", fmt in ("kdump", "flattened-kdump"),
@@ -29,4 +42,6 @@ def run(ctx):
                                   all(k in truth for k in ("irqoff_spinner.cpu", "xcall_waiter.pid",
                                                            "mutex_owner.pid", "mutex_waiter.mutex")),
                                   " ".join(f"{k}={v}" for k, v in sorted(truth.items()))[:300]))
+        if all(r.passed for r in results):
+            keep_dev_dump(ctx, dump, console)
     return results
