@@ -322,15 +322,21 @@ class Guest:
             self.qmp = QmpClient(self.qmp_path)
         return self.qmp
 
-    def reply(self, line):
-        """Answers the guest's pending request() on the control serial port."""
+    def connect_ctl(self):
+        """Connects the control serial port; done before the guest's request is awaited,
+        since a connection made right before the reply once lost the reply's first byte."""
         if not self.ctl:
             self.ctl = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             self.ctl.connect(str(self.ctl_path))
-        self.ctl.sendall(line.encode() + b"\n")
+        return self.ctl
+
+    def reply(self, line):
+        """Answers the guest's pending request() on the control serial port."""
+        self.connect_ctl().sendall(line.encode() + b"\n")
 
     def next_request(self, timeout):
         """Waits for the next KSTUCK-REQUEST line; returns its words."""
+        self.connect_ctl()
         m = self.wait_for(r"^KSTUCK-REQUEST: (.*)$", timeout, self.request_pos)
         self.request_pos = m.end()
         return m.group(1).strip().split()

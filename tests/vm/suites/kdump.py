@@ -15,6 +15,7 @@ the NMI snapshot with the same CPUs.
 Re-check kept dumps without booting: python3 -m tests.vm.suites.kdump --check BUILD [CLI]
 """
 import json
+import shutil
 import os
 import subprocess
 import sys
@@ -266,6 +267,12 @@ def run(ctx):
             continue
         results += out
         results += check_cycle(label, cycle_dir, ctx.kstuck_cli, kernel, art.scenarios[0].parent, "sysrq")
+        if kernel is ctx.kernel and "kdump" in r.dumps:
+            # The real -d 31 kdump is the vmcore reader's unit-test fixture (kdump_target_test.cpp).
+            dev = rig.CACHE / "dev"
+            dev.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(r.dumps["kdump"], dev / f"kdump-d31-{label}.vmcore")
+            (dev / f"kdump-d31-{label}.console.log").write_text(r.console)
         if kernel is ctx.kernel:
             # The hung-task detector as the panic: a mutex waiter blocked 5 s.
             hlabel = f"{label}-hung"
