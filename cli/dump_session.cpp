@@ -29,6 +29,43 @@ void add_dump_options(po::options_description& opts) {
       "lines", "add file:line to vmlinux frames (reads the vmlinux's DWARF: slower)");
 }
 
+std::optional<int> parse_dump_args(const std::vector<std::string>& args, const char* command, const char* usage,
+                                   const po::options_description& opts, po::variables_map& vm,
+                                   const char* extra_positional) {
+  po::options_description all;
+  all.add(opts).add_options()("vmcore", po::value<std::string>());
+  po::positional_options_description pos;
+  pos.add("vmcore", 1);
+  if (extra_positional) {
+    all.add_options()(extra_positional, po::value<std::string>());
+    pos.add(extra_positional, 1);
+  }
+  try {
+    po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::cerr << "kstuck " << command << ": " << e.what() << "\n";
+    return 2;
+  }
+  if (vm.count("help") || !vm.count("vmcore") || !vm.count("vmlinux")) {
+    std::cout << usage << opts;
+    return vm.count("help") ? 0 : 2;
+  }
+  return std::nullopt;
+}
+
+std::unique_ptr<KdumpTarget> open_dump(const po::variables_map& vm, const char* command) {
+  KdumpOptions options;
+  options.vmlinux = vm["vmlinux"].as<std::string>();
+  options.force = vm.count("force") > 0;
+  auto opened = KdumpTarget::open(vm["vmcore"].as<std::string>(), options);
+  if (!opened) {
+    std::cerr << "kstuck " << command << ": " << opened.error().describe() << "\n";
+    return nullptr;
+  }
+  return std::move(*opened);
+}
+
 namespace {
 bool stderr_is_tty() {
   static const bool tty = isatty(STDERR_FILENO) == 1;
@@ -51,18 +88,11 @@ void progress_bar(const char* phase, size_t done, size_t total, void*) {
 
 std::unique_ptr<DumpSession> DumpSession::open(const po::variables_map& vm, const char* command) {
   std::unique_ptr<DumpSession> s(new DumpSession());
-  KdumpOptions options;
-  options.vmlinux = vm["vmlinux"].as<std::string>();
-  options.force = vm.count("force") > 0;
   if (vm.count("module-dir")) s->module_dirs_ = vm["module-dir"].as<std::vector<std::string>>();
   progress_bar("open", 0, 0, nullptr);
-  auto target = KdumpTarget::open(vm["vmcore"].as<std::string>(), options);
-  if (!target) {
-    if (stderr_is_tty()) std::fputs("\r\033[K", stderr);
-    std::cerr << "kstuck " << command << ": " << target.error().describe() << "\n";
-    return nullptr;
-  }
-  s->target_ = std::move(*target);
+  if (stderr_is_tty()) std::fputs("\r\033[K", stderr);
+  s->target_ = open_dump(vm, command);
+  if (!s->target_) return nullptr;
   ModelOptions mo;
   mo.progress = task_progress;
   auto model = KernelModel::load(*s->target_, mo);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,16 @@ namespace kstuck::cli {
 
 // Adds VMCORE --vmlinux --module-dir --force --json to a command's options.
 void add_dump_options(boost::program_options::options_description& opts);
+
+// Parses "VMCORE [EXTRA]" plus opts for a dump command. Returns the exit code to stop
+// with (0 after --help, 2 after a usage or option error, with usage and options
+// printed), or nullopt to go on. VMCORE and --vmlinux are required.
+std::optional<int> parse_dump_args(const std::vector<std::string>& args, const char* command, const char* usage,
+                                   const boost::program_options::options_description& opts,
+                                   boost::program_options::variables_map& vm, const char* extra_positional = nullptr);
+
+// Opens VMCORE with --vmlinux and --force; prints "kstuck COMMAND: reason" on failure.
+std::unique_ptr<KdumpTarget> open_dump(const boost::program_options::variables_map& vm, const char* command);
 
 class DumpSession {
  public:

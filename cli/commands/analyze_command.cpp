@@ -16,25 +16,13 @@ int run_analyze(const std::vector<std::string>& args) {
   opts.add_options()("help,h", "show this help")("log-lines", po::value<size_t>()->default_value(40),
                                                  "kernel log lines to show");
   kstuck::cli::add_dump_options(opts);
-  po::options_description all;
-  all.add(opts).add_options()("vmcore", po::value<std::string>());
-  po::positional_options_description pos;
-  pos.add("vmcore", 1);
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "kstuck analyze: " << e.what() << "\n";
-    return 2;
-  }
-  if (vm.count("help") || !vm.count("vmcore") || !vm.count("vmlinux")) {
-    std::cout << "usage: kstuck analyze VMCORE --vmlinux VMLINUX [--module-dir DIR]... [--force] [--json]\n"
+  if (auto stop = kstuck::cli::parse_dump_args(args, "analyze",
+                                               "usage: kstuck analyze VMCORE --vmlinux VMLINUX [--module-dir DIR]... [--force] [--json]\n"
                  "  prints the system, every CPU's stack, all tasks grouped by identical stack and the\n"
-                 "  D-state tasks with how long they waited (JSON schema: docs/json-schema.md)\n\n"
-              << opts;
-    return vm.count("help") ? 0 : 2;
-  }
+                 "  D-state tasks with how long they waited (JSON schema: docs/json-schema.md)\n\n",
+                                               opts, vm))
+    return *stop;
   auto session = kstuck::cli::DumpSession::open(vm, "analyze");
   if (!session) return 1;
   auto report = session->report(vm["log-lines"].as<size_t>());

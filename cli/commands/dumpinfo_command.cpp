@@ -10,6 +10,7 @@
 
 #include "analysis/kdump_target/kdump_target.h"
 #include "cli/command.h"
+#include "cli/dump_session.h"
 
 namespace po = boost::program_options;
 
@@ -89,33 +90,15 @@ int run_dumpinfo(const std::vector<std::string>& args) {
       "member", po::value<std::vector<std::string>>(), "also print STRUCT:MEMBER.PATH's offset and size (repeatable)")(
       "no-lines", "do not look up source lines (DWARF)")(
       "stack-scan", "also list the kernel text addresses on each CPU's current task stack");
-  po::options_description all;
-  all.add(opts).add_options()("vmcore", po::value<std::string>());
-  po::positional_options_description pos;
-  pos.add("vmcore", 1);
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "kstuck dumpinfo: " << e.what() << "\n";
-    return 2;
-  }
-  if (vm.count("help") || !vm.count("vmcore") || !vm.count("vmlinux")) {
-    std::cout << "usage: kstuck dumpinfo VMCORE --vmlinux VMLINUX [--force]\n"
-                 "  prints the dump's format, kernel release, KASLR offset and each CPU's saved RIP\n\n"
-              << opts;
-    return vm.count("help") ? 0 : 2;
-  }
-  kstuck::KdumpOptions options;
-  options.vmlinux = vm["vmlinux"].as<std::string>();
-  options.force = vm.count("force") > 0;
-  auto opened = kstuck::KdumpTarget::open(vm["vmcore"].as<std::string>(), options);
-  if (!opened) {
-    std::cerr << "kstuck dumpinfo: " << opened.error().describe() << "\n";
-    return 1;
-  }
-  auto& t = **opened;
+  if (auto stop = kstuck::cli::parse_dump_args(args, "dumpinfo",
+                                               "usage: kstuck dumpinfo VMCORE --vmlinux VMLINUX [--force]\n"
+                 "  prints the dump's format, kernel release, KASLR offset and each CPU's saved RIP\n\n",
+                                               opts, vm))
+    return *stop;
+  auto opened = kstuck::cli::open_dump(vm, "dumpinfo");
+  if (!opened) return 1;
+  auto& t = *opened;
   const auto& info = t.info();
   bool lines = !vm.count("no-lines");
   std::printf("dump:       %s\n", info.path.c_str());

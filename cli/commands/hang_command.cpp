@@ -13,6 +13,7 @@
 #include "analysis/kdump_target/kdump_target.h"
 #include "analysis/kernel/kernel_model.h"
 #include "cli/command.h"
+#include "cli/dump_session.h"
 
 namespace po = boost::program_options;
 
@@ -25,37 +26,23 @@ int run_hang(const std::vector<std::string>& args) {
       "module-dir", po::value<std::vector<std::string>>(), "accepted for symmetry with analyze; not needed: module symbols come from the kallsyms in the dump")(
       "force", "use the vmlinux even if its build-id does not match")("json", "print the report as JSON")(
       "dot", "print the wait-for graph as Graphviz DOT");
-  po::options_description all;
-  all.add(opts).add_options()("vmcore", po::value<std::string>());
-  po::positional_options_description pos;
-  pos.add("vmcore", 1);
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "kstuck hang: " << e.what() << "\n";
+  if (auto stop = kstuck::cli::parse_dump_args(args, "hang",
+                                               "usage: kstuck hang VMCORE --vmlinux VMLINUX [--module-dir DIR]... [--json|--dot]\n"
+                 "  finds who waits on whom (xcalls, mutexes, rwsems, spinlocks) and prints the verdict:\n"
+                 "  DEADLOCK (a cycle), STUCK (a chain ending at a CPU busy with IRQs off) or NONE\n\n",
+                                               opts, vm))
+    return *stop;
+  if ((vm.count("json") && vm.count("dot"))) {
+    std::cerr << "kstuck hang: --json and --dot exclude each other\n";
     return 2;
   }
-  if (vm.count("help") || !vm.count("vmcore") || !vm.count("vmlinux") || (vm.count("json") && vm.count("dot"))) {
-    std::cout << "usage: kstuck hang VMCORE --vmlinux VMLINUX [--module-dir DIR]... [--json|--dot]\n"
-                 "  finds who waits on whom (xcalls, mutexes, rwsems, spinlocks) and prints the verdict:\n"
-                 "  DEADLOCK (a cycle), STUCK (a chain ending at a CPU busy with IRQs off) or NONE\n\n"
-              << opts;
-    return vm.count("help") ? 0 : 2;
-  }
-  kstuck::KdumpOptions options;
-  options.vmlinux = vm["vmlinux"].as<std::string>();
-  options.force = vm.count("force") > 0;
-  auto opened = kstuck::KdumpTarget::open(vm["vmcore"].as<std::string>(), options);
-  if (!opened) {
-    std::cerr << "kstuck hang: " << opened.error().describe() << "\n";
-    return 1;
-  }
+  auto opened = kstuck::cli::open_dump(vm, "hang");
+  if (!opened) return 1;
   // The kernel model gives ORC-unwound stacks and module symbols; without it (a dump
   // whose CPUs cannot be found) fall back to the conservative stack scan.
-  auto model = kstuck::KernelModel::load(**opened);
-  auto report = model ? kstuck::analyse_hang_with_model(**model) : kstuck::analyse_hang(**opened);
+  auto model = kstuck::KernelModel::load(*opened);
+  auto report = model ? kstuck::analyse_hang_with_model(**model) : kstuck::analyse_hang(*opened);
   if (!model && report) {
     report->partial = true;
     report->warnings.push_back("kernel model unavailable (" + model.error().describe() +

@@ -16,22 +16,11 @@ int run_tasks(const std::vector<std::string>& args) {
   opts.add_options()("help,h", "show this help")("state", po::value<std::string>(),
                                                  "only tasks in these states, e.g. D or RD");
   kstuck::cli::add_dump_options(opts);
-  po::options_description all;
-  all.add(opts).add_options()("vmcore", po::value<std::string>());
-  po::positional_options_description pos;
-  pos.add("vmcore", 1);
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "kstuck tasks: " << e.what() << "\n";
-    return 2;
-  }
-  if (vm.count("help") || !vm.count("vmcore") || !vm.count("vmlinux")) {
-    std::cout << "usage: kstuck tasks VMCORE --vmlinux VMLINUX [--state LETTERS] [--json]\n\n" << opts;
-    return vm.count("help") ? 0 : 2;
-  }
+  if (auto stop = kstuck::cli::parse_dump_args(args, "tasks",
+                                               "usage: kstuck tasks VMCORE --vmlinux VMLINUX [--state LETTERS] [--json]\n\n",
+                                               opts, vm))
+    return *stop;
   auto session = kstuck::cli::DumpSession::open(vm, "tasks");
   if (!session) return 1;
   auto report = session->report(0);

@@ -11,6 +11,7 @@
 #include "analysis/hang/scan_views.h"
 #include "analysis/kdump_target/kdump_target.h"
 #include "cli/command.h"
+#include "cli/dump_session.h"
 
 namespace po = boost::program_options;
 
@@ -22,33 +23,15 @@ int run_xcall(const std::vector<std::string>& args) {
       "force", "use the vmlinux even if its build-id does not match")("cpu", po::value<int>(),
                                                                       "only xcalls this CPU must run or sent")(
       "json", "print JSON (schema kstuck-xcall/1)");
-  po::options_description all;
-  all.add(opts).add_options()("vmcore", po::value<std::string>());
-  po::positional_options_description pos;
-  pos.add("vmcore", 1);
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "kstuck xcall: " << e.what() << "\n";
-    return 2;
-  }
-  if (vm.count("help") || !vm.count("vmcore") || !vm.count("vmlinux")) {
-    std::cout << "usage: kstuck xcall VMCORE --vmlinux VMLINUX [--cpu N] [--json]\n"
-                 "  lists the cross-CPU calls queued, locked or waited for, with sender and target CPUs\n\n"
-              << opts;
-    return vm.count("help") ? 0 : 2;
-  }
-  kstuck::KdumpOptions options;
-  options.vmlinux = vm["vmlinux"].as<std::string>();
-  options.force = vm.count("force") > 0;
-  auto opened = kstuck::KdumpTarget::open(vm["vmcore"].as<std::string>(), options);
-  if (!opened) {
-    std::cerr << "kstuck xcall: " << opened.error().describe() << "\n";
-    return 1;
-  }
-  auto model = kstuck::KernelModel::load(**opened);
+  if (auto stop = kstuck::cli::parse_dump_args(args, "xcall",
+                                               "usage: kstuck xcall VMCORE --vmlinux VMLINUX [--cpu N] [--json]\n"
+                 "  lists the cross-CPU calls queued, locked or waited for, with sender and target CPUs\n\n",
+                                               opts, vm))
+    return *stop;
+  auto opened = kstuck::cli::open_dump(vm, "xcall");
+  if (!opened) return 1;
+  auto model = kstuck::KernelModel::load(*opened);
   if (!model) {
     std::cerr << "kstuck xcall: " << model.error().describe() << "\n";
     return 1;
