@@ -221,6 +221,22 @@ class QmpClient:
         self.sock.close()
 
 
+# A kernel console line ("[    3.691441] ...\n") that the UART emitted in the middle of a
+# line user space was writing: "KSTUCK-TEST: sce[    3.69] KSTUCK-TRUTH: ...\nnario-insmod PASS".
+_KERNEL_LINE_INSIDE = re.compile(r"(?<=[^\s|])\[\s*\d+\.\d+\] [^\n]*\n")
+
+
+def deinterleave(text, rounds=20):
+    """Takes kernel console lines out of the user lines they split (bounded rounds: each
+    round removes the innermost layer)."""
+    for _ in range(rounds):
+        joined = _KERNEL_LINE_INSIDE.sub("", text)
+        if joined == text:
+            break
+        text = joined
+    return text
+
+
 @dataclass
 class TestResult:
     name: str
@@ -363,7 +379,7 @@ class Guest:
     def results(self):
         """The KSTUCK-TEST lines the guest printed, in order."""
         out = []
-        for m in re.finditer(r"KSTUCK-TEST: (\S+) (PASS|FAIL) ?(.*)$", self.text(), re.M):
+        for m in re.finditer(r"KSTUCK-TEST: (\S+) (PASS|FAIL) ?(.*)$", deinterleave(self.text()), re.M):
             out.append(TestResult(m.group(1), m.group(2) == "PASS", m.group(3).strip()))
         return out
 
