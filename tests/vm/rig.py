@@ -341,9 +341,18 @@ class Guest:
     def connect_ctl(self):
         """Connects the control serial port; done before the guest's request is awaited,
         since a connection made right before the reply once lost the reply's first byte."""
-        if not self.ctl:
-            self.ctl = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            self.ctl.connect(str(self.ctl_path))
+        deadline = time.monotonic() + 30
+        while not self.ctl:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                sock.connect(str(self.ctl_path))
+                self.ctl = sock
+            except OSError:
+                # QEMU creates the socket a moment after it starts.
+                sock.close()
+                if time.monotonic() > deadline or not self.alive():
+                    raise RigError(f"control socket {self.ctl_path} did not come up; console tail:\n{self.tail()}")
+                time.sleep(0.1)
         return self.ctl
 
     def reply(self, line):
