@@ -18,7 +18,7 @@ check kstuck-reload insmod /lib/kstuck/kstuck.ko
 
 # The stuck machine: CPU 3 spins with IRQs off, CPU 2 waits on an xcall to it,
 # and a task sleeps on a mutex held by another.
-check scenario-insmod insmod /lib/kstuck/kstuck_scenario.ko spin_seconds=60
+check scenario-insmod insmod /lib/kstuck/kstuck_scenario.ko spin_seconds=600
 echo 1 >/sys/module/kstuck_scenario/parameters/start
 if wait_truth "xcall_waiter pid" 15 && wait_truth "mutex_waiter pid" 5; then
 	pass scenario-started
@@ -28,3 +28,9 @@ fi
 sleep 1
 reply=$(request dump foundation)
 if [ "$reply" = "ok" ]; then pass host-dump-taken; else fail host-dump-taken "reply=$reply"; fi
+# The dump is the unit tests' fixture of a stuck machine: it must show the wedge.
+if dmesg | grep -q "KSTUCK-TRUTH: irqoff_spinner done"; then
+	fail dump-taken-while-wedged "the spinner had already stopped"
+else
+	pass dump-taken-while-wedged
+fi
