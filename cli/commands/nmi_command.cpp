@@ -26,9 +26,11 @@
 #include "analysis/kdump_target/source_lines.h"
 #include "analysis/kernel/modules.h"
 #include "analysis/kernel/symbolizer.h"
+#include "analysis/nmi_dump_history.h"
 #include "analysis/nmi_records.h"
 #include "analysis/nmi_report.h"
 #include "cli/command.h"
+#include "cli/dump_session.h"
 #include "nmi_dump/uapi/nmi_dump_ioctl.h"
 
 namespace po = boost::program_options;
@@ -290,55 +292,20 @@ int show_vmcore(const po::variables_map& vm) {
     std::cerr << "kstuck nmi show: --vmcore needs --vmlinux\n";
     return 2;
   }
-  kstuck::KdumpOptions options;
-  options.vmlinux = vm["vmlinux"].as<std::string>();
-  auto t = kstuck::KdumpTarget::open(vm["vmcore"].as<std::string>(), options);
-  if (!t) {
-    std::cerr << "kstuck nmi show: " << t.error().describe() << "\n";
-    return 1;
-  }
-  kstuck::Fields fields(**t);
+  auto t = kstuck::cli::open_dump(vm, "nmi show");
+  if (!t) return 1;
+  kstuck::Fields fields(*t);
   auto modules = kstuck::load_modules(fields);
-  kstuck::Symbolizer sym(**t, modules);
-  auto where = sym.module_symbol("kstuck", "nmi_dump_buffer");
-  if (!where) {
-    std::cerr << "kstuck nmi show: kstuck.ko or its nmi_dump_buffer symbol is not in the dump ("
-              << modules.modules.size() << " modules found)\n";
+  kstuck::Symbolizer sym(*t, modules);
+  auto dumped = kstuck::read_dumped_nmi_history(*t, sym);
+  if (!dumped) {
+    std::cerr << "kstuck nmi show: " << dumped.error().describe() << " (" << modules.modules.size()
+              << " modules found)\n";
     return 1;
   }
-  auto ptr = kstuck::read_u64(**t, *where);
-  if (!ptr || *ptr == 0) {
-    std::cerr << "kstuck nmi show: nmi_dump_buffer: "
-              << (ptr ? std::string("NULL (collector not initialized)") : ptr.error().describe()) << "\n";
-    return 1;
-  }
-  std::vector<std::byte> head(NMI_DUMP_BUFFER_HEADER_SIZE);
-  if (auto r = (*t)->read(*ptr, head); !r) {
-    std::cerr << "kstuck nmi show: buffer header: " << r.error().describe() << "\n";
-    return 1;
-  }
-  auto info = kstuck::parse_nmi_header(head);
-  if (!info) {
-    std::cerr << "kstuck nmi show: " << info.error().describe() << "\n";
-    return 1;
-  }
-  if (info->buffer_size > kMaxBufferBytes) {
-    std::cerr << "kstuck nmi show: implausible buffer size " << info->buffer_size << "\n";
-    return 1;
-  }
-  std::vector<std::byte> bytes(info->buffer_size);
-  // Page by page: one excluded page loses its slot, not the history.
-  for (uint64_t off = 0; off < bytes.size(); off += 4096) {
-    size_t n = std::min<uint64_t>(4096, bytes.size() - off);
-    if (auto r = (*t)->read(*ptr + off, std::span(bytes).subspan(off, n)); !r)
-      std::cerr << "kstuck nmi show: warning: " << r.error().describe() << "\n";
-  }
-  auto h = kstuck::parse_nmi_history(bytes);
-  if (!h) {
-    std::cerr << "kstuck nmi show: " << h.error().describe() << "\n";
-    return 1;
-  }
-  DumpNamer namer(**t, sym, !vm.count("no-lines"));
+  for (const auto& w : dumped->warnings) std::cerr << "kstuck nmi show: warning: " << w << "\n";
+  const auto* h = &dumped->history;
+  DumpNamer namer(*t, sym, !vm.count("no-lines"));
   return render(*h, select(*h, vm), namer, vm);
 }
 
