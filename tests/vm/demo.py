@@ -22,11 +22,9 @@ def qemu_dump(ctx):
     """Fast path: the live guest dumped through QMP; kstuck nmi capture runs live first."""
     with ctx.boot("demo") as g:
         g.wait_for(r"^KSTUCK-BOOTED:", 120)
-        words = g.next_request(240)
-        if words[:1] != ["dump"]:
-            raise rig.RigError(f"unexpected guest request {words}")
-        vmcore = g.dump(ctx.out / "demo.vmcore")
-        g.reply("ok")
+        vmcore = g.serve_until_dump(ctx.out / "demo.vmcore")
+        if not vmcore:
+            raise rig.RigError("the demo guest did not ask for a dump")
         text = g.text()
         m = re.search(r"^KSTUCK-LIVE-BEGIN\n(.*?)^KSTUCK-LIVE-END", text, re.M | re.S)
         live = m.group(1) if m else ""

@@ -376,6 +376,24 @@ class Guest:
             raise RigError(f"dump-guest-memory wrote nothing to {path}")
         return path
 
+    def serve_until_dump(self, dump_path, timeout=240, limit=4):
+        """Serves the guest's requests: "nmi" (QMP inject-nmi) until it asks for "dump",
+        which is taken to dump_path. Returns the dump's path, or None when the guest asked
+        for something else."""
+        for _ in range(limit):
+            words = self.next_request(timeout)
+            if words[:1] == ["nmi"]:
+                self.inject_nmi()
+                self.reply("ok")
+            elif words[:1] == ["dump"]:
+                path = self.dump(dump_path)
+                self.reply("ok")
+                return path
+            else:
+                self.reply("unexpected")
+                return None
+        return None
+
     def inject_nmi(self):
         self.connect_qmp().execute("inject-nmi")
 

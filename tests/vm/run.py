@@ -4,6 +4,7 @@
 then boots one guest per suite. Prints one line per check and a closing
 'N passed, N failed'."""
 import argparse
+import json
 import importlib
 import sys
 import time
@@ -49,6 +50,22 @@ class Context:
 
     def boot(self, suite, **kw):
         return rig.Guest(self.kernel, self.initramfs, self.out / suite, suite, **kw)
+
+    def boot_and_dump(self, name, append=""):
+        """Boots guest script NAME.sh, serves its "nmi" and "dump" requests, and keeps
+        the ground truth beside the dump. Returns (guest results, truth, dump or None)."""
+        with self.boot(name, append=append) as g:
+            dump = g.serve_until_dump(self.out / f"{name}.vmcore")
+            if dump:
+                # The guest prints its last PASS line unless it is wedged past that.
+                try:
+                    g.wait_for(rf"KSTUCK-TEST: {name}-dump-taken", 10)
+                except RigError:
+                    pass
+            results = g.results()
+            truth = g.truth()
+        (self.out / f"{name}.truth.json").write_text(json.dumps(truth, indent=1, sort_keys=True))
+        return results, truth, dump
 
 
 def main():

@@ -20,31 +20,6 @@ from tests.vm.rig import RigError, TestResult
 BOOTS = [("analyze", "no_timer_check"), ("analyze_nokaslr", "nokaslr no_timer_check")]
 
 
-def boot_and_dump(ctx, name, append):
-    """Boots guest script NAME.sh, serves its 'nmi' and 'dump' requests.
-    Returns (guest results, truth, dump path or None)."""
-    dump = None
-    with ctx.boot(name, append=append) as g:
-        for _ in range(2):
-            words = g.next_request(240)
-            if words[:1] == ["nmi"]:
-                g.inject_nmi()
-                g.reply("ok")
-            elif words[:1] == ["dump"]:
-                dump = g.dump(ctx.out / f"{name}.vmcore")
-                g.reply("ok")
-                try:
-                    g.wait_for(rf"KSTUCK-TEST: {name}-dump-taken", 10)
-                except RigError:
-                    pass
-                break
-            else:
-                g.reply("unexpected")
-        results = g.results()
-        truth = g.truth()
-    (ctx.out / f"{name}.truth.json").write_text(json.dumps(truth, indent=1, sort_keys=True))
-    return results, truth, dump
-
 
 def run_cli(cli, vmlinux, dump, *args, timeout=300):
     """Runs `kstuck ARGS...` on the dump; returns (stdout, stderr, rc, seconds)."""
@@ -190,7 +165,7 @@ def run(ctx):
     (ctx.out / "analyze.vmlinux").write_text(str(ctx.kernel.vmlinux))
     for name, append in BOOTS:
         try:
-            guest_results, truth, dump = boot_and_dump(ctx, name, append)
+            guest_results, truth, dump = ctx.boot_and_dump(name, append)
         except RigError as e:
             results.append(TestResult(f"{name}-boot", False, str(e)))
             continue

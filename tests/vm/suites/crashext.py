@@ -297,27 +297,8 @@ def check_dump(ctx_cli, ext_dir, vmlinux, dump, workdir, truth=None):
 def run(ctx):
     results = []
     ext_dir = build_extension(ctx.build)
-    dump = None
-    with ctx.boot("crashext") as g:
-        g.wait_for(r"^KSTUCK-BOOTED:", 120)
-        for _ in range(2):
-            words = g.next_request(240)
-            if words[:1] == ["nmi"]:
-                g.inject_nmi()
-                time.sleep(1)
-                g.reply("ok")
-            elif words[:1] == ["dump"]:
-                dump = g.dump(ctx.out / "crashext.vmcore")
-                g.reply("ok")
-                break
-            else:
-                g.reply("unexpected")
-        try:
-            g.wait_for(r"KSTUCK-TEST: crashext-dump-taken", 10)
-        except RigError:
-            pass
-        results += g.results()
-        truth = g.truth()
+    guest_results, truth, dump = ctx.boot_and_dump("crashext")
+    results += guest_results
     if not dump:
         results.append(TestResult("dump-taken", False, "the guest never asked for a dump"))
         return results
@@ -334,15 +315,9 @@ def main():
     dump = Path(sys.argv[3]) if len(sys.argv) > 3 else build / "vm-out" / "crashext.vmcore"
     kernel = rig.fetch_kernel()
     ext_dir = build_extension(build)
-    # The ground truth the scenario printed in the kept run's console.
-    truth = {}
-    console = build / "vm-out" / "crashext" / "console.log"
-    if console.exists():
-        for m in re.finditer(r"KSTUCK-TRUTH: (\S+) (.*)$", console.read_text(errors="replace"), re.M):
-            for kv in m.group(2).split():
-                if "=" in kv:
-                    k, v = kv.split("=", 1)
-                    truth[f"{m.group(1)}.{k}"] = v
+    # The ground truth the scenario printed in the kept run (saved by Context.boot_and_dump).
+    kept = build / "vm-out" / "crashext.truth.json"
+    truth = json.loads(kept.read_text()) if kept.exists() else {}
     results = check_dump(build / "release" / "cli" / "kstuck", ext_dir, kernel.vmlinux, dump, build / "vm-out" / "crashext",
                          truth)
     for r in results:

@@ -20,13 +20,7 @@ def run(ctx):
     results = []
     with ctx.boot("foundation") as g:
         g.wait_for(r"^KSTUCK-BOOTED:", 120)
-        words = g.next_request(240)
-        dump = None
-        if words[:1] == ["dump"]:
-            dump = g.dump(ctx.out / "foundation.vmcore")
-            g.reply("ok")
-        else:
-            g.reply("unexpected")
+        dump = g.serve_until_dump(ctx.out / "foundation.vmcore")
         g.wait_for(r"^KSTUCK-DONE", 60)
         results += g.results()
         truth = g.truth()

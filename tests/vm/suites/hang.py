@@ -17,28 +17,6 @@ from tests.vm.rig import RigError, TestResult
 SCENARIOS = ["hang_abba", "hang_xcall", "hang_mixed", "hang_idle"]
 
 
-def boot_and_dump(ctx, name):
-    """Boots the guest script tests/vm/guest/NAME.sh, serves its one dump request.
-    Returns (guest results, truth dict, dump path or None)."""
-    dump = None
-    with ctx.boot(name) as g:
-        g.wait_for(r"^KSTUCK-BOOTED:", 120)
-        words = g.next_request(180)
-        if words[:1] == ["dump"]:
-            dump = g.dump(ctx.out / f"{name}.vmcore")
-            g.reply("ok")
-            # The guest answers with its last PASS line unless it is wedged past that.
-            try:
-                g.wait_for(rf"KSTUCK-TEST: {name}-dump-taken", 10)
-            except RigError:
-                pass
-        else:
-            g.reply("unexpected")
-        results = g.results()
-        truth = g.truth()
-    (ctx.out / f"{name}.truth.json").write_text(json.dumps(truth, indent=1, sort_keys=True))
-    return results, truth, dump
-
 
 def analyse(cli, vmlinux, module_dir, dump):
     """Runs kstuck hang --json on a dump; returns (report dict or None, stderr text)."""
@@ -204,7 +182,7 @@ def run(ctx):
     (ctx.out / "hang.vmlinux").write_text(str(ctx.kernel.vmlinux))
     for name in SCENARIOS:
         try:
-            guest_results, truth, dump = boot_and_dump(ctx, name)
+            guest_results, truth, dump = ctx.boot_and_dump(name)
         except RigError as e:
             results.append(TestResult(f"{name}-boot", False, str(e)))
             continue
