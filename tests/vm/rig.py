@@ -113,7 +113,8 @@ def build_guest_tools(build=BUILD):
     tools = []
     for src in sorted((ROOT / "tests" / "vm" / "guest").glob("*.c")):
         exe = out / src.stem
-        if not exe.exists() or exe.stat().st_mtime < src.stat().st_mtime:
+        newest = max(p.stat().st_mtime for p in [src, *(ROOT / "tests" / "vm" / "guest").glob("*.h")])
+        if not exe.exists() or exe.stat().st_mtime < newest:
             run(["gcc", "-static", "-O2", "-Wall", "-Wextra", "-Werror", f"-I{ROOT}", "-o", str(exe), str(src),
                  "-lpthread"], what=f"gcc {src.name}")
         tools.append(exe)

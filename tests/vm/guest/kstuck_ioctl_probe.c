@@ -12,19 +12,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "tests/vm/guest/guest_report.h"
+
 #include "kmod/uapi/kstuck_ioctl.h"
 
-static int failures;
 
-static void report(const char *name, int ok, const char *fmt_detail, long a, long b)
-{
-	printf("KSTUCK-TEST: %s %s ", name, ok ? "PASS" : "FAIL");
-	printf(fmt_detail, a, b);
-	printf("\n");
-	fflush(stdout);
-	if (!ok)
-		failures++;
-}
 
 /* Runs fn in a child that has become uid 65534 (dropping every capability). */
 static int as_nobody(int (*fn)(int fd), int fd)
@@ -99,5 +91,5 @@ int main(void)
 	report("nonroot-ioctl-eperm", rc == EPERM, "child=%ld expected=%ld", rc, EPERM);
 
 	close(fd);
-	return failures ? 1 : 0;
+	return guest_failures ? 1 : 0;
 }

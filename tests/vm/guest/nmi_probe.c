@@ -16,20 +16,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "tests/vm/guest/guest_report.h"
+
 #include "nmi_dump/uapi/nmi_dump_ioctl.h"
 
-static int failures;
 static int dev;
 
-static void report(const char *name, int ok, const char *fmt, long a, long b)
-{
-	printf("KSTUCK-TEST: %s %s ", name, ok ? "PASS" : "FAIL");
-	printf(fmt, a, b);
-	printf("\n");
-	fflush(stdout);
-	if (!ok)
-		failures++;
-}
 
 static int capture(int fd, struct kstuck_nmi_capture *c)
 {
@@ -204,5 +196,5 @@ int main(void)
 	report("nmi-concurrent-captures-serialized", thread_errors == 0 && dups == 0,
 	       "errors=%ld duplicate_seqs=%ld", thread_errors, dups);
 	close(dev);
-	return failures;
+	return guest_failures;
 }
