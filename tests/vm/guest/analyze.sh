@@ -8,12 +8,7 @@ name=${ANALYZE_NAME:-analyze}
 
 check "$name-kstuck-insmod" insmod /lib/kstuck/kstuck.ko
 check "$name-scenario-insmod" insmod /lib/kstuck/kstuck_scenario.ko spin_seconds=300 hold_seconds=300
-echo 1 >/sys/module/kstuck_scenario/parameters/start
-if wait_truth "xcall_waiter pid" 20 && wait_truth "mutex_waiter pid" 10; then
-	pass "$name-scenario-started"
-else
-	fail "$name-scenario-started" "$(dmesg | grep KSTUCK-TRUTH | tr '\n' ' ')"
-fi
+start_scenario "$name-scenario-started"
 # Let the actors settle where they block (schedule(), the csd wait).
 sleep 1
 reply=$(request nmi)

@@ -6,12 +6,7 @@
 
 check crashext-kstuck-insmod insmod /lib/kstuck/kstuck.ko
 check crashext-scenario-insmod insmod /lib/kstuck/kstuck_scenario.ko spin_seconds=300 hold_seconds=300
-echo 1 >/sys/module/kstuck_scenario/parameters/start
-if wait_truth "xcall_waiter pid" 20 && wait_truth "mutex_waiter pid" 10; then
-	pass crashext-scenario-started
-else
-	fail crashext-scenario-started "$(dmesg | grep KSTUCK-TRUTH | tr '\n' ' ')"
-fi
+start_scenario crashext-scenario-started
 sleep 1
 reply=$(request nmi crashext)
 if [ "$reply" = "ok" ]; then pass crashext-nmi-injected; else fail crashext-nmi-injected "reply=$reply"; fi

@@ -19,12 +19,7 @@ check kstuck-reload insmod /lib/kstuck/kstuck.ko
 # The stuck machine: CPU 3 spins with IRQs off, CPU 2 waits on an xcall to it,
 # and a task sleeps on a mutex held by another.
 check scenario-insmod insmod /lib/kstuck/kstuck_scenario.ko spin_seconds=600
-echo 1 >/sys/module/kstuck_scenario/parameters/start
-if wait_truth "xcall_waiter pid" 15 && wait_truth "mutex_waiter pid" 5; then
-	pass scenario-started
-else
-	fail scenario-started "$(dmesg | grep KSTUCK-TRUTH | tr '\n' ' ')"
-fi
+start_scenario scenario-started
 sleep 1
 reply=$(request dump foundation)
 if [ "$reply" = "ok" ]; then pass host-dump-taken; else fail host-dump-taken "reply=$reply"; fi

@@ -39,3 +39,14 @@ wait_truth() {
 	done
 	return 1
 }
+
+# start_scenario TESTNAME: sets kstuck_scenario.ko going and waits (bounded) until its
+# xcall waiter and mutex waiter have reported; prints TESTNAME PASS or FAIL.
+start_scenario() {
+	echo 1 >/sys/module/kstuck_scenario/parameters/start
+	if wait_truth "xcall_waiter pid" 20 && wait_truth "mutex_waiter pid" 10; then
+		pass "$1"
+	else
+		fail "$1" "$(dmesg | grep KSTUCK-TRUTH | tr '\n' ' ')"
+	fi
+}

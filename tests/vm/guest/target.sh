@@ -9,12 +9,7 @@ echo "KSTUCK-INFO: stext=$(grep ' [Tt] _stext$' /proc/kallsyms | cut -d' ' -f1)"
 check scenario-insmod insmod /lib/kstuck/kstuck_scenario.ko spin_seconds=150
 # Where the module's .text sits: CPU 3's RIP must fall into its spin function.
 echo "KSTUCK-INFO: scenario_text=$(cat /sys/module/kstuck_scenario/sections/.text)"
-echo 1 >/sys/module/kstuck_scenario/parameters/start
-if wait_truth "xcall_waiter pid" 15 && wait_truth "mutex_waiter pid" 5; then
-	pass scenario-started
-else
-	fail scenario-started "$(dmesg | grep KSTUCK-TRUTH | tr '\n' ' ')"
-fi
+start_scenario scenario-started
 sleep 1
 reply=$(request dump target)
 if [ "$reply" = "ok" ]; then pass host-dumps-taken; else fail host-dumps-taken "reply=$reply"; fi
