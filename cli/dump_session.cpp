@@ -12,19 +12,46 @@ namespace po = boost::program_options;
 namespace kstuck::cli {
 
 namespace {
-std::optional<std::string> vmlinux_line(uint64_t address, void* ctx) {
-  auto r = static_cast<KdumpTarget*>(ctx)->source_line(address);
+struct LineSources {
+  KdumpTarget& target;
+  const ModuleSet& modules;
+  bool vmlinux;
+  ModuleSourceLines* module_lines;  // nullptr without --module-dir
+};
+
+std::optional<std::string> frame_line(uint64_t address, void* ctx) {
+  auto* s = static_cast<LineSources*>(ctx);
+  Result<std::string> r = fail(ErrorKind::NotFound, "not asked for");
+  if (s->modules.containing(address)) {
+    if (s->module_lines) r = s->module_lines->at(address);
+  } else if (s->vmlinux) {
+    r = s->target.source_line(address);
+  }
   if (!r) return std::nullopt;
   return *r;
 }
 }  // namespace
 
-void DumpSession::add_source_lines(AnalyzeReport& report) { annotate_sources(report, vmlinux_line, target_.get()); }
-void DumpSession::add_source_lines(ReportStack& stack) { annotate_sources(stack, vmlinux_line, target_.get()); }
+void DumpSession::add_source_lines(AnalyzeReport& report) {
+  if (!vmlinux_lines_ && !module_lines_) return;
+  LineSources sources{*target_, model_->modules(), vmlinux_lines_, module_lines_.get()};
+  annotate_sources(report, frame_line, &sources);
+  for (auto& p : source_line_problems()) report.problems.push_back(std::move(p));
+}
+
+void DumpSession::add_source_lines(ReportStack& stack) {
+  if (!vmlinux_lines_ && !module_lines_) return;
+  LineSources sources{*target_, model_->modules(), vmlinux_lines_, module_lines_.get()};
+  annotate_sources(stack, frame_line, &sources);
+}
+
+std::vector<std::string> DumpSession::source_line_problems() {
+  return module_lines_ ? module_lines_->problems() : std::vector<std::string>{};
+}
 
 void add_dump_options(po::options_description& opts) {
   opts.add_options()("vmlinux", po::value<std::string>(), "the dumped kernel's vmlinux with symbols (required)")(
-      "module-dir", po::value<std::vector<std::string>>(), "directory with the dump's .ko files (repeatable)")(
+      "module-dir", po::value<std::vector<std::string>>(), "directory with the dump's .ko files, searched recursively (repeatable): file:line of module frames")(
       "force", "use the vmlinux even if its build-id does not match the dump")("json", "print JSON")(
       "lines", "add file:line to vmlinux frames (reads the vmlinux's DWARF: slower)");
 }
@@ -102,6 +129,9 @@ std::unique_ptr<DumpSession> DumpSession::open(const po::variables_map& vm, cons
     return nullptr;
   }
   s->model_ = std::move(*model);
+  s->vmlinux_lines_ = vm.count("lines") > 0;
+  if (!s->module_dirs_.empty())
+    s->module_lines_ = std::make_unique<ModuleSourceLines>(*s->target_, s->model_->modules(), s->module_dirs_);
   return s;
 }
 
@@ -119,8 +149,6 @@ AnalyzeReport DumpSession::report(size_t log_lines) {
   r.system.source["kaslr"] = buf;
   r.system.source["build-id"] = info.build_id_matches ? "matches" : "MISMATCH (--force)";
   for (const auto& n : info.notes) r.problems.push_back("dump: " + n);
-  if (!module_dirs_.empty())
-    r.problems.push_back("--module-dir: file:line for module frames is not implemented yet; symbols come from the dump");
   return r;
 }
 

@@ -10,6 +10,7 @@
 #include <boost/program_options.hpp>
 
 #include "analysis/kdump_target/kdump_target.h"
+#include "analysis/kdump_target/module_source_lines.h"
 #include "analysis/kernel/kernel_model.h"
 #include "analysis/report/analyze_report.h"
 
@@ -37,9 +38,13 @@ class DumpSession {
   KdumpTarget& target() { return *target_; }
   KernelModel& model() { return *model_; }
   AnalyzeReport report(size_t log_lines = 40);
-  // file:line of vmlinux frames from the vmlinux's DWARF (--lines; module frames: not yet).
+  // file:line of vmlinux frames from the vmlinux's DWARF (with --lines) and of module
+  // frames from the matching .ko under --module-dir (whenever it is given). The report
+  // overload also lists the .ko files that were missing or refused as problems.
   void add_source_lines(AnalyzeReport& report);
   void add_source_lines(ReportStack& stack);
+  // The .ko files that were missing or refused so far, one line each.
+  std::vector<std::string> source_line_problems();
 
   ~DumpSession();
 
@@ -48,6 +53,8 @@ class DumpSession {
   std::unique_ptr<KdumpTarget> target_;
   std::unique_ptr<KernelModel> model_;
   std::vector<std::string> module_dirs_;
+  bool vmlinux_lines_ = false;
+  std::unique_ptr<ModuleSourceLines> module_lines_;  // with --module-dir
 };
 
 // Draws "phase [#####     ] done/total" on stderr when it is a TTY; no-op otherwise.

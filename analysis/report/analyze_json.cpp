@@ -101,8 +101,10 @@ std::string render_analyze_json(const AnalyzeReport& r) {
     json cpus_j = json::array();
     for (const auto& c : snap.cpus) {
       json frames = json::array();
-      for (const auto& f : c.frames)
+      for (const auto& f : c.frames) {
         frames.push_back({{"ip", hex(f.ip)}, {"symbol", f.symbol}, {"function", f.function}, {"module", f.module}});
+        if (!f.source.empty()) frames.back()["source"] = f.source;
+      }
       cpus_j.push_back({{"cpu", c.cpu}, {"answered", c.answered}, {"irqs_off", c.irqs_off}, {"context", c.context},
                         {"pid", c.pid}, {"comm", c.comm}, {"timestamp_ns", c.timestamp_ns}, {"frames", frames}});
     }

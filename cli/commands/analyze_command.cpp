@@ -26,7 +26,7 @@ int run_analyze(const std::vector<std::string>& args) {
   auto session = kstuck::cli::DumpSession::open(vm, "analyze");
   if (!session) return 1;
   auto report = session->report(vm["log-lines"].as<size_t>());
-  if (vm.count("lines")) session->add_source_lines(report);
+  session->add_source_lines(report);  // vmlinux frames with --lines, module frames with --module-dir
   std::string out = vm.count("json") ? kstuck::render_analyze_json(report) : kstuck::render_analyze_text(report);
   std::fwrite(out.data(), 1, out.size(), stdout);
   return 0;

@@ -63,7 +63,8 @@ int run_bt(const std::vector<std::string>& args) {
     heading = "pid " + std::to_string(t->pid) + " (" + t->comm + ") state " + t->state.letter +
               (t->current_on >= 0 ? " running on CPU " + std::to_string(t->current_on) : "");
   }
-  if (vm.count("lines")) session->add_source_lines(stack);
+  session->add_source_lines(stack);  // vmlinux frames with --lines, module frames with --module-dir
+  for (const auto& p : session->source_line_problems()) std::cerr << "kstuck bt: " << p << "\n";
   std::string out = vm.count("json") ? kstuck::render_stack_json(stack, kind, id) : kstuck::render_stack_text(stack, heading);
   std::fwrite(out.data(), 1, out.size(), stdout);
   return 0;

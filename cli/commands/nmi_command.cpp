@@ -23,6 +23,7 @@
 #include "analysis/kallsyms_table.h"
 #include "analysis/kdump_target/elf_symbols.h"
 #include "analysis/kdump_target/kdump_target.h"
+#include "analysis/kdump_target/module_source_lines.h"
 #include "analysis/kdump_target/source_lines.h"
 #include "analysis/kernel/modules.h"
 #include "analysis/kernel/symbolizer.h"
@@ -138,15 +139,23 @@ class KallsymsNamer : public kstuck::FrameNamer {
 // A vmcore: vmlinux symbols and the dumped modules' kallsyms.
 class DumpNamer : public kstuck::FrameNamer {
  public:
-  DumpNamer(kstuck::KdumpTarget& t, kstuck::Symbolizer& sym, bool lines) : t_(t), sym_(sym), lines_(lines) {}
+  // module_lines: file:line of module frames (--module-dir); nullptr without.
+  DumpNamer(kstuck::KdumpTarget& t, kstuck::Symbolizer& sym, const kstuck::ModuleSet& modules, bool lines,
+            kstuck::ModuleSourceLines* module_lines)
+      : t_(t), sym_(sym), modules_(modules), lines_(lines), module_lines_(module_lines) {}
   std::string format(uint64_t addr, bool ret) override { return sym_.format(addr, ret); }
   std::string function(uint64_t addr, bool ret) override {
     auto s = sym_.lookup(ret && addr ? addr - 1 : addr);
     return s ? s->name : std::string();
   }
   std::optional<std::string> source(uint64_t addr, bool ret) override {
-    if (!lines_) return std::nullopt;
-    auto line = t_.source_line(ret && addr ? addr - 1 : addr);
+    uint64_t at = ret && addr ? addr - 1 : addr;
+    kstuck::Result<std::string> line = kstuck::fail(kstuck::ErrorKind::NotFound, "not asked for");
+    if (modules_.containing(at)) {
+      if (module_lines_) line = module_lines_->at(at);
+    } else if (lines_) {
+      line = t_.source_line(at);
+    }
     if (!line) return std::nullopt;
     return *line;
   }
@@ -154,7 +163,9 @@ class DumpNamer : public kstuck::FrameNamer {
  private:
   kstuck::KdumpTarget& t_;
   kstuck::Symbolizer& sym_;
+  const kstuck::ModuleSet& modules_;
   bool lines_;
+  kstuck::ModuleSourceLines* module_lines_;
 };
 
 std::unique_ptr<kstuck::FrameNamer> live_namer(const po::variables_map& vm) {
@@ -305,8 +316,15 @@ int show_vmcore(const po::variables_map& vm) {
   }
   for (const auto& w : dumped->warnings) std::cerr << "kstuck nmi show: warning: " << w << "\n";
   const auto* h = &dumped->history;
-  DumpNamer namer(*t, sym, !vm.count("no-lines"));
-  return render(*h, select(*h, vm), namer, vm);
+  std::unique_ptr<kstuck::ModuleSourceLines> module_lines;
+  if (vm.count("module-dir"))
+    module_lines = std::make_unique<kstuck::ModuleSourceLines>(*t, modules,
+                                                               vm["module-dir"].as<std::vector<std::string>>());
+  DumpNamer namer(*t, sym, modules, !vm.count("no-lines"), module_lines.get());
+  int rc = render(*h, select(*h, vm), namer, vm);
+  if (module_lines)
+    for (const auto& p : module_lines->problems()) std::cerr << "kstuck nmi show: warning: " << p << "\n";
+  return rc;
 }
 
 int cmd_show(const std::vector<std::string>& args) {
@@ -314,13 +332,15 @@ int cmd_show(const std::vector<std::string>& args) {
   opts.add_options()("help,h", "show this help")("input", po::value<std::string>(),
                                                   "a raw history buffer saved by 'nmi save' or 'capture --save'")(
       "vmcore", po::value<std::string>(), "read the history from a vmcore (needs --vmlinux)")(
-      "no-lines", "with --vmcore: no DWARF source lines")("seq", po::value<uint64_t>(), "only this snapshot")(
+      "no-lines", "with --vmcore: no DWARF source lines of vmlinux frames")(
+      "module-dir", po::value<std::vector<std::string>>(),
+      "with --vmcore: directory with the dump's .ko files, searched recursively (repeatable): file:line of module frames")("seq", po::value<uint64_t>(), "only this snapshot")(
       "last", po::value<size_t>()->default_value(1), "the newest N snapshots")("all", "every snapshot kept");
   opts.add(report_options());
   po::variables_map vm;
   if (!parse_args(args, opts, vm, "show")) return 2;
   if (vm.count("help")) {
-    std::cout << "usage: kstuck nmi show [--last N|--all|--seq N] [--input FILE | --vmcore DUMP --vmlinux V] [--json]\n"
+    std::cout << "usage: kstuck nmi show [--last N|--all|--seq N] [--input FILE | --vmcore DUMP --vmlinux V [--module-dir DIR]...] [--json]\n"
                  "  prints snapshots of the NMI history (live from /dev/kstuck by default)\n\n"
               << opts;
     return 0;
