@@ -43,9 +43,20 @@ def _int(truth, key):
         return -1
 
 
-def check_dump(name, cli, vmlinux, kver, dump, truth, kaslr):
+def spin_loop_lines():
+    """Line numbers of kstuck_scenario_irqoff_spin's loop (its condition, its cpu_relax()),
+    read from the scenario source so an edit there cannot leave a stale number here."""
+    src = (Path(__file__).resolve().parents[1] / "scenarios" / "kstuck_scenario.c").read_text().splitlines()
+    start = next(i for i, line in enumerate(src) if "void kstuck_scenario_irqoff_spin(void)" in line)
+    cond = next(i for i in range(start, len(src)) if "while (ktime_get_mono_fast_ns() < end" in src[i])
+    relax = next(i for i in range(cond, len(src)) if "cpu_relax();" in src[i])
+    return cond + 1, relax + 1
+
+
+def check_dump(name, cli, vmlinux, kver, dump, truth, kaslr, module_dirs=()):
     out = []
-    stdout, stderr, rc, secs = run_cli(cli, vmlinux, dump, "analyze", "--json")
+    module_args = [a for d in module_dirs for a in ("--module-dir", str(d))]
+    stdout, stderr, rc, secs = run_cli(cli, vmlinux, dump, "analyze", "--json", *module_args)
     try:
         report = json.loads(stdout)
     except json.JSONDecodeError:
@@ -77,6 +88,16 @@ def check_dump(name, cli, vmlinux, kver, dump, truth, kaslr):
                           and spin.get("symbol", "").endswith(" [kstuck_scenario]"),
                           f"cpu {spin_cpu}: pid={c.get('pid')} (truth {spin_pid}) irqs_off={c.get('irqs_off')} "
                           f"frames={[f.get('symbol') for f in frames[:3]]}"))
+    if module_dirs:
+        # file:line from kstuck_scenario.ko: a return address is the loop's call of
+        # ktime_get_mono_fast_ns(); a CPU stopped in the function itself may be on cpu_relax().
+        cond, relax = spin_loop_lines()
+        want = {f"kstuck_scenario.c:{cond}"} | ({f"kstuck_scenario.c:{relax}"} if spin.get("exact") else set())
+        refused = [p for p in report.get("problems", []) if p.startswith("--module-dir: kstuck_scenario:")]
+        out.append(TestResult(f"{name}-irqoff-module-source-line",
+                              spin.get("source") in want and not refused,
+                              f"{spin.get('symbol')} exact={spin.get('exact')} source={spin.get('source')} "
+                              f"want {sorted(want)} problems={refused}"))
     fns = _functions(c.get("stack"))
     out.append(TestResult(f"{name}-irqoff-cpu-stack-complete",
                           (c.get("stack") or {}).get("complete") is True and fns[-2:] == ["kthread", "ret_from_fork"],
@@ -172,7 +193,8 @@ def run(ctx):
         results += guest_results
         if dump:
             results += check_dump(name, ctx.kstuck_cli, ctx.kernel.vmlinux, ctx.kernel.kver, dump, truth,
-                                  kaslr="nokaslr" not in append)
+                                  kaslr="nokaslr" not in append,
+                                  module_dirs=[ctx.kstuck_ko.parent, *{s.parent for s in ctx.scenarios}])
     return results
 
 
@@ -186,7 +208,10 @@ def main():
         if not dump.exists():
             continue
         truth = json.loads((build / "vm-out" / f"{name}.truth.json").read_text())
-        for r in check_dump(name, cli, vmlinux, vmlinux.parent.name, dump, truth, kaslr="nokaslr" not in append):
+        kver = vmlinux.parent.name
+        module_dirs = [d for d in (build / "kmod" / kver, build / "scenarios" / kver) if d.is_dir()]
+        for r in check_dump(name, cli, vmlinux, kver, dump, truth, kaslr="nokaslr" not in append,
+                            module_dirs=module_dirs):
             failed += not r.passed
             print(f"{'PASS' if r.passed else 'FAIL'} {r.name} {r.detail}")
     return 1 if failed else 0
