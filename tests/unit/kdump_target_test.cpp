@@ -20,6 +20,8 @@
 #include <gtest/gtest.h>
 
 #include "analysis/kdump_target/flattened.h"
+#include "analysis/kernel/kernel_model.h"
+#include "analysis/kernel/unwind.h"
 
 namespace kstuck {
 namespace {
@@ -278,18 +280,31 @@ TEST_F(WithVmlinux, RunningTasksMatchTheScenarioTruth) {
     EXPECT_EQ(std::string(name), truth[role + ".comm"]);
     EXPECT_EQ(std::to_string(*read_u32(k, *task + pid->offset)), truth[role + ".pid"]);
   }
-  auto regs = k.cpu_registers(std::stoi(truth["xcall_waiter.cpu"]));
-  ASSERT_TRUE(regs);
-  auto sym = k.symbol_at(regs->get(CpuRegisters::rip));
-  ASSERT_TRUE(sym);
-  EXPECT_EQ(sym->name, "smp_call_function_single");
-  EXPECT_LE(sym->address, regs->get(CpuRegisters::rip));
-  EXPECT_GT(sym->address + sym->size, regs->get(CpuRegisters::rip));
+  // The waiter spins with interrupts on, so the dump may catch it inside an interrupt:
+  // smp_call_function_single is the first frame, or one below an IRQ/exception entry.
+  int waiter = std::stoi(truth["xcall_waiter.cpu"]);
+  ASSERT_TRUE(k.cpu_registers(waiter));
+  auto model = KernelModel::load(k);
+  ASSERT_TRUE(model) << model.error().message();
+  Stack stack = (*model)->cpu_stack(waiter);
+  const Frame* in_call = nullptr;
+  for (const Frame& f : stack.frames) {
+    auto s = k.symbol_at(f.exact_ip ? f.ip : f.ip - 1);
+    if (s && s->name == "smp_call_function_single") {
+      in_call = &f;
+      break;
+    }
+  }
+  ASSERT_NE(in_call, nullptr) << "smp_call_function_single not on CPU " << waiter << "'s stack";
+  uint64_t ip = in_call->exact_ip ? in_call->ip : in_call->ip - 1;
+  auto sym = k.symbol_at(ip);
+  EXPECT_LE(sym->address, ip);
+  EXPECT_GT(sym->address + sym->size, ip);
   EXPECT_EQ(*k.symbol_address("smp_call_function_single"), sym->address);
-  auto line = k.source_line(regs->get(CpuRegisters::rip));
+  auto line = k.source_line(ip);
   ASSERT_TRUE(line) << line.error().message();
   EXPECT_EQ(line->rfind("kernel/smp.c:", 0), 0u) << *line;
-  EXPECT_EQ(k.symbolize(regs->get(CpuRegisters::rip))->rfind("smp_call_function_single+0x", 0), 0u);
+  EXPECT_EQ(k.symbolize(ip)->rfind("smp_call_function_single+0x", 0), 0u);
   // The spinner runs module code: no vmlinux symbol covers it.
   auto spin = k.cpu_registers(std::stoi(truth["irqoff_spinner.cpu"]));
   ASSERT_TRUE(spin);
