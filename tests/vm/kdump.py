@@ -184,12 +184,14 @@ class KdumpResult:
 
 
 def kdump_cycle(art, workdir, panic="sysrq", scenarios=7, qemu_dump=True, formats=("kdump", "flat"),
-                nmi=False, suite="kdump", timeout=420):
+                nmi=False, suite="kdump", timeout=420, module="kstuck_scenario", append_extra=""):
     """Runs one kdump cycle on art.kernel and returns a KdumpResult.
 
     panic: "sysrq" (echo c > /proc/sysrq-trigger with the whole scenario live) or
     "hung" (hung_task_panic=1, 5 s timeout; the mutex waiter trips it).
-    scenarios: the scenario module's bit mask (1 mutex, 2 irqoff spinner, 4 xcall).
+    scenarios: kstuck_scenario's bit mask (1 mutex, 2 irqoff spinner, 4 xcall).
+    module: the scenario module (kstuck_scenario, kstuck_scenario_abba, kstuck_scenario_mixed).
+    append_extra: more first-kernel command line (e.g. crash_kexec_post_notifiers).
     qemu_dump: also take a QMP kdump-zlib dump of the same live state just before the panic.
     formats: which of FORMATS the capture kernel writes (elf is ~1 write of the used RAM).
     nmi: inject an external NMI first, so kstuck.ko's NMI snapshot is in every dump.
@@ -199,9 +201,11 @@ def kdump_cycle(art, workdir, panic="sysrq", scenarios=7, qemu_dump=True, format
     seconds = {}
     disk = make_disk(workdir.parent / f"{workdir.name}-disk.img")
     append = (f"crashkernel=256M kstuck.panic={panic} kstuck.scenarios={scenarios} kstuck.nmi={int(bool(nmi))} "
-              f"kstuck.qemu_dump={int(bool(qemu_dump))} kstuck.formats={','.join(formats)}")
+              f"kstuck.qemu_dump={int(bool(qemu_dump))} kstuck.formats={','.join(formats)} kstuck.module={module}")
     if panic == "hung":
         append += " hung_task_panic=1"
+    if append_extra:
+        append += " " + append_extra
     dumps = {}
     guest = rig.Guest(art.kernel, art.initramfs, workdir, suite, append=append,
                       drives=[f"file={disk},format=raw,if=virtio,cache=unsafe"])

@@ -2,7 +2,7 @@
 # Kdump suite, first kernel: loads kstuck.ko and the capture kernel (kexec -p), starts
 # the scenario, optionally lets the host take a QEMU dump of the live state, then
 # panics (sysrq c, or the hung-task detector) so the capture kernel writes real dumps.
-# Driven by kstuck.panic=, kstuck.scenarios=, kstuck.nmi=, kstuck.qemu_dump=, kstuck.formats=.
+# Driven by kstuck.panic=, kstuck.module= (a scenario module), kstuck.scenarios=, kstuck.nmi=, kstuck.qemu_dump=, kstuck.formats=.
 . /tests/lib.sh
 
 arg() { sed -n "s/.*kstuck\.$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
@@ -24,18 +24,34 @@ else
 	fail kexec-crash-loaded "kexec_crash_loaded=$(cat /sys/kernel/kexec_crash_loaded 2>&1)"
 fi
 
-# The spinner must still spin when the panic comes: give it far more than a cycle takes.
-if out=$(insmod /lib/kstuck/kstuck_scenario.ko scenarios="${scenarios:-7}" spin_seconds=600 2>&1); then
+module=$(arg module)
+case "${module:=kstuck_scenario}" in
+kstuck_scenario)
+	# The spinner must still spin when the panic comes: give it far more than a cycle takes.
+	params="scenarios=${scenarios:-7} spin_seconds=600"
+	truths=""
+	[ $((${scenarios:-7} & 4)) -eq 0 ] || truths="xcall_waiter"
+	[ $((${scenarios:-7} & 1)) -eq 0 ] || truths="$truths mutex_waiter"
+	;;
+kstuck_scenario_abba) params=""; truths="abba_first abba_second" ;;
+kstuck_scenario_mixed) params=""; truths="mixed_holder mixed_spinner" ;;
+none) truths="" ;;
+*) params=""; truths=""; fail scenario-known "no such scenario module: $module" ;;
+esac
+if [ "$module" = none ]; then
+	pass scenario-insmod "none: a healthy idle guest"
+elif out=$(insmod "/lib/kstuck/$module.ko" $params 2>&1); then
 	# Let the module's own console lines drain first: they would split ours.
 	usleep 300000
 	pass scenario-insmod
 else
 	fail scenario-insmod "$out"
 fi
-echo 1 >/sys/module/kstuck_scenario/parameters/start
+[ "$module" = none ] || echo 1 >"/sys/module/$module/parameters/start"
 ok=1
-[ $((${scenarios:-7} & 4)) -eq 0 ] || wait_truth "xcall_waiter pid" 20 || ok=0
-[ $((${scenarios:-7} & 1)) -eq 0 ] || wait_truth "mutex_waiter pid" 10 || ok=0
+for role in $truths; do
+	wait_truth "$role pid" 20 || ok=0
+done
 if [ $ok = 1 ]; then pass scenario-started; else fail scenario-started "$(dmesg | grep KSTUCK-TRUTH | tr '\n' ' ')"; fi
 sleep 1
 

@@ -181,6 +181,11 @@ def check_nmi(name, cli, kernel_vmlinux, dump, truth):
                           f"answered={snap and snap.get('answered')}/{snap and snap.get('requested')}"))
     if not snap:
         return out
+    # Without crash_kexec_post_notifiers, panic() kexecs before the notifiers run: the
+    # module's panic capture never happens, the dump holds only the earlier snapshots.
+    panics = [x for x in snaps if x.get("trigger") == "panic"]
+    out.append(TestResult(f"{name}-nmi-no-panic-snapshot-by-default", not panics,
+                          f"triggers={[x.get('trigger') for x in snaps]}"))
     cpus = {c.get("cpu"): c for c in snap.get("cpus", [])}
     spin_cpu, spin_pid = _int(truth, "irqoff_spinner.cpu"), _int(truth, "irqoff_spinner.pid")
     c = cpus.get(spin_cpu, {})
@@ -229,14 +234,60 @@ def check_cycle(label, cycle_dir, cli, kernel, module_dir, panic):
     return out
 
 
-def run_cycle(ctx, art, label, panic, scenarios, qemu_dump, formats):
+def check_panic_snapshot(name, cli, kernel_vmlinux, dump):
+    """With crash_kexec_post_notifiers the panic notifier runs before kdump: the dump
+    holds kstuck.ko's panic snapshot with the panicking CPU in sysrq's crash handler."""
+    report, detail = run_nmi_show(cli, kernel_vmlinux, dump)
+    out = [TestResult(f"{name}-nmi-show-runs", report is not None, detail)]
+    if report is None:
+        return out
+    snaps = [x for x in report.get("snapshots", []) if x.get("trigger") == "panic"]
+    out.append(TestResult(f"{name}-post-notifiers-panic-snapshot", len(snaps) == 1,
+                          f"triggers={[x.get('trigger') for x in report.get('snapshots', [])]}"))
+    cpus = snaps[0].get("cpus", []) if snaps else []
+    stacks = {c.get("cpu"): [f.get("function", "") for f in c.get("frames", [])] for c in cpus}
+    panicking = [c for c, fns in stacks.items() if "sysrq_handle_crash" in fns and "panic" in fns]
+    out.append(TestResult(f"{name}-post-notifiers-panicking-cpu", len(panicking) == 1,
+                          f"answered={snaps and snaps[0].get('answered')}/{snaps and snaps[0].get('requested')} "
+                          f"stacks={ {c: fns[:8] for c, fns in stacks.items()} }"[:600]))
+    return out
+
+
+# In-guest kdumps of the hang suite's deadlocks (6.1 only): (module, extra command
+# line, hang check). The ABBA cycle also runs with crash_kexec_post_notifiers.
+SCENARIO_CYCLES = {
+    "abba": ("kstuck_scenario_abba", "crash_kexec_post_notifiers", hang_suite.check_abba),
+    "mixed": ("kstuck_scenario_mixed", "", hang_suite.check_mixed),
+    "idle": ("none", "", hang_suite.check_idle),
+}
+
+
+def check_scenario_cycle(label, kind, cycle_dir, cli, kernel, module_dir):
+    """A scenario cycle's -d 31 kdump: a real dump of this kernel, the hang suite's
+    verdict and graph checks against the truth, and the panic-notifier interplay."""
+    truth = json.loads((cycle_dir / "truth.json").read_text())
+    dump = cycle_dir / "vmcore.kdump"
+    name = f"{label}-kdump"
+    out = check_container(name, "kdump", dump, kernel.kver, truth, kind)
+    report, detail = run_cli(cli, "hang", kernel.vmlinux, module_dir, dump)
+    out.append(TestResult(f"{name}-hang-runs", report is not None,
+                          f"{detail} verdict={report and report.get('verdict')}"))
+    if report is not None:
+        out += [TestResult(f"{name}-{r.name}", r.passed, r.detail) for r in SCENARIO_CYCLES[kind][2](report, truth)]
+    if SCENARIO_CYCLES[kind][1] == "crash_kexec_post_notifiers":
+        out += check_panic_snapshot(name, cli, kernel.vmlinux, dump)
+    return out
+
+
+def run_cycle(ctx, art, label, panic, scenarios, qemu_dump, formats, module="kstuck_scenario", append_extra=""):
     cycle_dir = ctx.out / f"kdump-{label}"
     r = kdump.kdump_cycle(art, cycle_dir, panic=panic, scenarios=scenarios, qemu_dump=qemu_dump, formats=formats,
-                          nmi=panic == "sysrq")
+                          nmi=panic == "sysrq" and module == "kstuck_scenario", module=module,
+                          append_extra=append_extra)
     (cycle_dir / "truth.json").write_text(json.dumps(r.truth, indent=1, sort_keys=True))
     out = [TestResult(f"{label}-guest-{t.name}", t.passed, t.detail) for t in r.tests]
     seen = {t.name for t in r.tests}
-    required = GUEST_CHECKS + (("nmi-injected",) if panic == "sysrq" else ()) + (("host-dump-taken",) if qemu_dump else ())
+    required = GUEST_CHECKS + (("nmi-injected",) if panic == "sysrq" and module == "kstuck_scenario" else ()) + (("host-dump-taken",) if qemu_dump else ())
     out += [TestResult(f"{label}-guest-{n}", False, "line missing from the console") for n in required
             if n not in seen]
     for fmt in formats:
@@ -288,6 +339,16 @@ def run(ctx):
                                       and "Kernel panic - not syncing: hung_task: blocked tasks" in r.console,
                                       f"want '{blocked}' and the hung_task panic line"))
             results += check_cycle(hlabel, cycle_dir, ctx.kstuck_cli, kernel, art.scenarios[0].parent, "hung")
+            for kind, (module, extra, _) in SCENARIO_CYCLES.items():
+                slabel = f"{label}-{kind}"
+                try:
+                    r, cycle_dir, out = run_cycle(ctx, art, slabel, "sysrq", 0, False, ("kdump",), module, extra)
+                except RigError as e:
+                    results.append(TestResult(f"{slabel}-kdump-cycle", False, str(e)))
+                    continue
+                results += out
+                results += check_scenario_cycle(slabel, kind, cycle_dir, ctx.kstuck_cli, kernel,
+                                                art.scenarios[0].parent)
     return results
 
 
@@ -307,6 +368,14 @@ def main():
                 continue
             moddir = build / "scenarios" / kernel.kver
             for r in check_cycle(cycle_label, cycle_dir, cli, kernel, moddir, panic):
+                failed += not r.passed
+                print(f"{'PASS' if r.passed else 'FAIL'} {r.name} {r.detail}", flush=True)
+        for kind in SCENARIO_CYCLES:
+            cycle_dir = build / "vm-out" / f"kdump-{label}-{kind}"
+            if not (cycle_dir / "truth.json").exists():
+                continue
+            moddir = build / "scenarios" / kernel.kver
+            for r in check_scenario_cycle(f"{label}-{kind}", kind, cycle_dir, cli, kernel, moddir):
                 failed += not r.passed
                 print(f"{'PASS' if r.passed else 'FAIL'} {r.name} {r.detail}", flush=True)
     return 1 if failed else 0
