@@ -3,6 +3,7 @@
 #include "analysis/kernel/unwind.h"
 
 #include <array>
+#include <cstring>
 #include <set>
 
 #include "analysis/kernel/cpus.h"
@@ -151,6 +152,24 @@ Stack Unwinder::from_thread_sp(uint64_t thread_sp, const StackRanges& stacks) {
   return run(st, stacks);
 }
 
+std::optional<uint64_t> Unwinder::direct_call_return_slot(uint64_t ip, uint64_t sp, const StackRange& stack) {
+  // Bounded: a frame this large would not fit the ORC sp_offset the guess becomes.
+  constexpr uint64_t kMaxFrame = 2048;
+  Target& t = fields_.target();
+  auto fn = t.symbol_at(ip);
+  if (!fn || stack.kind == StackKind::Unknown) return std::nullopt;
+  for (uint64_t slot = sp; slot + 8 <= stack.end && slot < sp + kMaxFrame; slot += 8) {
+    auto word = read_u64(t, slot);
+    if (!word || *word < 5 || !t.symbol_at(*word)) continue;
+    std::array<uint8_t, 5> call{};
+    if (!t.read(*word - 5, std::as_writable_bytes(std::span(call)))) continue;
+    int32_t rel = 0;
+    std::memcpy(&rel, call.data() + 1, sizeof(rel));
+    if (call[0] == 0xe8 && *word + static_cast<int64_t>(rel) == fn->address) return slot;
+  }
+  return std::nullopt;
+}
+
 Stack Unwinder::run(State& st, const StackRanges& stacks) {
   Stack out;
   found_guess_ = false;
@@ -216,7 +235,21 @@ Stack Unwinder::run(State& st, const StackRanges& stacks) {
       }
     }
     // A weak section terminator or a region objtool could not describe: like the kernel,
-    // do not guess (no frame-pointer fallback here).
+    // do not guess (no frame-pointer fallback here) -- except for the registers' own
+    // frame in a function objtool left undescribed. 6.1's __crash_kexec is one (the
+    // pushf/pop of crash_setup_regs()), and it saves the panicking CPU's crash note: its
+    // caller's return address is the first stack word after a direct call to it.
+    if (orc.type == OrcType::Undefined && out.frames.size() == 1 && st.regs && st.full_regs && !found_guess_) {
+      if (auto slot = direct_call_return_slot(st.ip, st.sp, cur)) {
+        found_guess_ = true;
+        orc = OrcEntry{};
+        orc.sp_reg = kOrcRegSp;
+        orc.sp_offset = static_cast<int16_t>(*slot + 8 - st.sp);
+        orc.bp_reg = kOrcRegUndefined;
+        orc.type = OrcType::Call;
+        st.reliable = false;
+      }
+    }
     if (orc.type == OrcType::Undefined) return stop(StopReason::NoOrc, lookup, "ORC marks this ip undefined");
     if (orc.type == OrcType::Unknown)
       return stop(StopReason::BadOrc, orig_ip, "ORC entry type " + std::to_string(orc.raw_type));

@@ -77,6 +77,8 @@ class Unwinder {
   struct State;
   Stack run(State& st, const StackRanges& stacks);
   bool get_reg(const State& st, int index, uint64_t& out) const;
+  // The stack slot above sp holding a return address right after "call <ip's function>".
+  std::optional<uint64_t> direct_call_return_slot(uint64_t ip, uint64_t sp, const StackRange& stack);
 
   Fields& fields_;
   OrcTables& orc_;
