@@ -19,6 +19,10 @@ PRSTATUS_REGS = 112
 USER_REGS_RIP = 16 * 8
 
 
+# disk_dump_header.status bits (makedumpfile's diskdump_mod.h).
+COMPRESSION_FLAGS = ((0x1, "zlib"), (0x2, "lzo"), (0x4, "snappy"), (0x20, "zstd"))
+
+
 class DumpFormatError(Exception):
     """The file is not a dump of a kind the rig understands, or it is cut short."""
 
@@ -30,6 +34,7 @@ class DumpInfo:
     vmcoreinfo: dict = field(default_factory=dict)
     prstatus: list = field(default_factory=list)  # [(pid, rip)] in note order (= CPU order)
     dump_level: int = -1                        # makedumpfile -d level (kdump formats only)
+    compression: str = ""                       # the header's DUMP_DH_COMPRESSED_* flag (kdump formats only)
 
 
 def _unflatten(data, limit=1 << 34):
@@ -89,6 +94,8 @@ def _read_kdump(data, info):
     if len(data) < 464:
         raise DumpFormatError("kdump header cut short")
     info.release = data[8 + 4 + 2 * 65:8 + 4 + 3 * 65].split(b"\0")[0].decode(errors="replace")
+    status = struct.unpack_from("<i", data, 424)[0]
+    info.compression = ",".join(n for bit, n in COMPRESSION_FLAGS if status & bit) or "none"
     block_size = struct.unpack_from("<i", data, 428)[0]
     if block_size <= 0 or block_size > 1 << 20 or len(data) < block_size + 104:
         raise DumpFormatError(f"bad block_size {block_size}")

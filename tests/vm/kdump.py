@@ -127,6 +127,25 @@ def build_kdump_initramfs(out, kernel, modules, binaries, capture_initramfs):
                                files={"/boot/bzImage": kernel.bzimage, "/boot/capture.cpio": capture_initramfs})
 
 
+def makedumpfile_command(kernel=None):
+    """The host's makedumpfile (Debian 12's 1.7.2: zlib, lzo), or the one of a kernel
+    fetched with its own Debian userland (Debian 13's 1.7.6 also writes zstd)."""
+    foreign = _debian_userland(kernel) if kernel is not None else None
+    if foreign:
+        loader, libpath = foreign
+        return [str(loader), "--library-path", libpath, str(kernel.cache / "userland" / "usr" / "bin" / "makedumpfile")]
+    return [shutil.which("makedumpfile") or "/usr/sbin/makedumpfile"]
+
+
+def recompress(elf_dump, out, option, tool):
+    """Rewrites a captured ELF vmcore as a kdump-compressed one (makedumpfile OPTION
+    -d 31): the compressions the guest's own capture does not write."""
+    out = Path(out)
+    out.unlink(missing_ok=True)
+    rig.run([*tool, option, "-d", "31", str(elf_dump), str(out)], what=f"makedumpfile {option}", timeout=300)
+    return out
+
+
 @dataclass
 class KdumpArtifacts:
     """Everything a kdump cycle needs for one kernel (see prepare())."""

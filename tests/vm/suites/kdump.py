@@ -29,7 +29,13 @@ from tests.vm.suites import hang as hang_suite
 # kdump_cycle formats per kernel: ELF too, it is small enough at -d 31 (120-180 MB).
 FORMATS = ("kdump", "flat", "elf")
 # The container each file must have (QEMU 7.2 always writes the flattened format).
-CONTAINER = {"qemu": "flattened-kdump", "kdump": "kdump", "flat": "flattened-kdump", "elf": "elf"}
+CONTAINER = {"qemu": "flattened-kdump", "kdump": "kdump", "flat": "flattened-kdump", "elf": "elf",
+             "lzo": "kdump", "zstd": "kdump"}
+# The page compression each kdump-format file must declare in its header.
+COMPRESSION = {"qemu": "zlib", "kdump": "zlib", "flat": "zlib", "lzo": "lzo", "zstd": "zstd"}
+# Rewritten on the host from the 6.1 cycle's ELF dump: (makedumpfile option, whose
+# makedumpfile: None for the host's, "trixie" for Debian 13's, which has zstd).
+RECOMPRESSED = {"lzo": ("-l", None), "zstd": ("-z", "trixie")}
 GUEST_CHECKS = ("crashkernel-reserved", "kstuck-insmod", "kexec-load", "kexec-crash-loaded", "scenario-insmod",
                 "scenario-started")
 
@@ -56,7 +62,10 @@ def check_container(name, fmt, path, kver, truth, panic):
     out.append(TestResult(f"{name}-container", info.fmt == CONTAINER[fmt], f"format={info.fmt} bytes={size}"))
     osrel = info.vmcoreinfo.get("OSRELEASE", "")
     out.append(TestResult(f"{name}-vmcoreinfo-osrelease", osrel == kver, f"OSRELEASE={osrel}"))
-    if fmt in ("kdump", "flat"):
+    if fmt in COMPRESSION:
+        out.append(TestResult(f"{name}-compression-{COMPRESSION[fmt]}", info.compression == COMPRESSION[fmt],
+                              f"header status says {info.compression}"))
+    if fmt in ("kdump", "flat", *RECOMPRESSED):
         # Real kdump headers carry utsname and the -d level (QEMU's header is empty).
         out.append(TestResult(f"{name}-header-release", info.release == kver, f"utsname.release={info.release!r}"))
         out.append(TestResult(f"{name}-dump-level-31", info.dump_level == 31, f"dump_level={info.dump_level}"))
@@ -107,6 +116,14 @@ def check_analyze(name, report, kver, truth, panic):
     else:
         want = "sysrq triggered crash" if panic == "sysrq" else "hung_task: blocked tasks"
         out.append(TestResult(f"{name}-analyze-panic-message", want in pm, f"panic_message={pm[:120]!r} want {want!r}"))
+        # The panicking CPU's crash note is saved inside __crash_kexec, which ORC does not
+        # describe on 6.1: the stack must still reach the code that panicked.
+        caller = "sysrq_handle_crash" if panic == "sysrq" else "watchdog"
+        panicking = [(c.get("cpu"), _functions(c.get("stack"))) for c in report.get("cpus", [])
+                     if _functions(c.get("stack"))[:1] == ["__crash_kexec"]]
+        out.append(TestResult(f"{name}-analyze-panicking-cpu-stack",
+                              len(panicking) == 1 and caller in [f.split(".")[0] for f in panicking[0][1]],
+                              f"want {caller} below __crash_kexec: {panicking}"[:400]))
     cpus = {c.get("cpu"): c for c in report.get("cpus", [])}
     tasks = {t.get("pid"): t for t in report.get("tasks", [])}
     if panic == "sysrq":
@@ -224,7 +241,7 @@ def check_cycle(label, cycle_dir, cli, kernel, module_dir, panic):
     """All checks of one kept cycle folder (dumps + truth.json)."""
     truth = json.loads((cycle_dir / "truth.json").read_text())
     out = []
-    for fmt in ("qemu", *FORMATS):
+    for fmt in ("qemu", *FORMATS, *RECOMPRESSED):
         dump = cycle_dir / f"vmcore.{fmt}"
         if not dump.exists():
             continue
@@ -279,6 +296,23 @@ def check_scenario_cycle(label, kind, cycle_dir, cli, kernel, module_dir):
     return out
 
 
+def recompress_cycle(label, elf_dump, cycle_dir, k13):
+    """vmcore.lzo and vmcore.zstd beside the cycle's dumps, so check_cycle reads every
+    compression Debian's makedumpfile writes (snappy is built into neither)."""
+    out = []
+    for fmt, (option, tool_kernel) in RECOMPRESSED.items():
+        if tool_kernel and k13 is None:
+            out.append(TestResult(f"{label}-recompress-{fmt}", False, "no Debian 13 makedumpfile (kernel fetch failed)"))
+            continue
+        try:
+            tool = kdump.makedumpfile_command(k13 if tool_kernel else None)
+            p = kdump.recompress(elf_dump, cycle_dir / f"vmcore.{fmt}", option, tool)
+            out.append(TestResult(f"{label}-recompress-{fmt}", True, f"{p.stat().st_size} bytes"))
+        except RigError as e:
+            out.append(TestResult(f"{label}-recompress-{fmt}", False, str(e)))
+    return out
+
+
 def run_cycle(ctx, art, label, panic, scenarios, qemu_dump, formats, module="kstuck_scenario", append_extra=""):
     cycle_dir = ctx.out / f"kdump-{label}"
     r = kdump.kdump_cycle(art, cycle_dir, panic=panic, scenarios=scenarios, qemu_dump=qemu_dump, formats=formats,
@@ -317,6 +351,8 @@ def run(ctx):
             results.append(TestResult(f"{label}-kdump-cycle", False, str(e)))
             continue
         results += out
+        if kernel is ctx.kernel and "elf" in r.dumps:
+            results += recompress_cycle(label, r.dumps["elf"], cycle_dir, k13)
         results += check_cycle(label, cycle_dir, ctx.kstuck_cli, kernel, art.scenarios[0].parent, "sysrq")
         if kernel is ctx.kernel and "kdump" in r.dumps:
             # The real -d 31 kdump is the vmcore reader's unit-test fixture (kdump_target_test.cpp).
