@@ -82,12 +82,30 @@ esac
 # Heartbeats start from per-CPU work items: let them all run before wedging a CPU.
 sleep 2
 
+# x86 lazy TLB: the holder kthread on CPU 3 runs on the last user mm CPU 3 ran. That
+# process's exit flushes CPU 3 too and, were the mm still loaded there, would wait for
+# the whole IRQs-off hold (the scenarios drop it first). The shell stays on CPUs 0-1,
+# so that last process is lazy_mm_exit, which leaves CPU 3 and exits 3 s later.
+taskset -p 3 $$ >/dev/null
+lazy_start=$(date +%s)
+lazy_mm_exit 3 3 3 &
+lazy=$!
+sleep 1
+
 # A CPU holding a spinlock with IRQs off, another spinning on it.
 check nmi-spinlock-scenario-insmod insmod /lib/kstuck/kstuck_scenario_spinlock.ko hold_seconds=20
 echo 1 >/sys/module/kstuck_scenario_spinlock/parameters/start
 wait_truth "spinlock_waiter pid" 15
 sleep 1
 kstuck nmi capture --kallsyms /proc/kallsyms >/tmp/lock.txt 2>&1
+wait $lazy
+lazy_rc=$?
+lazy_secs=$(($(date +%s) - lazy_start))
+if [ $lazy_rc = 0 ] && [ $lazy_secs -lt 10 ]; then
+	pass nmi-lazy-mm-exit-not-stalled "exit ${lazy_secs}s after start (sleeps 3 s; the hold is 20 s)"
+else
+	fail nmi-lazy-mm-exit-not-stalled "rc=$lazy_rc after ${lazy_secs}s (sleeps 3 s; the hold is 20 s)"
+fi
 if grep -q "4/4 CPUs answered" /tmp/lock.txt &&
 	cpu_block /tmp/lock.txt 3 | head -1 | grep -q irqs-off &&
 	cpu_block /tmp/lock.txt 3 | grep -q "kstuck_scenario_spinlock_hold" &&
@@ -119,6 +137,7 @@ else
 fi
 wait_truth "spinlock_holder done" 40
 wait_truth "spinlock_waiter done" 5
+taskset -p f $$ >/dev/null
 fired_before=$(kstuck nmi watchdog | sed -n 's/.*fired \([0-9]*\).*/\1/p')
 
 # The stuck machine: CPU 3 spins with IRQs off, CPU 2 waits in smp_call_function_single.

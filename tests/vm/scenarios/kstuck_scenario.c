@@ -21,6 +21,7 @@
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/sched.h>
+#include "kstuck_scenario_quiet.h"
 #include <linux/sched/task.h>
 #include <linux/smp.h>
 
@@ -98,6 +99,7 @@ static noinline void kstuck_scenario_irqoff_spin(void)
 	unsigned long flags;
 
 	local_irq_save(flags);
+	kstuck_scenario_drop_lazy_mm();
 	atomic_set(&spinner_running, 1);
 	while (ktime_get_mono_fast_ns() < end && !atomic_read(&stop_all))
 		cpu_relax();
@@ -143,6 +145,7 @@ static int kstuck_scenario_xcaller(void *unused)
 
 static int param_set_start(const char *val, const struct kernel_param *kp)
 {
+	kstuck_scenario_wait_init_freed();
 	complete_all(&scenario_go);
 	return 0;
 }
@@ -188,6 +191,8 @@ static void scenario_stop_all(void)
 
 static int __init kstuck_scenario_init(void)
 {
+	kstuck_scenario_note_init_memory();
+
 	if (spin_cpu >= nr_cpu_ids || !cpu_online(spin_cpu) ||
 	    xcall_cpu >= nr_cpu_ids || !cpu_online(xcall_cpu) || spin_cpu == xcall_cpu)
 		return -EINVAL;

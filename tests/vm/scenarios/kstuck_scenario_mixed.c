@@ -29,6 +29,7 @@
 #include <linux/sched.h>
 #include <linux/smp.h>
 #include <linux/spinlock.h>
+#include "kstuck_scenario_quiet.h"
 
 static unsigned int holder_cpu = 2;
 module_param(holder_cpu, uint, 0444);
@@ -65,6 +66,7 @@ static noinline void kstuck_mixed_hold_and_call(spinlock_t *lock)
 	/* Keeps the compiler from folding the pointer back into a constant. */
 	OPTIMIZER_HIDE_VAR(lock);
 	spin_lock_irqsave(lock, flags);
+	kstuck_scenario_drop_lazy_mm();
 	atomic_set(&holder_has_lock, 1);
 	/* Bounded: the spinner is pinned to an idle isolated CPU and comes at once. */
 	for (i = 0; i < 5000 && !atomic_read(&spinner_spinning); i++)
@@ -90,6 +92,7 @@ static noinline void kstuck_mixed_spin_on(spinlock_t *lock)
 
 	OPTIMIZER_HIDE_VAR(lock);
 	local_irq_save(flags);
+	kstuck_scenario_drop_lazy_mm();
 	pr_info("mixed_spinner pid=%d comm=%s cpu=%d lock=%px lock_sym=kstuck_mixed_lock irqs=off\n",
 		current->pid, current->comm, raw_smp_processor_id(), lock);
 	atomic_set(&spinner_spinning, 1);
@@ -112,6 +115,7 @@ static int kstuck_mixed_spinner(void *unused)
 
 static int mixed_set_start(const char *val, const struct kernel_param *kp)
 {
+	kstuck_scenario_wait_init_freed();
 	complete_all(&mixed_go);
 	return 0;
 }
@@ -124,6 +128,8 @@ module_param_cb(start, &mixed_start_ops, NULL, 0200);
 static int __init kstuck_mixed_init(void)
 {
 	struct task_struct *h, *s;
+
+	kstuck_scenario_note_init_memory();
 
 	if (holder_cpu >= nr_cpu_ids || !cpu_online(holder_cpu) ||
 	    spinner_cpu >= nr_cpu_ids || !cpu_online(spinner_cpu) || holder_cpu == spinner_cpu)

@@ -20,6 +20,7 @@
 #include <linux/sched.h>
 #include <linux/sched/task.h>
 #include <linux/spinlock.h>
+#include "kstuck_scenario_quiet.h"
 #include <linux/timekeeping.h>
 
 static unsigned int holder_cpu = 3;
@@ -51,6 +52,7 @@ static noinline void kstuck_scenario_spinlock_hold(void)
 	unsigned long flags;
 
 	spin_lock_irqsave(&kstuck_scenario_lock, flags);
+	kstuck_scenario_drop_lazy_mm();
 	atomic_set(&lock_held, 1);
 	while (ktime_get_mono_fast_ns() < end && !atomic_read(&stop_all))
 		cpu_relax();
@@ -96,6 +98,7 @@ static int kstuck_scenario_spinlock_waiter(void *unused)
 
 static int param_set_start(const char *val, const struct kernel_param *kp)
 {
+	kstuck_scenario_wait_init_freed();
 	complete_all(&spinlock_go);
 	return 0;
 }
@@ -127,6 +130,8 @@ static void spinlock_stop(struct task_struct **t)
 
 static int __init kstuck_scenario_spinlock_init(void)
 {
+	kstuck_scenario_note_init_memory();
+
 	if (holder_cpu >= nr_cpu_ids || !cpu_online(holder_cpu) || waiter_cpu >= nr_cpu_ids ||
 	    !cpu_online(waiter_cpu) || holder_cpu == waiter_cpu)
 		return -EINVAL;

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Test-only. What a scenario does so that the only hang in the guest is the one it
+ * builds. A CPU wedged with interrupts off also stalls every CPU that sends it a
+ * synchronous IPI, and two such IPIs come from the scenario's own setup:
+ *
+ *  - The module's init memory is freed after insmod returns, by a kworker
+ *    (do_free_init: synchronize_rcu(), then vfree with VM_FLUSH_RESET_PERMS), which
+ *    flushes the kernel TLB on every CPU and waits, preemption off. Started before
+ *    that, a wedge holds the kworker's CPU for its whole length. So "start" first
+ *    waits (bounded) for the init memory to be unmapped, then purges lazily freed
+ *    vmap areas itself.
+ *  - x86 lazy TLB: a kthread runs on the last user mm its CPU ran, and that CPU stays
+ *    in the mm's cpumask. When the process exits, the page-table free flushes lazy
+ *    CPUs too. So a wedging actor switches to init_mm first, with interrupts off.
+ */
+#ifndef KSTUCK_SCENARIO_QUIET_H
+#define KSTUCK_SCENARIO_QUIET_H
+
+#include <linux/delay.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/smp.h>
+#include <linux/version.h>
+#include <linux/vmalloc.h>
+#include <asm/mmu.h>
+
+static void *kstuck_scenario_init_base;
+
+/* Called from the module's init function, while its init memory is mapped. */
+static inline void kstuck_scenario_note_init_memory(void)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0)
+	kstuck_scenario_init_base = THIS_MODULE->mem[MOD_INIT_TEXT].base;
+#else
+	kstuck_scenario_init_base = THIS_MODULE->init_layout.base;
+#endif
+}
+
+/* Called from "start" (process context), before any actor wedges a CPU. */
+static inline void kstuck_scenario_wait_init_freed(void)
+{
+	int i;
+
+	for (i = 0; i < 200 && kstuck_scenario_init_base &&
+	     vmalloc_to_page(kstuck_scenario_init_base); i++)
+		msleep(50);
+	if (i == 200)
+		/* Not pr_warn: the scenarios' pr_fmt marks ground-truth lines. */
+		printk(KERN_WARNING "kstuck scenario: init memory still mapped after 10 s\n");
+	/* The kworker flushes right after unmapping: let it finish, then purge the rest. */
+	msleep(100);
+	vm_unmap_aliases();
+}
+
+/* Called by a wedging actor with interrupts off. */
+static inline void kstuck_scenario_drop_lazy_mm(void)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 9, 0)
+	leave_mm();	/* verified on Debian 13's 6.12 */
+#else
+	leave_mm(smp_processor_id());	/* verified on Debian 12's 6.1 */
+#endif
+}
+
+#endif
