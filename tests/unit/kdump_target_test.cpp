@@ -23,15 +23,16 @@
 #include "analysis/kdump_target/flattened.h"
 #include "analysis/kernel/kernel_model.h"
 #include "analysis/kernel/unwind.h"
+#include "tests/unit/dev_dump.h"
 
 namespace kstuck {
 namespace {
 
 namespace fs = std::filesystem;
 
-const fs::path kCache = fs::path(KSTUCK_SOURCE_DIR) / "build" / "cache";
-const fs::path kDevDump = kCache / "dev" / "foundation-6.1.vmcore";
-const fs::path kDevConsole = kCache / "dev" / "foundation-6.1.console.log";
+const fs::path kCache = dev_dump::cache();
+const fs::path kDevDump = dev_dump::foundation_dump();
+const fs::path kDevConsole = dev_dump::foundation_console();
 // A real in-guest kdump (makedumpfile -c -d 31 after echo c > /proc/sysrq-trigger), kept
 // by the target helper from the kdump rig; optional like the dev dump.
 const fs::path kD31Dump = kCache / "dev" / "kdump-d31-6.1.vmcore";
@@ -68,21 +69,8 @@ std::string dev_vmlinux() {
 // A vmlinux that is an ELF but not a vmlinux: this test program.
 std::string self_exe() { return fs::read_symlink("/proc/self/exe").string(); }
 
-// KSTUCK-TRUTH lines of the dev dump's console: {"irqoff_spinner.pid": "125", ...}.
 std::map<std::string, std::string> dev_truth(const fs::path& console = kDevConsole) {
-  std::map<std::string, std::string> facts;
-  std::ifstream in(console);
-  std::string line;
-  while (std::getline(in, line)) {
-    auto at = line.find("KSTUCK-TRUTH: ");
-    if (at == std::string::npos) continue;
-    std::istringstream words(line.substr(at + 14));
-    std::string role, kv;
-    words >> role;
-    while (words >> kv)
-      if (auto eq = kv.find('='); eq != std::string::npos) facts[role + "." + kv.substr(0, eq)] = kv.substr(eq + 1);
-  }
-  return facts;
+  return dev_dump::truth(console);
 }
 
 uint64_t hex(const std::string& s) {

@@ -13,6 +13,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/unit/dev_dump.h"
+
 #include "analysis/kdump_target/kdump_target.h"
 #include "analysis/kdump_target/module_object.h"
 #include "analysis/kernel/kernel_model.h"
@@ -249,26 +251,11 @@ TEST_F(FakeLoadedModule, AnotherModulesKoUnderThisNameIsRefused) {
 // --- the dev dump: kstuck_scenario loaded, CPU 3 spinning with IRQs off ---
 
 const fs::path kSource = KSTUCK_SOURCE_DIR;
-const fs::path kCache = kSource / "build" / "cache";
-const fs::path kDevDump = kCache / "dev" / "foundation-6.1.vmcore";
-const fs::path kDevConsole = kCache / "dev" / "foundation-6.1.console.log";
+const fs::path kCache = dev_dump::cache();
+const fs::path kDevDump = dev_dump::foundation_dump();
+const fs::path kDevConsole = dev_dump::foundation_console();
 
-// KSTUCK-TRUTH lines of the dev dump's console: {"irqoff_spinner.cpu": "3", ...}.
-std::map<std::string, std::string> dev_truth() {
-  std::map<std::string, std::string> facts;
-  std::ifstream in(kDevConsole);
-  std::string line;
-  while (std::getline(in, line)) {
-    auto at = line.find("KSTUCK-TRUTH: ");
-    if (at == std::string::npos) continue;
-    std::istringstream words(line.substr(at + 14));
-    std::string role, kv;
-    words >> role;
-    while (words >> kv)
-      if (auto eq = kv.find('='); eq != std::string::npos) facts[role + "." + kv.substr(0, eq)] = kv.substr(eq + 1);
-  }
-  return facts;
-}
+std::map<std::string, std::string> dev_truth() { return dev_dump::truth(kDevConsole); }
 
 // The line numbers of the spin loop in the scenario's source: found, not hard-coded,
 // so an edit of the scenario cannot leave the test checking a stale number.
