@@ -63,6 +63,7 @@ struct Unwind : ::testing::Test {
     t.add_symbol("irq_entry", kIrqEntry, 0x100);
     t.add_symbol("stuck_here", kStill, 0x100);
     t.add_symbol("__x86_indirect_thunk_rax", kThunk, 0x20);
+    t.add_symbol("undescribed", kText + 0x7000, 0x100);  // ORC undefined, like 6.1's __crash_kexec
     // Each function pushed rbp: CFA = sp + 16, rbp saved at CFA - 16 (frame pointer style);
     // thread_start is the end of the stack; irq_entry finds pt_regs at sp; stuck_here
     // claims a CFA equal to sp (bad data, a loop if followed).
@@ -152,6 +153,42 @@ TEST_F(Unwind, CpuStoppedOnARetpolineThunkStillUnwinds) {
   uint64_t f2 = stack + 0x3000;
   t.write_u64(f2 + 0x30, kThunk + 0x1);
   EXPECT_EQ(unwinder->from_thread_sp(f2, ranges()).frames.size(), 1u);
+}
+
+// Registers saved inside a function ORC marks undefined (crash_setup_regs() in 6.1's
+// __crash_kexec): the first stack word that returns right after "call <that function>"
+// is its caller's frame; other text addresses on the way are skipped.
+TEST_F(Unwind, RegsInAnUndescribedFunctionContinueAtTheDirectCallersReturn) {
+  const uint64_t fn = kText + 0x7000, ret = kFuncC + 0x30;
+  t.write_u8(ret - 5, 0xe8);  // call rel32 to fn
+  t.write_u32(ret - 4, uint32_t(int32_t(int64_t(fn) - int64_t(ret))));
+  t.write_u8(kFuncA + 0x4b, 0xe8);  // a call, but to another function
+  t.write_u32(kFuncA + 0x4c, uint32_t(int32_t(int64_t(kFuncB) - int64_t(kFuncA + 0x50))));
+  uint64_t sp = stack + 0x3e00;
+  t.write_u64(sp, kFuncA + 0x50);
+  t.write_u64(sp + 8, kFuncB + 0x11);  // text, no call before it
+  t.write_u64(sp + 0x10, ret);
+  t.write_u64(sp + 0x18 + 8, kThreadStart + 0x8);  // func_c's frame: [rbp][return]
+  CpuRegisters regs;
+  regs.regs[CpuRegisters::rip] = fn + 0x40;
+  regs.regs[CpuRegisters::rsp] = sp;
+  regs.regs[CpuRegisters::cs] = 0x10;
+  Stack s = unwinder->from_registers(regs, ranges());
+  EXPECT_EQ(s.stop, StopReason::EndOfStack) << s.detail;
+  EXPECT_EQ(names(s), (std::vector<std::string>{"undescribed+0x40/0x100", "func_c+0x30/0x100",
+                                                "thread_start+0x8/0x100"}));
+  ASSERT_EQ(s.frames.size(), 3u);
+  EXPECT_FALSE(s.frames[1].reliable);
+  // Without such a return address, and for a sleeping task's frame, ORC's word stands.
+  t.write_u8(ret - 5, 0x90);
+  s = unwinder->from_registers(regs, ranges());
+  EXPECT_EQ(s.stop, StopReason::NoOrc);
+  EXPECT_EQ(s.frames.size(), 1u);
+  t.write_u8(ret - 5, 0xe8);
+  uint64_t f2 = stack + 0x3000;
+  t.write_u64(f2 + 0x30, fn + 0x41);
+  t.write_u64(f2 + 0x38, ret);
+  EXPECT_EQ(unwinder->from_thread_sp(f2, ranges()).stop, StopReason::NoOrc);
 }
 
 TEST_F(Unwind, UserModeRegsEndTheStack) {
