@@ -33,7 +33,7 @@ class Context:
     """What every suite needs: the kernel, the built artifacts and a place for output."""
 
     def __init__(self, build):
-        self.build = Path(build)
+        self.build = Path(build).resolve()  # M= module builds need an absolute path
         self.out = self.build / "vm-out"
         self.out.mkdir(parents=True, exist_ok=True)
         t = time.monotonic()

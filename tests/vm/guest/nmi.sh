@@ -98,6 +98,13 @@ echo 1 >/sys/module/kstuck_scenario_spinlock/parameters/start
 wait_truth "spinlock_waiter pid" 15
 sleep 1
 kstuck nmi capture --kallsyms /proc/kallsyms >/tmp/lock.txt 2>&1
+# The scenario waited for its init memory to be freed before wedging: no CPU may sit in
+# that free's TLB-flush IPI (do_free_init -> smp_call_function_many_cond) towards CPU 3.
+if grep -q "4/4 CPUs answered" /tmp/lock.txt && ! grep -q "smp_call_function_many_cond\|do_free_init" /tmp/lock.txt; then
+	pass nmi-spinlock-hold-no-cpu-waits-on-ipi
+else
+	fail nmi-spinlock-hold-no-cpu-waits-on-ipi "$(grep -n "CPU \|smp_call_function_many_cond\|do_free_init" /tmp/lock.txt | tr '\n' '|' | cut -c1-800)"
+fi
 wait $lazy
 lazy_rc=$?
 lazy_secs=$(($(date +%s) - lazy_start))
