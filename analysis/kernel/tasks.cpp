@@ -39,6 +39,8 @@ TaskInfo read_task(Fields& f, uint64_t task, const CpuSet& cpus) {
     t.cpu = int(*v);
   }
   if (auto v = f.read_uint(task, "task_struct", "on_cpu")) t.on_cpu = *v != 0;
+  constexpr uint64_t kTaskOnRqQueued = 1;  // TASK_ON_RQ_QUEUED (2 is TASK_ON_RQ_MIGRATING)
+  if (auto v = f.read_uint(task, "task_struct", "on_rq")) t.on_rq = *v == kTaskOnRqQueued;
   if (auto v = f.read_ptr(task, "task_struct", "stack")) t.stack = *v; else note("stack", v.error());
   if (auto v = f.read_uint(task, "task_struct", "thread.sp")) t.thread_sp = *v; else note("thread.sp", v.error());
   if (auto v = f.read_uint(task, "task_struct", "sched_info.last_arrival")) t.last_arrival = *v;
@@ -50,6 +52,9 @@ TaskInfo read_task(Fields& f, uint64_t task, const CpuSet& cpus) {
       t.since_ran_ns = cpus.now_clock_task - *exec_start;
     else if (t.last_arrival && *t.last_arrival && cpus.now_clock >= *t.last_arrival)
       t.since_ran_ns = cpus.now_clock - *t.last_arrival;
+    auto last_queued = f.read_uint(task, "task_struct", "sched_info.last_queued");
+    if (t.on_rq && last_queued && *last_queued && cpus.now_clock >= *last_queued)
+      t.queued_ns = cpus.now_clock - *last_queued;
   }
   return t;
 }

@@ -25,6 +25,7 @@ struct TaskInfo {
   uint32_t flags = 0;       // PF_*
   int cpu = -1;             // task_struct.cpu (5.16+) or thread_info.cpu
   bool on_cpu = false;      // task_struct.on_cpu
+  bool on_rq = false;       // task_struct.on_rq == TASK_ON_RQ_QUEUED: queued on cpu's runqueue
   int current_on = -1;      // the CPU whose rq->curr this task is, else -1
   uint64_t stack = 0;       // task_struct.stack (THREAD_SIZE bytes)
   uint64_t thread_sp = 0;   // thread.sp: its struct inactive_task_frame when switched out
@@ -33,6 +34,11 @@ struct TaskInfo {
   // How long since it last ran, ns: now_clock_task - se.exec_start (update_curr() stamps
   // exec_start when the task is dequeued to sleep); fallback now_clock - last_arrival.
   std::optional<uint64_t> since_ran_ns;
+  // How long it has waited on its runqueue, ns: now_clock - sched_info.last_queued. The
+  // scheduler stamps last_queued when the task is enqueued runnable (woken or preempted)
+  // and clears it when the task gets the CPU, so unlike since_ran_ns this leaves out any
+  // sleep before a wakeup. Only for queued tasks that are not running (CONFIG_SCHED_INFO).
+  std::optional<uint64_t> queued_ns;
   std::vector<std::string> problems;
 
   bool kthread() const { return flags & 0x00200000; }  // PF_KTHREAD

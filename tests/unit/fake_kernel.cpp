@@ -58,10 +58,14 @@ void FakeKernel::define_layouts() {
                  {"last_switch_count", 0xc0, 8, "long unsigned int"},
                  {"last_switch_time", 0xc8, 8, "long unsigned int"},
                  {"nvcsw", 0xd0, 8, "long unsigned int"},
-                 {"nivcsw", 0xd8, 8, "long unsigned int"}});
+                 {"nivcsw", 0xd8, 8, "long unsigned int"},
+                 {"on_rq", 0xe0, 4, "int"},
+                 {"se", 0xe8, 0x10, "struct sched_entity"},
+                 {"se.exec_start", 0xe8, 8, "u64"}});
   t_.add_struct("signal_struct", 0x40, {{"thread_head", 0x10, 16, "struct list_head"}});
   t_.add_struct("rq", 0x40, {{"nr_running", 0x0, 4, "unsigned int"}, {"curr", 0x8, 8, "struct task_struct *"},
-                             {"idle", 0x10, 8, "struct task_struct *"}, {"clock", 0x18, 8, "u64"}});
+                             {"idle", 0x10, 8, "struct task_struct *"}, {"clock", 0x18, 8, "u64"},
+                             {"clock_task", 0x20, 8, "u64"}});
   t_.add_struct("mutex", 0x20, {{"owner", 0x0, 8, "atomic_long_t"}, {"owner.counter", 0x0, 8, "s64"},
                                 {"wait_lock", 0x8, 4, "raw_spinlock_t"}, {"wait_list", 0x10, 16, "struct list_head"}});
   t_.add_struct("mutex_waiter", 0x18, {{"list", 0x0, 16, "struct list_head"}, {"task", 0x10, 8, "struct task_struct *"}});

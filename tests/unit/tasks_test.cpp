@@ -17,7 +17,7 @@ TEST(Tasks, LeadersThreadsIdleAndCurrent) {
   FakeKernel k(t, 2);
   uint64_t init = k.add_task(1, "init", FakeKernel::kInterruptible, 0);
   uint64_t app = k.add_task(100, "app", FakeKernel::kUninterruptible, 1);
-  k.add_thread(app, 101, "app-worker", FakeKernel::kRunning, 1);
+  uint64_t worker = k.add_thread(app, 101, "app-worker", FakeKernel::kRunning, 1);
   uint64_t idle1 = t.alloc(0x100);
   t.set(idle1, "task_struct", "flags", 0x2);
   t.set_string(idle1, "task_struct", "comm", "swapper/1");
@@ -30,6 +30,10 @@ TEST(Tasks, LeadersThreadsIdleAndCurrent) {
   t.set(k.per_cpu_addr(0, "runqueues"), "rq", "clock", 10'000'000'000);
   t.set(k.per_cpu_addr(1, "runqueues"), "rq", "clock", 2'000'000'000);
   t.set(app, "task_struct", "sched_info.last_arrival", 4'000'000'000);
+  // app-worker was woken at 7 s and waits on CPU 1's runqueue; it last ran at 1 s.
+  t.set(worker, "task_struct", "on_rq", 1);
+  t.set(worker, "task_struct", "sched_info.last_queued", 7'000'000'000);
+  t.set(worker, "task_struct", "sched_info.last_arrival", 1'000'000'000);
 
   Fields f(t);
   auto cpus = load_cpus(f);
@@ -48,6 +52,12 @@ TEST(Tasks, LeadersThreadsIdleAndCurrent) {
   ASSERT_NE(w, nullptr);
   EXPECT_EQ(w->tgid, 100);
   EXPECT_EQ(w->comm, "app-worker");
+  EXPECT_TRUE(w->on_rq);
+  EXPECT_EQ(w->cpu, 1);
+  EXPECT_EQ(w->queued_ns.value(), 3'000'000'000u);    // on the runqueue since 7 s
+  EXPECT_EQ(w->since_ran_ns.value(), 9'000'000'000u);  // but off the CPU since 1 s
+  EXPECT_FALSE(a->on_rq);
+  EXPECT_FALSE(a->queued_ns);  // asleep: not waiting for a CPU
   EXPECT_EQ(set.by_pid(1)->current_on, 0);
   EXPECT_FALSE(set.by_pid(1)->since_ran_ns);  // running: no "since"
   EXPECT_EQ(set.by_address(idle1)->current_on, 1);
