@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <map>
 
 namespace kstuck {
 namespace {
@@ -58,14 +59,18 @@ const char* lock_kind_id(SleepingLockKind k) { return k == SleepingLockKind::Mut
 
 class Builder {
  public:
-  Builder(const HangSnapshot& s, const XcallScan& x, const SleepingLockScan& l, const std::vector<CpuActivity>& c)
-      : snap_(s), xcalls_(x), locks_(l), cpus_(c) {}
+  Builder(const HangSnapshot& s, const XcallScan& x, const SleepingLockScan& l, const std::vector<CpuActivity>& c,
+          const HangOptions& o)
+      : snap_(s), xcalls_(x), locks_(l), cpus_(c), options_(o) {
+    find_starved_tasks();
+  }
 
   HangReport run() {
     for (const auto& a : cpus_) cpu_node(a.cpu);
     sleeping_locks();
     xcalls();
     spinlocks();
+    runnable_tasks();
     report_.verdict = report_.graph.analyse();
     report_.signature = hang_signature(report_.graph, report_.verdict);
     for (const auto* w : {&snap_.warnings, &xcalls_.warnings, &locks_.warnings})
@@ -80,6 +85,60 @@ class Builder {
     for (const auto& a : cpus_)
       if (a.cpu == cpu) return &a;
     return nullptr;
+  }
+
+  // Whether a CPU runs something other than its idle loop.
+  bool cpu_busy(int cpu) const {
+    const CpuView* c = snap_.cpu(cpu);
+    const CpuActivity* a = activity(cpu);
+    return c && c->curr && !c->idle && !(a && a->doing == CpuDoing::Idle);
+  }
+
+  // Per CPU, the runnable task it has kept waiting on its runqueue the longest, when
+  // that is past the threshold and the CPU is busy with another task. The wait is
+  // counted from sched_info.last_queued (when the task became runnable), not from when
+  // it last ran: a task that slept an hour and was woken a moment ago is not starved.
+  void find_starved_tasks() {
+    for (const auto& t : snap_.tasks) {
+      if (!t.runnable_not_running() || !t.queued_ns || *t.queued_ns < options_.starved_after_ns) continue;
+      if (!cpu_busy(t.cpu)) continue;
+      auto [it, fresh] = starved_.try_emplace(t.cpu, &t);
+      if (!fresh && *it->second->queued_ns < *t.queued_ns) it->second = &t;
+    }
+  }
+
+  // The label of a runnable task's wait for its CPU.
+  static std::string runqueue_wait_text(const TaskView& t) {
+    std::string s = "runnable on CPU " + std::to_string(t.cpu) + "'s runqueue, not running";
+    if (t.since_ran_ns) s += " for " + seconds_text(*t.since_ran_ns);
+    if (t.queued_ns) s += " (queued " + seconds_text(*t.queued_ns) + " ago)";
+    return s;
+  }
+
+  // Which runnable tasks wait for their CPU in the graph. A task queued on a runqueue
+  // but not running is normal: every wakeup makes one, and on a busy machine many wait
+  // a few milliseconds, so an edge for each would bury the real waits and make chains
+  // out of a healthy system. Only two kinds get task -waits_for-> cpu:N:
+  //  - a task something in the graph already waits on (a lock owner, a woken lock
+  //    waiter): it cannot release or go on until its CPU runs it, however short its
+  //    wait so far; the CPU decides whether that chain is STUCK (interrupts off,
+  //    starving) or merely long;
+  //  - a task starved past HangOptions::starved_after_ns on a busy CPU (found above):
+  //    the CPU becomes a stuck end even with interrupts on.
+  // A just-woken task nobody waits on gets no edge, so a healthy idle dump stays NONE.
+  void runnable_tasks() {
+    const size_t existing = report_.graph.nodes().size();
+    for (size_t i = 0; i < existing; ++i) {
+      const WaitNode& n = report_.graph.nodes()[i];
+      if (n.kind != NodeKind::Task || !n.address) continue;
+      if (const TaskView* t = snap_.task_at(*n.address); t && t->runnable_not_running()) wait_for_cpu(i, *t);
+    }
+    for (const auto& [cpu, t] : starved_)
+      if (auto i = task_node(t->task)) wait_for_cpu(*i, *t);
+  }
+
+  void wait_for_cpu(size_t task_index, const TaskView& t) {
+    if (auto c = cpu_node(t.cpu)) report_.graph.add_edge(task_index, *c, EdgeKind::WaitsFor, runqueue_wait_text(t));
   }
 
   std::optional<size_t> cpu_node(int cpu) {
@@ -104,11 +163,19 @@ class Builder {
       n.idle = n.idle || a->doing == CpuDoing::Idle;
       n.doing = cpu_doing_name(a->doing);
     }
+    if (auto s = starved_.find(cpu); s != starved_.end()) {
+      n.starved_pid = s->second->pid;
+      n.starved_comm = s->second->comm;
+      n.starved_ns = s->second->queued_ns;
+    }
     const CpuActivity* act = activity(cpu);
     n.label = "CPU " + std::to_string(cpu) + ": " + n.doing +
               (n.irqs_off ? (*n.irqs_off ? ", IRQs off" : ", IRQs on") : "") +
               (act && !act->interrupted_by.empty() ? " (handling an interrupt, in " + act->interrupted_by + ")" : "") +
-              (n.pid ? " (pid " + std::to_string(*n.pid) + " " + n.comm + ")" : "");
+              (n.pid ? " (pid " + std::to_string(*n.pid) + " " + n.comm + ")" : "") +
+              (n.starved_pid ? ", starving pid " + std::to_string(*n.starved_pid) + " " + n.starved_comm + " for " +
+                                   seconds_text(n.starved_ns.value_or(0))
+                             : "");
     return report_.graph.add_node(std::move(n));
   }
 
@@ -127,6 +194,9 @@ class Builder {
       n.stack = names(t->frames);
       n.func = first_specific(t->frames);
       if (t->on_cpu >= 0) n.cpu = t->on_cpu;
+      if (t->runnable_not_running()) n.runnable_on = t->cpu;
+      n.since_ran_ns = t->since_ran_ns;
+      n.queued_ns = t->queued_ns;
       n.label = "pid " + std::to_string(t->pid) + " " + t->comm + " [" + n.state + "]";
     } else {
       n.label = "task " + hex(task) + " (not in the task list)";
@@ -236,6 +306,8 @@ class Builder {
   const XcallScan& xcalls_;
   const SleepingLockScan& locks_;
   const std::vector<CpuActivity>& cpus_;
+  const HangOptions& options_;
+  std::map<int, const TaskView*> starved_;  // CPU -> its longest-starved runnable task
   HangReport report_;
 };
 
@@ -292,8 +364,8 @@ std::string hang_signature(const WaitGraph& graph, const GraphVerdict& verdict) 
 }
 
 HangReport build_hang_report(const HangSnapshot& snap, const XcallScan& xcalls, const SleepingLockScan& locks,
-                             const std::vector<CpuActivity>& cpus) {
-  return Builder(snap, xcalls, locks, cpus).run();
+                             const std::vector<CpuActivity>& cpus, const HangOptions& options) {
+  return Builder(snap, xcalls, locks, cpus, options).run();
 }
 
 Result<HangReport> analyse_hang(Target& target) {

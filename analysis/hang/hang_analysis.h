@@ -21,9 +21,17 @@ struct HangReport {
   bool partial = false;
 };
 
+struct HangOptions {
+  // A runnable task kept off a busy CPU this long is starved, and the CPU a stuck end
+  // of its wait chain. 20 s is the soft-lockup watchdog's limit (2 * watchdog_thresh)
+  // for a CPU that does not schedule; a task merely queued behind busy ones waits
+  // milliseconds, seconds under heavy overload.
+  uint64_t starved_after_ns = 20'000'000'000ULL;
+};
+
 // Builds the graph from the three scans (pure: no reads of its own).
 HangReport build_hang_report(const HangSnapshot& snap, const XcallScan& xcalls, const SleepingLockScan& locks,
-                             const std::vector<CpuActivity>& cpus);
+                             const std::vector<CpuActivity>& cpus, const HangOptions& options = {});
 
 // The whole analysis over a Target: snapshot, scans, graph, verdict.
 Result<HangReport> analyse_hang(Target& target);

@@ -39,6 +39,16 @@ nlohmann::ordered_json node_json(const WaitNode& n) {
     if (n.irqs_off) j["irqs_off"] = *n.irqs_off;
     j["spinning"] = n.spinning;
     j["idle"] = n.idle;
+    if (n.starved_pid) {
+      j["starved_pid"] = *n.starved_pid;
+      j["starved_comm"] = n.starved_comm;
+      if (n.starved_ns) j["starved_ns"] = *n.starved_ns;
+    }
+  }
+  if (n.kind == NodeKind::Task) {
+    if (n.runnable_on) j["runnable_on"] = *n.runnable_on;
+    if (n.since_ran_ns) j["since_ran_ns"] = *n.since_ran_ns;
+    if (n.queued_ns) j["queued_ns"] = *n.queued_ns;
   }
   if (!n.doing.empty()) j["doing"] = n.doing;
   if (n.kind == NodeKind::Task && !n.state.empty()) j["state"] = n.state;

@@ -2,6 +2,7 @@
 // HangSnapshot: reads CPUs, tasks and conservatively scanned stacks from a Target.
 #include "analysis/hang/hang_snapshot.h"
 
+#include <algorithm>
 #include <array>
 #include <set>
 
@@ -131,6 +132,8 @@ Result<HangSnapshot> take_snapshot(Target& target, Fields& fields, const Snapsho
     c.curr = *curr;
     auto idle = fields.read_ptr(rq, "rq", "idle");
     c.idle = idle && *idle == c.curr;
+    c.clock = fields.read_uint(rq, "rq", "clock").value_or(0);
+    c.clock_task = fields.read_uint(rq, "rq", "clock_task").value_or(0);
     if (auto regs = target.cpu_registers(cpu)) c.regs = *regs;
     if (c.regs) {
       uint64_t rip = c.regs->get(CpuRegisters::rip), rsp = c.regs->get(CpuRegisters::rsp);
@@ -177,6 +180,12 @@ Result<HangSnapshot> take_snapshot(Target& target, Fields& fields, const Snapsho
   for (const auto& c : snap.cpus) add(c.curr);
 
   const char* state_member = fields.has("task_struct", "__state") ? "__state" : "state";
+  // "Now" for the ages of runnable tasks: the newest clock of any CPU (a wedged CPU's is stale).
+  uint64_t now_clock = 0, now_clock_task = 0;
+  for (const auto& c : snap.cpus) {
+    now_clock = std::max(now_clock, c.clock);
+    now_clock_task = std::max(now_clock_task, c.clock_task);
+  }
   for (uint64_t t : all) {
     TaskView v;
     v.task = t;
@@ -192,11 +201,20 @@ Result<HangSnapshot> take_snapshot(Target& target, Fields& fields, const Snapsho
     v.stack_base = fields.read_ptr(t, "task_struct", "stack").value_or(0);
     for (const auto& c : snap.cpus)
       if (c.curr == t) v.on_cpu = c.cpu;
+    // task_struct.cpu since 5.16 (bcf9033e5449), thread_info.cpu before.
+    if (auto cpu = fields.read_uint(t, "task_struct", fields.has("task_struct", "cpu") ? "cpu" : "thread_info.cpu"))
+      v.cpu = static_cast<int>(*cpu);
+    v.on_rq = fields.read_uint(t, "task_struct", "on_rq").value_or(0) == 1;  // TASK_ON_RQ_QUEUED
     if (v.on_cpu >= 0) {
       const CpuView* c = snap.cpu(v.on_cpu);
       if (c->regs) v.sp = c->regs->get(CpuRegisters::rsp);
       v.frames = c->frames;
     } else {
+      // The same ages as read_task() gives `kstuck analyze`.
+      auto exec_start = fields.read_uint(t, "task_struct", "se.exec_start");
+      if (exec_start && *exec_start && now_clock_task >= *exec_start) v.since_ran_ns = now_clock_task - *exec_start;
+      auto last_queued = fields.read_uint(t, "task_struct", "sched_info.last_queued");
+      if (v.on_rq && last_queued && *last_queued && now_clock >= *last_queued) v.queued_ns = now_clock - *last_queued;
       v.sp = fields.read_ptr(t, "task_struct", "thread.sp").value_or(0);
       if (v.stack_base && v.sp > v.stack_base && v.sp < v.stack_base + kThreadSize)
         v.frames = scan_stack_frames(target, v.sp, v.stack_base + kThreadSize, limits.max_frames);

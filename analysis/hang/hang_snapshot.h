@@ -33,9 +33,16 @@ struct TaskView {
   uint64_t state = 0;  // __state (or state before 5.14)
   char state_char = '?';
   int on_cpu = -1;     // the CPU it is current on, or -1
+  int cpu = -1;        // task_struct.cpu (thread_info.cpu before 5.16): its runqueue, or the last one
+  bool on_rq = false;  // queued on that runqueue (TASK_ON_RQ_QUEUED)
+  std::optional<uint64_t> since_ran_ns;  // not current: how long since it last ran (TaskInfo)
+  std::optional<uint64_t> queued_ns;     // queued, not current: how long on the runqueue (TaskInfo)
   uint64_t stack_base = 0;  // task->stack
   uint64_t sp = 0;          // thread.sp for a sleeping task, the CPU's rsp for a running one
   std::vector<StackFrame> frames;  // innermost first
+
+  // Waits for a CPU: runnable and queued, but not the task its CPU runs.
+  bool runnable_not_running() const { return state_char == 'R' && on_rq && on_cpu < 0 && cpu >= 0; }
 };
 
 struct CpuView {
@@ -44,6 +51,8 @@ struct CpuView {
   bool idle = false;  // curr is the CPU's idle task, or RIP in the idle loop
   std::optional<CpuRegisters> regs;
   std::vector<StackFrame> frames;  // from the saved RIP outwards
+  uint64_t clock = 0;       // rq->clock (ns): sched_info timestamps are in it
+  uint64_t clock_task = 0;  // rq->clock_task (ns): se.exec_start is in it
 };
 
 struct HangSnapshot {

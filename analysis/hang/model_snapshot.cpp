@@ -49,6 +49,8 @@ HangSnapshot snapshot_from_model(KernelModel& model, Target& symbols) {
     v.curr = c.curr;
     v.idle = c.curr && c.curr == c.idle;
     v.regs = c.regs;
+    v.clock = c.clock;
+    v.clock_task = c.clock_task;
     if (c.regs) {
       Stack st = model.cpu_stack(c.cpu);
       v.frames = convert(symbols, st);
@@ -65,6 +67,10 @@ HangSnapshot snapshot_from_model(KernelModel& model, Target& symbols) {
     v.state = t.state_raw;
     v.state_char = t.state.letter;
     v.on_cpu = t.current_on;
+    v.cpu = t.cpu;
+    v.on_rq = t.on_rq;
+    v.since_ran_ns = t.since_ran_ns;
+    v.queued_ns = t.queued_ns;
     v.stack_base = t.stack;
     if (v.on_cpu >= 0) {
       const CpuView* c = snap.cpu(v.on_cpu);
@@ -72,8 +78,9 @@ HangSnapshot snapshot_from_model(KernelModel& model, Target& symbols) {
       if (c) v.frames = c->frames;
     } else {
       v.sp = t.thread_sp;
-      // Only waiting tasks can be part of a wait chain: skip unwinding the rest.
-      if (v.state_char == 'D' || v.state_char == 'S' || v.state_char == 'I')
+      // Only waiting tasks can be part of a wait chain (a runnable one waits for its
+      // CPU, and may hold a lock meanwhile): skip unwinding the rest.
+      if (v.state_char == 'D' || v.state_char == 'S' || v.state_char == 'I' || v.runnable_not_running())
         v.frames = convert(symbols, model.task_stack(t));
     }
     snap.tasks.push_back(std::move(v));

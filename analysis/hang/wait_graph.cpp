@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 
 namespace kstuck {
 
@@ -71,8 +72,16 @@ bool WaitGraph::add_edge(size_t from, size_t to, EdgeKind kind, std::string evid
 
 bool is_stuck_sink(const WaitNode& n) {
   // A CPU busy with interrupts off takes no IPI and schedules nothing: nothing that
-  // waits on it can go on until it stops by itself.
-  return n.kind == NodeKind::Cpu && n.irqs_off.value_or(false) && !n.idle;
+  // waits on it can go on until it stops by itself. A CPU that has not let a runnable
+  // task run for the starvation threshold (a SCHED_FIFO hog, a kernel loop that never
+  // reschedules) is as stuck for that task and everything waiting on it.
+  return n.kind == NodeKind::Cpu && !n.idle && (n.irqs_off.value_or(false) || n.starved_pid.has_value());
+}
+
+std::string seconds_text(uint64_t ns) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.1f s", static_cast<double>(ns) / 1e9);
+  return buf;
 }
 
 namespace {
@@ -214,9 +223,16 @@ GraphVerdict WaitGraph::analyse() const {
     }
   }
   out.root_cause = *best;
-  if (is_stuck_sink(nodes_[*best])) {
+  if (const WaitNode& root = nodes_[*best]; is_stuck_sink(root)) {
     out.verdict = Verdict::Stuck;
-    out.reason = "the longest wait chain ends at " + nodes_[*best].id + ", busy with interrupts off";
+    out.reason = "the longest wait chain ends at " + root.id;
+    if (root.irqs_off.value_or(false)) out.reason += ", busy with interrupts off";
+    if (root.starved_pid) {
+      out.reason += std::string(root.irqs_off.value_or(false) ? ";" : ",") + " it has kept runnable pid " +
+                    std::to_string(*root.starved_pid) + " " + root.starved_comm + " off the CPU for " +
+                    seconds_text(root.starved_ns.value_or(0));
+      if (root.pid) out.reason += " while running pid " + std::to_string(*root.pid) + " " + root.comm;
+    }
   } else {
     out.reason = "waits exist, but the longest chain ends at " + nodes_[*best].id + ", which can still progress";
   }

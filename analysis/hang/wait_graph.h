@@ -45,6 +45,14 @@ struct WaitNode {
   bool idle = false;                  // Cpu: in the idle loop
   std::string doing;                  // Cpu/Task: "spinlock slowpath", "xcall wait", "mutex wait"...
   std::string state;                  // Task: "D", "S", "R"...
+  std::optional<int> runnable_on;     // Task: queued on this CPU's runqueue, but not running
+  std::optional<uint64_t> since_ran_ns;  // Task, not current: since it last ran
+  std::optional<uint64_t> queued_ns;     // Task, queued: since it was put on the runqueue
+  // Cpu: the runnable task it has kept off the CPU the longest, when that is past the
+  // starvation threshold while the CPU runs something else (HangOptions::starved_after_ns).
+  std::optional<int> starved_pid;
+  std::string starved_comm;
+  std::optional<uint64_t> starved_ns;
   std::vector<std::string> stack;     // function names, innermost first
   std::vector<int> waiter_pids;       // Mutex/Rwsem: its wait_list in order (0: not in the task list)
   bool waiters_complete = true;       // Mutex/Rwsem: the wait_list walk reached its head
@@ -102,7 +110,11 @@ class WaitGraph {
   bool full_ = false;
 };
 
-// Whether a node, at the end of a chain, explains a machine that makes no progress.
+// Whether a node, at the end of a chain, explains a machine that makes no progress: a
+// CPU busy with interrupts off, or one that has starved a runnable task past the threshold.
 bool is_stuck_sink(const WaitNode& n);
+
+// "12.3 s": how a wait's length reads in labels and reasons.
+std::string seconds_text(uint64_t ns);
 
 }  // namespace kstuck

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-// Tests of the hang analysis over FakeKernel memory: ABBA, xcall to an IRQs-off CPU, the mixed cycle, healthy and corrupt dumps.
+// Tests of the hang analysis over FakeKernel memory: ABBA, xcall to an IRQs-off CPU, the mixed cycle, tasks that never run, healthy and corrupt dumps.
 #include <gtest/gtest.h>
 
 #include "analysis/hang/cpu_activity.h"
@@ -330,6 +330,109 @@ TEST_F(HangTest, LockedCfdDataSlotNamesSenderAndTarget) {
   EXPECT_EQ(r.graph.nodes()[r.verdict.chain.front()].id, "cpu:1");
 }
 
+// The starve scenario: the mutex owner was woken on CPU 3, which then spun with IRQs
+// off; the owner is queued there (R, on_rq) but never runs, and a waiter sleeps on the mutex.
+TEST_F(HangTest, MutexOwnerRunnableBehindIrqsOffCpuIsStuckAtThatCpu) {
+  uint64_t owner = k_.add_task(120, "sowner/3", FakeKernel::kRunning, 3);
+  uint64_t spinner = k_.add_task(121, "sspin/3", FakeKernel::kRunning, 3);
+  uint64_t waiter = k_.add_task(122, "swait/2", FakeKernel::kUninterruptible, 2);
+  k_.set_curr(3, spinner);
+  uint64_t m = k_.add_mutex("starve_mutex", owner, kMutexFlagWaiters);
+  block_on_mutex(waiter, m);
+  HangSnapshot snap;
+  snap.cpus = {cpu_view(3, spinner, true, {"spin_fn"}, stack_of(spinner) + 0x3f00)};
+  TaskView o = view(owner, 120, "sowner/3", 'R', -1, {"__schedule", "schedule", "worker_a"});
+  o.cpu = 3;
+  o.on_rq = true;
+  o.since_ran_ns = 1'500'000'000;
+  o.queued_ns = 1'200'000'000;
+  TaskView w = view(waiter, 122, "swait/2", 'D', -1, {"__schedule", "schedule", "__mutex_lock", "worker_b"});
+  w.cpu = 2;
+  snap.tasks = {o, view(spinner, 121, "sspin/3", 'R', 3, {"spin_fn"}, 0x3f00), w};
+
+  HangReport r = report(snap);
+  ASSERT_EQ(r.verdict.verdict, Verdict::Stuck) << r.verdict.reason;
+  ASSERT_TRUE(r.verdict.root_cause);
+  EXPECT_EQ(r.graph.nodes()[*r.verdict.root_cause].id, "cpu:3");
+  char mid[32];
+  std::snprintf(mid, sizeof mid, "mutex:0x%llx", static_cast<unsigned long long>(m));
+  std::vector<std::string> chain;
+  for (size_t i : r.verdict.chain) chain.push_back(r.graph.nodes()[i].id);
+  EXPECT_EQ(chain, (std::vector<std::string>{"task:122", mid, "task:120", "cpu:3"}));
+  const WaitNode* on = node(r, "task:120");
+  ASSERT_NE(on, nullptr);
+  EXPECT_EQ(on->runnable_on, 3);
+  EXPECT_EQ(on->queued_ns, 1'200'000'000u);
+  std::string evidence;
+  for (const auto& e : r.graph.edges())
+    if (r.graph.nodes()[e.from].id == "task:120" && r.graph.nodes()[e.to].id == "cpu:3") evidence = e.evidence;
+  EXPECT_EQ(evidence, "runnable on CPU 3's runqueue, not running for 1.5 s (queued 1.2 s ago)");
+}
+
+// A CPU busy with another task, interrupts on (a SCHED_FIFO hog, a kernel loop that
+// never reschedules), that has not run a queued task for 45 s: STUCK at that CPU.
+TEST_F(HangTest, TaskStarvedOnABusyCpuIsStuckNamingTaskAndCpu) {
+  uint64_t hog = k_.add_task(200, "hog", FakeKernel::kRunning, 1);
+  uint64_t starved = k_.add_task(201, "starved", FakeKernel::kRunning, 1);
+  k_.set_curr(1, hog);
+  HangSnapshot snap;
+  snap.cpus = {cpu_view(1, hog, false, {"spin_fn", "worker_a"}, stack_of(hog) + 0x3f00)};
+  TaskView s = view(starved, 201, "starved", 'R', -1, {"__schedule", "schedule", "worker_b"});
+  s.cpu = 1;
+  s.on_rq = true;
+  s.since_ran_ns = 46'000'000'000;
+  s.queued_ns = 45'000'000'000;
+  snap.tasks = {view(hog, 200, "hog", 'R', 1, {"spin_fn", "worker_a"}, 0x3f00), s};
+
+  HangReport r = report(snap);
+  ASSERT_EQ(r.verdict.verdict, Verdict::Stuck) << r.verdict.reason;
+  ASSERT_TRUE(r.verdict.root_cause);
+  EXPECT_EQ(r.graph.nodes()[*r.verdict.root_cause].id, "cpu:1");
+  ASSERT_EQ(r.verdict.chain.size(), 2u);
+  EXPECT_EQ(r.graph.nodes()[r.verdict.chain[0]].id, "task:201");
+  EXPECT_NE(r.verdict.reason.find("cpu:1"), std::string::npos) << r.verdict.reason;
+  EXPECT_NE(r.verdict.reason.find("pid 201 starved"), std::string::npos) << r.verdict.reason;
+  EXPECT_NE(r.verdict.reason.find("45.0 s"), std::string::npos) << r.verdict.reason;
+  EXPECT_NE(r.verdict.reason.find("while running pid 200 hog"), std::string::npos) << r.verdict.reason;
+  EXPECT_EQ(node(r, "cpu:1")->starved_pid, 201);
+
+  // The same wait under the threshold is ordinary load: no edge, no verdict.
+  snap.tasks[1].queued_ns = 2'000'000'000;
+  HangReport brief = report(snap);
+  EXPECT_EQ(brief.verdict.verdict, Verdict::None);
+  EXPECT_TRUE(brief.graph.edges().empty());
+  // The threshold is an option.
+  auto cpus = classify_cpus(t_, snap);
+  auto x = scan_xcalls(t_, fields_, snap);
+  auto l = scan_sleeping_locks(t_, fields_, snap);
+  HangReport strict = build_hang_report(snap, x, l, cpus, HangOptions{1'000'000'000});
+  EXPECT_EQ(strict.verdict.verdict, Verdict::Stuck);
+}
+
+// Idle CPUs and a task woken a moment ago after an hour's sleep: it last ran an hour
+// ago, but it has waited on the runqueue for a millisecond. Nothing is stuck.
+TEST_F(HangTest, JustWokenRunnableTaskOnAnIdleSystemIsNone) {
+  HangSnapshot snap;
+  for (int c = 0; c < 4; ++c) {
+    uint64_t t = k_.add_task(0, "swapper/" + std::to_string(c), FakeKernel::kRunning, c);
+    k_.set_curr(c, t);
+    CpuView v = cpu_view(c, t, false, {"do_nanosleep"}, stack_of(t) + 0x3f00);
+    v.idle = true;
+    snap.cpus.push_back(v);
+  }
+  uint64_t woken = k_.add_task(300, "woken", FakeKernel::kRunning, 2);
+  TaskView w = view(woken, 300, "woken", 'R', -1, {"__schedule", "schedule", "do_nanosleep"});
+  w.cpu = 2;
+  w.on_rq = true;
+  w.since_ran_ns = 3600'000'000'000;
+  w.queued_ns = 1'000'000;
+  snap.tasks = {w};
+  HangReport r = report(snap);
+  EXPECT_EQ(r.verdict.verdict, Verdict::None) << r.verdict.reason;
+  EXPECT_TRUE(r.graph.edges().empty());
+  EXPECT_TRUE(r.signature.empty());
+}
+
 TEST_F(HangTest, HealthyIdleSystemHasNoVerdictAndNoEdges) {
   std::vector<uint64_t> idle;
   HangSnapshot snap;
@@ -411,6 +514,13 @@ TEST_F(HangTest, SnapshotReadsCpusTasksAndScansReturnAddresses) {
   regs.regs[CpuRegisters::rsp] = stack + 0x3e00;
   regs.regs[CpuRegisters::eflags] = 0x46;
   t_.set_registers(1, regs);
+  // A task queued behind it since 6 s that last ran at 4 s (clock_task lags clock).
+  uint64_t queued = k_.add_task(78, "queued", FakeKernel::kRunning, 1);
+  t_.set(queued, "task_struct", "on_rq", 1);
+  t_.set(queued, "task_struct", "sched_info.last_queued", 6'000'000'000);
+  t_.set(queued, "task_struct", "se.exec_start", 4'000'000'000);
+  t_.set(k_.per_cpu_addr(1, "runqueues"), "rq", "clock", 10'000'000'000);
+  t_.set(k_.per_cpu_addr(1, "runqueues"), "rq", "clock_task", 9'000'000'000);
   auto snap = take_snapshot(t_, fields_);
   ASSERT_TRUE(snap) << snap.error().describe();
   const CpuView* c = snap->cpu(1);
@@ -423,6 +533,14 @@ TEST_F(HangTest, SnapshotReadsCpusTasksAndScansReturnAddresses) {
   ASSERT_NE(tv, nullptr);
   EXPECT_EQ(tv->pid, 77);
   EXPECT_EQ(tv->on_cpu, 1);
+  EXPECT_FALSE(tv->runnable_not_running());  // current: it has its CPU
+  const TaskView* qv = snap->task_at(queued);
+  ASSERT_NE(qv, nullptr);
+  EXPECT_EQ(qv->cpu, 1);
+  EXPECT_TRUE(qv->on_rq);
+  EXPECT_TRUE(qv->runnable_not_running());
+  EXPECT_EQ(qv->queued_ns, 4'000'000'000u);      // rq->clock 10 s - last_queued 6 s
+  EXPECT_EQ(qv->since_ran_ns, 5'000'000'000u);   // rq->clock_task 9 s - exec_start 4 s
   auto act = classify_cpus(t_, *snap);
   bool found = false;
   for (const auto& a : act)
