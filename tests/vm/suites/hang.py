@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 """Hang: dumps of real hangs (ABBA mutexes, an xcall towards an IRQs-off CPU, the seed's
-xcall-vs-spinlock cycle, a healthy idle guest), each analysed by `kstuck hang --json`
+xcall-vs-spinlock cycle, a mutex owner that is runnable but never runs, a healthy idle
+guest), each analysed by `kstuck hang --json`
 and compared with the ground truth the scenario printed.
 
 One boot per scenario (a wedged guest cannot be un-wedged): each boot is dumped as
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from tests.vm.rig import RigError, TestResult
 
-SCENARIOS = ["hang_abba", "hang_xcall", "hang_mixed", "hang_idle"]
+SCENARIOS = ["hang_abba", "hang_xcall", "hang_mixed", "hang_starve", "hang_idle"]
 
 
 
@@ -138,6 +139,39 @@ def check_mixed(report, truth):
     return out
 
 
+def check_starve(report, truth):
+    """waiter -> mutex -> owner (runnable, never running) -> the IRQs-off CPU it is queued on."""
+    out = [TestResult("starve-verdict-stuck", report.get("verdict") == "STUCK", f"verdict={report.get('verdict')} "
+                      f"reason={report.get('reason')}")]
+    nodes = _nodes(report)
+    cpu = int(truth.get("starve_spinner.cpu", -1))
+    owner_pid = int(truth.get("starve_owner.pid", -1))
+    waiter_pid = int(truth.get("starve_waiter.pid", -1))
+    mutex = _h(truth.get("starve_owner.mutex", "0"))
+    out.append(TestResult("starve-root-cause", report.get("root_cause") == f"cpu:{cpu}",
+                          f"root_cause={report.get('root_cause')} truth cpu={cpu}"))
+    mutex_ids = [i for i, n in nodes.items() if n["kind"] == "mutex" and _h(n.get("address", "0")) == mutex]
+    want = [f"task:{waiter_pid}", mutex_ids[0] if mutex_ids else f"mutex:{mutex:#x}", f"task:{owner_pid}", f"cpu:{cpu}"]
+    out.append(TestResult("starve-chain", report.get("chain") == want or want in report.get("chains", []),
+                          f"want {want} chain={report.get('chain')}"))
+    owner = nodes.get(f"task:{owner_pid}", {})
+    out.append(TestResult("starve-owner-runnable-on-cpu", owner.get("state") == "R" and owner.get("runnable_on") == cpu,
+                          f"owner state={owner.get('state')} runnable_on={owner.get('runnable_on')} "
+                          f"queued_ns={owner.get('queued_ns')} since_ran_ns={owner.get('since_ran_ns')}"))
+    edge = next((e for e in report.get("edges", []) if e.get("from") == f"task:{owner_pid}"
+                 and e.get("to") == f"cpu:{cpu}" and e.get("kind") == "waits_for"), {})
+    out.append(TestResult("starve-owner-edge-label", f"runnable on CPU {cpu}'s runqueue, not running for"
+                          in edge.get("evidence", ""), json.dumps(edge)[:300]))
+    mutex_node = nodes.get(mutex_ids[0], {}) if mutex_ids else {}
+    out.append(TestResult("starve-mutex-waiter", mutex_node.get("waiters") == [waiter_pid]
+                          and mutex_node.get("symbol") == "kstuck_starve_mutex", json.dumps(mutex_node)[:300]))
+    cpu_node = nodes.get(f"cpu:{cpu}", {})
+    stack = " ".join(cpu_node.get("stack", []))
+    out.append(TestResult("starve-cpu-irqs-off-in-spinner", cpu_node.get("irqs_off") is True
+                          and "kstuck_starve_spin" in stack, f"irqs_off={cpu_node.get('irqs_off')} {stack[:200]}"))
+    return out
+
+
 def check_idle(report, truth):
     out = [TestResult("idle-no-verdict", report.get("verdict") == "NONE", f"verdict={report.get('verdict')}")]
     waits = [e for e in report.get("edges", []) if e.get("kind") == "waits_for"]
@@ -145,7 +179,8 @@ def check_idle(report, truth):
     return out
 
 
-CHECKS = {"hang_abba": check_abba, "hang_xcall": check_xcall, "hang_mixed": check_mixed, "hang_idle": check_idle}
+CHECKS = {"hang_abba": check_abba, "hang_xcall": check_xcall, "hang_mixed": check_mixed, "hang_starve": check_starve,
+          "hang_idle": check_idle}
 
 
 def check_dot(name, cli, vmlinux, dump):
