@@ -368,14 +368,14 @@ HangReport build_hang_report(const HangSnapshot& snap, const XcallScan& xcalls, 
   return Builder(snap, xcalls, locks, cpus, options).run();
 }
 
-Result<HangReport> analyse_hang(Target& target) {
+Result<HangReport> analyse_hang(Target& target, const HangOptions& options) {
   Fields fields(target);
   auto snap = take_snapshot(target, fields);
   if (!snap) return tl::unexpected(snap.error().with_context("hang"));
   auto cpus = classify_cpus(target, *snap);
   auto xcalls = scan_xcalls(target, fields, *snap);
   auto locks = scan_sleeping_locks(target, fields, *snap);
-  return build_hang_report(*snap, xcalls, locks, cpus);
+  return build_hang_report(*snap, xcalls, locks, cpus, options);
 }
 
 }  // namespace kstuck

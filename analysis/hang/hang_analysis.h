@@ -34,7 +34,7 @@ HangReport build_hang_report(const HangSnapshot& snap, const XcallScan& xcalls, 
                              const std::vector<CpuActivity>& cpus, const HangOptions& options = {});
 
 // The whole analysis over a Target: snapshot, scans, graph, verdict.
-Result<HangReport> analyse_hang(Target& target);
+Result<HangReport> analyse_hang(Target& target, const HangOptions& options = {});
 
 // A hash of the function names along the cycle (or the chain): independent of
 // addresses, pids and CPU numbers, and of where the cycle was entered.

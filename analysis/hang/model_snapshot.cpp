@@ -88,14 +88,14 @@ HangSnapshot snapshot_from_model(KernelModel& model, Target& symbols) {
   return snap;
 }
 
-Result<HangReport> analyse_hang_with_model(KernelModel& model) {
+Result<HangReport> analyse_hang_with_model(KernelModel& model, const HangOptions& options) {
   ModelSymbolTarget symbols(model);
   Fields fields(symbols);
   HangSnapshot snap = snapshot_from_model(model, symbols);
   auto cpus = classify_cpus(symbols, snap);
   auto xcalls = scan_xcalls(symbols, fields, snap);
   auto locks = scan_sleeping_locks(symbols, fields, snap);
-  return build_hang_report(snap, xcalls, locks, cpus);
+  return build_hang_report(snap, xcalls, locks, cpus, options);
 }
 
 }  // namespace kstuck

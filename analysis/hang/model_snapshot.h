@@ -35,6 +35,6 @@ class ModelSymbolTarget : public Target {
 HangSnapshot snapshot_from_model(KernelModel& model, Target& symbols);
 
 // The whole analysis over a dump through the kernel model.
-Result<HangReport> analyse_hang_with_model(KernelModel& model);
+Result<HangReport> analyse_hang_with_model(KernelModel& model, const HangOptions& options = {});
 
 }  // namespace kstuck

@@ -25,24 +25,35 @@ int run_hang(const std::vector<std::string>& args) {
                                                  "the dumped kernel's vmlinux (required)")(
       "module-dir", po::value<std::vector<std::string>>(), "accepted for symmetry with analyze; not needed: module symbols come from the kallsyms in the dump")(
       "force", "use the vmlinux even if its build-id does not match")("json", "print the report as JSON")(
-      "dot", "print the wait-for graph as Graphviz DOT");
+      "dot", "print the wait-for graph as Graphviz DOT")(
+      "starved-after", po::value<double>()->default_value(20),
+      "seconds a runnable task may wait on a busy CPU's runqueue before that CPU counts as stuck");
   po::variables_map vm;
   if (auto stop = kstuck::cli::parse_dump_args(args, "hang",
-                                               "usage: kstuck hang VMCORE --vmlinux VMLINUX [--module-dir DIR]... [--json|--dot]\n"
+                                               "usage: kstuck hang VMCORE --vmlinux VMLINUX [--module-dir DIR]... [--json|--dot] [--starved-after S]\n"
                  "  finds who waits on whom (xcalls, mutexes, rwsems, spinlocks) and prints the verdict:\n"
-                 "  DEADLOCK (a cycle), STUCK (a chain ending at a CPU busy with IRQs off) or NONE\n\n",
+                 "  DEADLOCK (a cycle), STUCK (a chain ending at a CPU busy with IRQs off, or at a busy CPU\n"
+                 "  that has kept a runnable task waiting --starved-after seconds) or NONE\n\n",
                                                opts, vm))
     return *stop;
   if ((vm.count("json") && vm.count("dot"))) {
     std::cerr << "kstuck hang: --json and --dot exclude each other\n";
     return 2;
   }
+  double starved_after = vm["starved-after"].as<double>();
+  // Bounded so the conversion to nanoseconds cannot overflow: a day is far past any hang.
+  if (!(starved_after > 0 && starved_after <= 86400)) {
+    std::cerr << "kstuck hang: --starved-after wants seconds in (0, 86400]\n";
+    return 2;
+  }
+  kstuck::HangOptions options;
+  options.starved_after_ns = static_cast<uint64_t>(starved_after * 1e9);
   auto opened = kstuck::cli::open_dump(vm, "hang");
   if (!opened) return 1;
   // The kernel model gives ORC-unwound stacks and module symbols; without it (a dump
   // whose CPUs cannot be found) fall back to the conservative stack scan.
   auto model = kstuck::KernelModel::load(*opened);
-  auto report = model ? kstuck::analyse_hang_with_model(**model) : kstuck::analyse_hang(*opened);
+  auto report = model ? kstuck::analyse_hang_with_model(**model, options) : kstuck::analyse_hang(*opened, options);
   if (!model && report) {
     report->partial = true;
     report->warnings.push_back("kernel model unavailable (" + model.error().describe() +
