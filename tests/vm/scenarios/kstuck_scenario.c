@@ -21,6 +21,7 @@
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/sched.h>
+#include "kstuck_scenario_actors.h"
 #include "kstuck_scenario_quiet.h"
 #include <linux/sched/task.h>
 #include <linux/smp.h>
@@ -155,38 +156,14 @@ static const struct kernel_param_ops start_ops = {
 };
 module_param_cb(start, &start_ops, NULL, 0200);
 
-static struct task_struct *scenario_spawn(int (*fn)(void *), const char *name, int cpu)
-{
-	struct task_struct *t;
-
-	if (cpu >= 0)
-		t = kthread_create_on_cpu(fn, NULL, cpu, name);
-	else
-		t = kthread_create(fn, NULL, "%s", name);
-	if (IS_ERR(t))
-		return t;
-	get_task_struct(t);
-	wake_up_process(t);
-	return t;
-}
-
-static void scenario_stop(struct task_struct **t)
-{
-	if (!IS_ERR_OR_NULL(*t)) {
-		kthread_stop(*t);
-		put_task_struct(*t);
-	}
-	*t = NULL;
-}
-
 static void scenario_stop_all(void)
 {
 	atomic_set(&stop_all, 1);
 	complete_all(&mutex_taken);
-	scenario_stop(&xcall_task);
-	scenario_stop(&spinner_task);
-	scenario_stop(&waiter_task);
-	scenario_stop(&owner_task);
+	kstuck_scenario_stop(&xcall_task);
+	kstuck_scenario_stop(&spinner_task);
+	kstuck_scenario_stop(&waiter_task);
+	kstuck_scenario_stop(&owner_task);
 }
 
 static int __init kstuck_scenario_init(void)
@@ -197,13 +174,13 @@ static int __init kstuck_scenario_init(void)
 	    xcall_cpu >= nr_cpu_ids || !cpu_online(xcall_cpu) || spin_cpu == xcall_cpu)
 		return -EINVAL;
 	if (scenarios & SCEN_MUTEX) {
-		owner_task = scenario_spawn(kstuck_scenario_mutex_owner, "kstuck_mowner", -1);
-		waiter_task = scenario_spawn(kstuck_scenario_mutex_waiter, "kstuck_mwaiter", -1);
+		owner_task = kstuck_scenario_spawn(kstuck_scenario_mutex_owner, "kstuck_mowner", -1);
+		waiter_task = kstuck_scenario_spawn(kstuck_scenario_mutex_waiter, "kstuck_mwaiter", -1);
 	}
 	if (scenarios & SCEN_IRQOFF)
-		spinner_task = scenario_spawn(kstuck_scenario_spinner, "kstuck_spin/%u", spin_cpu);
+		spinner_task = kstuck_scenario_spawn(kstuck_scenario_spinner, "kstuck_spin/%u", spin_cpu);
 	if (scenarios & SCEN_XCALL)
-		xcall_task = scenario_spawn(kstuck_scenario_xcaller, "kstuck_xcall/%u", xcall_cpu);
+		xcall_task = kstuck_scenario_spawn(kstuck_scenario_xcaller, "kstuck_xcall/%u", xcall_cpu);
 	if (IS_ERR(owner_task) || IS_ERR(waiter_task) || IS_ERR(spinner_task) ||
 	    IS_ERR(xcall_task)) {
 		scenario_stop_all();

@@ -20,6 +20,7 @@
 #include <linux/sched.h>
 #include <linux/sched/task.h>
 #include <linux/spinlock.h>
+#include "kstuck_scenario_actors.h"
 #include "kstuck_scenario_quiet.h"
 #include <linux/timekeeping.h>
 
@@ -108,26 +109,6 @@ static const struct kernel_param_ops start_ops = {
 };
 module_param_cb(start, &start_ops, NULL, 0200);
 
-static struct task_struct *spinlock_spawn(int (*fn)(void *), const char *name, int cpu)
-{
-	struct task_struct *t = kthread_create_on_cpu(fn, NULL, cpu, name);
-
-	if (IS_ERR(t))
-		return t;
-	get_task_struct(t);
-	wake_up_process(t);
-	return t;
-}
-
-static void spinlock_stop(struct task_struct **t)
-{
-	if (!IS_ERR_OR_NULL(*t)) {
-		kthread_stop(*t);
-		put_task_struct(*t);
-	}
-	*t = NULL;
-}
-
 static int __init kstuck_scenario_spinlock_init(void)
 {
 	kstuck_scenario_note_init_memory();
@@ -135,12 +116,12 @@ static int __init kstuck_scenario_spinlock_init(void)
 	if (holder_cpu >= nr_cpu_ids || !cpu_online(holder_cpu) || waiter_cpu >= nr_cpu_ids ||
 	    !cpu_online(waiter_cpu) || holder_cpu == waiter_cpu)
 		return -EINVAL;
-	holder_task = spinlock_spawn(kstuck_scenario_spinlock_holder, "kstuck_lockhold/%u", holder_cpu);
-	waiter_task = spinlock_spawn(kstuck_scenario_spinlock_waiter, "kstuck_lockwait/%u", waiter_cpu);
+	holder_task = kstuck_scenario_spawn(kstuck_scenario_spinlock_holder, "kstuck_lockhold/%u", holder_cpu);
+	waiter_task = kstuck_scenario_spawn(kstuck_scenario_spinlock_waiter, "kstuck_lockwait/%u", waiter_cpu);
 	if (IS_ERR(holder_task) || IS_ERR(waiter_task)) {
 		atomic_set(&stop_all, 1);
-		spinlock_stop(&waiter_task);
-		spinlock_stop(&holder_task);
+		kstuck_scenario_stop(&waiter_task);
+		kstuck_scenario_stop(&holder_task);
 		return -ENOMEM;
 	}
 	return 0;
@@ -149,8 +130,8 @@ static int __init kstuck_scenario_spinlock_init(void)
 static void __exit kstuck_scenario_spinlock_exit(void)
 {
 	atomic_set(&stop_all, 1);
-	spinlock_stop(&waiter_task);
-	spinlock_stop(&holder_task);
+	kstuck_scenario_stop(&waiter_task);
+	kstuck_scenario_stop(&holder_task);
 }
 
 module_init(kstuck_scenario_spinlock_init);

@@ -26,6 +26,7 @@
 #include <linux/mutex.h>
 #include <linux/sched.h>
 #include <linux/sched/task.h>
+#include "kstuck_scenario_actors.h"
 #include "kstuck_scenario_quiet.h"
 #include <linux/timekeeping.h>
 
@@ -144,33 +145,13 @@ static const struct kernel_param_ops start_ops = {
 };
 module_param_cb(start, &start_ops, NULL, 0200);
 
-static struct task_struct *starve_spawn(int (*fn)(void *), const char *name, int cpu)
-{
-	struct task_struct *t = kthread_create_on_cpu(fn, NULL, cpu, name);
-
-	if (IS_ERR(t))
-		return t;
-	get_task_struct(t);
-	wake_up_process(t);
-	return t;
-}
-
-static void starve_stop(struct task_struct **t)
-{
-	if (!IS_ERR_OR_NULL(*t)) {
-		kthread_stop(*t);
-		put_task_struct(*t);
-	}
-	*t = NULL;
-}
-
 static void starve_stop_all(void)
 {
 	/* Ends the spin; stopping the owner wakes it, so it unlocks before the waiter is stopped. */
 	atomic_set(&stop_all, 1);
-	starve_stop(&spinner_task);
-	starve_stop(&owner_task);
-	starve_stop(&waiter_task);
+	kstuck_scenario_stop(&spinner_task);
+	kstuck_scenario_stop(&owner_task);
+	kstuck_scenario_stop(&waiter_task);
 }
 
 static int __init kstuck_scenario_starve_init(void)
@@ -181,11 +162,11 @@ static int __init kstuck_scenario_starve_init(void)
 	    !cpu_online(waiter_cpu) || starve_cpu == waiter_cpu)
 		return -EINVAL;
 	/* The spinner reads owner_task: create the owner first. */
-	owner_task = starve_spawn(kstuck_starve_owner, "kstuck_sowner/%u", starve_cpu);
+	owner_task = kstuck_scenario_spawn(kstuck_starve_owner, "kstuck_sowner/%u", starve_cpu);
 	if (IS_ERR(owner_task))
 		return PTR_ERR(owner_task);
-	spinner_task = starve_spawn(kstuck_starve_spinner, "kstuck_sspin/%u", starve_cpu);
-	waiter_task = starve_spawn(kstuck_starve_waiter, "kstuck_swait/%u", waiter_cpu);
+	spinner_task = kstuck_scenario_spawn(kstuck_starve_spinner, "kstuck_sspin/%u", starve_cpu);
+	waiter_task = kstuck_scenario_spawn(kstuck_starve_waiter, "kstuck_swait/%u", waiter_cpu);
 	if (IS_ERR(spinner_task) || IS_ERR(waiter_task)) {
 		starve_stop_all();
 		return -ENOMEM;
