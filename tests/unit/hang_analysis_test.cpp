@@ -57,6 +57,18 @@ class HangTest : public ::testing::Test {
     return v;
   }
 
+  // Four CPUs in their idle tasks' idle loop.
+  HangSnapshot idle_cpus() {
+    HangSnapshot snap;
+    for (int c = 0; c < 4; ++c) {
+      uint64_t t = k_.add_task(0, "swapper/" + std::to_string(c), FakeKernel::kRunning, c);
+      k_.set_curr(c, t);
+      CpuView v = cpu_view(c, t, false, {"do_nanosleep"}, stack_of(t) + 0x3f00);
+      v.idle = true;
+      snap.cpus.push_back(v);
+    }
+    return snap;
+  }
   CpuView cpu_view(int cpu, uint64_t curr, bool irqs_off, std::vector<std::string> frames, uint64_t rsp,
                    CpuRegisters regs = {}) {
     CpuView c;
@@ -412,14 +424,7 @@ TEST_F(HangTest, TaskStarvedOnABusyCpuIsStuckNamingTaskAndCpu) {
 // Idle CPUs and a task woken a moment ago after an hour's sleep: it last ran an hour
 // ago, but it has waited on the runqueue for a millisecond. Nothing is stuck.
 TEST_F(HangTest, JustWokenRunnableTaskOnAnIdleSystemIsNone) {
-  HangSnapshot snap;
-  for (int c = 0; c < 4; ++c) {
-    uint64_t t = k_.add_task(0, "swapper/" + std::to_string(c), FakeKernel::kRunning, c);
-    k_.set_curr(c, t);
-    CpuView v = cpu_view(c, t, false, {"do_nanosleep"}, stack_of(t) + 0x3f00);
-    v.idle = true;
-    snap.cpus.push_back(v);
-  }
+  HangSnapshot snap = idle_cpus();
   uint64_t woken = k_.add_task(300, "woken", FakeKernel::kRunning, 2);
   TaskView w = view(woken, 300, "woken", 'R', -1, {"__schedule", "schedule", "do_nanosleep"});
   w.cpu = 2;
@@ -435,14 +440,7 @@ TEST_F(HangTest, JustWokenRunnableTaskOnAnIdleSystemIsNone) {
 
 TEST_F(HangTest, HealthyIdleSystemHasNoVerdictAndNoEdges) {
   std::vector<uint64_t> idle;
-  HangSnapshot snap;
-  for (int c = 0; c < 4; ++c) {
-    uint64_t t = k_.add_task(0, "swapper/" + std::to_string(c), FakeKernel::kRunning, c);
-    k_.set_curr(c, t);
-    CpuView v = cpu_view(c, t, false, {"do_nanosleep"}, stack_of(t) + 0x3f00);
-    v.idle = true;
-    snap.cpus.push_back(v);
-  }
+  HangSnapshot snap = idle_cpus();
   for (int pid = 1; pid < 20; ++pid) {
     uint64_t t = k_.add_task(pid, "sleeper", FakeKernel::kInterruptible);
     snap.tasks.push_back(view(t, pid, "sleeper", 'S', -1, {"__schedule", "schedule", "do_nanosleep"}));
