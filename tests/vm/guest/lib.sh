@@ -16,12 +16,18 @@ expect_in() {
 	if grep -qE "$3" "$2"; then pass "$1"; else fail "$1" "no /$3/ in $2: $(tail -5 "$2" | tr '\n' ' ')"; fi
 }
 
+# The control serial port stays open for the whole script: opening the UART resets its
+# FIFO, and a reply that arrived while request() was still opening it lost its first
+# bytes ("k" for "ok"; the host answers as soon as a QMP dump resumes the guest).
+# (A failed redirection on exec would end the script: try it in a subshell first.)
+if (exec 9</dev/ttyS1) 2>/dev/null; then exec 9</dev/ttyS1; fi
+
 # request WORDS...: asks the host to do something (e.g. "dump NAME") and waits, bounded,
 # for its one-line reply on the control serial port. Prints the reply.
 request() {
 	echo "KSTUCK-REQUEST: $*" >&2
 	reply=""
-	read -t "${REQUEST_TIMEOUT:-300}" reply </dev/ttyS1
+	read -t "${REQUEST_TIMEOUT:-300}" reply <&9
 	echo "KSTUCK-REPLY: $reply" >&2
 	echo "$reply"
 }
