@@ -28,6 +28,7 @@ const char* stack_kind_name(StackKind k) {
     case StackKind::Debug: return "db";
     case StackKind::Mce: return "mce";
     case StackKind::Vc: return "vc";
+    case StackKind::Entry: return "entry";
     case StackKind::User: return "user";
     case StackKind::Unknown: return "unknown";
   }
@@ -74,6 +75,17 @@ StackRanges cpu_stack_ranges(Fields& f, int cpu) {
         auto m = f.member("cea_exception_stacks", name);
         if (m && m->size) out.ranges.push_back({kind, *base + m->offset, *base + m->offset + m->size});
       }
+    }
+  }
+  // x86-64 points the TSS's sp0 at the top of the CPU's entry stack in its cpu_entry_area
+  // (cpu_init_exception_handling); SYSCALL and interrupts from user space land there first.
+  if (auto a = per_cpu_address(f, "cpu_tss_rw", cpu)) {
+    auto sp0 = f.member("tss_struct", "x86_tss.sp0");
+    auto size = t.struct_size("entry_stack");
+    uint64_t bytes = size && *size && *size <= kThreadSize ? *size : 4096;
+    if (sp0) {
+      if (auto top = read_u64(t, *a + sp0->offset); top && is_kernel_pointer(*top) && *top > bytes)
+        out.ranges.push_back({StackKind::Entry, *top - bytes, *top});
     }
   }
   return out;

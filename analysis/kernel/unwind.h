@@ -13,7 +13,7 @@
 namespace kstuck {
 
 // Where a stack lives; frames are labelled so a report can show IRQ/NMI crossings.
-enum class StackKind { Task, Irq, Nmi, DoubleFault, Debug, Mce, Vc, User, Unknown };
+enum class StackKind { Task, Irq, Nmi, DoubleFault, Debug, Mce, Vc, Entry, User, Unknown };
 const char* stack_kind_name(StackKind k);
 
 struct StackRange {
@@ -28,7 +28,8 @@ struct StackRanges {
   StackRange classify(uint64_t sp) const;
 };
 
-// The per-CPU IRQ stack (hardirq_stack_ptr) and exception stacks (cea_exception_stacks).
+// The per-CPU IRQ stack (hardirq_stack_ptr), exception stacks (cea_exception_stacks) and
+// entry (trampoline) stack, whose top is the TSS's sp0.
 StackRanges cpu_stack_ranges(Fields& fields, int cpu);
 
 enum class StopReason {

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <map>
 #include <random>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -304,6 +305,27 @@ TEST_F(WithVmlinux, RunningTasksMatchTheScenarioTruth) {
       << "no module frame on CPU " << spinner << "'s stack";
   EXPECT_FALSE(k.per_cpu_offset(-1));
   EXPECT_FALSE(k.per_cpu_offset(1 << 20));
+}
+
+// Each CPU's entry (trampoline) stack: one page of its cpu_entry_area below the TSS's
+// sp0, mapped in the dump, and different for every CPU.
+TEST_F(WithVmlinux, EveryCpuHasItsEntryStackInItsCpuEntryArea) {
+  auto t = open(kDevDump);
+  ASSERT_TRUE(t) << t.error().message();
+  Fields fields(**t);
+  std::set<uint64_t> tops;
+  for (int cpu = 0; cpu < 4; ++cpu) {
+    StackRanges r = cpu_stack_ranges(fields, cpu);
+    auto entry = std::find_if(r.ranges.begin(), r.ranges.end(),
+                              [](const StackRange& x) { return x.kind == StackKind::Entry; });
+    ASSERT_NE(entry, r.ranges.end()) << "CPU " << cpu;
+    EXPECT_EQ(entry->end - entry->begin, 4096u);
+    EXPECT_GE(entry->begin, 0xfffffe0000000000ULL) << std::hex << entry->begin;  // CPU_ENTRY_AREA_BASE
+    uint64_t word = 0;
+    EXPECT_TRUE((*t)->read(entry->end - 8, std::as_writable_bytes(std::span(&word, 1))));
+    tops.insert(entry->end);
+  }
+  EXPECT_EQ(tops.size(), 4u);
 }
 
 TEST_F(WithVmlinux, UnmappedReadIsAFaultWithTheAddress) {
