@@ -7,5 +7,8 @@ KDIR ?= /usr/src/linux-headers-$(KVER)
 all:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
 
+# Not kbuild's M= clean: it deletes every *.ko and *.o under this tree, the guest
+# modules cached in build/ among them.
 clean:
-	$(MAKE) -C $(KDIR) M=$(CURDIR) clean
+	rm -f kstuck.ko kstuck.o kstuck.mod kstuck.mod.c kstuck.mod.o Module.symvers modules.order
+	rm -f kmod/*.o nmi_dump/*.o .*.cmd kmod/.*.cmd nmi_dump/.*.cmd
