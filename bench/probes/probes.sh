@@ -26,6 +26,7 @@ idle=$(awk -v a="$i0" -v b="$i1" -v t="$t0" -v u="$t1" 'BEGIN { printf "%.1f", (
 echo "BENCH: idle cross-calls per second: $idle"
 
 # --- kstuck: one session, every [a-m]* function ---
+K_TD_ALL=""
 for run in 1 2 3; do
 	i0=$(ipis)
 	kstuck trace 'fbt:[a-m]*' --count --duration 2 >/dev/null 2>/tmp/k.err &
@@ -42,8 +43,23 @@ for run in 1 2 3; do
 	td_ipi=$(awk -v d="$((i2 - i1))" -v r="$idle" 'BEGIN { x = d - 2 * r; if (x < 0) x = 0; printf "%d", x }')
 	echo "BENCH: kstuck run=$run rc=$rc functions=$funcs enable_ms=$en_ms enable_ipis=$en_ipi teardown_ms=$td_ms teardown_ipis=$td_ipi raw_window_ipis=$((i2 - i1))"
 	[ $rc -eq 0 ] || fail bench-kstuck-run "$(cat /tmp/k.err)"
+	K_TD_ALL="$K_TD_ALL $td_ms"
 done
+K_TD_MEDIAN=$(echo $K_TD_ALL | tr ' ' '\n' | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
 K_FUNCS=$funcs; K_EN_MS=$en_ms; K_EN_IPI=$en_ipi; K_TD_MS=$td_ms; K_TD_IPI=$td_ipi
+
+# --- the kernel's own function tracer on the same filter: what ftrace's patching costs
+# here with no kstuck code involved (the floor any ftrace-based teardown can reach) ---
+echo '[a-m]*' >$T/set_ftrace_filter
+echo function >$T/current_tracer
+sleep 2
+i0=$(ipis); t0=$(now_ms)
+echo nop >$T/current_tracer
+i1=$(ipis); t1=$(now_ms)
+echo >$T/set_ftrace_filter
+F_TD_MS=$(awk -v a=$t0 -v b=$t1 'BEGIN { printf "%.1f", b - a }'); F_TD_IPI=$((i1 - i0))
+echo "BENCH: function tracer teardown (echo nop >current_tracer, filter [a-m]*) teardown_ms=$F_TD_MS teardown_ipis=$F_TD_IPI"
+echo "BENCH: RATIO teardown time kstuck(median of 3: $K_TD_MEDIAN ms)/function-tracer = $(awk -v k=$K_TD_MEDIAN -v f=$F_TD_MS 'BEGIN { printf "%.2f", k / (f > 0 ? f : 1) }')x"
 
 # --- one kprobe per function, on an evenly spread sample of the same functions ---
 grep -E '^[a-m][A-Za-z0-9_]*$' $T/available_filter_functions | sort -u >/tmp/am.txt
