@@ -126,15 +126,33 @@ class Builder {
   //  - a task starved past HangOptions::starved_after_ns on a busy CPU (found above):
   //    the CPU becomes a stuck end even with interrupts on.
   // A just-woken task nobody waits on gets no edge, so a healthy idle dump stays NONE.
+  // A task woken from another CPU whose wakeup is still a TTWU entry on its CPU's
+  // call_single_queue (ttwu_queue_wakelist) is on no runqueue yet: it waits for that
+  // CPU to take the entry, which a CPU with interrupts off never does.
   void runnable_tasks() {
     const size_t existing = report_.graph.nodes().size();
     for (size_t i = 0; i < existing; ++i) {
-      const WaitNode& n = report_.graph.nodes()[i];
-      if (n.kind != NodeKind::Task || !n.address) continue;
-      if (const TaskView* t = snap_.task_at(*n.address); t && t->runnable_not_running()) wait_for_cpu(i, *t);
+      if (report_.graph.nodes()[i].kind != NodeKind::Task || !report_.graph.nodes()[i].address) continue;
+      const uint64_t task = *report_.graph.nodes()[i].address;
+      if (wait_for_wakeup(i, task)) continue;
+      if (const TaskView* t = snap_.task_at(task); t && t->runnable_not_running()) wait_for_cpu(i, *t);
     }
     for (const auto& [cpu, t] : starved_)
       if (auto i = task_node(t->task)) wait_for_cpu(*i, *t);
+  }
+
+  bool wait_for_wakeup(size_t task_index, uint64_t task) {
+    for (const auto& e : xcalls_.entries) {
+      if (!e.queued || e.ttwu_task != task) continue;
+      auto x = report_.graph.find("xcall:" + hex(e.address));
+      if (!x) return false;
+      report_.graph.add_edge(task_index, *x, EdgeKind::WaitsFor,
+                             "its wakeup is a TTWU entry on " +
+                                 (e.target_cpu ? "CPU " + std::to_string(*e.target_cpu) + "'s" : std::string("a")) +
+                                 " call_single_queue");
+      return true;
+    }
+    return false;
   }
 
   void wait_for_cpu(size_t task_index, const TaskView& t) {

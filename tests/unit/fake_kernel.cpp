@@ -7,6 +7,7 @@
 namespace kstuck::test {
 namespace {
 constexpr uint64_t kPerCpuAreas = 0xffff88803e000000ULL;  // CPU n's area: + n * 0x100000
+constexpr uint64_t kTaskSize = 0x120;  // sizeof(struct task_struct) of the fake layout
 }
 
 FakeKernel::FakeKernel(FakeTarget& target, int ncpus) : t_(target), ncpus_(ncpus) {
@@ -24,7 +25,7 @@ FakeKernel::FakeKernel(FakeTarget& target, int ncpus) : t_(target), ncpus_(ncpus
   define_per_cpu("call_single_queue", 8);
 
   list_init(t_.add_global("modules", 16));
-  init_task_ = t_.add_global("init_task", 0x100);
+  init_task_ = t_.add_global("init_task", kTaskSize);
   uint64_t signal = t_.alloc(0x40);
   list_init(t_.addr_of(signal, "signal_struct", "thread_head"));
   t_.set(init_task_, "task_struct", "signal", signal);
@@ -36,7 +37,7 @@ FakeKernel::FakeKernel(FakeTarget& target, int ncpus) : t_(target), ncpus_(ncpus
 
 void FakeKernel::define_layouts() {
   t_.add_struct("list_head", 16, {{"next", 0, 8, "struct list_head *"}, {"prev", 8, 8, "struct list_head *"}});
-  t_.add_struct("task_struct", 0x100,
+  t_.add_struct("task_struct", kTaskSize,
                 {{"__state", 0x18, 4, "unsigned int"},
                  {"stack", 0x20, 8, "void *"},
                  {"flags", 0x2c, 4, "unsigned int"},
@@ -61,7 +62,8 @@ void FakeKernel::define_layouts() {
                  {"nivcsw", 0xd8, 8, "long unsigned int"},
                  {"on_rq", 0xe0, 4, "int"},
                  {"se", 0xe8, 0x10, "struct sched_entity"},
-                 {"se.exec_start", 0xe8, 8, "u64"}});
+                 {"se.exec_start", 0xe8, 8, "u64"},
+                 {"wake_entry", 0x100, 0x10, "struct __call_single_node"}});
   t_.add_struct("signal_struct", 0x40, {{"thread_head", 0x10, 16, "struct list_head"}});
   t_.add_struct("rq", 0x40, {{"nr_running", 0x0, 4, "unsigned int"}, {"curr", 0x8, 8, "struct task_struct *"},
                              {"idle", 0x10, 8, "struct task_struct *"}, {"clock", 0x18, 8, "u64"},
@@ -158,7 +160,7 @@ void FakeKernel::list_add_tail(uint64_t node, uint64_t head) {
 }
 
 uint64_t FakeKernel::new_task(int pid, int tgid, std::string_view comm, uint32_t state, int cpu) {
-  uint64_t task = t_.alloc(0x100);
+  uint64_t task = t_.alloc(kTaskSize);
   t_.set(task, "task_struct", "pid", uint32_t(pid));
   t_.set(task, "task_struct", "tgid", uint32_t(tgid));
   t_.set_string(task, "task_struct", "comm", comm);
@@ -207,6 +209,15 @@ uint64_t FakeKernel::add_mutex_waiter(uint64_t mutex, uint64_t task) {
   t_.set(w, "mutex_waiter", "task", task);
   list_add_tail(t_.addr_of(w, "mutex_waiter", "list"), t_.addr_of(mutex, "mutex", "wait_list"));
   return w;
+}
+
+uint64_t FakeKernel::queue_ttwu(int cpu, uint64_t task) {
+  uint64_t node = t_.addr_of(task, "task_struct", "wake_entry");
+  uint64_t queue = per_cpu_addr(cpu, "call_single_queue");
+  t_.set(node, "__call_single_data", "node.llist", t_.peek_u64(queue));
+  t_.set(node, "__call_single_data", "node.u_flags", 0x30);  // CSD_TYPE_TTWU, never locked
+  t_.write_u64(queue, node);
+  return node;
 }
 
 uint64_t FakeKernel::queue_csd(int cpu, uint64_t func, uint64_t info, uint32_t flags) {

@@ -50,6 +50,8 @@ class FakeKernel {
 
   // A csd queued on cpu's call_single_queue (llist push at the head).
   uint64_t queue_csd(int cpu, uint64_t func, uint64_t info, uint32_t flags = 0x11);
+  // A remote wakeup of task pending on cpu's call_single_queue (its wake_entry, TTWU).
+  uint64_t queue_ttwu(int cpu, uint64_t task);
 
   // A loaded module: struct module on the `modules` list, text_size bytes of mapped text
   // at 0xffffffffc0000000 + n MiB, and kallsyms for funcs (name, offset in text, size).

@@ -381,6 +381,56 @@ TEST_F(HangTest, MutexOwnerRunnableBehindIrqsOffCpuIsStuckAtThatCpu) {
   EXPECT_EQ(evidence, "runnable on CPU 3's runqueue, not running for 1.5 s (queued 1.2 s ago)");
 }
 
+// The mutex owner was woken from CPU 2 just as CPU 3, its CPU, turned interrupts off:
+// the wakeup sits as a TTWU entry on CPU 3's call_single_queue, so the owner is on no
+// runqueue (TASK_WAKING) and the waiter waits through it for CPU 3.
+TEST_F(HangTest, OwnerWhoseWakeupIsQueuedOnAnIrqsOffCpuWaitsForThatCpu) {
+  uint64_t owner = k_.add_task(130, "wowner", 0x200 /* TASK_WAKING */, 3);
+  uint64_t spinner = k_.add_task(131, "wspin/3", FakeKernel::kRunning, 3);
+  uint64_t waiter = k_.add_task(132, "wwait/2", FakeKernel::kUninterruptible, 2);
+  k_.set_curr(3, spinner);
+  uint64_t m = k_.add_mutex("wake_mutex", owner, kMutexFlagWaiters);
+  block_on_mutex(waiter, m);
+  uint64_t wake = k_.queue_ttwu(3, owner);
+  HangSnapshot snap;
+  snap.cpus = {cpu_view(3, spinner, true, {"spin_fn"}, stack_of(spinner) + 0x3f00)};
+  TaskView o = view(owner, 130, "wowner", 'R', -1, {"__schedule", "schedule", "worker_a"});
+  o.cpu = 3;
+  TaskView w = view(waiter, 132, "wwait/2", 'D', -1, {"__schedule", "schedule", "__mutex_lock", "worker_b"});
+  w.cpu = 2;
+  snap.tasks = {o, view(spinner, 131, "wspin/3", 'R', 3, {"spin_fn"}, 0x3f00), w};
+
+  HangReport r = report(snap);
+  ASSERT_EQ(r.verdict.verdict, Verdict::Stuck) << r.verdict.reason;
+  ASSERT_TRUE(r.verdict.root_cause);
+  EXPECT_EQ(r.graph.nodes()[*r.verdict.root_cause].id, "cpu:3");
+  char mid[32], xid[40];
+  std::snprintf(mid, sizeof mid, "mutex:0x%llx", static_cast<unsigned long long>(m));
+  std::snprintf(xid, sizeof xid, "xcall:0x%llx", static_cast<unsigned long long>(wake));
+  std::vector<std::string> chain;
+  for (size_t i : r.verdict.chain) chain.push_back(r.graph.nodes()[i].id);
+  EXPECT_EQ(chain, (std::vector<std::string>{"task:132", mid, "task:130", xid, "cpu:3"}));
+  const WaitNode* x = node(r, xid);
+  ASSERT_NE(x, nullptr);
+  EXPECT_EQ(x->xcall_type, "TTWU");
+  EXPECT_EQ(x->func, "wake up pid 130");
+  std::string evidence;
+  for (const auto& e : r.graph.edges())
+    if (r.graph.nodes()[e.from].id == "task:130" && r.graph.nodes()[e.to].id == xid) evidence = e.evidence;
+  EXPECT_EQ(evidence, "its wakeup is a TTWU entry on CPU 3's call_single_queue");
+
+  // Nobody waits on a task whose wakeup is merely pending: no edge from it.
+  HangSnapshot alone = idle_cpus();
+  uint64_t sleeper = k_.add_task(133, "woken", 0x200, 1);
+  k_.queue_ttwu(1, sleeper);
+  TaskView sv = view(sleeper, 133, "woken", 'R', -1, {"__schedule", "schedule", "do_nanosleep"});
+  sv.cpu = 1;
+  alone.tasks = {sv};
+  HangReport quiet = report(alone);
+  EXPECT_EQ(quiet.verdict.verdict, Verdict::None) << quiet.verdict.reason;
+  for (const auto& e : quiet.graph.edges()) EXPECT_NE(quiet.graph.nodes()[e.from].id, "task:133");
+}
+
 // A CPU busy with another task, interrupts on (a SCHED_FIFO hog, a kernel loop that
 // never reschedules), that has not run a queued task for 45 s: STUCK at that CPU.
 TEST_F(HangTest, TaskStarvedOnABusyCpuIsStuckNamingTaskAndCpu) {
