@@ -56,6 +56,12 @@ bool is_irq_entry(const std::string& f) {
   return starts_with_any(f, {"asm_sysvec_", "asm_common_interrupt", "asm_spurious_interrupt"});
 }
 
+// An interrupt that runs cross-CPU calls' functions (smp_call_function*, irq_work, TTWU).
+bool is_xcall_handler(const std::string& f) {
+  return starts_with_any(f, {"__flush_smp_call_function_queue", "flush_smp_call_function_queue",
+                             "generic_smp_call_function_single_interrupt", "__sysvec_call_function"});
+}
+
 bool is_idle_function(const std::string& f) {
   return starts_with_any(f, {"native_safe_halt", "default_idle", "arch_cpu_idle", "mwait_idle", "acpi_idle",
                              "intel_idle", "cpuidle_enter", "do_idle", "cpu_startup_entry", "poll_idle"});
@@ -146,6 +152,18 @@ std::vector<CpuActivity> classify_cpus(Target& target, const HangSnapshot& snap)
       first = 0;
     }
     a.where = first < c.frames.size() ? c.frames[first].function : std::string();
+    // An idle CPU serving a cross-CPU call is busy in that call's function, not idle: the
+    // idle loop it interrupted waits for nothing, and a function that never returns (a
+    // callback spinning with IRQs off) keeps every later xcall and wakeup queued behind it.
+    bool serving_xcall = false;
+    for (size_t i = 0; i < first; ++i) serving_xcall = serving_xcall || is_xcall_handler(c.frames[i].function);
+    if (serving_xcall && (c.idle || is_idle_function(a.where))) {
+      if (c.regs) a.irqs_off = !(c.regs->get(CpuRegisters::eflags) & kEflagsIf);
+      a.where = c.frames.front().function;
+      a.doing = a.irqs_off.value_or(false) ? CpuDoing::IrqsOffLoop : CpuDoing::Running;
+      out.push_back(std::move(a));
+      continue;
+    }
     // Only the innermost frames say what the CPU does now; deeper ones are its callers.
     bool slow = false, xcall = false;
     for (size_t i = first; i < c.frames.size() && i < first + 3; ++i) {

@@ -178,7 +178,7 @@ class Builder {
     if (const CpuActivity* a = activity(cpu)) {
       n.irqs_off = a->irqs_off;
       n.spinning = a->spinning();
-      n.idle = n.idle || a->doing == CpuDoing::Idle;
+      n.idle = a->doing == CpuDoing::Idle;  // an idle task serving an xcall is busy
       n.doing = cpu_doing_name(a->doing);
     }
     if (auto s = starved_.find(cpu); s != starved_.end()) {

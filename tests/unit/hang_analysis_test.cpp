@@ -431,6 +431,50 @@ TEST_F(HangTest, OwnerWhoseWakeupIsQueuedOnAnIrqsOffCpuWaitsForThatCpu) {
   for (const auto& e : quiet.graph.edges()) EXPECT_NE(quiet.graph.nodes()[e.from].id, "task:133");
 }
 
+// The VM scenario's shape: CPU 3 was idle when it took an async xcall whose function
+// spins with IRQs off; the owner's wakeup, sent while CPU 3 ran nothing, waits as a
+// TTWU entry behind it. The idle task serving an xcall is busy, not idle. The same CPU
+// caught in a timer interrupt on its idle loop stays idle.
+TEST_F(HangTest, IdleCpuStuckInAnXcallFunctionHoldsTheWakeupQueuedBehindIt) {
+  uint64_t idle3 = k_.add_task(0, "swapper/3", FakeKernel::kRunning, 3);
+  uint64_t owner = k_.add_task(140, "xowner", 0x200 /* TASK_WAKING */, 3);
+  uint64_t waiter = k_.add_task(142, "xwait/2", FakeKernel::kUninterruptible, 2);
+  k_.set_curr(3, idle3);
+  uint64_t m = k_.add_mutex("xcall_wake_mutex", owner, kMutexFlagWaiters);
+  block_on_mutex(waiter, m);
+  uint64_t wake = k_.queue_ttwu(3, owner);
+  auto snapshot = [&](std::vector<std::string> frames) {
+    HangSnapshot snap;
+    CpuView c3 = cpu_view(3, idle3, true, std::move(frames), stack_of(idle3) + 0x3f00);
+    c3.idle = true;
+    snap.cpus = {c3};
+    TaskView o = view(owner, 140, "xowner", 'R', -1, {"__schedule", "schedule", "worker_a"});
+    o.cpu = 3;
+    TaskView w = view(waiter, 142, "xwait/2", 'D', -1, {"__schedule", "schedule", "__mutex_lock", "worker_b"});
+    w.cpu = 2;
+    snap.tasks = {o, w};
+    return snap;
+  };
+  HangReport r = report(snapshot({"remote_func", "__flush_smp_call_function_queue", "__sysvec_call_function_single",
+                                  "asm_sysvec_call_function_single", "native_safe_halt", "do_idle"}));
+  ASSERT_EQ(r.verdict.verdict, Verdict::Stuck) << r.verdict.reason;
+  ASSERT_TRUE(r.verdict.root_cause);
+  EXPECT_EQ(r.graph.nodes()[*r.verdict.root_cause].id, "cpu:3");
+  const WaitNode* c3 = node(r, "cpu:3");
+  ASSERT_NE(c3, nullptr);
+  EXPECT_FALSE(c3->idle);
+  EXPECT_EQ(c3->irqs_off, true);
+  EXPECT_NE(c3->label.find("in remote_func"), std::string::npos) << c3->label;
+  char xid[40];
+  std::snprintf(xid, sizeof xid, "xcall:0x%llx", static_cast<unsigned long long>(wake));
+  EXPECT_EQ(r.graph.nodes()[r.verdict.chain.at(r.verdict.chain.size() - 2)].id, xid);
+
+  HangReport tick = report(snapshot({"read_hpet", "ktime_get", "__sysvec_apic_timer_interrupt",
+                                     "asm_sysvec_apic_timer_interrupt", "native_safe_halt", "do_idle"}));
+  EXPECT_EQ(tick.verdict.verdict, Verdict::None) << tick.verdict.reason;
+  EXPECT_TRUE(node(tick, "cpu:3")->idle);
+}
+
 // A CPU busy with another task, interrupts on (a SCHED_FIFO hog, a kernel loop that
 // never reschedules), that has not run a queued task for 45 s: STUCK at that CPU.
 TEST_F(HangTest, TaskStarvedOnABusyCpuIsStuckNamingTaskAndCpu) {
