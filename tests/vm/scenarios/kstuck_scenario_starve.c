@@ -15,6 +15,13 @@
  *  - the waiter kthread on waiter_cpu blocks in mutex_lock() on the same mutex.
  * Prints "KSTUCK-TRUTH: starve_owner ...", "starve_waiter ..." and "starve_spinner ..."
  * lines.
+ *
+ * With remote_wake=1 the owner's wakeup never lands instead: the waiter, from
+ * waiter_cpu, sends idle starve_cpu an async xcall whose function spins with interrupts
+ * off (the spinner kthread stays asleep), then wakes the owner. starve_cpu runs nothing
+ * (nr_running 0), so ttwu_queue_cond() takes the wake-list path: a TTWU entry on
+ * starve_cpu's call_single_queue and an IPI it never takes. The owner stays off every
+ * runqueue (TASK_WAKING). Adds a "starve_waker ..." truth line.
  */
 #define pr_fmt(fmt) "KSTUCK-TRUTH: "  fmt
 
@@ -36,11 +43,15 @@ static unsigned int waiter_cpu = 2;
 module_param(waiter_cpu, uint, 0444);
 static unsigned int spin_seconds = 600;
 module_param(spin_seconds, uint, 0444);
+static bool remote_wake;
+module_param(remote_wake, bool, 0444);
 
 static DEFINE_MUTEX(kstuck_starve_mutex);
 static DECLARE_COMPLETION(starve_go);
 static atomic_t owner_holds = ATOMIC_INIT(0);
 static atomic_t stop_all = ATOMIC_INIT(0);
+static atomic_t ipi_spinning = ATOMIC_INIT(0);
+static call_single_data_t starve_spin_csd;
 static struct task_struct *owner_task, *spinner_task, *waiter_task;
 
 static int starve_wait_go(void)
@@ -88,12 +99,38 @@ static noinline void kstuck_starve_spin(void)
 	local_irq_restore(flags);
 }
 
+/* remote_wake: runs as an xcall on idle starve_cpu, in hardirq context (IRQs off). */
+static void kstuck_starve_ipi_spin(void *unused)
+{
+	u64 end = ktime_get_mono_fast_ns() + (u64)spin_seconds * NSEC_PER_SEC;
+
+	kstuck_scenario_drop_lazy_mm();
+	atomic_set(&ipi_spinning, 1);
+	while (ktime_get_mono_fast_ns() < end && !atomic_read(&stop_all))
+		cpu_relax();
+}
+
+/* Sleeps without a timer: a timed wakeup would make starve_cpu busy at the wrong moment. */
+static void starve_sleep_until_stopped(void)
+{
+	set_current_state(TASK_INTERRUPTIBLE);
+	while (!kthread_should_stop()) {
+		schedule();
+		set_current_state(TASK_INTERRUPTIBLE);
+	}
+	__set_current_state(TASK_RUNNING);
+}
+
 static int kstuck_starve_spinner(void *unused)
 {
 	int i;
 
 	if (starve_wait_go())
 		return 0;
+	if (remote_wake) {
+		starve_sleep_until_stopped();
+		return 0;
+	}
 	/* The owner runs on this CPU too: wait until it holds the mutex and has left the runqueue. */
 	for (i = 0; i < 2000 && !(atomic_read(&owner_holds) && !READ_ONCE(owner_task->on_rq)); i++)
 		msleep(5);
@@ -124,6 +161,21 @@ static int kstuck_starve_waiter(void *unused)
 		return 0;
 	for (i = 0; i < 2000 && !atomic_read(&owner_holds); i++)
 		msleep(5);
+	if (remote_wake) {
+		for (i = 0; i < 2000 && READ_ONCE(owner_task->on_rq); i++)
+			msleep(5);
+		msleep(100);	/* let starve_cpu settle into its idle loop */
+		INIT_CSD(&starve_spin_csd, kstuck_starve_ipi_spin, NULL);
+		smp_call_function_single_async(starve_cpu, &starve_spin_csd);
+		for (i = 0; i < 2000 && !atomic_read(&ipi_spinning); i++)
+			msleep(5);
+		pr_info("starve_spinner pid=0 comm=swapper/%u cpu=%u func=kstuck_starve_ipi_spin seconds=%u\n",
+			starve_cpu, starve_cpu, spin_seconds);
+		wake_up_process(owner_task);
+		pr_info("starve_waker pid=%d cpu=%d owner_pid=%d owner_cpu=%d owner_on_rq=%d\n",
+			current->pid, raw_smp_processor_id(), owner_task->pid, task_cpu(owner_task),
+			READ_ONCE(owner_task->on_rq));
+	}
 	pr_info("starve_waiter pid=%d comm=%s cpu=%d func=kstuck_starve_contend mutex=%px\n",
 		current->pid, current->comm, raw_smp_processor_id(), &kstuck_starve_mutex);
 	kstuck_starve_contend();

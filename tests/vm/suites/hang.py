@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 """Hang: dumps of real hangs (ABBA mutexes, an xcall towards an IRQs-off CPU, the seed's
-xcall-vs-spinlock cycle, a mutex owner that is runnable but never runs, a healthy idle
-guest), each analysed by `kstuck hang --json`
+xcall-vs-spinlock cycle, a mutex owner that is runnable but never runs, one whose remote
+wakeup waits on the IRQs-off CPU's call_single_queue, a healthy idle guest), each analysed by `kstuck hang --json`
 and compared with the ground truth the scenario printed.
 
 One boot per scenario (a wedged guest cannot be un-wedged): each boot is dumped as
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tests.vm.rig import RigError, TestResult
 
-SCENARIOS = ["hang_abba", "hang_xcall", "hang_mixed", "hang_starve", "hang_idle"]
+SCENARIOS = ["hang_abba", "hang_xcall", "hang_mixed", "hang_starve", "hang_wakelist", "hang_idle"]
 
 
 
@@ -172,6 +172,42 @@ def check_starve(report, truth):
     return out
 
 
+def check_wakelist(report, truth):
+    """waiter -> mutex -> owner -> its TTWU wakeup entry -> the IRQs-off CPU it is queued on."""
+    out = [TestResult("wakelist-verdict-stuck", report.get("verdict") == "STUCK",
+                      f"verdict={report.get('verdict')} reason={report.get('reason')}")]
+    nodes = _nodes(report)
+    cpu = int(truth.get("starve_spinner.cpu", -1))
+    owner_pid = int(truth.get("starve_owner.pid", -1))
+    waiter_pid = int(truth.get("starve_waiter.pid", -1))
+    mutex = _h(truth.get("starve_owner.mutex", "0"))
+    out.append(TestResult("wakelist-owner-off-runqueue", truth.get("starve_waker.owner_on_rq") == "0"
+                          and truth.get("starve_waker.owner_cpu") == str(cpu),
+                          f"truth: {dict((k, v) for k, v in truth.items() if k.startswith('starve_waker'))}"))
+    out.append(TestResult("wakelist-root-cause", report.get("root_cause") == f"cpu:{cpu}",
+                          f"root_cause={report.get('root_cause')} truth cpu={cpu}"))
+    ttwu = [i for i, n in nodes.items() if n["kind"] == "xcall" and n.get("type") == "TTWU"
+            and n.get("func") == f"wake up pid {owner_pid}"]
+    out.append(TestResult("wakelist-ttwu-entry-for-owner", len(ttwu) == 1 and nodes[ttwu[0]].get("target_cpu") == cpu
+                          and nodes[ttwu[0]].get("queued") is True,
+                          json.dumps([nodes[i] for i in ttwu])[:300] or "no TTWU xcall node for the owner"))
+    mutex_ids = [i for i, n in nodes.items() if n["kind"] == "mutex" and _h(n.get("address", "0")) == mutex]
+    want = [f"task:{waiter_pid}", mutex_ids[0] if mutex_ids else f"mutex:{mutex:#x}", f"task:{owner_pid}",
+            ttwu[0] if ttwu else "xcall:?", f"cpu:{cpu}"]
+    out.append(TestResult("wakelist-chain", report.get("chain") == want or want in report.get("chains", []),
+                          f"want {want} chain={report.get('chain')}"))
+    edge = next((e for e in report.get("edges", []) if e.get("from") == f"task:{owner_pid}"
+                 and ttwu and e.get("to") == ttwu[0] and e.get("kind") == "waits_for"), {})
+    cpu_node = nodes.get(f"cpu:{cpu}", {})
+    stack = " ".join(cpu_node.get("stack", []))
+    out.append(TestResult("wakelist-cpu-busy-irqs-off-in-xcall-func", cpu_node.get("irqs_off") is True
+                          and cpu_node.get("idle") is False and "kstuck_starve_ipi_spin" in stack,
+                          f"idle={cpu_node.get('idle')} irqs_off={cpu_node.get('irqs_off')} {stack[:200]}"))
+    out.append(TestResult("wakelist-owner-edge-label", edge.get("evidence") ==
+                          f"its wakeup is a TTWU entry on CPU {cpu}'s call_single_queue", json.dumps(edge)[:300]))
+    return out
+
+
 def check_idle(report, truth):
     out = [TestResult("idle-no-verdict", report.get("verdict") == "NONE", f"verdict={report.get('verdict')}")]
     waits = [e for e in report.get("edges", []) if e.get("kind") == "waits_for"]
@@ -180,7 +216,7 @@ def check_idle(report, truth):
 
 
 CHECKS = {"hang_abba": check_abba, "hang_xcall": check_xcall, "hang_mixed": check_mixed, "hang_starve": check_starve,
-          "hang_idle": check_idle}
+          "hang_wakelist": check_wakelist, "hang_idle": check_idle}
 
 
 def check_dot(name, cli, vmlinux, dump):
