@@ -139,15 +139,18 @@ def check_mixed(report, truth):
     return out
 
 
+def _starve_truth(truth):
+    """The starve scenario's spinning CPU, owner pid, waiter pid and mutex address."""
+    return (int(truth.get("starve_spinner.cpu", -1)), int(truth.get("starve_owner.pid", -1)),
+            int(truth.get("starve_waiter.pid", -1)), _h(truth.get("starve_owner.mutex", "0")))
+
+
 def check_starve(report, truth):
     """waiter -> mutex -> owner (runnable, never running) -> the IRQs-off CPU it is queued on."""
     out = [TestResult("starve-verdict-stuck", report.get("verdict") == "STUCK", f"verdict={report.get('verdict')} "
                       f"reason={report.get('reason')}")]
     nodes = _nodes(report)
-    cpu = int(truth.get("starve_spinner.cpu", -1))
-    owner_pid = int(truth.get("starve_owner.pid", -1))
-    waiter_pid = int(truth.get("starve_waiter.pid", -1))
-    mutex = _h(truth.get("starve_owner.mutex", "0"))
+    cpu, owner_pid, waiter_pid, mutex = _starve_truth(truth)
     out.append(TestResult("starve-root-cause", report.get("root_cause") == f"cpu:{cpu}",
                           f"root_cause={report.get('root_cause')} truth cpu={cpu}"))
     mutex_ids = [i for i, n in nodes.items() if n["kind"] == "mutex" and _h(n.get("address", "0")) == mutex]
@@ -177,10 +180,7 @@ def check_wakelist(report, truth):
     out = [TestResult("wakelist-verdict-stuck", report.get("verdict") == "STUCK",
                       f"verdict={report.get('verdict')} reason={report.get('reason')}")]
     nodes = _nodes(report)
-    cpu = int(truth.get("starve_spinner.cpu", -1))
-    owner_pid = int(truth.get("starve_owner.pid", -1))
-    waiter_pid = int(truth.get("starve_waiter.pid", -1))
-    mutex = _h(truth.get("starve_owner.mutex", "0"))
+    cpu, owner_pid, waiter_pid, mutex = _starve_truth(truth)
     out.append(TestResult("wakelist-owner-off-runqueue", truth.get("starve_waker.owner_on_rq") == "0"
                           and truth.get("starve_waker.owner_cpu") == str(cpu),
                           f"truth: {dict((k, v) for k, v in truth.items() if k.startswith('starve_waker'))}"))
