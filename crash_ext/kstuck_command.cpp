@@ -32,8 +32,8 @@ std::string usage_text() {
   return s;
 }
 
-// getopt-style parsing of the letters a subcommand accepts; a digit-only word after
-// -c is the CPU. Returns an error message, empty when fine.
+// getopt-style parsing of the letters a subcommand accepts; the word after -c is the
+// CPU, after -s the seconds. Returns an error message, empty when fine.
 std::string parse(const Subcommand& sub, const std::vector<std::string>& words, Options& out) {
   std::string accepted = sub.options;
   for (size_t i = 0; i < words.size(); ++i) {
@@ -57,6 +57,14 @@ std::string parse(const Subcommand& sub, const std::vector<std::string>& words, 
         long cpu = std::strtol(value.c_str(), &end, 10);
         if (value.empty() || *end || cpu < 0 || cpu > 65535) return "-c needs a CPU number, got '" + value + "'";
         out.cpu = static_cast<int>(cpu);
+        break;
+      } else if (c == 's') {
+        std::string value = k + 1 < w.size() ? w.substr(k + 1) : (i + 1 < words.size() ? words[++i] : "");
+        char* end = nullptr;
+        double s = std::strtod(value.c_str(), &end);
+        // The CLI's --starved-after bounds: (0, 1 day].
+        if (value.empty() || *end || !(s > 0 && s <= 86400)) return "-s needs seconds in (0, 86400], got '" + value + "'";
+        out.starved_after_s = s;
         break;
       }
     }

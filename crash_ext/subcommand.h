@@ -13,12 +13,14 @@ class CrashTarget;
 
 namespace kstuck::crash {
 
-// The words after the subcommand, parsed the crash way: -j, -d, -a, -c CPU, positionals.
+// The words after the subcommand, parsed the crash way: -j, -d, -a, -c CPU, -s SECONDS,
+// positionals.
 struct Options {
   bool json = false;
   bool dot = false;              // -d: Graphviz DOT (hang)
   bool all = false;
   int cpu = -1;                  // -c
+  double starved_after_s = 0;    // -s SECONDS (hang); 0: the default
   std::vector<std::string> positional;
 };
 

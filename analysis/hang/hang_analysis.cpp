@@ -75,6 +75,7 @@ class Builder {
     report_.signature = hang_signature(report_.graph, report_.verdict);
     for (const auto* w : {&snap_.warnings, &xcalls_.warnings, &locks_.warnings})
       report_.warnings.insert(report_.warnings.end(), w->begin(), w->end());
+    report_.starved_after_ns = options_.starved_after_ns;
     report_.partial = snap_.partial || xcalls_.partial || locks_.partial || report_.graph.full() ||
                       report_.verdict.limited;
     return std::move(report_);

@@ -19,6 +19,7 @@ struct HangReport {
   std::string signature;  // 16 hex digits: stable across dumps of the same bug
   std::vector<std::string> warnings;
   bool partial = false;
+  uint64_t starved_after_ns = 0;  // the HangOptions threshold this report used
 };
 
 struct HangOptions {

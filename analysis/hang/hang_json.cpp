@@ -82,6 +82,7 @@ std::string render_hang_json(const HangReport& r) {
   j["root_cause"] = r.verdict.root_cause ? nlohmann::ordered_json(nodes[*r.verdict.root_cause].id)
                                          : nlohmann::ordered_json(nullptr);
   j["partial"] = r.partial;
+  j["starved_after_ns"] = r.starved_after_ns;
   j["warnings"] = r.warnings;
   j["nodes"] = nlohmann::ordered_json::array();
   for (const auto& n : nodes) j["nodes"].push_back(node_json(n));

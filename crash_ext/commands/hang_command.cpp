@@ -16,8 +16,10 @@ Result<std::string> run_hang(CrashTarget& target, const Options& o) {
   if (o.json && o.dot) return fail(ErrorKind::Invalid, "-j and -d exclude each other");
   // As the CLI: the kernel model's ORC stacks and module symbols, or the conservative
   // stack scan when the model cannot load.
+  HangOptions options;
+  if (o.starved_after_s > 0) options.starved_after_ns = static_cast<uint64_t>(o.starved_after_s * 1e9);
   auto model = CrashSession::model();
-  auto report = model ? analyse_hang_with_model(**model) : analyse_hang(target);
+  auto report = model ? analyse_hang_with_model(**model, options) : analyse_hang(target, options);
   if (!model && report) {
     report->partial = true;
     report->warnings.push_back("kernel model unavailable (" + model.error().describe() +
@@ -31,6 +33,6 @@ Result<std::string> run_hang(CrashTarget& target, const Options& o) {
 
 }  // namespace
 
-KSTUCK_CRASH_SUBCOMMAND({"hang", "hang [-j | -d]", "jd", false, run_hang});
+KSTUCK_CRASH_SUBCOMMAND({"hang", "hang [-j | -d] [-s seconds]", "jds", false, run_hang});
 
 }  // namespace kstuck::crash

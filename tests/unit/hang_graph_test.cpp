@@ -203,8 +203,9 @@ TEST(HangRender, JsonHasTheStableSchema) {
   r.graph = abba(100, 200, 0x1000, 0x2000);
   r.verdict = r.graph.analyse();
   r.signature = hang_signature(r.graph, r.verdict);
+  r.starved_after_ns = 1'500'000'000;
   std::string j = render_hang_json(r);
-  for (const char* key : {"\"schema\": \"kstuck-hang/1\"", "\"verdict\": \"DEADLOCK\"", "\"signature\"",
+  for (const char* key : {"\"schema\": \"kstuck-hang/1\"", "\"starved_after_ns\": 1500000000", "\"verdict\": \"DEADLOCK\"", "\"signature\"",
                           "\"cycle\"", "\"chain\"", "\"root_cause\": \"task:100\"", "\"nodes\"", "\"edges\"",
                           "\"kind\": \"waits_for\"", "\"kind\": \"owned_by\""})
     EXPECT_NE(j.find(key), std::string::npos) << key;

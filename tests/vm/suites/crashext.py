@@ -189,6 +189,8 @@ def check_dump(ctx_cli, ext_dir, vmlinux, dump, workdir, truth=None):
         ("symbols", "kstuck target symbol " + " ".join(SYMBOLS)),
         ("members", "kstuck target member " + " ".join(MEMBERS)),
         ("hang", "kstuck hang -j"),
+        ("hang_starved", "kstuck hang -j -s 0.25"),
+        ("hang_bad_seconds", "kstuck hang -s zero"),
         ("xcall", "kstuck xcall -j"),
         ("xcall_cpu", f"kstuck xcall -c {spin_cpu} -j"),
         ("mutex", "kstuck mutex -j"),
@@ -235,6 +237,8 @@ def check_dump(ctx_cli, ext_dir, vmlinux, dump, workdir, truth=None):
     # The analyses: same JSON as the CLI.
     pairs = [
         ("hang-json-matches-cli", "hang", ["hang", str(dump), *dopts, "--json"]),
+        ("hang-starved-after-json-matches-cli", "hang_starved", ["hang", str(dump), *dopts, "--json",
+                                                                 "--starved-after", "0.25"]),
         ("xcall-json-matches-cli", "xcall", ["xcall", str(dump), *dopts, "--json"]),
         ("xcall-cpu-json-matches-cli", "xcall_cpu", ["xcall", str(dump), *dopts, "--cpu", spin_cpu, "--json"]),
         ("mutex-json-matches-cli", "mutex", ["mutex", str(dump), *dopts, "--json"]),
@@ -286,6 +290,13 @@ def check_dump(ctx_cli, ext_dir, vmlinux, dump, workdir, truth=None):
                               sym.strip()[:120]))
     ak = read_out(workdir, "after_kstuck")
     results.append(TestResult("kstuck-works-after-fault", bool(want) and ak.strip() == want.group(0), ak.strip()[:120]))
+    hs = _json(workdir, "hang_starved") or {}
+    results.append(TestResult("hang-s-sets-the-threshold", hs.get("starved_after_ns") == 250_000_000
+                              and (_json(workdir, "hang") or {}).get("starved_after_ns") == 20_000_000_000,
+                              f"-s 0.25: {hs.get('starved_after_ns')}"))
+    bs = read_out(workdir, "hang_bad_seconds")
+    results.append(TestResult("hang-bad-seconds-is-a-usage-error", "-s needs seconds in (0, 86400], got 'zero'" in bs
+                              and "usage: kstuck hang" in bs, bs.strip()[:160]))
     bo = read_out(workdir, "after_bad_option")
     results.append(TestResult("bad-option-is-a-usage-error", "unknown option -z" in bo and "usage" in bo,
                               bo.strip()[:160]))
