@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
-"""Hang: dumps of real hangs (ABBA mutexes, an xcall towards an IRQs-off CPU, the seed's
+"""Hang: dumps of real hangs (ABBA mutexes, an rwsem/mutex deadlock with a second rwsem waiter, an xcall towards an IRQs-off CPU, the seed's
 xcall-vs-spinlock cycle, a mutex owner that is runnable but never runs, one whose remote
 wakeup waits on the IRQs-off CPU's call_single_queue, a healthy idle guest), each analysed by `kstuck hang --json`
 and compared with the ground truth the scenario printed.
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tests.vm.rig import RigError, TestResult
 
-SCENARIOS = ["hang_abba", "hang_xcall", "hang_mixed", "hang_starve", "hang_wakelist", "hang_idle"]
+SCENARIOS = ["hang_abba", "hang_rwsem", "hang_xcall", "hang_mixed", "hang_starve", "hang_wakelist", "hang_idle"]
 
 
 
@@ -139,6 +139,33 @@ def check_mixed(report, truth):
     return out
 
 
+def check_rwsem(report, truth):
+    """writer -> mutex -> reader -> rwsem -> writer, with the rwsem's waiters in order."""
+    out = [TestResult("rwsem-verdict-deadlock", report.get("verdict") == "DEADLOCK",
+                      f"verdict={report.get('verdict')} reason={report.get('reason')}")]
+    writer, reader = int(truth.get("rw_writer.pid", -1)), int(truth.get("rw_reader.pid", -1))
+    writer2 = int(truth.get("rw_writer2.pid", -1))
+    sem, mutex = _h(truth.get("rw_writer.rwsem", "0")), _h(truth.get("rw_writer.mutex", "0"))
+    cyc = _cycle_nodes(report)
+    kinds = sorted((n["kind"], n.get("pid") or _h(n.get("address", "0"))) for n in cyc)
+    want = sorted([("task", writer), ("task", reader), ("rwsem", sem), ("mutex", mutex)])
+    out.append(TestResult("rwsem-cycle-both-tasks-both-locks", kinds == want, f"cycle={kinds} want={want}"))
+    ids = report.get("cycle", [])
+    nodes = _nodes(report)
+    # In wait order: each task waits for the lock after it, each lock is owned by the task after it.
+    order_ok = len(ids) == 4 and all(
+        any(e.get("from") == ids[i] and e.get("to") == ids[(i + 1) % 4] for e in report.get("edges", []))
+        for i in range(4))
+    out.append(TestResult("rwsem-cycle-in-order", order_ok, f"cycle={ids}"))
+    rw = next((n for n in nodes.values() if n["kind"] == "rwsem" and _h(n.get("address", "0")) == sem), {})
+    out.append(TestResult("rwsem-waiters-in-order", rw.get("waiters") == [reader, writer2]
+                          and rw.get("symbol") == "kstuck_rw_sem", json.dumps(rw)[:300]))
+    owned = [e for e in report.get("edges", []) if e.get("from") == rw.get("id") and e.get("kind") == "owned_by"]
+    out.append(TestResult("rwsem-writer-owner", [e.get("to") for e in owned] == [f"task:{writer}"]
+                          and not owned[0].get("inferred"), json.dumps(owned)[:300]))
+    return out
+
+
 def _starve_truth(truth):
     """The starve scenario's spinning CPU, owner pid, waiter pid and mutex address."""
     return (int(truth.get("starve_spinner.cpu", -1)), int(truth.get("starve_owner.pid", -1)),
@@ -215,7 +242,7 @@ def check_idle(report, truth):
     return out
 
 
-CHECKS = {"hang_abba": check_abba, "hang_xcall": check_xcall, "hang_mixed": check_mixed, "hang_starve": check_starve,
+CHECKS = {"hang_abba": check_abba, "hang_rwsem": check_rwsem, "hang_xcall": check_xcall, "hang_mixed": check_mixed, "hang_starve": check_starve,
           "hang_wakelist": check_wakelist, "hang_idle": check_idle}
 
 
