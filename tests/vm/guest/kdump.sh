@@ -35,6 +35,12 @@ kstuck_scenario)
 	;;
 kstuck_scenario_abba) params=""; truths="abba_first abba_second" ;;
 kstuck_scenario_mixed) params=""; truths="mixed_holder mixed_spinner" ;;
+kstuck_scenario_rwsem) params=""; truths="rw_writer rw_reader rw_writer2" ;;
+kstuck_scenario_starve)
+	r=$(arg remote_wake)
+	params="remote_wake=${r:-0}"
+	truths="starve_owner starve_spinner starve_waker starve_waiter"
+	;;
 none) truths="" ;;
 *) params=""; truths=""; fail scenario-known "no such scenario module: $module" ;;
 esac

@@ -274,7 +274,9 @@ def check_panic_snapshot(name, cli, kernel_vmlinux, dump):
 # line, hang check). The ABBA cycle also runs with crash_kexec_post_notifiers.
 SCENARIO_CYCLES = {
     "abba": ("kstuck_scenario_abba", "crash_kexec_post_notifiers", hang_suite.check_abba),
+    "rwsem": ("kstuck_scenario_rwsem", "", hang_suite.check_rwsem),
     "mixed": ("kstuck_scenario_mixed", "", hang_suite.check_mixed),
+    "wakelist": ("kstuck_scenario_starve", "kstuck.remote_wake=1", hang_suite.check_wakelist),
     "idle": ("none", "", hang_suite.check_idle),
 }
 
