@@ -2,6 +2,8 @@
 // CpuActivity: CPU classification from saved registers and stack frames; spinlock word and holder inference.
 #include "analysis/hang/cpu_activity.h"
 
+#include <algorithm>
+
 #include <array>
 #include <cstdio>
 #include <map>
@@ -145,32 +147,28 @@ std::vector<CpuActivity> classify_cpus(Target& target, const HangSnapshot& snap)
     size_t first = 0;
     for (size_t i = 0; i < c.frames.size(); ++i)
       if (is_irq_entry(c.frames[i].function)) first = i + 1;
-    if (first > 0 && first < c.frames.size()) {
-      a.interrupted_by = c.frames.front().function;
-      a.irqs_off = false;
-    } else {
-      first = 0;
-    }
-    a.where = first < c.frames.size() ? c.frames[first].function : std::string();
+    const bool in_irq = first > 0 && first < c.frames.size();
+    if (in_irq) a.interrupted_by = c.frames.front().function;
     // An idle CPU serving a cross-CPU call is busy in that call's function, not idle: the
     // idle loop it interrupted waits for nothing, and a function that never returns (a
     // callback spinning with IRQs off) keeps every later xcall and wakeup queued behind it.
-    bool serving_xcall = false;
-    for (size_t i = 0; i < first; ++i) serving_xcall = serving_xcall || is_xcall_handler(c.frames[i].function);
-    if (serving_xcall && (c.idle || is_idle_function(a.where))) {
-      if (c.regs) a.irqs_off = !(c.regs->get(CpuRegisters::eflags) & kEflagsIf);
-      a.where = c.frames.front().function;
-      a.doing = a.irqs_off.value_or(false) ? CpuDoing::IrqsOffLoop : CpuDoing::Running;
-      out.push_back(std::move(a));
-      continue;
-    }
+    // Its own frames and registers say what it does.
+    const bool serving_xcall_from_idle =
+        in_irq && (c.idle || is_idle_function(c.frames[first].function)) &&
+        std::any_of(c.frames.begin(), c.frames.begin() + static_cast<long>(first),
+                    [](const StackFrame& f) { return is_xcall_handler(f.function); });
+    if (!in_irq || serving_xcall_from_idle)
+      first = 0;
+    else
+      a.irqs_off = false;
+    a.where = first < c.frames.size() ? c.frames[first].function : std::string();
     // Only the innermost frames say what the CPU does now; deeper ones are its callers.
     bool slow = false, xcall = false;
     for (size_t i = first; i < c.frames.size() && i < first + 3; ++i) {
       slow = slow || is_spin_slowpath(c.frames[i].function);
       xcall = xcall || (i == first && is_xcall_wait(c.frames[i].function));
     }
-    if (c.idle || is_idle_function(a.where))
+    if ((c.idle && !serving_xcall_from_idle) || is_idle_function(a.where))
       a.doing = CpuDoing::Idle;
     else if (slow)
       a.doing = CpuDoing::SpinlockWait;

@@ -135,25 +135,14 @@ class Builder {
     for (size_t i = 0; i < existing; ++i) {
       if (report_.graph.nodes()[i].kind != NodeKind::Task || !report_.graph.nodes()[i].address) continue;
       const uint64_t task = *report_.graph.nodes()[i].address;
-      if (wait_for_wakeup(i, task)) continue;
+      if (auto w = pending_wakeups_.find(task); w != pending_wakeups_.end()) {
+        report_.graph.add_edge(i, w->second.xcall_node, EdgeKind::WaitsFor, w->second.evidence);
+        continue;
+      }
       if (const TaskView* t = snap_.task_at(task); t && t->runnable_not_running()) wait_for_cpu(i, *t);
     }
     for (const auto& [cpu, t] : starved_)
       if (auto i = task_node(t->task)) wait_for_cpu(*i, *t);
-  }
-
-  bool wait_for_wakeup(size_t task_index, uint64_t task) {
-    for (const auto& e : xcalls_.entries) {
-      if (!e.queued || e.ttwu_task != task) continue;
-      auto x = report_.graph.find("xcall:" + hex(e.address));
-      if (!x) return false;
-      report_.graph.add_edge(task_index, *x, EdgeKind::WaitsFor,
-                             "its wakeup is a TTWU entry on " +
-                                 (e.target_cpu ? "CPU " + std::to_string(*e.target_cpu) + "'s" : std::string("a")) +
-                                 " call_single_queue");
-      return true;
-    }
-    return false;
   }
 
   void wait_for_cpu(size_t task_index, const TaskView& t) {
@@ -284,6 +273,11 @@ class Builder {
                 (e.locked() ? ", locked" : "");
       auto xn = report_.graph.add_node(std::move(n));
       if (!xn) continue;
+      if (e.ttwu_task && e.queued)
+        pending_wakeups_[e.ttwu_task] = {*xn, "its wakeup is a TTWU entry on " +
+                                                  (e.target_cpu ? "CPU " + std::to_string(*e.target_cpu) + "'s"
+                                                                : std::string("a")) +
+                                                  " call_single_queue"};
       if (e.target_cpu)
         if (auto c = cpu_node(*e.target_cpu))
           report_.graph.add_edge(*xn, *c, EdgeKind::QueuedOn,
@@ -327,6 +321,11 @@ class Builder {
   const std::vector<CpuActivity>& cpus_;
   const HangOptions& options_;
   std::map<int, const TaskView*> starved_;  // CPU -> its longest-starved runnable task
+  struct PendingWakeup {
+    size_t xcall_node;
+    std::string evidence;
+  };
+  std::map<uint64_t, PendingWakeup> pending_wakeups_;  // task -> its queued TTWU entry
   HangReport report_;
 };
 
