@@ -44,6 +44,8 @@ std::string parse(const Subcommand& sub, const std::vector<std::string>& words, 
     }
     for (size_t k = 1; k < w.size(); ++k) {
       char c = w[k];
+      // An option's value: the rest of this word (-c3) or the next word (-c 3).
+      auto value_of = [&] { return k + 1 < w.size() ? w.substr(k + 1) : (i + 1 < words.size() ? words[++i] : ""); };
       if (accepted.find(c) == std::string::npos) return std::string("unknown option -") + c;
       if (c == 'j') {
         out.json = true;
@@ -52,14 +54,14 @@ std::string parse(const Subcommand& sub, const std::vector<std::string>& words, 
       } else if (c == 'a') {
         out.all = true;
       } else if (c == 'c') {
-        std::string value = k + 1 < w.size() ? w.substr(k + 1) : (i + 1 < words.size() ? words[++i] : "");
+        std::string value = value_of();
         char* end = nullptr;
         long cpu = std::strtol(value.c_str(), &end, 10);
         if (value.empty() || *end || cpu < 0 || cpu > 65535) return "-c needs a CPU number, got '" + value + "'";
         out.cpu = static_cast<int>(cpu);
         break;
       } else if (c == 's') {
-        std::string value = k + 1 < w.size() ? w.substr(k + 1) : (i + 1 < words.size() ? words[++i] : "");
+        std::string value = value_of();
         char* end = nullptr;
         double s = std::strtod(value.c_str(), &end);
         // The CLI's --starved-after bounds: (0, 1 day].
