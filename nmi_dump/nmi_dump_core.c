@@ -317,7 +317,7 @@ NOKPROBE_SYMBOL(nmi_dump_all_answered);
 int nmi_dump_capture_sync(u32 trigger, u32 timeout_ms, u32 stalled_cpu, u64 stall_ns,
 			  struct nmi_dump_result *res)
 {
-	u64 deadline;
+	u64 deadline, poll_until, now;
 	int ret = 0;
 
 	if (!nmi_dump_buffer)
@@ -344,8 +344,10 @@ int nmi_dump_capture_sync(u32 trigger, u32 timeout_ms, u32 stalled_cpu, u64 stal
 	nmi_dump_begin(trigger, timeout_ms, stalled_cpu, stall_ns, true);
 	preempt_enable();
 
+	poll_until = READ_ONCE(nmi_dump_active)->start_ns + 20 * NSEC_PER_USEC;
 	deadline = ktime_get_mono_fast_ns() + (u64)timeout_ms * NSEC_PER_MSEC;
-	while (!nmi_dump_all_answered() && ktime_get_mono_fast_ns() < deadline) {
+	for (now = ktime_get_mono_fast_ns(); !nmi_dump_all_answered() && now < deadline;
+	     now = ktime_get_mono_fast_ns()) {
 		/*
 		 * Bare-metal CPUs answer within microseconds: poll tightly that long, then
 		 * sleep. Spinning longer steals the time of the CPUs we wait for wherever
@@ -353,7 +355,7 @@ int nmi_dump_capture_sync(u32 trigger, u32 timeout_ms, u32 stalled_cpu, u64 stal
 		 * a 4-vCPU TCG guest on 2 host cores (bench/nmi), polling 2 ms took
 		 * 1.8 ms a capture, polling 200 us 0.8-1.0 ms, polling 20 us 0.5 ms.
 		 */
-		if (ktime_get_mono_fast_ns() - READ_ONCE(nmi_dump_active)->start_ns < 20 * NSEC_PER_USEC)
+		if (now < poll_until)
 			cpu_relax();
 		else
 			usleep_range(10, 20);
