@@ -24,6 +24,7 @@
 #include <linux/mutex.h>
 #include <linux/rwsem.h>
 #include <linux/sched.h>
+#include "kstuck_scenario_actors.h"
 
 static DECLARE_RWSEM(kstuck_rw_sem);
 static DEFINE_MUTEX(kstuck_rw_mutex);
@@ -32,16 +33,20 @@ static DECLARE_COMPLETION(rw_writer_holds);
 static DECLARE_COMPLETION(rw_reader_holds);
 static DECLARE_COMPLETION(rw_reader_asks);
 
-static void rw_wait_go(void)
+/* False when stopped before the start. Interruptible: an unstarted actor is no hung task. */
+static bool rw_wait_go(void)
 {
-	/* Interruptible: an idle, not-yet-started thread is no hung task. */
-	while (wait_for_completion_interruptible(&rw_go))
-		;
+	while (!kthread_should_stop()) {
+		if (wait_for_completion_interruptible_timeout(&rw_go, HZ) > 0)
+			return true;
+	}
+	return false;
 }
 
 static noinline int kstuck_rw_writer(void *unused)
 {
-	rw_wait_go();
+	if (!rw_wait_go())
+		return 0;
 	down_write(&kstuck_rw_sem);
 	complete(&rw_writer_holds);
 	wait_for_completion(&rw_reader_holds);
@@ -56,7 +61,8 @@ static noinline int kstuck_rw_writer(void *unused)
 
 static noinline int kstuck_rw_reader(void *unused)
 {
-	rw_wait_go();
+	if (!rw_wait_go())
+		return 0;
 	mutex_lock(&kstuck_rw_mutex);
 	complete(&rw_reader_holds);
 	wait_for_completion(&rw_writer_holds);
@@ -72,7 +78,8 @@ static noinline int kstuck_rw_reader(void *unused)
 
 static noinline int kstuck_rw_writer2(void *unused)
 {
-	rw_wait_go();
+	if (!rw_wait_go())
+		return 0;
 	wait_for_completion(&rw_reader_asks);
 	/* Queue behind the reader: let it reach the rwsem's wait list first. */
 	msleep(500);
@@ -98,20 +105,19 @@ static int __init kstuck_rwsem_init(void)
 {
 	int (*const fns[3])(void *) = { kstuck_rw_writer, kstuck_rw_reader, kstuck_rw_writer2 };
 	static const char *const names[3] = { "kstuck_rww", "kstuck_rwr", "kstuck_rww2" };
-	struct task_struct *t[3];
-	int i, j;
+	static struct task_struct *actors[3];
+	int i, err;
 
-	/* Created stopped: on failure, kthread_stop() ends threads that never ran. */
 	for (i = 0; i < 3; i++) {
-		t[i] = kthread_create(fns[i], NULL, "%s", names[i]);
-		if (IS_ERR(t[i])) {
-			for (j = 0; j < i; j++)
-				kthread_stop(t[j]);
-			return PTR_ERR(t[i]);
+		actors[i] = kstuck_scenario_spawn(fns[i], names[i], -1);
+		if (IS_ERR(actors[i])) {
+			err = PTR_ERR(actors[i]);
+			/* Not started yet: each one stopped returns from rw_wait_go(). */
+			while (i-- > 0)
+				kstuck_scenario_stop(&actors[i]);
+			return err;
 		}
 	}
-	for (i = 0; i < 3; i++)
-		wake_up_process(t[i]);
 	return 0;
 }
 
