@@ -103,6 +103,37 @@ class HangTest : public ::testing::Test {
     return csd;
   }
 
+  // A mutex owner (pid, last on CPU 3), CPU 3 running a spinner (pid + 1) with IRQs off,
+  // and a waiter (pid + 2, on CPU 2) asleep on the mutex. The caller shapes the owner's
+  // view, then takes snapshot().
+  struct OwnerBehindCpu3 {
+    uint64_t owner, spinner, waiter, mutex;
+    CpuView cpu3;
+    TaskView owner_view, spinner_view, waiter_view;
+    HangSnapshot snapshot() const {
+      HangSnapshot snap;
+      snap.cpus = {cpu3};
+      snap.tasks = {owner_view, spinner_view, waiter_view};
+      return snap;
+    }
+  };
+  OwnerBehindCpu3 owner_behind_cpu3(int pid, uint32_t owner_state, const std::string& mutex_name) {
+    OwnerBehindCpu3 s;
+    s.owner = k_.add_task(pid, "owner", owner_state, 3);
+    s.spinner = k_.add_task(pid + 1, "spin/3", FakeKernel::kRunning, 3);
+    s.waiter = k_.add_task(pid + 2, "wait/2", FakeKernel::kUninterruptible, 2);
+    k_.set_curr(3, s.spinner);
+    s.mutex = k_.add_mutex(mutex_name, s.owner, kMutexFlagWaiters);
+    block_on_mutex(s.waiter, s.mutex);
+    s.cpu3 = cpu_view(3, s.spinner, true, {"spin_fn"}, stack_of(s.spinner) + 0x3f00);
+    s.owner_view = view(s.owner, pid, "owner", 'R', -1, {"__schedule", "schedule", "worker_a"});
+    s.owner_view.cpu = 3;
+    s.spinner_view = view(s.spinner, pid + 1, "spin/3", 'R', 3, {"spin_fn"}, 0x3f00);
+    s.waiter_view = view(s.waiter, pid + 2, "wait/2", 'D', -1, {"__schedule", "schedule", "__mutex_lock", "worker_b"});
+    s.waiter_view.cpu = 2;
+    return s;
+  }
+
   HangReport report(const HangSnapshot& snap) {
     auto cpus = classify_cpus(t_, snap);
     auto x = scan_xcalls(t_, fields_, snap);
@@ -345,24 +376,13 @@ TEST_F(HangTest, LockedCfdDataSlotNamesSenderAndTarget) {
 // The starve scenario: the mutex owner was woken on CPU 3, which then spun with IRQs
 // off; the owner is queued there (R, on_rq) but never runs, and a waiter sleeps on the mutex.
 TEST_F(HangTest, MutexOwnerRunnableBehindIrqsOffCpuIsStuckAtThatCpu) {
-  uint64_t owner = k_.add_task(120, "sowner/3", FakeKernel::kRunning, 3);
-  uint64_t spinner = k_.add_task(121, "sspin/3", FakeKernel::kRunning, 3);
-  uint64_t waiter = k_.add_task(122, "swait/2", FakeKernel::kUninterruptible, 2);
-  k_.set_curr(3, spinner);
-  uint64_t m = k_.add_mutex("starve_mutex", owner, kMutexFlagWaiters);
-  block_on_mutex(waiter, m);
-  HangSnapshot snap;
-  snap.cpus = {cpu_view(3, spinner, true, {"spin_fn"}, stack_of(spinner) + 0x3f00)};
-  TaskView o = view(owner, 120, "sowner/3", 'R', -1, {"__schedule", "schedule", "worker_a"});
-  o.cpu = 3;
-  o.on_rq = true;
-  o.since_ran_ns = 1'500'000'000;
-  o.queued_ns = 1'200'000'000;
-  TaskView w = view(waiter, 122, "swait/2", 'D', -1, {"__schedule", "schedule", "__mutex_lock", "worker_b"});
-  w.cpu = 2;
-  snap.tasks = {o, view(spinner, 121, "sspin/3", 'R', 3, {"spin_fn"}, 0x3f00), w};
+  OwnerBehindCpu3 s = owner_behind_cpu3(120, FakeKernel::kRunning, "starve_mutex");
+  uint64_t m = s.mutex;
+  s.owner_view.on_rq = true;
+  s.owner_view.since_ran_ns = 1'500'000'000;
+  s.owner_view.queued_ns = 1'200'000'000;
 
-  HangReport r = report(snap);
+  HangReport r = report(s.snapshot());
   ASSERT_EQ(r.verdict.verdict, Verdict::Stuck) << r.verdict.reason;
   ASSERT_TRUE(r.verdict.root_cause);
   EXPECT_EQ(r.graph.nodes()[*r.verdict.root_cause].id, "cpu:3");
@@ -385,22 +405,11 @@ TEST_F(HangTest, MutexOwnerRunnableBehindIrqsOffCpuIsStuckAtThatCpu) {
 // the wakeup sits as a TTWU entry on CPU 3's call_single_queue, so the owner is on no
 // runqueue (TASK_WAKING) and the waiter waits through it for CPU 3.
 TEST_F(HangTest, OwnerWhoseWakeupIsQueuedOnAnIrqsOffCpuWaitsForThatCpu) {
-  uint64_t owner = k_.add_task(130, "wowner", 0x200 /* TASK_WAKING */, 3);
-  uint64_t spinner = k_.add_task(131, "wspin/3", FakeKernel::kRunning, 3);
-  uint64_t waiter = k_.add_task(132, "wwait/2", FakeKernel::kUninterruptible, 2);
-  k_.set_curr(3, spinner);
-  uint64_t m = k_.add_mutex("wake_mutex", owner, kMutexFlagWaiters);
-  block_on_mutex(waiter, m);
-  uint64_t wake = k_.queue_ttwu(3, owner);
-  HangSnapshot snap;
-  snap.cpus = {cpu_view(3, spinner, true, {"spin_fn"}, stack_of(spinner) + 0x3f00)};
-  TaskView o = view(owner, 130, "wowner", 'R', -1, {"__schedule", "schedule", "worker_a"});
-  o.cpu = 3;
-  TaskView w = view(waiter, 132, "wwait/2", 'D', -1, {"__schedule", "schedule", "__mutex_lock", "worker_b"});
-  w.cpu = 2;
-  snap.tasks = {o, view(spinner, 131, "wspin/3", 'R', 3, {"spin_fn"}, 0x3f00), w};
+  OwnerBehindCpu3 s = owner_behind_cpu3(130, 0x200 /* TASK_WAKING */, "wake_mutex");
+  uint64_t m = s.mutex;
+  uint64_t wake = k_.queue_ttwu(3, s.owner);
 
-  HangReport r = report(snap);
+  HangReport r = report(s.snapshot());
   ASSERT_EQ(r.verdict.verdict, Verdict::Stuck) << r.verdict.reason;
   ASSERT_TRUE(r.verdict.root_cause);
   EXPECT_EQ(r.graph.nodes()[*r.verdict.root_cause].id, "cpu:3");
