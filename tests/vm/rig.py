@@ -308,6 +308,11 @@ class Guest:
     def alive(self):
         return self.proc.poll() is None
 
+    def qemu_last_words(self):
+        """'; qemu: LAST LINE' of QEMU's own output, or nothing."""
+        qemu = (self.workdir / "qemu.log").read_text(errors="replace").strip()
+        return f"; qemu: {qemu.splitlines()[-1]}" if qemu else ""
+
     def text(self):
         try:
             return self.console.read_text(errors="replace")
@@ -327,9 +332,8 @@ class Guest:
             if m:
                 return m
             if not self.alive():
-                qemu = (self.workdir / "qemu.log").read_text(errors="replace").strip()
                 raise RigError(f"guest exited (status {self.proc.returncode}) before /{pattern}/"
-                               f"{'; qemu: ' + qemu.splitlines()[-1] if qemu else ''}; console tail:\n{self.tail()}")
+                               f"{self.qemu_last_words()}; console tail:\n{self.tail()}")
             if time.monotonic() > deadline:
                 raise RigError(f"guest did not print /{pattern}/ within {timeout}s; console tail:\n{self.tail()}")
             time.sleep(0.2)
@@ -351,7 +355,10 @@ class Guest:
             except OSError:
                 # QEMU creates the socket a moment after it starts.
                 sock.close()
-                if time.monotonic() > deadline or not self.alive():
+                if not self.alive():
+                    raise RigError(f"guest exited (status {self.proc.returncode}) before its control socket "
+                                   f"came up{self.qemu_last_words()}; console tail:\n{self.tail()}")
+                if time.monotonic() > deadline:
                     raise RigError(f"control socket {self.ctl_path} did not come up; console tail:\n{self.tail()}")
                 time.sleep(0.1)
         return self.ctl
@@ -361,9 +368,13 @@ class Guest:
         self.connect_ctl().sendall(line.encode() + b"\n")
 
     def next_request(self, timeout):
-        """Waits for the next KSTUCK-REQUEST line; returns its words."""
+        """Waits for the guest's next request; returns its words. The guest writes it to
+        /dev/kmsg: a kernel record reaches the console whole (a user line can be cut by
+        kernel messages there, an RCU stall report say), and the console needs no
+        interrupts, which the wedged CPUs may be the ones to take (the control port's
+        transmit does)."""
         self.connect_ctl()
-        m = self.wait_for(r"^KSTUCK-REQUEST: (.*)$", timeout, self.request_pos)
+        m = self.wait_for(r"KSTUCK-REQUEST: (.*)$", timeout, self.request_pos)
         self.request_pos = m.end()
         return m.group(1).strip().split()
 

@@ -23,9 +23,10 @@ expect_in() {
 if (exec 9</dev/ttyS1) 2>/dev/null; then exec 9</dev/ttyS1; fi
 
 # request WORDS...: asks the host to do something (e.g. "dump NAME") and waits, bounded,
-# for its one-line reply on the control serial port. Prints the reply.
+# for its one-line reply on the control serial port. Prints the reply. The request goes
+# out as a kernel record (see Guest.next_request in tests/vm/rig.py for why).
 request() {
-	echo "KSTUCK-REQUEST: $*" >&2
+	echo "KSTUCK-REQUEST: $*" >/dev/kmsg
 	reply=""
 	read -t "${REQUEST_TIMEOUT:-300}" reply <&9
 	echo "KSTUCK-REPLY: $reply" >&2
