@@ -39,9 +39,9 @@ def main():
                                     files={"/tests/probes_bench.sh": here / "probes.sh"})
     with rig.Guest(ctx.kernel, initramfs, ctx.out / "probes_bench", "probes_bench",
                    append=f"kstuck.sample={args.sample}", accel=args.accel) as g:
-        g.wait_for(r"^KSTUCK-BOOTED:", 120)
-        g.wait_for(r"^KSTUCK-DONE", 3600)
-        text = g.text()
+        g.wait_for(r"^KSTUCK-BOOTED:", 120, user=True)
+        g.wait_for(r"^KSTUCK-DONE", 3600, user=True)
+        text = g.user_text()
         problems = g.console_problems()
     for m in re.finditer(r"^(BENCH: .*|SAMPLE: .*|KSTUCK-TEST: .*)$", text, re.M):
         print(m.group(1), flush=True)

@@ -21,13 +21,12 @@ from tests.vm.run import Context  # noqa: E402
 def qemu_dump(ctx):
     """Fast path: the live guest dumped through QMP; kstuck nmi capture runs live first."""
     with ctx.boot("demo") as g:
-        g.wait_for(r"^KSTUCK-BOOTED:", 120)
+        g.wait_for(r"^KSTUCK-BOOTED:", 120, user=True)
         vmcore = g.serve_until_dump(ctx.out / "demo.vmcore")
         if not vmcore:
             raise rig.RigError("the demo guest did not ask for a dump")
-        text = g.text()
-        m = re.search(r"^KSTUCK-LIVE-BEGIN\n(.*?)^KSTUCK-LIVE-END", text, re.M | re.S)
-        live = m.group(1) if m else ""
+        m = re.search(r"^KSTUCK-LIVE-BEGIN\n(.*?)^KSTUCK-LIVE-END", g.user_text(), re.M | re.S)
+        live = rig.without_kernel_lines(m.group(1)) if m else ""
         return vmcore, g.truth(), live, [ctx.kstuck_ko.parent, ctx.scenarios[0].parent]
 
 

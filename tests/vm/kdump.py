@@ -229,7 +229,7 @@ def kdump_cycle(art, workdir, panic="sysrq", scenarios=7, qemu_dump=True, format
     guest = rig.Guest(art.kernel, art.initramfs, workdir, suite, append=append,
                       drives=[f"file={disk},format=raw,if=virtio,cache=unsafe"])
     with guest as g:
-        g.wait_for(r"^KSTUCK-BOOTED:", 120)
+        g.wait_for(r"^KSTUCK-BOOTED:", 120, user=True)
         seconds["boot"] = round(time.monotonic() - t0, 1)
         deadline = time.monotonic() + timeout
         if nmi:
@@ -251,9 +251,9 @@ def kdump_cycle(art, workdir, panic="sysrq", scenarios=7, qemu_dump=True, format
         # Wait for the capture kernel itself: the first kernel's last console lines can
         # be lost when the panic stops its UART mid-transmission.
         t = time.monotonic()
-        g.wait_for(r"^KSTUCK-CAPTURE: start", max(10, deadline - time.monotonic()))
+        g.wait_for(r"^KSTUCK-CAPTURE: start", max(10, deadline - time.monotonic()), user=True)
         seconds["to_capture"] = round(time.monotonic() - t, 1)
-        g.wait_for(r"^KSTUCK-CAPTURE: done", max(10, deadline - time.monotonic()))
+        g.wait_for(r"^KSTUCK-CAPTURE: done", max(10, deadline - time.monotonic()), user=True)
         g.wait_exit(60)
         console = g.text()
         tests = g.results()
@@ -267,5 +267,5 @@ def kdump_cycle(art, workdir, panic="sysrq", scenarios=7, qemu_dump=True, format
     seconds["extract"] = round(time.monotonic() - t, 1)
     seconds["total"] = round(time.monotonic() - t0, 1)
     capture = {m.group(1): m.group(2).strip()
-               for m in re.finditer(r"^KSTUCK-CAPTURE: format (\S+) (.*)$", console, re.M)}
+               for m in re.finditer(r"^KSTUCK-CAPTURE: format (\S+) (.*)$", rig.deinterleave(console), re.M)}
     return KdumpResult(art.kernel.kver, dumps, console, truth, tests, capture, seconds)

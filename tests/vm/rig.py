@@ -238,6 +238,17 @@ def deinterleave(text, rounds=20):
     return text
 
 
+_KERNEL_LINE = re.compile(r"\[\s*\d+\.\d+\] [^\n]*\n")
+
+
+def without_kernel_lines(block):
+    """A block user space printed on the console (JSON, base64) with every kernel line
+    taken out: whole ones and those the UART emitted in the middle of the block's lines
+    (a kernel record is never cut itself). Only for blocks that cannot hold "[ 1.2] "
+    themselves, unlike test details that quote the kernel log."""
+    return _KERNEL_LINE.sub("", block)
+
+
 @dataclass
 class TestResult:
     name: str
@@ -322,13 +333,19 @@ class Guest:
     def tail(self, lines=25):
         return "\n".join(self.text().splitlines()[-lines:])
 
-    def wait_for(self, pattern, timeout, start=0):
+    def user_text(self):
+        """The console with the kernel lines cut into user space's lines taken out: for
+        reading what the guest's scripts printed."""
+        return deinterleave(self.text())
+
+    def wait_for(self, pattern, timeout, start=0, user=False):
         """Waits until the console (from offset start) matches pattern; returns the match.
-        Raises RigError with the console tail when the guest dies or time runs out."""
+        user=True matches the script's lines in user_text(). Raises RigError with the
+        console tail when the guest dies or time runs out."""
         rx = re.compile(pattern, re.M)
         deadline = time.monotonic() + timeout
         while True:
-            m = rx.search(self.text(), start)
+            m = rx.search(self.user_text() if user else self.text(), start)
             if m:
                 return m
             if not self.alive():
@@ -418,7 +435,7 @@ class Guest:
     def results(self):
         """The KSTUCK-TEST lines the guest printed, in order."""
         out = []
-        for m in re.finditer(r"KSTUCK-TEST: (\S+) (PASS|FAIL) ?(.*)$", deinterleave(self.text()), re.M):
+        for m in re.finditer(r"KSTUCK-TEST: (\S+) (PASS|FAIL) ?(.*)$", self.user_text(), re.M):
             out.append(TestResult(m.group(1), m.group(2) == "PASS", m.group(3).strip()))
         return out
 

@@ -56,7 +56,7 @@ class Context:
             if dump:
                 # The guest prints its last PASS line unless it is wedged past that.
                 try:
-                    g.wait_for(rf"KSTUCK-TEST: {name}-dump-taken", 10)
+                    g.wait_for(rf"KSTUCK-TEST: {name}-dump-taken", 10, user=True)
                 except RigError:
                     pass
             results = g.results()

@@ -8,7 +8,7 @@ import json
 import re
 import subprocess
 
-from tests.vm.rig import RigError, TestResult
+from tests.vm.rig import RigError, TestResult, deinterleave, without_kernel_lines
 
 # Kernel complaints that fail the suite. Soft-lockup, RCU-stall and the "unknown NMI"
 # reports are what the wedge scenarios and inject-nmi are expected to cause.
@@ -17,10 +17,13 @@ PROBLEMS = re.compile(r"(Oops|general protection|kernel BUG|BUG: (?!soft lockup)
 
 
 def _between(text, kind, tag):
-    m = re.search(rf"^KSTUCK-NMI-{kind}-BEGIN {tag}\n(.*?)^KSTUCK-NMI-{kind}-END {tag}$", text, re.M | re.S)
+    """The block the guest printed between the BEGIN and END lines of kind and tag (the
+    wedge's RCU stall reports and NMI backtraces land on the console meanwhile)."""
+    m = re.search(rf"^KSTUCK-NMI-{kind}-BEGIN {tag}\n(.*?)^KSTUCK-NMI-{kind}-END {tag}$", deinterleave(text),
+                  re.M | re.S)
     if not m:
         raise RigError(f"guest printed no {kind} {tag}")
-    return m.group(1)
+    return without_kernel_lines(m.group(1))
 
 
 def _functions(cpu):
@@ -67,7 +70,7 @@ def run_main(ctx):
     results = []
     dump = ctx.out / "nmi.vmcore"
     with ctx.boot("nmi") as g:
-        g.wait_for(r"^KSTUCK-BOOTED:", 120)
+        g.wait_for(r"^KSTUCK-BOOTED:", 120, user=True)
         words = g.next_request(900)
         if words[:1] == ["nmi"]:
             g.inject_nmi()
@@ -80,7 +83,7 @@ def run_main(ctx):
             g.reply("ok")
         else:
             g.reply("unexpected")
-        g.wait_for(r"^KSTUCK-DONE", 180)
+        g.wait_for(r"^KSTUCK-DONE", 180, user=True)
         results += g.results()
         text = g.text()
         truth = g.truth()
@@ -97,7 +100,7 @@ def run_main(ctx):
     (ctx.out / "nmi_dump_v1.bin").write_bytes(base64.b64decode(_between(text, "FIXTURE", "bin")))
     (ctx.out / "nmi_dump_v1.kallsyms").write_text(_between(text, "FIXTURE", "kallsyms"))
 
-    m = re.search(r"KSTUCK-INFO: final_capture snapshot (\d+): (\d+)/(\d+)", text)
+    m = re.search(r"KSTUCK-INFO: final_capture snapshot (\d+): (\d+)/(\d+)", deinterleave(text))
     if not m or not dump.exists():
         results.append(TestResult("nmi-vmcore-holds-records", False, "no final capture or no dump"))
     else:
@@ -123,7 +126,7 @@ def run_panic(ctx):
     dump = ctx.out / "nmi_panic.vmcore"
     # panic=0 (after the rig's panic=-1) keeps the panicked guest up for a dump.
     with ctx.boot("nmi_panic", append="panic=0") as g:
-        g.wait_for(r"^KSTUCK-BOOTED:", 120)
+        g.wait_for(r"^KSTUCK-BOOTED:", 120, user=True)
         m = g.wait_for(r"Kernel panic - not syncing: kstuck watchdog: CPU (\d+) stalled for (\d+) ms \(snapshot (\d+)\)",
                        180)
         results.append(TestResult("nmi-watchdog-panic", m.group(1) == "3", m.group(0)))

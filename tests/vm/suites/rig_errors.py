@@ -38,7 +38,7 @@ def _guest_never_boots(ctx):
     t = time.monotonic()
     try:
         with rig.Guest(kernel, ctx.initramfs, ctx.out / "rig-errors", "none") as g:
-            g.wait_for(r"^KSTUCK-BOOTED:", 15)
+            g.wait_for(r"^KSTUCK-BOOTED:", 15, user=True)
             pid = g.proc.pid
     except RigError as e:
         took = time.monotonic() - t

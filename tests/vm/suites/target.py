@@ -12,7 +12,7 @@ VMLINUX_STEXT = 0xffffffff81000000  # x86-64 link address of _stext (no KASLR)
 
 
 def _info(g, key):
-    m = re.search(rf"^KSTUCK-INFO: {key}=(\S*)", g.text(), re.M)
+    m = re.search(rf"^KSTUCK-INFO: {key}=(\S*)", g.user_text(), re.M)
     return m.group(1) if m else ""
 
 
@@ -96,7 +96,7 @@ def _check_dump(ctx, tag, dump, want_format, kaslr, truth, text_base):
 def _boot(ctx, name, append, formats):
     results, dumps = [], {}
     with ctx.boot("target", append=append) as g:
-        g.wait_for(r"^KSTUCK-BOOTED:", 120)
+        g.wait_for(r"^KSTUCK-BOOTED:", 120, user=True)
         # Connect the control port now: connecting just before the reply lost its first
         # byte once ("reply=k").
         g.ctl = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -109,7 +109,7 @@ def _boot(ctx, name, append, formats):
             g.reply("ok")
         else:
             g.reply("unexpected")
-        g.wait_for(r"^KSTUCK-DONE", 60)
+        g.wait_for(r"^KSTUCK-DONE", 60, user=True)
         results += [TestResult(f"{name}-guest-{r.name}", r.passed, r.detail) for r in g.results()]
         truth = g.truth()
         stext = _info(g, "stext")

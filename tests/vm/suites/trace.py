@@ -20,7 +20,7 @@ def run(ctx):
     if os.environ.get("KSTUCK_TRACE_TORTURE_MODE") == "tracefs":
         append += " kstuck.torture_mode=tracefs"
     with ctx.boot("trace", append=append, accel=ACCEL) as g:
-        g.wait_for(r"^KSTUCK-BOOTED:", 120)
+        g.wait_for(r"^KSTUCK-BOOTED:", 120, user=True)
         words = g.next_request(600)
         if words[:1] == ["nmi"]:
             # The unknown NMI's "Uhhuh" printk runs inside the NMI: the traced printk sees it.
@@ -30,14 +30,13 @@ def run(ctx):
             g.reply("unexpected")
             results.append(TestResult("host-request", False, f"unexpected request {words}"))
         try:
-            g.wait_for(r"^KSTUCK-DONE", TORTURE_SECONDS + 900)
+            g.wait_for(r"^KSTUCK-DONE", TORTURE_SECONDS + 900, user=True)
         except RigError as e:
             results.append(TestResult("guest-finished", False, str(e)[-800:]))
         results += g.results()
-        text = g.text()
         problems = g.console_problems()
         results.append(TestResult("console-clean", not problems,
                                   " | ".join(problems[:5]) if problems else "no oops, WARN, BUG or soft lockup"))
-        for m in re.finditer(r"^KSTUCK-TRACE-\S+ .*$", text, re.M):
+        for m in re.finditer(r"^KSTUCK-TRACE-\S+ .*$", g.user_text(), re.M):
             print(f"vm/trace: {m.group(0)}", flush=True)
     return results
