@@ -6,7 +6,6 @@ stuck machine — by default a real kdump (kexec capture kernel + makedumpfile -
 what customers send), with --qemu-dump a QMP dump-guest-memory of the live guest — and
 print what kstuck finds in it."""
 import argparse
-import re
 import subprocess
 import sys
 import time
@@ -25,8 +24,7 @@ def qemu_dump(ctx):
         vmcore = g.serve_until_dump(ctx.out / "demo.vmcore")
         if not vmcore:
             raise rig.RigError("the demo guest did not ask for a dump")
-        m = re.search(r"^KSTUCK-LIVE-BEGIN\n(.*?)^KSTUCK-LIVE-END", g.user_text(), re.M | re.S)
-        live = rig.without_kernel_lines(m.group(1)) if m else ""
+        live = rig.printed_block(g.user_text(), "KSTUCK-LIVE-BEGIN", "KSTUCK-LIVE-END") or ""
         return vmcore, g.truth(), live, [ctx.kstuck_ko.parent, ctx.scenarios[0].parent]
 
 

@@ -241,12 +241,14 @@ def deinterleave(text, rounds=20):
 _KERNEL_LINE = re.compile(r"\[\s*\d+\.\d+\] [^\n]*\n")
 
 
-def without_kernel_lines(block):
-    """A block user space printed on the console (JSON, base64) with every kernel line
-    taken out: whole ones and those the UART emitted in the middle of the block's lines
-    (a kernel record is never cut itself). Only for blocks that cannot hold "[ 1.2] "
-    themselves, unlike test details that quote the kernel log."""
-    return _KERNEL_LINE.sub("", block)
+def printed_block(user_text, begin, end):
+    """The lines a guest script printed between the lines begin and end (JSON, base64),
+    read from user_text (Guest.user_text()), or None. Every kernel line inside is taken
+    out: whole ones and those the UART emitted in the middle of the block's lines (a
+    kernel record is never cut itself); such blocks never hold "[ 1.2] " themselves,
+    unlike test details that quote the kernel log."""
+    m = re.search(rf"^{re.escape(begin)}\n(.*?)^{re.escape(end)}$", user_text, re.M | re.S)
+    return _KERNEL_LINE.sub("", m.group(1)) if m else None
 
 
 @dataclass

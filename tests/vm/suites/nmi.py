@@ -8,7 +8,7 @@ import json
 import re
 import subprocess
 
-from tests.vm.rig import RigError, TestResult, deinterleave, without_kernel_lines
+from tests.vm.rig import RigError, TestResult, printed_block
 
 # Kernel complaints that fail the suite. Soft-lockup, RCU-stall and the "unknown NMI"
 # reports are what the wedge scenarios and inject-nmi are expected to cause.
@@ -16,14 +16,12 @@ PROBLEMS = re.compile(r"(Oops|general protection|kernel BUG|BUG: (?!soft lockup)
                       r"RIP: .*(nmi_dump|kstuck_wd)|Call Trace:\n.*nmi_dump)")
 
 
-def _between(text, kind, tag):
-    """The block the guest printed between the BEGIN and END lines of kind and tag (the
-    wedge's RCU stall reports and NMI backtraces land on the console meanwhile)."""
-    m = re.search(rf"^KSTUCK-NMI-{kind}-BEGIN {tag}\n(.*?)^KSTUCK-NMI-{kind}-END {tag}$", deinterleave(text),
-                  re.M | re.S)
-    if not m:
+def _between(user_text, kind, tag):
+    """The block the guest printed between the BEGIN and END lines of kind and tag."""
+    block = printed_block(user_text, f"KSTUCK-NMI-{kind}-BEGIN {tag}", f"KSTUCK-NMI-{kind}-END {tag}")
+    if block is None:
         raise RigError(f"guest printed no {kind} {tag}")
-    return without_kernel_lines(m.group(1))
+    return block
 
 
 def _functions(cpu):
@@ -86,21 +84,22 @@ def run_main(ctx):
         g.wait_for(r"^KSTUCK-DONE", 180, user=True)
         results += g.results()
         text = g.text()
+        user = g.user_text()
         truth = g.truth()
 
-    cap = json.loads(_between(text, "JSON", "capture"))
+    cap = json.loads(_between(user, "JSON", "capture"))
     results.append(_check_wedge("nmi-json-capture-matches-truth", cap["snapshots"][-1], truth, "on-demand"))
-    unk = json.loads(_between(text, "JSON", "unknown"))["snapshots"][-1]
+    unk = json.loads(_between(user, "JSON", "unknown"))["snapshots"][-1]
     results.append(_check_wedge("nmi-json-external-nmi-matches-truth", unk, truth, "unknown-nmi"))
     c0 = _cpu(unk, 0)
     results.append(TestResult("nmi-external-nmi-cpu0-self", "self" in c0.get("status", "") and unk["initiator_cpu"] == 0,
                               f"cpu0 status={c0.get('status')} initiator={unk['initiator_cpu']}"))
 
     # The fixture candidates of this boot (tests/fixtures/nmi_dump_v1.* came from one).
-    (ctx.out / "nmi_dump_v1.bin").write_bytes(base64.b64decode(_between(text, "FIXTURE", "bin")))
-    (ctx.out / "nmi_dump_v1.kallsyms").write_text(_between(text, "FIXTURE", "kallsyms"))
+    (ctx.out / "nmi_dump_v1.bin").write_bytes(base64.b64decode(_between(user, "FIXTURE", "bin")))
+    (ctx.out / "nmi_dump_v1.kallsyms").write_text(_between(user, "FIXTURE", "kallsyms"))
 
-    m = re.search(r"KSTUCK-INFO: final_capture snapshot (\d+): (\d+)/(\d+)", deinterleave(text))
+    m = re.search(r"KSTUCK-INFO: final_capture snapshot (\d+): (\d+)/(\d+)", user)
     if not m or not dump.exists():
         results.append(TestResult("nmi-vmcore-holds-records", False, "no final capture or no dump"))
     else:
