@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "tests/unit/dev_dump.h"
 
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -8,7 +9,13 @@ namespace kstuck::dev_dump {
 
 namespace fs = std::filesystem;
 
-fs::path cache() { return fs::path(KSTUCK_SOURCE_DIR) / "build" / "cache"; }
+// The kernel cache outside the clone, as tests/vm/rig.py and scripts/fetch-kernel find it.
+fs::path cache() {
+  if (const char* c = std::getenv("KSTUCK_CACHE"); c && *c) return c;
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return fs::path(x) / "kstuck";
+  const char* home = std::getenv("HOME");
+  return fs::path(home && *home ? home : "/root") / ".cache" / "kstuck";
+}
 fs::path foundation_dump() { return cache() / "dev" / "foundation-6.1.vmcore"; }
 fs::path foundation_console() { return cache() / "dev" / "foundation-6.1.console.log"; }
 

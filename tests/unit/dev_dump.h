@@ -8,7 +8,7 @@
 
 namespace kstuck::dev_dump {
 
-// build/cache under the source tree (KSTUCK_SOURCE_DIR is set by tests/CMakeLists.txt).
+// the kernel cache outside the clone ($KSTUCK_CACHE, else ~/.cache/kstuck).
 std::filesystem::path cache();
 // The foundation suite's QMP dump and the console log of the guest it came from.
 std::filesystem::path foundation_dump();

@@ -50,8 +50,8 @@ def kbuild_args(kernel):
 
 
 def fetch_debian_kernel(dist="trixie"):
-    """Another Debian release's cloud kernel (cached by version under build/cache)."""
-    env = dict(os.environ, KSTUCK_BUILD=str(rig.CACHE))
+    """Another Debian release's cloud kernel (cached by version under rig.CACHE)."""
+    env = dict(os.environ, KSTUCK_CACHE=str(rig.CACHE))
     out = run_script([str(rig.ROOT / "scripts" / "fetch-kernel-debian"), dist], env)
     cache = Path(out.strip().splitlines()[-1])
     return DebianKernel((cache / "kver").read_text().strip(), cache)

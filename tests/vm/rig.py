@@ -18,8 +18,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = Path(os.environ.get("KSTUCK_BUILD", ROOT / "build"))
-# Downloads are shared by every build folder: they only depend on the kernel version.
-CACHE = Path(os.environ.get("KSTUCK_CACHE", ROOT / "build" / "cache"))
+# Downloads are shared by every build folder and every clone (CI starts from a fresh
+# clone): they only depend on the kernel version. scripts/fetch-kernel* use the same.
+CACHE = Path(os.environ.get("KSTUCK_CACHE") or
+             Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kstuck")
 
 
 class RigError(Exception):
@@ -66,7 +68,7 @@ class Kernel:
 
 def fetch_kernel():
     """The current Debian cloud kernel, fetched (or re-used) by scripts/fetch-kernel."""
-    env = dict(os.environ, KSTUCK_BUILD=str(CACHE))
+    env = dict(os.environ, KSTUCK_CACHE=str(CACHE))
     out = run([str(ROOT / "scripts" / "fetch-kernel")], env=env, what="fetch-kernel")
     cache = Path(out.strip().splitlines()[-1])
     return Kernel((cache / "kver").read_text().strip(), cache)

@@ -8,7 +8,7 @@ from tests.vm.rig import TestResult
 
 def keep_dev_dump(ctx, dump, console):
     """The dump and its console become the unit tests' real-dump fixture
-    (tests/unit/kdump_target_test.cpp reads build/cache/dev/foundation-<major.minor>.*)."""
+    (tests/unit/kdump_target_test.cpp reads <rig.CACHE>/dev/foundation-<major.minor>.*)."""
     dev = rig.CACHE / "dev"
     dev.mkdir(parents=True, exist_ok=True)
     name = "foundation-" + ".".join(ctx.kernel.kver.split(".")[:2])

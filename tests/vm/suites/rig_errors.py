@@ -12,7 +12,7 @@ from tests.vm.rig import RigError, TestResult
 
 def _fetch_with_bad_meta():
     env = dict(os.environ, KSTUCK_KERNEL_META="linux-image-kstuck-does-not-exist",
-               KSTUCK_BUILD=str(rig.CACHE))
+               KSTUCK_CACHE=str(rig.CACHE))
     p = subprocess.run([str(rig.ROOT / "scripts" / "fetch-kernel")], env=env, stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, text=True, timeout=120)
     lines = p.stderr.strip().splitlines()
