@@ -16,6 +16,7 @@
 #include <linux/tracepoint.h>
 #include <linux/uaccess.h>
 
+#include "kmod/kstuck_compat.h"
 #include "kmod/kstuck_trace.h"
 
 #define KSTUCK_RING_DEFAULT	4096
@@ -55,7 +56,7 @@ notrace void kstuck_trace_emit(struct kstuck_trace_session *s, u16 kind, u64 add
 
 static void kstuck_wake_timer_fn(struct timer_list *t)
 {
-	struct kstuck_trace_session *s = from_timer(s, t, wake_timer);
+	struct kstuck_trace_session *s = timer_container_of(s, t, wake_timer);
 
 	if (kstuck_rings_pending(s->rings))
 		wake_up_interruptible(&s->wait);
@@ -95,7 +96,7 @@ static int kstuck_session_release(struct inode *inode, struct file *file)
 	struct kstuck_trace_session *s = file->private_data;
 
 	kstuck_session_stop(s);
-	del_timer_sync(&s->wake_timer);	/* not re-armed once stopped */
+	timer_delete_sync(&s->wake_timer);	/* not re-armed once stopped */
 	kstuck_session_free(s);
 	return 0;
 }

@@ -9,6 +9,7 @@
 #include <linux/string.h>
 #include <linux/trace_recursion.h>
 
+#include "kmod/kstuck_compat.h"
 #include "kmod/kstuck_trace.h"
 
 /*
@@ -78,7 +79,7 @@ int kstuck_fbt_add(struct kstuck_trace_session *s, const char *glob)
  * RCU possibly not watching: no locks, no allocation, nothing traceable.
  */
 static notrace void kstuck_fbt_callback(unsigned long ip, unsigned long parent_ip,
-					 struct ftrace_ops *op, struct ftrace_regs *fregs)
+					 struct ftrace_ops *op, struct kstuck_ftrace_regs *fregs)
 {
 	struct kstuck_trace_session *s = container_of(op, struct kstuck_trace_session, fbt_ops);
 	int bit;

@@ -8,6 +8,7 @@
 #include <linux/tracepoint.h>
 #include <asm/syscall.h>
 
+#include "kmod/kstuck_compat.h"
 #include "kmod/kstuck_trace.h"
 
 static struct tracepoint *kstuck_tp_enter;
@@ -42,11 +43,17 @@ static notrace bool kstuck_syscall_wanted(struct kstuck_trace_session *s, long n
 	return !s->tgid_filter || s->tgid_filter == current->tgid;
 }
 
-/* Tracepoint probes run with preemption off, in the syscall's task context. */
+/*
+ * Syscall probes run in the syscall's task context. Up to 6.12 the tracepoint calls
+ * them with preemption off; the syscall tracepoints of newer kernels call them
+ * preemptible (they may fault), so each probe keeps itself on its CPU, from the ring
+ * reserve to the commit.
+ */
 static notrace void kstuck_sys_enter_probe(void *data, struct pt_regs *regs, long id)
 {
 	struct kstuck_trace_session *s = data;
 
+	kstuck_guard_preempt_notrace();
 	if (kstuck_syscall_wanted(s, id))
 		kstuck_trace_emit(s, KSTUCK_PROBE_SYSCALL_ENTER, id, regs->di);
 }
@@ -56,6 +63,7 @@ static notrace void kstuck_sys_exit_probe(void *data, struct pt_regs *regs, long
 	struct kstuck_trace_session *s = data;
 	long nr = syscall_get_nr(current, regs);
 
+	kstuck_guard_preempt_notrace();
 	if (kstuck_syscall_wanted(s, nr))
 		kstuck_trace_emit(s, KSTUCK_PROBE_SYSCALL_EXIT, nr, ret);
 }

@@ -20,13 +20,16 @@
 #include <linux/kthread.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
-#include <linux/panic.h>
+#if __has_include(<linux/panic.h>)
+#include <linux/panic.h>	/* split out of kernel.h in v5.14 */
+#endif
 #include <linux/percpu.h>
 #include <linux/sched.h>
 #include <linux/timekeeping.h>
 #include <linux/uaccess.h>
 #include <linux/workqueue.h>
 
+#include "kmod/kstuck_compat.h"
 #include "kmod/kstuck_watchdog.h"
 #include "nmi_dump/nmi_dump.h"
 #include "nmi_dump/uapi/nmi_dump_ioctl.h"
@@ -165,8 +168,8 @@ static int kstuck_wd_start(void)
 	for_each_cpu(cpu, &kstuck_wd_cpus) {
 		per_cpu(kstuck_wd_beat_ns, cpu) = now;
 		per_cpu(kstuck_wd_reported, cpu) = false;
-		hrtimer_init(per_cpu_ptr(&kstuck_wd_timer, cpu), CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
-		per_cpu_ptr(&kstuck_wd_timer, cpu)->function = kstuck_wd_beat;
+		kstuck_hrtimer_setup(per_cpu_ptr(&kstuck_wd_timer, cpu), kstuck_wd_beat, CLOCK_MONOTONIC,
+				     HRTIMER_MODE_REL_HARD);
 		INIT_WORK(per_cpu_ptr(&kstuck_wd_start_work, cpu), kstuck_wd_start_fn);
 	}
 	WRITE_ONCE(kstuck_wd_running, true);

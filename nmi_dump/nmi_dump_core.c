@@ -40,6 +40,7 @@
 #include <asm/ptrace.h>
 #include <asm/unwind.h>
 
+#include "kmod/kstuck_compat.h"
 #include "nmi_dump/nmi_dump.h"
 #include "nmi_dump/uapi/nmi_dump_record.h"
 
@@ -271,7 +272,7 @@ static notrace void nmi_dump_begin(u32 trigger, u32 timeout_ms, u32 stalled_cpu,
 	/* Requests and the slot must be visible before any NMI lands. */
 	smp_mb();
 	if (!cpumask_empty(&nmi_dump_ipi_mask))
-		apic->send_IPI_mask(&nmi_dump_ipi_mask, NMI_VECTOR);
+		kstuck_send_nmi_ipi_mask(&nmi_dump_ipi_mask);
 }
 NOKPROBE_SYMBOL(nmi_dump_begin);
 

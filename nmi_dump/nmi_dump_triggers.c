@@ -28,7 +28,9 @@
 #include <linux/kprobes.h>
 #include <linux/module.h>
 #include <linux/notifier.h>
-#include <linux/panic_notifier.h>
+#if __has_include(<linux/panic_notifier.h>)
+#include <linux/panic_notifier.h>	/* split out of kernel.h in v5.14 */
+#endif
 #include <asm/nmi.h>
 
 #include "nmi_dump/nmi_dump.h"
