@@ -36,7 +36,8 @@ module_param(holder_cpu, uint, 0444);
 static unsigned int spinner_cpu = 3;
 module_param(spinner_cpu, uint, 0444);
 
-static DEFINE_SPINLOCK(kstuck_mixed_lock);
+/* raw: on PREEMPT_RT a spinlock_t sleeps, and this deadlock needs a real spin. */
+static DEFINE_RAW_SPINLOCK(kstuck_mixed_lock);
 static DECLARE_COMPLETION(mixed_go);
 static atomic_t holder_has_lock = ATOMIC_INIT(0);
 static atomic_t spinner_spinning = ATOMIC_INIT(0);
@@ -58,14 +59,14 @@ static void mixed_wait_go(void)
  * callee-saved register (and the stack slots callees save it to) across the xcall,
  * which is the evidence a dump reader has for who holds a qspinlock.
  */
-static noinline void kstuck_mixed_hold_and_call(spinlock_t *lock)
+static noinline void kstuck_mixed_hold_and_call(raw_spinlock_t *lock)
 {
 	unsigned long flags;
 	int i;
 
 	/* Keeps the compiler from folding the pointer back into a constant. */
 	OPTIMIZER_HIDE_VAR(lock);
-	spin_lock_irqsave(lock, flags);
+	raw_spin_lock_irqsave(lock, flags);
 	kstuck_scenario_drop_lazy_mm();
 	atomic_set(&holder_has_lock, 1);
 	/* Bounded: the spinner is pinned to an idle isolated CPU and comes at once. */
@@ -76,7 +77,7 @@ static noinline void kstuck_mixed_hold_and_call(spinlock_t *lock)
 	pr_info("mixed_holder pid=%d comm=%s cpu=%d target_cpu=%u lock=%px lock_sym=kstuck_mixed_lock func=kstuck_mixed_xcall_func irqs=off\n",
 		current->pid, current->comm, raw_smp_processor_id(), spinner_cpu, lock);
 	smp_call_function_single(spinner_cpu, kstuck_mixed_xcall_func, NULL, 1);
-	spin_unlock_irqrestore(lock, flags);
+	raw_spin_unlock_irqrestore(lock, flags);
 }
 
 static int kstuck_mixed_holder(void *unused)
@@ -86,7 +87,7 @@ static int kstuck_mixed_holder(void *unused)
 	return 0;
 }
 
-static noinline void kstuck_mixed_spin_on(spinlock_t *lock)
+static noinline void kstuck_mixed_spin_on(raw_spinlock_t *lock)
 {
 	unsigned long flags;
 
@@ -96,8 +97,8 @@ static noinline void kstuck_mixed_spin_on(spinlock_t *lock)
 	pr_info("mixed_spinner pid=%d comm=%s cpu=%d lock=%px lock_sym=kstuck_mixed_lock irqs=off\n",
 		current->pid, current->comm, raw_smp_processor_id(), lock);
 	atomic_set(&spinner_spinning, 1);
-	spin_lock(lock);
-	spin_unlock(lock);
+	raw_spin_lock(lock);
+	raw_spin_unlock(lock);
 	local_irq_restore(flags);
 }
 

@@ -21,20 +21,17 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/smp.h>
-#include <linux/version.h>
 #include <linux/vmalloc.h>
 #include <asm/mmu.h>
+
+#include "kstuck_scenario_compat.h"
 
 static void *kstuck_scenario_init_base;
 
 /* Called from the module's init function, while its init memory is mapped. */
 static inline void kstuck_scenario_note_init_memory(void)
 {
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0)
-	kstuck_scenario_init_base = THIS_MODULE->mem[MOD_INIT_TEXT].base;
-#else
-	kstuck_scenario_init_base = THIS_MODULE->init_layout.base;
-#endif
+	kstuck_scenario_init_base = kstuck_scenario_init_text(THIS_MODULE);
 }
 
 /* Called from "start" (process context), before any actor wedges a CPU. */
@@ -56,11 +53,7 @@ static inline void kstuck_scenario_wait_init_freed(void)
 /* Called by a wedging actor with interrupts off. */
 static inline void kstuck_scenario_drop_lazy_mm(void)
 {
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 9, 0)
-	leave_mm();	/* verified on Debian 13's 6.12 */
-#else
-	leave_mm(smp_processor_id());	/* verified on Debian 12's 6.1 */
-#endif
+	kstuck_scenario_leave_mm();
 }
 
 #endif

@@ -4,10 +4,10 @@
  * so the NMI collector is checked against the classic "lock holder with IRQs off"
  * hang. Never load it outside the QEMU test guest.
  *
- * Writing 1 to "start" sets it going: a kthread on holder_cpu takes
- * kstuck_scenario_lock with spin_lock_irqsave() and keeps it for hold_seconds
+ * Writing 1 to "start" sets it going: a kthread on holder_cpu takes the raw spinlock
+ * kstuck_scenario_lock with raw_spin_lock_irqsave() and keeps it for hold_seconds
  * (inside kstuck_scenario_spinlock_hold()); a kthread on waiter_cpu then calls
- * spin_lock() on it (interrupts on) and spins in the qspinlock slow path.
+ * raw_spin_lock() on it (interrupts on) and spins in the qspinlock slow path.
  * Prints "KSTUCK-TRUTH: spinlock_holder ..." and "spinlock_waiter ..." lines.
  */
 #define pr_fmt(fmt) "KSTUCK-TRUTH: "  fmt
@@ -31,7 +31,8 @@ module_param(waiter_cpu, uint, 0444);
 static unsigned int hold_seconds = 10;
 module_param(hold_seconds, uint, 0444);
 
-static DEFINE_SPINLOCK(kstuck_scenario_lock);
+/* raw: on PREEMPT_RT a spinlock_t sleeps, and this scenario needs a real spin. */
+static DEFINE_RAW_SPINLOCK(kstuck_scenario_lock);
 static DECLARE_COMPLETION(spinlock_go);
 static atomic_t lock_held = ATOMIC_INIT(0);
 static atomic_t stop_all = ATOMIC_INIT(0);
@@ -52,13 +53,13 @@ static noinline void kstuck_scenario_spinlock_hold(void)
 	u64 end = ktime_get_mono_fast_ns() + (u64)hold_seconds * NSEC_PER_SEC;
 	unsigned long flags;
 
-	spin_lock_irqsave(&kstuck_scenario_lock, flags);
+	raw_spin_lock_irqsave(&kstuck_scenario_lock, flags);
 	kstuck_scenario_drop_lazy_mm();
 	atomic_set(&lock_held, 1);
 	while (ktime_get_mono_fast_ns() < end && !atomic_read(&stop_all))
 		cpu_relax();
 	atomic_set(&lock_held, 0);
-	spin_unlock_irqrestore(&kstuck_scenario_lock, flags);
+	raw_spin_unlock_irqrestore(&kstuck_scenario_lock, flags);
 }
 
 static int kstuck_scenario_spinlock_holder(void *unused)
@@ -76,8 +77,8 @@ static int kstuck_scenario_spinlock_holder(void *unused)
 
 static noinline void kstuck_scenario_spinlock_contend(void)
 {
-	spin_lock(&kstuck_scenario_lock);
-	spin_unlock(&kstuck_scenario_lock);
+	raw_spin_lock(&kstuck_scenario_lock);
+	raw_spin_unlock(&kstuck_scenario_lock);
 }
 
 static int kstuck_scenario_spinlock_waiter(void *unused)

@@ -34,6 +34,7 @@
 #include <linux/sched.h>
 #include <linux/sched/task.h>
 #include "kstuck_scenario_actors.h"
+#include "kstuck_scenario_compat.h"
 #include "kstuck_scenario_quiet.h"
 #include <linux/timekeeping.h>
 
