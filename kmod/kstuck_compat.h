@@ -69,10 +69,11 @@ static inline void kstuck_hrtimer_setup(struct hrtimer *timer,
 /*
  * Preemption off until the end of the enclosing scope, for probes whose caller may
  * leave it on: since Linux commit a363d27cdbc2 ("tracing: Allow system call
- * tracepoints to handle page faults") (not in 6.12, in 7.x) the syscall tracepoints
- * call their probes preemptible. guard(preempt_notrace) where cleanup.h provides it
- * (6.5+, the guards are defined by preempt.h); the same cleanup attribute by hand on
- * older kernels. One use per scope.
+ * tracepoints to handle page faults") (not in 6.12) the syscall tracepoints call their
+ * probes preemptible, and since "tracing: Guard __DECLARE_TRACE() use of
+ * __DO_TRACE_CALL() with SRCU-fast" (in 7.3) every tracepoint does. guard(preempt_notrace)
+ * where cleanup.h provides it (6.5+, the guards are defined by preempt.h); the same
+ * cleanup attribute by hand on older kernels. One use per scope.
  */
 #ifdef DEFINE_LOCK_GUARD_0
 #define kstuck_guard_preempt_notrace()	guard(preempt_notrace)()

@@ -45,9 +45,8 @@ static notrace bool kstuck_syscall_wanted(struct kstuck_trace_session *s, long n
 
 /*
  * Syscall probes run in the syscall's task context. Up to 6.12 the tracepoint calls
- * them with preemption off; the syscall tracepoints of newer kernels call them
- * preemptible (they may fault), so each probe keeps itself on its CPU, from the ring
- * reserve to the commit.
+ * them with preemption off; newer kernels call them preemptible (7.3: under SRCU-fast),
+ * so each probe keeps itself on its CPU, from the ring reserve to the commit.
  */
 static notrace void kstuck_sys_enter_probe(void *data, struct pt_regs *regs, long id)
 {
