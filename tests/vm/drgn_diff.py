@@ -1,0 +1,318 @@
+# SPDX-License-Identifier: GPL-2.0
+"""A differential check of kstuck against a tool this project did not write: drgn
+(Debian's python3-drgn 0.0.22). On a dump, both tools name every task's stack and every
+online CPU's stack frame by frame (function names), each CPU's current task and saved
+registers, and the owner and waiters of every mutex and rwsem `kstuck mutex` reports.
+Any difference fails, unless a narrow entry of tests/vm/drgn_known_defects.py (the ONE
+list of drgn's known defects, each with its reason) explains it.
+
+    from tests.vm import drgn_diff
+    results += drgn_diff.compare(ctx, dump, vmlinux, module_dir, label="hang_abba")
+
+returns [TestResult("drgn-diff-<label>", ...)], and writes the full comparison beside
+the dump (<dump>.drgn-diff.json). Re-run on a kept dump:
+
+    python3 -m tests.vm.drgn_diff DUMP VMLINUX [--module-dir D] [--cli KSTUCK]
+
+Harness fixes (not defects): drgn cannot read makedumpfile's flattened format (QEMU 7.2
+always writes it), so such a dump is converted with `makedumpfile -R`; QEMU's kdump
+header has an empty utsname, which libkdumpfile needs to know the architecture, so the
+converted copy gets sysname/release/machine filled; drgn 0.0.22 matches register notes
+to tasks by pid (QEMU's carry pid = vCPU + 1), so tests/vm/drgn_view.py unwinds each CPU
+from its own registers (per-CPU crash_notes, else the note at the CPU's index).
+"""
+import argparse
+import json
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tests.vm import dump_check  # noqa: E402
+from tests.vm.rig import TestResult  # noqa: E402
+from tests.vm import drgn_known_defects  # noqa: E402
+
+# Debian's python3-drgn lives in /usr/lib/python3/dist-packages: only the system
+# interpreter sees it (the rig may run under another python3).
+DRGN_PYTHON = "/usr/bin/python3"
+VIEW = Path(__file__).resolve().parent / "drgn_view.py"
+UTS_SYSNAME, UTS_RELEASE, UTS_MACHINE = 12, 12 + 2 * 65, 12 + 4 * 65
+
+
+class Env:
+    """What the known-defect entries may test: the dump and the kernel's type facts."""
+
+    def __init__(self, container, qemu, release, facts):
+        self.container = container      # "kdump", "flattened-kdump", "elf"
+        self.qemu = qemu                # written by QEMU's dump-guest-memory (empty utsname in the header)
+        self.release = release
+        self.facts = facts              # from drgn_view: struct members drgn's readers depend on
+
+    def has_member(self, struct_name, member):
+        return member in self.facts.get(struct_name, [])
+
+
+def _run(cmd, timeout=600, stdin=None):
+    try:
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=stdin, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None, f"{Path(cmd[0]).name} timed out after {timeout}s"
+    return p, p.stderr.decode(errors="replace").strip()[-400:]
+
+
+def readable_by_drgn(dump, info, tmp):
+    """(path drgn can open, what was done). Flattened -> makedumpfile -R; an empty
+    utsname (QEMU) -> filled in the copy from VMCOREINFO's OSRELEASE."""
+    dump = Path(dump)
+    done = []
+    path = dump
+    if info.fmt == "flattened-kdump":
+        path = Path(tmp) / "unflat.kdump"
+        mdf = shutil.which("makedumpfile") or "/usr/sbin/makedumpfile"
+        with open(dump, "rb") as f:
+            p, err = _run([mdf, "-R", str(path)], stdin=f)
+        if p is None or p.returncode != 0 or not path.exists():
+            raise RuntimeError(f"makedumpfile -R failed: {err}")
+        done.append("makedumpfile -R")
+    if info.fmt != "elf" and not info.release:
+        if path == dump:
+            path = Path(tmp) / "utsname.kdump"
+            shutil.copyfile(dump, path)
+        release = info.vmcoreinfo.get("OSRELEASE", "").encode()[:64]
+        with open(path, "r+b") as f:
+            for off, val in ((UTS_SYSNAME, b"Linux"), (UTS_RELEASE, release), (UTS_MACHINE, b"x86_64")):
+                f.seek(off)
+                f.write(val.ljust(65, b"\0"))
+        done.append("utsname filled")
+    return path, done
+
+
+def kstuck_json(cli, command, dump, vmlinux, module_dir):
+    cmd = [str(cli), command, str(dump), "--vmlinux", str(vmlinux), "--json"]
+    if module_dir and command != "mutex":
+        cmd += ["--module-dir", str(module_dir)]
+    p, err = _run(cmd, timeout=600)
+    if p is None:
+        raise RuntimeError(err)
+    try:
+        return json.loads(p.stdout)
+    except json.JSONDecodeError:
+        raise RuntimeError(f"kstuck {command}: exit {p.returncode}: {err}")
+
+
+def module_files(module_dir):
+    """The .ko files drgn should load: the scenario modules in module_dir and kstuck.ko
+    built beside them (build/scenarios/KVER -> build/kmod/KVER/kstuck.ko)."""
+    if not module_dir:
+        return []
+    module_dir = Path(module_dir)
+    kos = sorted(module_dir.glob("*.ko"))
+    kstuck_ko = module_dir.parent.parent / "kmod" / module_dir.name / "kstuck.ko"
+    if kstuck_ko.exists():
+        kos.append(kstuck_ko)
+    return kos
+
+
+def drgn_json(dump, vmlinux, kos, locks):
+    cmd = [DRGN_PYTHON, str(VIEW), str(dump), str(vmlinux)]
+    for k in kos:
+        cmd += ["--ko", str(k)]
+    for kind, addr in locks:
+        cmd += ["--lock", f"{kind}:{addr}"]
+    p, err = _run(cmd, timeout=900)
+    if p is None:
+        raise RuntimeError(err)
+    try:
+        out = json.loads(p.stdout)
+    except json.JSONDecodeError:
+        raise RuntimeError(f"drgn_view: exit {p.returncode}: {err}")
+    if "fatal" in out:
+        raise RuntimeError("drgn_view: " + out["fatal"].strip().splitlines()[-1])
+    return out
+
+
+def _fn(name):
+    return name or None
+
+
+def kstuck_frames(stack):
+    return [{"pc": f.get("ip"), "function": _fn(f.get("function"))} for f in (stack or {}).get("frames", [])]
+
+
+def _names(frames):
+    return [f.get("function") or "?" for f in frames]
+
+
+def stack_diff(kind, key, k_frames, d_frames, d_error=None):
+    """A difference record of two stacks, or None when they name the same functions."""
+    kn, dn = _names(k_frames), _names(d_frames)
+    if kn == dn:
+        return None
+    first = next((i for i, (a, b) in enumerate(zip(kn, dn)) if a != b), min(len(kn), len(dn)))
+    return {"what": kind, "key": key, "first": first, "kstuck": kn, "drgn": dn,
+            "kstuck_pcs": [f.get("pc") for f in k_frames], "drgn_pcs": [f.get("pc") for f in d_frames],
+            "drgn_error": d_error}
+
+
+def _h(v):
+    return int(str(v), 16) if v not in (None, "") else None
+
+
+def diff_views(analyze, mutexes, dv):
+    """All differences between kstuck's and drgn's views, plus counts of what was compared."""
+    diffs = []
+    counts = {"cpus": 0, "tasks": 0, "frames": 0, "locks": 0}
+    groups = analyze.get("groups", [])
+    # CPUs: current task, saved registers, stack.
+    d_cpus = {c["cpu"]: c for c in dv.get("cpus", [])}
+    k_cpus = {c.get("cpu"): c for c in analyze.get("cpus", [])}
+    if sorted(d_cpus) != sorted(k_cpus):
+        diffs.append({"what": "cpu-set", "key": "online", "kstuck": sorted(k_cpus), "drgn": sorted(d_cpus)})
+    for cpu in sorted(set(d_cpus) & set(k_cpus)):
+        k, d = k_cpus[cpu], d_cpus[cpu]
+        counts["cpus"] += 1
+        if k.get("pid") != d.get("pid") or _h(k.get("task")) != _h(d.get("task")):
+            diffs.append({"what": "cpu-current", "key": cpu, "kstuck": [k.get("pid"), k.get("task")],
+                          "drgn": [d.get("pid"), d.get("task")]})
+        if d.get("registers_from"):
+            for reg in ("rip", "rsp"):
+                if _h(k.get(reg)) != _h(d.get(reg)):
+                    diffs.append({"what": "cpu-registers", "key": cpu, "register": reg,
+                                  "kstuck": k.get(reg), "drgn": d.get(reg), "drgn_source": d["registers_from"],
+                                  "has_registers": k.get("has_registers")})
+        kf = kstuck_frames(k.get("stack"))
+        counts["frames"] += len(kf)
+        s = stack_diff("cpu-stack", cpu, kf, d.get("frames", []), d.get("error"))
+        if s:
+            s["drgn_registers_from"] = d.get("registers_from")
+            diffs.append(s)
+    # Tasks, by task_struct address (the per-CPU idle tasks all have pid 0).
+    d_tasks = {_h(t["task"]): t for t in dv.get("tasks", [])}
+    k_tasks = {_h(t.get("address")): t for t in analyze.get("tasks", [])}
+    only_k = sorted(set(k_tasks) - set(d_tasks))
+    only_d = sorted(set(d_tasks) - set(k_tasks))
+    if only_k or only_d:
+        diffs.append({"what": "task-set", "key": "tasks",
+                      "kstuck": [(k_tasks[a].get("pid"), k_tasks[a].get("comm")) for a in only_k],
+                      "drgn": [(d_tasks[a].get("pid"), d_tasks[a].get("comm")) for a in only_d]})
+    for addr in sorted(set(d_tasks) & set(k_tasks)):
+        k, d = k_tasks[addr], d_tasks[addr]
+        counts["tasks"] += 1
+        g = k.get("group")
+        stack = groups[g].get("stack") if isinstance(g, int) and 0 <= g < len(groups) else None
+        kf = kstuck_frames(stack)
+        counts["frames"] += len(kf)
+        s = stack_diff("task-stack", f"{d.get('pid')} {d.get('comm')}", kf, d.get("frames", []), d.get("error"))
+        if s:
+            s["current_on"] = d.get("current_on")
+            s["state"] = k.get("state")
+            diffs.append(s)
+    # Mutex and rwsem owners and waiters.
+    d_locks = {(l["kind"], _h(l["address"])): l for l in dv.get("locks", [])}
+    for kl in mutexes.get("locks", []):
+        key = (kl.get("kind"), _h(kl.get("address")))
+        d = d_locks.get(key)
+        counts["locks"] += 1
+        name = f"{key[0]} {kl.get('address')} {kl.get('symbol', '')}".strip()
+        if d is None or "error" in d:
+            diffs.append({"what": "lock-unread", "key": name, "kstuck": kl.get("owner"),
+                          "drgn": d and d.get("error")})
+            continue
+        k_owner = _h((kl.get("owner") or {}).get("task")) or 0
+        d_owner = _h(d.get("owner")) or 0
+        if key[0] == "rwsem" and d.get("reader_owned"):
+            # A reader-owned rwsem's owner field is only a hint (the last reader, maybe
+            # gone): kstuck must flag it as such, or report no owner.
+            if k_owner not in (0, d_owner) or (k_owner and not kl.get("owner_is_reader_hint")):
+                diffs.append({"what": "lock-owner", "key": name, "kstuck": [hex(k_owner), kl.get("owner_is_reader_hint")],
+                              "drgn": [d.get("owner"), "reader-owned"]})
+        elif k_owner != d_owner:
+            diffs.append({"what": "lock-owner", "key": name, "kstuck": hex(k_owner), "drgn": d.get("owner")})
+        k_waiters = [w.get("pid") for w in kl.get("waiters", [])]
+        if k_waiters != d.get("waiters"):
+            diffs.append({"what": "lock-waiters", "key": name, "kstuck": k_waiters, "drgn": d.get("waiters")})
+    return diffs, counts
+
+
+def _short(d):
+    """One line of a difference for the test detail."""
+    if d["what"] in ("cpu-stack", "task-stack"):
+        i = d["first"]
+        return (f"{d['what']} {d['key']}: #{i} kstuck={d['kstuck'][i:i + 3]} drgn={d['drgn'][i:i + 3]}"
+                f"{' drgn error: ' + d['drgn_error'] if d.get('drgn_error') else ''}")
+    return f"{d['what']} {d['key']}: kstuck={d['kstuck']} drgn={d['drgn']}"
+
+
+def compare(ctx, dump, vmlinux, module_dir=None, label=None, cli=None):
+    """Compares kstuck with drgn on one dump; returns [TestResult('drgn-diff-LABEL')].
+    ctx gives the kstuck CLI (ctx.kstuck_cli) unless cli is passed."""
+    dump = Path(dump)
+    label = label or dump.stem
+    name = f"drgn-diff-{label}"
+    cli = cli or ctx.kstuck_cli
+    t0 = time.monotonic()
+    try:
+        info = dump_check.read_dump(dump)
+    except (dump_check.DumpFormatError, OSError) as e:
+        return [TestResult(name, False, f"not a dump: {e}")]
+    try:
+        analyze = kstuck_json(cli, "analyze", dump, vmlinux, module_dir)
+        mutexes = kstuck_json(cli, "mutex", dump, vmlinux, module_dir)
+    except RuntimeError as e:
+        return [TestResult(name, False, f"kstuck: {e}")]
+    locks = [(lk.get("kind"), lk.get("address")) for lk in mutexes.get("locks", [])]
+    with tempfile.TemporaryDirectory(prefix="drgn-", dir=dump.parent) as tmp:
+        try:
+            path, fixes = readable_by_drgn(dump, info, tmp)
+            dv = drgn_json(path, vmlinux, module_files(module_dir), locks)
+        except RuntimeError as e:
+            return [TestResult(name, False, f"drgn: {e}")]
+    env = Env(info.fmt, not info.release and info.fmt != "elf", dv.get("release", ""), dv.get("facts", {}))
+    diffs, counts = diff_views(analyze, mutexes, dv)
+    explained, unexplained = [], []
+    for d in diffs:
+        defect = drgn_known_defects.explain(d, env, dv)
+        if defect:
+            d["known_defect"] = defect
+            explained.append(d)
+        else:
+            unexplained.append(d)
+    report = {"dump": str(dump), "fixes": fixes, "counts": counts, "env": vars(env), "differences": unexplained,
+              "known_defects": explained, "drgn_problems": dv.get("problems", [])}
+    Path(f"{dump}.drgn-diff.json").write_text(json.dumps(report, indent=1))
+    # A comparison that compared nothing proves nothing.
+    empty = counts["cpus"] == 0 or counts["tasks"] == 0 or counts["frames"] == 0
+    known = sorted({d["known_defect"] for d in explained})
+    detail = (f"{counts['cpus']} CPUs, {counts['tasks']} tasks, {counts['frames']} kstuck frames, "
+              f"{counts['locks']} locks compared in {time.monotonic() - t0:.0f}s"
+              f"{' (' + ', '.join(fixes) + ')' if fixes else ''}; "
+              f"{len(explained)} known drgn defects {known}; {len(unexplained)} differences")
+    if unexplained:
+        detail += ": " + " | ".join(_short(d) for d in unexplained[:4])
+    if empty:
+        detail += "; nothing compared"
+    return [TestResult(name, not unexplained and not empty, detail)]
+
+
+def main():
+    ap = argparse.ArgumentParser(description="kstuck vs drgn on one dump")
+    ap.add_argument("dump")
+    ap.add_argument("vmlinux")
+    ap.add_argument("--module-dir")
+    ap.add_argument("--cli", default=str(Path(__file__).resolve().parents[2] / "build" / "release" / "cli" / "kstuck"))
+    ap.add_argument("--label")
+    a = ap.parse_args()
+    r = compare(None, a.dump, a.vmlinux, a.module_dir, a.label, cli=a.cli)[0]
+    print(f"{'PASS' if r.passed else 'FAIL'} {r.name} {r.detail}")
+    print(f"full comparison: {a.dump}.drgn-diff.json")
+    return 0 if r.passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

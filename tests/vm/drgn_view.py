@@ -1,0 +1,275 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0
+"""drgn's view of a vmcore, as JSON on stdout: every task's and every CPU's stack
+(function names, innermost first), each CPU's current task and registers, and the
+owner and waiters of the mutexes and rwsems it is asked about.
+
+Run by tests/vm/drgn_diff.py with Debian's /usr/bin/python3 (python3-drgn 0.0.22 is
+not visible to other interpreters); kstuck's answers are compared there. Nothing here
+uses kstuck's code: this is the other side of a differential check.
+
+    drgn_view.py DUMP VMLINUX [--ko FILE ...] [--lock KIND:ADDRESS ...]
+
+DUMP must be a container drgn reads (kdump-compressed or ELF; the caller converts
+makedumpfile's flattened format). Registers of a CPU come from the per-CPU
+`crash_notes` the crashed kernel filled (identity, not note order), else, when the dump
+has one register note per possible CPU (QEMU writes one per vCPU), from the note at the
+CPU's index. Each CPU and its current task are unwound from those registers through a
+`struct pt_regs` object, never through drgn's own note-to-task matching (drgn 0.0.22
+matches notes to tasks by pid, and QEMU's notes carry pid = vCPU + 1).
+"""
+import argparse
+import json
+import struct
+import sys
+import traceback
+
+import drgn
+from drgn import Object
+from drgn.helpers.linux.cpumask import for_each_online_cpu, for_each_possible_cpu
+from drgn.helpers.linux.list import list_for_each_entry
+from drgn.helpers.linux.percpu import per_cpu
+from drgn.helpers.linux.pid import for_each_task
+
+NT_PRSTATUS = 1
+PRSTATUS_PID = 32
+PRSTATUS_REGS = 112
+PT_REGS_WORDS = 21          # struct pt_regs = the first 21 longs of user_regs_struct
+USER_REGS = ("r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8", "rax", "rcx", "rdx", "rsi",
+             "rdi", "orig_rax", "rip", "cs", "eflags", "rsp", "ss")
+MAX_FRAMES = 128
+MAX_WAITERS = 4096
+
+
+def _notes(blob):
+    """(name, type, desc) of an ELF note sequence, bounded."""
+    pos = 0
+    for _ in range(4096):
+        if pos + 12 > len(blob):
+            return
+        namesz, descsz, ntype = struct.unpack_from("<III", blob, pos)
+        pos += 12
+        name_end = pos + ((namesz + 3) & ~3)
+        desc_end = name_end + ((descsz + 3) & ~3)
+        if namesz == 0 and descsz == 0 and ntype == 0 or desc_end > len(blob):
+            return
+        yield blob[pos:pos + namesz].rstrip(b"\0"), ntype, blob[name_end:name_end + descsz]
+        pos = desc_end
+
+
+def _prstatus(desc):
+    """(pid, pt_regs bytes) of an NT_PRSTATUS descriptor, or None when it is too short."""
+    if len(desc) < PRSTATUS_REGS + PT_REGS_WORDS * 8:
+        return None
+    return struct.unpack_from("<i", desc, PRSTATUS_PID)[0], desc[PRSTATUS_REGS:PRSTATUS_REGS + PT_REGS_WORDS * 8]
+
+
+def file_notes(path):
+    """The dump file's NT_PRSTATUS notes in file order: [(pid, regs bytes)]."""
+    out = []
+    with open(path, "rb") as f:
+        head = f.read(64)
+        blobs = []
+        if head.startswith(b"\x7fELF"):
+            phoff, = struct.unpack_from("<Q", head, 32)
+            phentsize, phnum = struct.unpack_from("<HH", head, 54)
+            f.seek(phoff)
+            ph = f.read(phentsize * min(phnum, 4096))
+            for i in range(len(ph) // max(phentsize, 1)):
+                ptype, _fl, off, _va, _pa, filesz = struct.unpack_from("<IIQQQQ", ph, i * phentsize)
+                if ptype == 4 and filesz < 1 << 24:
+                    f.seek(off)
+                    blobs.append(f.read(filesz))
+        elif head.startswith(b"KDUMP   "):
+            f.seek(0)
+            hdr = f.read(4096)
+            block_size = struct.unpack_from("<i", hdr, 428)[0]
+            if 0 < block_size <= 1 << 20:
+                f.seek(block_size)
+                sub = f.read(128)
+                if len(sub) >= 64:
+                    off_note, size_note = struct.unpack_from("<qQ", sub, 48)
+                    if 0 < size_note < 1 << 24 and off_note > 0:
+                        f.seek(off_note)
+                        blobs.append(f.read(size_note))
+    for blob in blobs:
+        for name, ntype, desc in _notes(blob):
+            if name == b"CORE" and ntype == NT_PRSTATUS:
+                p = _prstatus(desc)
+                if p:
+                    out.append(p)
+    return out
+
+
+def crash_note(prog, cpu):
+    """(pid, regs bytes) from the crashed kernel's per-CPU crash_notes, or None."""
+    try:
+        notes = prog["crash_notes"]
+    except KeyError:
+        return None
+    try:
+        addr = notes.value_() + prog["__per_cpu_offset"][cpu].value_()
+        blob = prog.read(addr, 512)
+    except (drgn.FaultError, LookupError, ValueError):
+        return None
+    for name, ntype, desc in _notes(blob):
+        if name == b"CORE" and ntype == NT_PRSTATUS:
+            return _prstatus(desc)
+        return None
+    return None
+
+
+def frames_of(trace):
+    """One entry per physical frame (inline frames share their caller's pc): the ELF
+    symbol's name, as kstuck names a frame."""
+    out = []
+    for frame in trace:
+        if frame.is_inline:
+            continue
+        try:
+            name = frame.symbol().name
+        except LookupError:
+            name = None
+        out.append({"pc": hex(frame.pc), "function": name, "interrupted": frame.interrupted})
+        if len(out) >= MAX_FRAMES:
+            break
+    return out
+
+
+def unwind(prog, what):
+    try:
+        return {"frames": frames_of(prog.stack_trace(what))}
+    except Exception as e:  # drgn raises ValueError, FaultError, LookupError ... per task
+        return {"frames": [], "error": f"{type(e).__name__}: {e}"}
+
+
+def lock_view(prog, kind, address):
+    """Owner word and wait list of a mutex or rwsem read with drgn's types."""
+    typ = "struct mutex" if kind == "mutex" else "struct rw_semaphore"
+    wtype = "struct mutex_waiter" if kind == "mutex" else "struct rwsem_waiter"
+    out = {"kind": kind, "address": hex(address)}
+    try:
+        lock = Object(prog, typ, address=address)
+        word = lock.owner.counter.value_() & ((1 << 64) - 1)
+        # Mutex: the low 3 bits are MUTEX_FLAGS; rwsem: RWSEM_OWNER_FLAGS_MASK (reader-owned,
+        # non-spinnable) are the low bits too, 7 covers both on every kernel since 5.3.
+        out["owner_word"] = hex(word)
+        out["owner"] = hex(word & ~7)
+        if kind == "rwsem":
+            out["reader_owned"] = bool(word & 1)
+            out["count"] = hex(lock.count.counter.value_() & ((1 << 64) - 1))
+        owner = word & ~7
+        if owner:
+            try:
+                out["owner_pid"] = Object(prog, "struct task_struct", address=owner).pid.value_()
+            except drgn.FaultError:
+                out["owner_pid"] = None
+        waiters = []
+        for w in list_for_each_entry(wtype, lock.wait_list.address_of_(), "list"):
+            waiters.append(w.task.pid.value_())
+            if len(waiters) >= MAX_WAITERS:
+                break
+        out["waiters"] = waiters
+    except Exception as e:
+        out["error"] = f"{type(e).__name__}: {e}"
+    return out
+
+
+def type_facts(prog):
+    """Members of the structs drgn 0.0.22's own readers depend on (its ORC decoder, its
+    module list walk): what the known-defect list tests, never a version number."""
+    facts = {}
+    for name in ("struct orc_entry", "struct module", "struct module_layout"):
+        try:
+            facts[name] = [m.name for m in prog.type(name).members if m.name]
+        except LookupError:
+            facts[name] = []
+    return facts
+
+
+def view(dump, vmlinux, kos, locks):
+    prog = drgn.program_from_core_dump(dump)
+    problems = []
+    try:
+        prog.load_debug_info([vmlinux, *kos])
+    except drgn.MissingDebugInfoError as e:
+        problems.append(f"debug info: {e}")
+    pt_regs_size = drgn.sizeof(prog.type("struct pt_regs"))
+    online = list(for_each_online_cpu(prog))
+    possible = list(for_each_possible_cpu(prog))
+    notes = file_notes(dump)
+    cpus = []
+    current = {}
+    for cpu in online:
+        c = {"cpu": cpu}
+        rq = per_cpu(prog["runqueues"], cpu)
+        curr = rq.curr
+        c["task"] = hex(curr.value_())
+        c["pid"] = curr.pid.value_()
+        c["comm"] = curr.comm.string_().decode(errors="replace")
+        note = crash_note(prog, cpu)
+        if note:
+            c["registers_from"] = "crash_notes"
+        elif len(notes) == len(possible) and cpu < len(notes):
+            note = notes[cpu]
+            c["registers_from"] = f"file note {cpu}"
+        if note:
+            pid, regs = note
+            c["note_pid"] = pid
+            vals = struct.unpack_from(f"<{PT_REGS_WORDS}Q", regs)
+            c["rip"], c["rsp"], c["eflags"] = hex(vals[16]), hex(vals[19]), hex(vals[18])
+            c.update(unwind(prog, Object.from_bytes_(prog, "struct pt_regs", regs[:pt_regs_size])))
+            current[curr.value_()] = cpu
+        else:
+            c["registers_from"] = None
+            c["frames"] = []
+            c["error"] = f"no registers: no crash_notes entry, {len(notes)} file notes for {len(possible)} CPUs"
+        cpus.append(c)
+    tasks = {}
+    for t in for_each_task(prog):
+        tasks[t.value_()] = t
+    for cpu in possible:
+        idle = per_cpu(prog["runqueues"], cpu).idle
+        if idle.value_():
+            tasks.setdefault(idle.value_(), idle)
+    by_cpu = {c["cpu"]: c for c in cpus}
+    task_out = []
+    for addr, t in tasks.items():
+        e = {"task": hex(addr), "pid": t.pid.value_(), "comm": t.comm.string_().decode(errors="replace")}
+        if addr in current:
+            c = by_cpu[current[addr]]
+            e["current_on"] = current[addr]
+            e["frames"] = c["frames"]
+            if "error" in c:
+                e["error"] = c["error"]
+        else:
+            e.update(unwind(prog, t))
+        task_out.append(e)
+    lock_out = [lock_view(prog, kind, addr) for kind, addr in locks]
+    return {"facts": type_facts(prog), "drgn": drgn.__version__, "release": prog["UTS_RELEASE"].string_().decode(),
+            "online_cpus": online, "possible_cpus": possible, "file_notes": [p for p, _ in notes],
+            "cpus": cpus, "tasks": task_out, "locks": lock_out, "problems": problems}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("dump")
+    ap.add_argument("vmlinux")
+    ap.add_argument("--ko", action="append", default=[])
+    ap.add_argument("--lock", action="append", default=[], help="KIND:ADDRESS (mutex or rwsem)")
+    a = ap.parse_args()
+    locks = []
+    for spec in a.lock:
+        kind, addr = spec.split(":", 1)
+        locks.append((kind, int(addr, 16)))
+    try:
+        out = view(a.dump, a.vmlinux, a.ko, locks)
+    except Exception:
+        print(json.dumps({"fatal": traceback.format_exc()}))
+        return 1
+    json.dump(out, sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
