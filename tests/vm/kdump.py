@@ -1,8 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 """Real in-guest kdump for the rig: the dumps customers send (makedumpfile -c -d 31,
 its flattened -F stream, ELF), written by a capture kernel onto a virtio ext4 image and
-read back on the host with debugfs (no root mount). Also fetches and builds for the
-second kernel (Debian 13's 6.12).
+read back on the host with debugfs (no root mount). Builds for any fetched kernel.
 
 One cycle: boot with crashkernel=256M -> load kstuck.ko, `kexec -p` the capture kernel
 -> start the scenario (its KSTUCK-TRUTH lines are printed before the panic) ->
@@ -10,7 +9,6 @@ optionally a QEMU dump of the same live state -> panic (sysrq c or the hung-task
 detector) -> the capture kernel's /init (tests/vm/guest/capture-init) runs makedumpfile
 and powers off -> the host extracts the files.
 """
-import os
 import re
 import shutil
 import subprocess
@@ -33,42 +31,20 @@ FORMATS = {
 }
 
 
-@dataclass
-class DebianKernel(rig.Kernel):
-    """A kernel fetched by scripts/fetch-kernel-debian: headers and Debian userland
-    (loader, libraries, makedumpfile) live in its cache folder, not on the host."""
-
-    @property
-    def headers(self):
-        return self.cache / "headers" / "src" / f"linux-headers-{self.kver}"
+# Every fetched kernel now keeps its headers (and, for newer suites, its Debian
+# userland) in its cache folder: the old name stays for the suites that use it.
+DebianKernel = rig.Kernel
 
 
-def kbuild_args(kernel):
-    """Extra make arguments for M= builds against this kernel (empty for the host's)."""
-    f = kernel.cache / "kbuild-args"
-    return f.read_text().split() if f.exists() else []
-
-
-def fetch_debian_kernel(dist="trixie"):
-    """Another Debian release's cloud kernel (cached by version under rig.CACHE)."""
-    env = dict(os.environ, KSTUCK_CACHE=str(rig.CACHE))
-    out = run_script([str(rig.ROOT / "scripts" / "fetch-kernel-debian"), dist], env)
-    cache = Path(out.strip().splitlines()[-1])
-    return DebianKernel((cache / "kver").read_text().strip(), cache)
-
-
-def run_script(cmd, env):
-    return rig.run(cmd, env=env, what=Path(cmd[0]).name, timeout=1800)
+def fetch_debian_kernel(dist="trixie", flavour="cloud"):
+    """Another Debian release's kernel (cached by version under rig.CACHE)."""
+    return rig.fetch_kernel(f"{dist}:{flavour}")
 
 
 def build_modules(kernel, build=rig.BUILD):
-    """kstuck.ko and the scenario modules for any kernel (6.1 from the host headers,
-    others with their kbuild-args). Returns (kstuck_ko, [scenario .ko])."""
-    args = kbuild_args(kernel)
-    ko = rig.build_kmod(kernel, rig.ROOT, Path(build) / "kmod" / kernel.kver, args) / "kstuck.ko"
-    sdir = rig.build_kmod(kernel, rig.ROOT / "tests" / "vm" / "scenarios",
-                          Path(build) / "scenarios" / kernel.kver, args)
-    return ko, sorted(sdir.glob("*.ko"))
+    """kstuck.ko and the scenario modules for any kernel (its cached headers and
+    kbuild-args). Returns (kstuck_ko, [scenario .ko])."""
+    return rig.build_kstuck_ko(kernel, build), rig.build_scenarios(kernel, build)
 
 
 def _debian_userland(kernel):

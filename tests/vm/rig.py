@@ -56,7 +56,16 @@ class Kernel:
 
     @property
     def headers(self):
-        return Path(f"/usr/src/linux-headers-{self.kver}")
+        """The M= build's KDIR: Debian's headers unpacked under the cache by
+        scripts/fetch-kernel (never installed on the host)."""
+        return self.cache / "headers" / "src" / f"linux-headers-{self.kver}"
+
+    @property
+    def kbuild_args(self):
+        """Extra make arguments for M= builds against this kernel (scripts/fetch-kernel's
+        kbuild-args: the compiler, features the host's gcc-12 lacks switched off)."""
+        f = self.cache / "kbuild-args"
+        return f.read_text().split() if f.exists() else []
 
     def module(self, name):
         for suffix in (".ko", ".ko.xz"):
@@ -66,10 +75,29 @@ class Kernel:
         raise RigError(f"guest module {name} missing from {self.cache}/modules")
 
 
-def fetch_kernel():
-    """The current Debian cloud kernel, fetched (or re-used) by scripts/fetch-kernel."""
+# The suites and flavours scripts/fetch-kernel knows; "bookworm:cloud" is the default kernel.
+SUITES = ("bullseye", "bookworm", "bookworm-backports", "trixie", "trixie-backports", "sid")
+FLAVOURS = ("cloud", "rt")
+DEFAULT_KERNEL = "bookworm:cloud"
+
+
+def parse_kernel_spec(spec):
+    """'SUITE[:FLAVOUR]' -> (suite, flavour); raises RigError naming what is unknown."""
+    suite, _, flavour = spec.partition(":")
+    flavour = flavour or "cloud"
+    if suite not in SUITES or flavour not in FLAVOURS:
+        raise RigError(f"unknown kernel '{spec}' (SUITE:FLAVOUR, SUITE in {' '.join(SUITES)}, "
+                       f"FLAVOUR in {' '.join(FLAVOURS)})")
+    return suite, flavour
+
+
+def fetch_kernel(spec=DEFAULT_KERNEL):
+    """A Debian kernel 'SUITE[:FLAVOUR]' (default bookworm's cloud kernel), fetched (or
+    re-used from the cache) by scripts/fetch-kernel."""
+    suite, flavour = parse_kernel_spec(spec)
     env = dict(os.environ, KSTUCK_CACHE=str(CACHE))
-    out = run([str(ROOT / "scripts" / "fetch-kernel")], env=env, what="fetch-kernel")
+    out = run([str(ROOT / "scripts" / "fetch-kernel"), suite, flavour], env=env, what="fetch-kernel",
+              timeout=3600)
     cache = Path(out.strip().splitlines()[-1])
     return Kernel((cache / "kver").read_text().strip(), cache)
 
@@ -84,7 +112,7 @@ def build_kmod(kernel, src_dir, out_dir, extra_args=()):
         [str(p) for p in Path(src_dir).iterdir()
          if p.name in ("Kbuild", "kmod", "nmi_dump") or p.suffix in (".c", ".h") or p.name == "Kbuild"],
         what="copy module sources")
-    run(["make", "-C", str(kernel.headers), f"M={out_dir}", "W=1", "modules", *extra_args],
+    run(["make", "-C", str(kernel.headers), f"M={out_dir}", "W=1", "modules", *kernel.kbuild_args, *extra_args],
         what=f"module build in {out_dir}", timeout=600)
     return out_dir
 
