@@ -39,7 +39,8 @@ module_param(watchdog_ms, uint, 0444);
 MODULE_PARM_DESC(watchdog_ms, "start the stall watchdog at load with this threshold (ms; 0 = off)");
 static bool watchdog_panic;
 module_param(watchdog_panic, bool, 0444);
-MODULE_PARM_DESC(watchdog_panic, "panic after a stall capture, so kdump gets the machine (default 0)");
+MODULE_PARM_DESC(watchdog_panic,
+		 "panic after a stall capture, so kdump gets the machine (default 0)");
 
 static DEFINE_PER_CPU(struct hrtimer, kstuck_wd_timer);
 static DEFINE_PER_CPU(struct work_struct, kstuck_wd_start_work);
@@ -104,8 +105,8 @@ static void kstuck_wd_check(void)
 	}
 	if (stalled < 0)
 		return;
-	ret = nmi_dump_capture_sync(NMI_DUMP_TRIGGER_WATCHDOG, KSTUCK_NMI_TIMEOUT_DEFAULT_MS, stalled,
-				    worst, &res);
+	ret = nmi_dump_capture_sync(NMI_DUMP_TRIGGER_WATCHDOG, KSTUCK_NMI_TIMEOUT_DEFAULT_MS,
+				    stalled, worst, &res);
 	if (ret) {
 		pr_warn("CPU %d silent for %llu ms, capture failed: %d\n", stalled,
 			div_u64(worst, NSEC_PER_MSEC), ret);
@@ -168,8 +169,8 @@ static int kstuck_wd_start(void)
 	for_each_cpu(cpu, &kstuck_wd_cpus) {
 		per_cpu(kstuck_wd_beat_ns, cpu) = now;
 		per_cpu(kstuck_wd_reported, cpu) = false;
-		kstuck_hrtimer_setup(per_cpu_ptr(&kstuck_wd_timer, cpu), kstuck_wd_beat, CLOCK_MONOTONIC,
-				     HRTIMER_MODE_REL_HARD);
+		kstuck_hrtimer_setup(per_cpu_ptr(&kstuck_wd_timer, cpu), kstuck_wd_beat,
+				     CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
 		INIT_WORK(per_cpu_ptr(&kstuck_wd_start_work, cpu), kstuck_wd_start_fn);
 	}
 	WRITE_ONCE(kstuck_wd_running, true);
@@ -182,7 +183,8 @@ static int kstuck_wd_start(void)
 	}
 	kstuck_wd_thread = t;
 	pr_info("watching %u CPUs, threshold %u ms%s\n", cpumask_weight(&kstuck_wd_cpus),
-		kstuck_wd_threshold_ms, (kstuck_wd_flags & KSTUCK_WATCHDOG_PANIC) ? ", panic after capture" : "");
+		kstuck_wd_threshold_ms,
+		(kstuck_wd_flags & KSTUCK_WATCHDOG_PANIC) ? ", panic after capture" : "");
 	return 0;
 }
 
@@ -193,7 +195,8 @@ static long kstuck_wd_ioctl_set(void __user *uarg)
 
 	if (copy_from_user(&c, uarg, sizeof(c)))
 		return -EFAULT;
-	if (c.size != sizeof(c) || c.reserved || c.enabled > 1 || (c.flags & ~KSTUCK_WATCHDOG_PANIC))
+	if (c.size != sizeof(c) || c.reserved || c.enabled > 1 ||
+	    (c.flags & ~KSTUCK_WATCHDOG_PANIC))
 		return -EINVAL;
 	if (c.threshold_ms < KSTUCK_WATCHDOG_THRESHOLD_MIN_MS ||
 	    c.threshold_ms > KSTUCK_WATCHDOG_THRESHOLD_MAX_MS)
@@ -246,7 +249,8 @@ int kstuck_watchdog_init(void)
 
 	if (!watchdog_ms)
 		return 0;
-	if (watchdog_ms < KSTUCK_WATCHDOG_THRESHOLD_MIN_MS || watchdog_ms > KSTUCK_WATCHDOG_THRESHOLD_MAX_MS)
+	if (watchdog_ms < KSTUCK_WATCHDOG_THRESHOLD_MIN_MS ||
+	    watchdog_ms > KSTUCK_WATCHDOG_THRESHOLD_MAX_MS)
 		return -EINVAL;
 	mutex_lock(&kstuck_wd_mutex);
 	kstuck_wd_threshold_ms = watchdog_ms;

@@ -83,7 +83,8 @@ static notrace u32 nmi_dump_unwind(struct nmi_dump_cpu *rec, u32 n, u32 *flags,
 	struct unwind_state state;
 	unsigned long addr;
 
-	for (unwind_start(&state, tsk, regs, NULL); !unwind_done(&state); unwind_next_frame(&state)) {
+	for (unwind_start(&state, tsk, regs, NULL); !unwind_done(&state);
+	     unwind_next_frame(&state)) {
 		addr = unwind_get_return_address(&state);
 		if (!addr)
 			break;
@@ -177,7 +178,8 @@ static notrace void nmi_dump_fill(struct nmi_dump_cpu *rec, struct pt_regs *regs
 		if (regs && n == 1 && nmi_dump_resync(regs)) {
 			flags = NMI_DUMP_STACK_RESYNCED;
 			rec->frames[n++] = this_cpu_ptr(&nmi_dump_resync_regs)->ip;
-			n = nmi_dump_unwind(rec, n, &flags, tsk, this_cpu_ptr(&nmi_dump_resync_regs));
+			n = nmi_dump_unwind(rec, n, &flags, tsk,
+					    this_cpu_ptr(&nmi_dump_resync_regs));
 		}
 	}
 	rec->nr_frames = n;
@@ -483,7 +485,8 @@ void nmi_dump_exit(void)
 	for_each_possible_cpu(cpu)
 		atomic_set(per_cpu_ptr(&nmi_dump_request, cpu), REQ_NONE);
 	if (nmi_dump_handler_registered)
-		unregister_nmi_handler(NMI_LOCAL, "kstuck_nmi");	/* waits for running handlers */
+		/* Waits for running handlers. */
+		unregister_nmi_handler(NMI_LOCAL, "kstuck_nmi");
 	nmi_dump_handler_registered = false;
 	vfree(nmi_dump_buffer);
 	nmi_dump_buffer = NULL;

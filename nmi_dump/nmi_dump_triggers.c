@@ -42,10 +42,12 @@ MODULE_PARM_DESC(unknown_nmi_capture, "capture all CPUs on an external/unknown N
 static bool unknown_nmi_claim;
 module_param(unknown_nmi_claim, bool, 0644);
 MODULE_PARM_DESC(unknown_nmi_claim,
-		 "claim external NMIs (NMI_HANDLED): silences the kernel and bypasses unknown_nmi_panic (default 0)");
+		 "claim external NMIs (NMI_HANDLED): silences the kernel and bypasses "
+		 "unknown_nmi_panic (default 0)");
 static unsigned int unknown_nmi_timeout_ms = 500;
 module_param(unknown_nmi_timeout_ms, uint, 0644);
-MODULE_PARM_DESC(unknown_nmi_timeout_ms, "bound of the wait for other CPUs in NMI context (ms, max 1000)");
+MODULE_PARM_DESC(unknown_nmi_timeout_ms,
+		 "bound of the wait for other CPUs in NMI context (ms, max 1000)");
 static bool panic_capture = true;
 module_param(panic_capture, bool, 0644);
 MODULE_PARM_DESC(panic_capture, "capture at panic from a panic notifier (default 1)");
@@ -72,7 +74,8 @@ static int nmi_dump_panic_notify(struct notifier_block *nb, unsigned long event,
 	if (nmi_dump_capture_atomic(NMI_DUMP_TRIGGER_PANIC, NULL, READ_ONCE(panic_timeout_ms),
 				    NULL) == -EBUSY) {
 		nmi_dump_break_busy();
-		nmi_dump_capture_atomic(NMI_DUMP_TRIGGER_PANIC, NULL, READ_ONCE(panic_timeout_ms), NULL);
+		nmi_dump_capture_atomic(NMI_DUMP_TRIGGER_PANIC, NULL, READ_ONCE(panic_timeout_ms),
+					NULL);
 	}
 	return NOTIFY_DONE;
 }
