@@ -10,6 +10,7 @@
 #define KSTUCK_COMPAT_H
 
 #include <linux/compiler.h>
+#include <linux/ftrace.h>
 #include <linux/hardirq.h>
 #include <linux/hrtimer.h>
 #include <linux/preempt.h>
@@ -65,6 +66,54 @@ static inline void kstuck_hrtimer_setup(struct hrtimer *timer,
 #else
 #define kstuck_ftrace_regs	pt_regs
 #endif
+
+/*
+ * Recursion protection of an ftrace_ops callback. Since v5.11 (include/linux/
+ * trace_recursion.h, "ftrace: Reverse what the RECURSION flag means in the
+ * ftrace_ops") a callback registered without FTRACE_OPS_FL_RECURSION tests for
+ * recursion itself; before, ftrace wrapped every callback registered without
+ * FTRACE_OPS_FL_RECURSION_SAFE in a test of its own. kstuck sets neither flag.
+ */
+#if __has_include(<linux/trace_recursion.h>)
+#include <linux/trace_recursion.h>
+
+static __always_inline int kstuck_ftrace_recursion_trylock(unsigned long ip,
+							    unsigned long parent_ip)
+{
+	return ftrace_test_recursion_trylock(ip, parent_ip);
+}
+
+static __always_inline void kstuck_ftrace_recursion_unlock(int bit)
+{
+	ftrace_test_recursion_unlock(bit);
+}
+#else
+static __always_inline int kstuck_ftrace_recursion_trylock(unsigned long ip,
+							    unsigned long parent_ip)
+{
+	return 0;
+}
+
+static __always_inline void kstuck_ftrace_recursion_unlock(int bit)
+{
+}
+#endif
+
+/*
+ * Frees the filter of an ftrace_ops that is not registered (an empty filter would
+ * trace every function). ftrace_free_filter() is exported since "ftrace: Export
+ * ftrace_free_filter() to modules" (early 2023; in Debian's 6.1.y, not in 5.10);
+ * before, resetting the filter to nothing frees its hash the same way: an empty hash
+ * is replaced by the shared EMPTY_HASH and the old one freed.
+ */
+static inline void kstuck_ftrace_free_filter(struct ftrace_ops *ops)
+{
+#ifdef KSTUCK_HAVE_EXPORT_FTRACE_FREE_FILTER
+	ftrace_free_filter(ops);
+#else
+	ftrace_set_filter(ops, NULL, 0, 1);
+#endif
+}
 
 /*
  * Preemption off until the end of the enclosing scope, for probes whose caller may

@@ -335,7 +335,7 @@ out_unregister:
 	kstuck_fbt_unregister(s);
 	goto out_free_rings;
 out_free_filter:
-	ftrace_free_filter(&s->fbt_ops);
+	kstuck_ftrace_free_filter(&s->fbt_ops);
 out_free_rings:
 	kstuck_rings_free(s->rings);
 out_free_session:

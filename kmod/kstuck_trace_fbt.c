@@ -7,7 +7,6 @@
 #include <linux/ktime.h>
 #include <linux/preempt.h>
 #include <linux/string.h>
-#include <linux/trace_recursion.h>
 
 #include "kmod/kstuck_compat.h"
 #include "kmod/kstuck_trace.h"
@@ -84,14 +83,14 @@ static notrace void kstuck_fbt_callback(unsigned long ip, unsigned long parent_i
 	struct kstuck_trace_session *s = container_of(op, struct kstuck_trace_session, fbt_ops);
 	int bit;
 
-	bit = ftrace_test_recursion_trylock(ip, parent_ip);
+	bit = kstuck_ftrace_recursion_trylock(ip, parent_ip);
 	if (bit < 0)
 		return;
 	/* The ring is per CPU: stay on this one from reserve to commit. */
 	preempt_disable_notrace();
 	kstuck_trace_emit(s, KSTUCK_PROBE_FBT, ip, parent_ip);
 	preempt_enable_notrace();
-	ftrace_test_recursion_unlock(bit);
+	kstuck_ftrace_recursion_unlock(bit);
 }
 
 int kstuck_fbt_register(struct kstuck_trace_session *s)
@@ -117,5 +116,5 @@ void kstuck_fbt_unregister(struct kstuck_trace_session *s)
 		unregister_ftrace_function(&s->fbt_ops);
 		s->fbt_registered = false;
 	}
-	ftrace_free_filter(&s->fbt_ops);
+	kstuck_ftrace_free_filter(&s->fbt_ops);
 }

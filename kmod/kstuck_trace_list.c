@@ -17,9 +17,22 @@
 /* The 64-bit table of the kernel these headers belong to: "sys_openat" etc. */
 static const char *const kstuck_syscall_syms[] = {
 #define __SYSCALL(nr, sym) [nr] = #sym,
-/* 6.11+ tables mark exit/exit_group (commit 9142be9e6443 "x86/syscall: Mark exit[_group] syscall handlers __noreturn"). */
+/*
+ * 6.11+ tables mark exit/exit_group (commit 9142be9e6443 "x86/syscall: Mark
+ * exit[_group] syscall handlers __noreturn").
+ */
 #define __SYSCALL_NORETURN(nr, sym) __SYSCALL(nr, sym)
+/*
+ * Tables before v5.12 name each entry's ABI: common and 64-bit entries are the
+ * 64-bit table, x32 ones (512 and up) are not.
+ */
+#define __SYSCALL_COMMON(nr, sym) __SYSCALL(nr, sym)
+#define __SYSCALL_64(nr, sym) __SYSCALL(nr, sym)
+#define __SYSCALL_X32(nr, sym)
 #include <asm/syscalls_64.h>
+#undef __SYSCALL_X32
+#undef __SYSCALL_64
+#undef __SYSCALL_COMMON
 #undef __SYSCALL_NORETURN
 #undef __SYSCALL
 };
