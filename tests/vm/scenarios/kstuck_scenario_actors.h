@@ -10,13 +10,15 @@
 #include <linux/kthread.h>
 #include <linux/sched/task.h>
 
+#include "kstuck_scenario_compat.h"
+
 /* An actor on cpu (name may hold one %u for it), or anywhere when cpu < 0. */
 static inline struct task_struct *kstuck_scenario_spawn(int (*fn)(void *), const char *name, int cpu)
 {
 	struct task_struct *t;
 
 	if (cpu >= 0)
-		t = kthread_create_on_cpu(fn, NULL, cpu, name);
+		t = kstuck_scenario_kthread_on_cpu(fn, NULL, cpu, name);
 	else
 		t = kthread_create(fn, NULL, "%s", name);
 	if (IS_ERR(t))

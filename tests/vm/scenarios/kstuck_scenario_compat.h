@@ -12,22 +12,26 @@
 #ifndef KSTUCK_SCENARIO_COMPAT_H
 #define KSTUCK_SCENARIO_COMPAT_H
 
-#include <linux/module.h>
+#include <linux/err.h>
+#include <linux/kthread.h>
 #include <linux/smp.h>
+#include <linux/string.h>
 #include <asm/mmu.h>
 
 /*
- * Where the module's init text starts. Since v6.4 ("module: replace module_layout
- * with module_memory", which also defines for_each_mod_mem_type) a module's memory is
- * mem[MOD_*]; before, init_layout.
+ * A kthread bound to cpu, named by namefmt with one %u for the cpu: what
+ * kthread_create_on_cpu() does, which 5.10 does not export, less its per-CPU-kthread
+ * mark (for smpboot's hotplug parking, which these threads never use).
  */
-static inline void *kstuck_scenario_init_text(struct module *mod)
+static inline struct task_struct *kstuck_scenario_kthread_on_cpu(int (*fn)(void *), void *data,
+								  unsigned int cpu,
+								  const char *namefmt)
 {
-#ifdef for_each_mod_mem_type
-	return mod->mem[MOD_INIT_TEXT].base;
-#else
-	return mod->init_layout.base;
-#endif
+	struct task_struct *t = kthread_create(fn, data, namefmt, cpu);
+
+	if (!IS_ERR(t))
+		kthread_bind(t, cpu);
+	return t;
 }
 
 /* leave_mm() lost its cpu argument (it always was this CPU) between 6.1 and 6.12. */

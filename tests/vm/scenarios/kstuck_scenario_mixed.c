@@ -136,10 +136,12 @@ static int __init kstuck_mixed_init(void)
 	    spinner_cpu >= nr_cpu_ids || !cpu_online(spinner_cpu) || holder_cpu == spinner_cpu)
 		return -EINVAL;
 	/* Created stopped: on failure, kthread_stop() ends a thread that never ran. */
-	h = kthread_create_on_cpu(kstuck_mixed_holder, NULL, holder_cpu, "kstuck_mixh/%u");
+	h = kstuck_scenario_kthread_on_cpu(kstuck_mixed_holder, NULL, holder_cpu,
+					    "kstuck_mixh/%u");
 	if (IS_ERR(h))
 		return PTR_ERR(h);
-	s = kthread_create_on_cpu(kstuck_mixed_spinner, NULL, spinner_cpu, "kstuck_mixs/%u");
+	s = kstuck_scenario_kthread_on_cpu(kstuck_mixed_spinner, NULL, spinner_cpu,
+					    "kstuck_mixs/%u");
 	if (IS_ERR(s)) {
 		kthread_stop(h);
 		return PTR_ERR(s);

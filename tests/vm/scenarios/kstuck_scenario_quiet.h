@@ -9,7 +9,10 @@
  *    flushes the kernel TLB on every CPU and waits, preemption off. Started before
  *    that, a wedge holds the kworker's CPU for its whole length. So "start" first
  *    waits (bounded) for the init memory to be unmapped, then purges lazily freed
- *    vmap areas itself.
+ *    vmap areas itself. What it watches is a marker in the init rodata: up to 6.3 the
+ *    init sections are one allocation; since 6.4 do_free_init() frees init text, data,
+ *    then rodata, and on 7.x the init text goes back to the execmem ROX cache and
+ *    stays mapped, so only the rodata's unmapping says the kworker is done.
  *  - x86 lazy TLB: a kthread runs on the last user mm its CPU ran, and that CPU stays
  *    in the mm's cpumask. When the process exits, the page-table free flushes lazy
  *    CPUs too. So a wedging actor switches to init_mm first, with interrupts off.
@@ -26,12 +29,13 @@
 
 #include "kstuck_scenario_compat.h"
 
-static void *kstuck_scenario_init_base;
+static const int kstuck_scenario_init_marker __initconst = 1;
+static const void *kstuck_scenario_init_base;
 
 /* Called from the module's init function, while its init memory is mapped. */
-static inline void kstuck_scenario_note_init_memory(void)
+static __always_inline void kstuck_scenario_note_init_memory(void)
 {
-	kstuck_scenario_init_base = kstuck_scenario_init_text(THIS_MODULE);
+	kstuck_scenario_init_base = &kstuck_scenario_init_marker;
 }
 
 /* Called from "start" (process context), before any actor wedges a CPU. */

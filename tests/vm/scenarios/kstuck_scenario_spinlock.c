@@ -67,7 +67,8 @@ static int kstuck_scenario_spinlock_holder(void *unused)
 	if (spinlock_wait_go())
 		return 0;
 	pr_info("spinlock_holder pid=%d comm=%s cpu=%d func=kstuck_scenario_spinlock_hold lock=%px seconds=%u\n",
-		current->pid, current->comm, raw_smp_processor_id(), &kstuck_scenario_lock, hold_seconds);
+		current->pid, current->comm, raw_smp_processor_id(), &kstuck_scenario_lock,
+		hold_seconds);
 	kstuck_scenario_spinlock_hold();
 	pr_info("spinlock_holder done\n");
 	while (!kthread_should_stop())
@@ -117,8 +118,10 @@ static int __init kstuck_scenario_spinlock_init(void)
 	if (holder_cpu >= nr_cpu_ids || !cpu_online(holder_cpu) || waiter_cpu >= nr_cpu_ids ||
 	    !cpu_online(waiter_cpu) || holder_cpu == waiter_cpu)
 		return -EINVAL;
-	holder_task = kstuck_scenario_spawn(kstuck_scenario_spinlock_holder, "kstuck_lockhold/%u", holder_cpu);
-	waiter_task = kstuck_scenario_spawn(kstuck_scenario_spinlock_waiter, "kstuck_lockwait/%u", waiter_cpu);
+	holder_task = kstuck_scenario_spawn(kstuck_scenario_spinlock_holder, "kstuck_lockhold/%u",
+					    holder_cpu);
+	waiter_task = kstuck_scenario_spawn(kstuck_scenario_spinlock_waiter, "kstuck_lockwait/%u",
+					    waiter_cpu);
 	if (IS_ERR(holder_task) || IS_ERR(waiter_task)) {
 		atomic_set(&stop_all, 1);
 		kstuck_scenario_stop(&waiter_task);

@@ -132,7 +132,10 @@ static int kstuck_starve_spinner(void *unused)
 		starve_sleep_until_stopped();
 		return 0;
 	}
-	/* The owner runs on this CPU too: wait until it holds the mutex and has left the runqueue. */
+	/*
+	 * The owner runs on this CPU too: wait until it holds the mutex and has left the
+	 * runqueue.
+	 */
 	for (i = 0; i < 2000 && !(atomic_read(&owner_holds) && !READ_ONCE(owner_task->on_rq)); i++)
 		msleep(5);
 	if (i == 2000) {
@@ -200,7 +203,10 @@ module_param_cb(start, &start_ops, NULL, 0200);
 
 static void starve_stop_all(void)
 {
-	/* Ends the spin; stopping the owner wakes it, so it unlocks before the waiter is stopped. */
+	/*
+	 * Ends the spin; stopping the owner wakes it, so it unlocks before the waiter is
+	 * stopped.
+	 */
 	atomic_set(&stop_all, 1);
 	kstuck_scenario_stop(&spinner_task);
 	kstuck_scenario_stop(&owner_task);
@@ -235,4 +241,5 @@ static void __exit kstuck_scenario_starve_exit(void)
 module_init(kstuck_scenario_starve_init);
 module_exit(kstuck_scenario_starve_exit);
 MODULE_LICENSE("GPL");
-MODULE_DESCRIPTION("kstuck test scenario: mutex owner runnable behind an IRQs-off CPU (QEMU guest only)");
+MODULE_DESCRIPTION(
+	"kstuck test scenario: mutex owner runnable behind an IRQs-off CPU (QEMU guest only)");
