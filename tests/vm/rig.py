@@ -130,7 +130,7 @@ def build_userspace(build=BUILD):
     """The release build of the kstuck CLI that runs inside the guest."""
     bdir = Path(build) / "release"
     if not (bdir / "build.ninja").exists():
-        run(["cmake", "-S", str(ROOT), "-B", str(bdir), "-G", "Ninja", "-DCMAKE_BUILD_TYPE=RelWithDebInfo"],
+        run(["cmake", "-S", str(ROOT), "-B", str(bdir), "-G", "Ninja", "-DCMAKE_BUILD_TYPE=Release", "-DKSTUCK_WERROR=ON"],
             what="cmake (release)")
     run(["ninja", "-C", str(bdir), "kstuck"], what="ninja (release kstuck)", timeout=1800)
     return bdir / "cli" / "kstuck"
