@@ -42,7 +42,7 @@ from tests.vm import drgn_known_defects  # noqa: E402
 # interpreter sees it (the rig may run under another python3).
 DRGN_PYTHON = "/usr/bin/python3"
 VIEW = Path(__file__).resolve().parent / "drgn_view.py"
-UTS_SYSNAME, UTS_RELEASE, UTS_MACHINE = 12, 12 + 2 * 65, 12 + 4 * 65
+UTS_SYSNAME = 12  # new_utsname in disk_dump_header: 6 fields of 65 bytes after signature[8], version
 
 
 class Env:
@@ -84,10 +84,12 @@ def readable_by_drgn(dump, info, tmp):
         if path == dump:
             path = Path(tmp) / "utsname.kdump"
             shutil.copyfile(dump, path)
+        # libkdumpfile 0.5.1 takes the architecture from utsname only when every field
+        # looks filled in (sysname alone was not enough).
         release = info.vmcoreinfo.get("OSRELEASE", "").encode()[:64]
         with open(path, "r+b") as f:
-            for off, val in ((UTS_SYSNAME, b"Linux"), (UTS_RELEASE, release), (UTS_MACHINE, b"x86_64")):
-                f.seek(off)
+            for i, val in enumerate((b"Linux", b"(none)", release, b"(unknown)", b"x86_64", b"(none)")):
+                f.seek(UTS_SYSNAME + i * 65)
                 f.write(val.ljust(65, b"\0"))
         done.append("utsname filled")
     return path, done
@@ -119,8 +121,18 @@ def module_files(module_dir):
     return kos
 
 
-def drgn_json(dump, vmlinux, kos, locks):
+def frame_names(analyze):
+    """Every function name kstuck put in a stack of its analyze report."""
+    names = set()
+    for stack in [c.get("stack") for c in analyze.get("cpus", [])] + [g.get("stack") for g in analyze.get("groups", [])]:
+        names.update(f.get("function") for f in (stack or {}).get("frames", []) if f.get("function"))
+    return sorted(names)
+
+
+def drgn_json(dump, vmlinux, kos, locks, names_file=None):
     cmd = [DRGN_PYTHON, str(VIEW), str(dump), str(vmlinux)]
+    if names_file:
+        cmd += ["--names", str(names_file)]
     for k in kos:
         cmd += ["--ko", str(k)]
     for kind, addr in locks:
@@ -142,21 +154,52 @@ def _fn(name):
 
 
 def kstuck_frames(stack):
-    return [{"pc": f.get("ip"), "function": _fn(f.get("function"))} for f in (stack or {}).get("frames", [])]
+    return [{"pc": f.get("ip"), "function": _fn(f.get("function")), "module": f.get("module") or "",
+             "offset": _offset(f.get("symbol"))}
+            for f in (stack or {}).get("frames", [])]
 
 
 def _names(frames):
     return [f.get("function") or "?" for f in frames]
 
 
-def stack_diff(kind, key, k_frames, d_frames, d_error=None):
+def _same_function(k, d, symbols):
+    """Frames that name the same code: the same name, or the same pc where kstuck's
+    symbol (kallsyms' nearest symbol, as the kernel's %pB prints it) starts inside drgn's
+    (the ELF symbol with a size that contains the pc): an alias at the same address
+    (secondary_startup_64_no_verify / secondary_startup_64) or an inner label
+    (entry_SYSCALL_64_after_hwframe inside entry_SYSCALL_64)."""
+    if (k.get("function") or "?") == (d.get("function") or "?"):
+        return True
+    if not k.get("function") or not d.get("start") or _h(k.get("pc")) != _h(d.get("pc")):
+        return False
+    off, named = k.get("offset"), symbols.get(k["function"])
+    if off is None or not named:
+        return False
+    # kstuck's name is a symbol drgn knows, at the address kstuck's offset implies.
+    k_start, d_start = _h(k["pc"]) - off, _h(d["start"])
+    return _h(named[0]) == k_start and d_start <= k_start < d_start + max(d.get("size") or 0, 1)
+
+
+def _offset(symbol):
+    """The offset of 'func+0x1c/0x80 [mod]', or None."""
+    try:
+        return int(symbol.split("+", 1)[1].split("/", 1)[0], 16)
+    except (AttributeError, IndexError, ValueError):
+        return None
+
+
+def stack_diff(kind, key, k_frames, d_frames, d_error=None, symbols=None):
     """A difference record of two stacks, or None when they name the same functions."""
     kn, dn = _names(k_frames), _names(d_frames)
-    if kn == dn:
+    symbols = symbols or {}
+    if len(kn) == len(dn) and all(_same_function(k, d, symbols) for k, d in zip(k_frames, d_frames)):
         return None
-    first = next((i for i, (a, b) in enumerate(zip(kn, dn)) if a != b), min(len(kn), len(dn)))
+    first = next((i for i, (a, b) in enumerate(zip(k_frames, d_frames)) if not _same_function(a, b, symbols)),
+                 min(len(kn), len(dn)))
     return {"what": kind, "key": key, "first": first, "kstuck": kn, "drgn": dn,
             "kstuck_pcs": [f.get("pc") for f in k_frames], "drgn_pcs": [f.get("pc") for f in d_frames],
+            "kstuck_modules": [f.get("module", "") for f in k_frames],
             "drgn_error": d_error}
 
 
@@ -188,7 +231,7 @@ def diff_views(analyze, mutexes, dv):
                                   "has_registers": k.get("has_registers")})
         kf = kstuck_frames(k.get("stack"))
         counts["frames"] += len(kf)
-        s = stack_diff("cpu-stack", cpu, kf, d.get("frames", []), d.get("error"))
+        s = stack_diff("cpu-stack", cpu, kf, d.get("frames", []), d.get("error"), dv.get("symbols"))
         if s:
             s["drgn_registers_from"] = d.get("registers_from")
             diffs.append(s)
@@ -208,7 +251,8 @@ def diff_views(analyze, mutexes, dv):
         stack = groups[g].get("stack") if isinstance(g, int) and 0 <= g < len(groups) else None
         kf = kstuck_frames(stack)
         counts["frames"] += len(kf)
-        s = stack_diff("task-stack", f"{d.get('pid')} {d.get('comm')}", kf, d.get("frames", []), d.get("error"))
+        s = stack_diff("task-stack", f"{d.get('pid')} {d.get('comm')}", kf, d.get("frames", []), d.get("error"),
+                       dv.get("symbols"))
         if s:
             s["current_on"] = d.get("current_on")
             s["state"] = k.get("state")
@@ -270,7 +314,9 @@ def compare(ctx, dump, vmlinux, module_dir=None, label=None, cli=None):
     with tempfile.TemporaryDirectory(prefix="drgn-", dir=dump.parent) as tmp:
         try:
             path, fixes = readable_by_drgn(dump, info, tmp)
-            dv = drgn_json(path, vmlinux, module_files(module_dir), locks)
+            names = Path(tmp) / "names.json"
+            names.write_text(json.dumps(frame_names(analyze)))
+            dv = drgn_json(path, vmlinux, module_files(module_dir), locks, names)
         except RuntimeError as e:
             return [TestResult(name, False, f"drgn: {e}")]
     env = Env(info.fmt, not info.release and info.fmt != "elf", dv.get("release", ""), dv.get("facts", {}))

@@ -127,10 +127,12 @@ def frames_of(trace):
         if frame.is_inline:
             continue
         try:
-            name = frame.symbol().name
+            sym = frame.symbol()
+            name, start, size = sym.name, hex(sym.address), sym.size
         except LookupError:
-            name = None
-        out.append({"pc": hex(frame.pc), "function": name, "interrupted": frame.interrupted})
+            name, start, size = None, None, None
+        out.append({"pc": hex(frame.pc), "function": name, "start": start, "size": size,
+                    "interrupted": frame.interrupted})
         if len(out) >= MAX_FRAMES:
             break
     return out
@@ -141,6 +143,20 @@ def unwind(prog, what):
         return {"frames": frames_of(prog.stack_trace(what))}
     except Exception as e:  # drgn raises ValueError, FaultError, LookupError ... per task
         return {"frames": [], "error": f"{type(e).__name__}: {e}"}
+
+
+def switch_frame_regs(prog, task):
+    """A struct pt_regs holding what a task that is not running saved when it switched
+    out (thread.sp -> struct inactive_task_frame), as drgn itself starts such a task.
+    Used where drgn 0.0.22 would instead take a register note whose pid equals the
+    task's (QEMU's notes carry pid = vCPU + 1; kdump's idle CPUs' notes pid 0)."""
+    sp = task.thread.sp.value_()
+    frame = Object(prog, "struct inactive_task_frame", address=sp)
+    regs = {"ip": frame.ret_addr.value_(), "sp": sp + drgn.sizeof(frame.type_), "bp": frame.bp.value_()}
+    for r in ("bx", "r12", "r13", "r14", "r15"):
+        if any(m.name == r for m in frame.type_.members):
+            regs[r] = frame.member_(r).value_()
+    return Object(prog, "struct pt_regs", value=regs)
 
 
 def lock_view(prog, kind, address):
@@ -187,7 +203,20 @@ def type_facts(prog):
     return facts
 
 
-def view(dump, vmlinux, kos, locks):
+def resolve(prog, names):
+    """drgn's address and size of each name (kstuck's frame names): lets the comparison
+    tell an inner label or alias kstuck printed from a different function."""
+    out = {}
+    for n in names:
+        try:
+            sym = prog.symbol(n)
+            out[n] = [hex(sym.address), sym.size]
+        except (LookupError, ValueError):
+            pass
+    return out
+
+
+def view(dump, vmlinux, kos, locks, names=()):
     prog = drgn.program_from_core_dump(dump)
     problems = []
     try:
@@ -233,6 +262,7 @@ def view(dump, vmlinux, kos, locks):
         if idle.value_():
             tasks.setdefault(idle.value_(), idle)
     by_cpu = {c["cpu"]: c for c in cpus}
+    note_pids = {p for p, _ in notes}
     task_out = []
     for addr, t in tasks.items():
         e = {"task": hex(addr), "pid": t.pid.value_(), "comm": t.comm.string_().decode(errors="replace")}
@@ -242,11 +272,18 @@ def view(dump, vmlinux, kos, locks):
             e["frames"] = c["frames"]
             if "error" in c:
                 e["error"] = c["error"]
+        elif e["pid"] in note_pids:
+            e["start"] = "switch frame"
+            try:
+                e.update(unwind(prog, switch_frame_regs(prog, t)))
+            except drgn.FaultError as err:
+                e.update({"frames": [], "error": f"FaultError: {err}"})
         else:
+            e["start"] = "drgn"
             e.update(unwind(prog, t))
         task_out.append(e)
     lock_out = [lock_view(prog, kind, addr) for kind, addr in locks]
-    return {"facts": type_facts(prog), "drgn": drgn.__version__, "release": prog["UTS_RELEASE"].string_().decode(),
+    return {"facts": type_facts(prog), "symbols": resolve(prog, names), "drgn": drgn.__version__, "release": prog["UTS_RELEASE"].string_().decode(),
             "online_cpus": online, "possible_cpus": possible, "file_notes": [p for p, _ in notes],
             "cpus": cpus, "tasks": task_out, "locks": lock_out, "problems": problems}
 
@@ -257,13 +294,15 @@ def main():
     ap.add_argument("vmlinux")
     ap.add_argument("--ko", action="append", default=[])
     ap.add_argument("--lock", action="append", default=[], help="KIND:ADDRESS (mutex or rwsem)")
+    ap.add_argument("--names", help="file with a JSON list of function names to look up")
     a = ap.parse_args()
     locks = []
     for spec in a.lock:
         kind, addr = spec.split(":", 1)
         locks.append((kind, int(addr, 16)))
     try:
-        out = view(a.dump, a.vmlinux, a.ko, locks)
+        names = json.load(open(a.names)) if a.names else []
+        out = view(a.dump, a.vmlinux, a.ko, locks, names)
     except Exception:
         print(json.dumps({"fatal": traceback.format_exc()}))
         return 1
