@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from tests.vm import drgn_diff
 from tests.vm.rig import RigError, TestResult
 
 # no_timer_check: under TCG on a loaded host the IO-APIC timer check can time out and
@@ -195,6 +196,7 @@ def run(ctx):
             results += check_dump(name, ctx.kstuck_cli, ctx.kernel.vmlinux, ctx.kernel.kver, dump, truth,
                                   kaslr="nokaslr" not in append,
                                   module_dirs=[ctx.kstuck_ko.parent, *{s.parent for s in ctx.scenarios}])
+            results += drgn_diff.compare(ctx, dump, ctx.kernel.vmlinux, ctx.scenarios[0].parent, label=name)
     return results
 
 

@@ -2,7 +2,7 @@
 """Foundation: module load/ioctl/unload in the guest, and a vmcore of the live scenario."""
 import shutil
 
-from tests.vm import rig, vmcore_check
+from tests.vm import drgn_diff, rig, vmcore_check
 from tests.vm.rig import TestResult
 
 
@@ -38,4 +38,5 @@ def run(ctx):
                                   " ".join(f"{k}={v}" for k, v in sorted(truth.items()))[:300]))
         if all(r.passed for r in results):
             keep_dev_dump(ctx, dump, console)
+        results += drgn_diff.compare(ctx, dump, ctx.kernel.vmlinux, ctx.scenarios[0].parent, label="foundation")
     return results

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.vm import drgn_diff
 from tests.vm.rig import RigError, TestResult
 
 SCENARIOS = ["hang_abba", "hang_rwsem", "hang_xcall", "hang_mixed", "hang_starve", "hang_wakelist", "hang_idle"]
@@ -287,6 +288,7 @@ def run(ctx):
         results += guest_results
         if dump:
             results += check_dump(name, ctx.kstuck_cli, ctx.kernel.vmlinux, module_dir, dump, truth)
+            results += drgn_diff.compare(ctx, dump, ctx.kernel.vmlinux, module_dir, label=name)
     return results
 
 

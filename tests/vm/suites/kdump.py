@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.vm import dump_check, kdump, rig
+from tests.vm import drgn_diff, dump_check, kdump, rig
 from tests.vm.rig import RigError, TestResult
 from tests.vm.suites import hang as hang_suite
 
@@ -248,6 +248,7 @@ def check_cycle(label, cycle_dir, cli, kernel, module_dir, panic):
         name = f"{label}-{fmt}"
         out += check_container(name, fmt, dump, kernel.kver, truth, panic)
         out += check_analysis(name, cli, kernel.vmlinux, module_dir, dump, kernel.kver, truth, panic)
+        out += drgn_diff.compare(None, dump, kernel.vmlinux, module_dir, label=name, cli=cli)
     return out
 
 
@@ -295,6 +296,7 @@ def check_scenario_cycle(label, kind, cycle_dir, cli, kernel, module_dir):
         out += [TestResult(f"{name}-{r.name}", r.passed, r.detail) for r in SCENARIO_CYCLES[kind][2](report, truth)]
     if SCENARIO_CYCLES[kind][1] == "crash_kexec_post_notifiers":
         out += check_panic_snapshot(name, cli, kernel.vmlinux, dump)
+    out += drgn_diff.compare(None, dump, kernel.vmlinux, module_dir, label=name, cli=cli)
     return out
 
 

@@ -6,6 +6,7 @@ import socket
 import subprocess
 import time
 
+from tests.vm import drgn_diff
 from tests.vm.rig import TestResult
 
 VMLINUX_STEXT = 0xffffffff81000000  # x86-64 link address of _stext (no KASLR)
@@ -121,6 +122,7 @@ def _boot(ctx, name, append, formats):
         want = "elf" if fmt == "elf" else "flattened diskdump"
         results += _check_dump(ctx, tag, dump, want, kaslr, truth, text_base)
         results[-1].detail += f" (QMP dump {secs:.1f}s)"
+        results += drgn_diff.compare(ctx, dump, ctx.kernel.vmlinux, ctx.scenarios[0].parent, label=tag)
         if fmt == "elf":
             dump.unlink(missing_ok=True)  # 1 GiB: keep only the small dumps
     return results
