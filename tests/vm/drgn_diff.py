@@ -189,7 +189,7 @@ def _offset(symbol):
         return None
 
 
-def stack_diff(kind, key, k_frames, d_frames, d_error=None, symbols=None):
+def stack_diff(kind, key, k_frames, d_frames, d_error=None, symbols=None, d_stop=None):
     """A difference record of two stacks, or None when they name the same functions."""
     kn, dn = _names(k_frames), _names(d_frames)
     symbols = symbols or {}
@@ -200,7 +200,7 @@ def stack_diff(kind, key, k_frames, d_frames, d_error=None, symbols=None):
     return {"what": kind, "key": key, "first": first, "kstuck": kn, "drgn": dn,
             "kstuck_pcs": [f.get("pc") for f in k_frames], "drgn_pcs": [f.get("pc") for f in d_frames],
             "kstuck_modules": [f.get("module", "") for f in k_frames],
-            "drgn_error": d_error}
+            "drgn_error": d_error, "drgn_stop": d_stop, "same_prefix": first >= len(dn)}
 
 
 def _h(v):
@@ -231,7 +231,7 @@ def diff_views(analyze, mutexes, dv):
                                   "has_registers": k.get("has_registers")})
         kf = kstuck_frames(k.get("stack"))
         counts["frames"] += len(kf)
-        s = stack_diff("cpu-stack", cpu, kf, d.get("frames", []), d.get("error"), dv.get("symbols"))
+        s = stack_diff("cpu-stack", cpu, kf, d.get("frames", []), d.get("error"), dv.get("symbols"), d.get("stop"))
         if s:
             s["drgn_registers_from"] = d.get("registers_from")
             diffs.append(s)
@@ -252,7 +252,7 @@ def diff_views(analyze, mutexes, dv):
         kf = kstuck_frames(stack)
         counts["frames"] += len(kf)
         s = stack_diff("task-stack", f"{d.get('pid')} {d.get('comm')}", kf, d.get("frames", []), d.get("error"),
-                       dv.get("symbols"))
+                       dv.get("symbols"), d.get("stop"))
         if s:
             s["current_on"] = d.get("current_on")
             s["state"] = k.get("state")
@@ -289,7 +289,8 @@ def _short(d):
     if d["what"] in ("cpu-stack", "task-stack"):
         i = d["first"]
         return (f"{d['what']} {d['key']}: #{i} kstuck={d['kstuck'][i:i + 3]} drgn={d['drgn'][i:i + 3]}"
-                f"{' drgn error: ' + d['drgn_error'] if d.get('drgn_error') else ''}")
+                f"{' drgn error: ' + d['drgn_error'] if d.get('drgn_error') else ''}"
+                f"{' drgn stopped: ' + d['drgn_stop'] if d.get('drgn_stop') else ''}")
     return f"{d['what']} {d['key']}: kstuck={d['kstuck']} drgn={d['drgn']}"
 
 

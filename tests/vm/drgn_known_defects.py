@@ -22,7 +22,31 @@ class KnownDefect:
     matches: Callable                        # (difference, env, drgn view) -> bool: this is that defect
 
 
-DEFECTS = []
+def _lost_pc_after_irq_stack(diff, env, view):
+    """drgn agrees with kstuck frame for frame up to an interrupt handler's C body (which
+    ran on the hardirq stack), then stops because it has no pc for the next frame, where
+    kstuck continues with the handler's asm entry (asm_<handler>) on the interrupted stack."""
+    stop = diff.get("drgn_stop") or ""
+    n = len(diff.get("drgn", []))
+    if not diff.get("same_prefix") or "program counter is not known" not in stop or not 0 < n < len(diff["kstuck"]):
+        return False
+    return diff["kstuck"][n] == "asm_" + diff["drgn"][n - 1]
+
+
+DEFECTS = [
+    KnownDefect(
+        id="drgn-0.0.22-irq-stack-return",
+        reason="drgn 0.0.22 cannot unwind out of an IDT handler that ran on the hardirq stack "
+               "(call_on_irqstack: the previous stack pointer is stored on the IRQ stack): the frame "
+               "after e.g. sysvec_apic_timer_interrupt gets no program counter and the trace ends there "
+               "(seen on 6.1 QEMU dumps: 'LookupError: program counter is not known'). kstuck goes on "
+               "through asm_sysvec_apic_timer_interrupt into the interrupted task, like the kernel's own "
+               "backtraces. Accepted only when drgn's frames equal kstuck's up to that handler and "
+               "kstuck's next frame is the handler's asm_ entry.",
+        kinds=frozenset({"cpu-stack", "task-stack"}),
+        applies=lambda env: True,
+        matches=_lost_pc_after_irq_stack),
+]
 
 
 def explain(diff, env, view):

@@ -121,9 +121,14 @@ def crash_note(prog, cpu):
 
 def frames_of(trace):
     """One entry per physical frame (inline frames share their caller's pc): the ELF
-    symbol's name, as kstuck names a frame."""
+    symbol's name, as kstuck names a frame. Returns (frames, why drgn stopped early or
+    None): drgn 0.0.22 can end a trace with a frame whose pc it does not know."""
     out = []
     for frame in trace:
+        try:
+            frame.pc
+        except LookupError as e:
+            return out, f"{e} (after {len(out)} frames)"
         if frame.is_inline:
             continue
         try:
@@ -135,12 +140,13 @@ def frames_of(trace):
                     "interrupted": frame.interrupted})
         if len(out) >= MAX_FRAMES:
             break
-    return out
+    return out, None
 
 
 def unwind(prog, what):
     try:
-        return {"frames": frames_of(prog.stack_trace(what))}
+        frames, stop = frames_of(prog.stack_trace(what))
+        return {"frames": frames, "stop": stop} if stop else {"frames": frames}
     except Exception as e:  # drgn raises ValueError, FaultError, LookupError ... per task
         return {"frames": [], "error": f"{type(e).__name__}: {e}"}
 
@@ -269,9 +275,9 @@ def view(dump, vmlinux, kos, locks, names=()):
         if addr in current:
             c = by_cpu[current[addr]]
             e["current_on"] = current[addr]
-            e["frames"] = c["frames"]
-            if "error" in c:
-                e["error"] = c["error"]
+            for k in ("frames", "error", "stop"):
+                if k in c:
+                    e[k] = c[k]
         elif e["pid"] in note_pids:
             e["start"] = "switch frame"
             try:
