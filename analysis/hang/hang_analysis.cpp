@@ -245,7 +245,7 @@ class Builder {
           report_.graph.add_edge(*ln, *on, EdgeKind::OwnedBy,
                                  l->owner_is_reader_hint ? "reader-owned: owner is the last reader (hint)"
                                                          : "owner field",
-                                 l->owner_is_reader_hint);
+                                 l->owner_is_reader_hint ? Confidence::Inferred : Confidence::Confirmed);
       }
     }
   }
@@ -309,9 +309,13 @@ class Builder {
       auto ln = report_.graph.add_node(std::move(n));
       auto cn = cpu_node(a.cpu);
       if (!ln || !cn) continue;
-      report_.graph.add_edge(*cn, *ln, EdgeKind::WaitsFor, a.lock_evidence);
+      // The CPU is in the slowpath (its frames say so); which lock is deduced from a
+      // register or a stack word: inferred.
+      report_.graph.add_edge(*cn, *ln, EdgeKind::WaitsFor, a.lock_evidence, Confidence::Inferred);
+      // qspinlock stores no owner: every holder is a deduction.
       for (const auto& h : a.holders)
-        if (auto hn = cpu_node(h.cpu)) report_.graph.add_edge(*ln, *hn, EdgeKind::OwnedBy, h.evidence, true);
+        if (auto hn = cpu_node(h.cpu))
+          report_.graph.add_edge(*ln, *hn, EdgeKind::OwnedBy, h.evidence, Confidence::Inferred);
     }
   }
 

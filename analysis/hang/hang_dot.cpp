@@ -63,9 +63,9 @@ std::string render_hang_dot(const HangReport& r) {
   }
   for (const auto& e : r.graph.edges()) {
     o << "  n" << e.from << " -> n" << e.to << " [label="
-      << quote(std::string(edge_kind_name(e.kind)) + (e.inferred ? " (inferred)" : ""));
+      << quote(std::string(edge_kind_name(e.kind)) + (e.inferred() ? " (inferred)" : ""));
     if (cycle_edges.count({e.from, e.to})) o << ", color=red, penwidth=2";
-    if (e.inferred) o << ", style=dashed";
+    if (e.inferred()) o << ", style=dashed";
     o << "];\n";
   }
   o << "}\n";

@@ -92,7 +92,8 @@ std::string render_hang_json(const HangReport& r) {
     ej["from"] = nodes[e.from].id;
     ej["to"] = nodes[e.to].id;
     ej["kind"] = edge_kind_name(e.kind);
-    ej["inferred"] = e.inferred;
+    ej["inferred"] = e.inferred();
+    ej["confidence"] = confidence_name(e.confidence);
     ej["evidence"] = e.evidence;
     j["edges"].push_back(std::move(ej));
   }

@@ -26,7 +26,7 @@ std::string render_hang_text(const HangReport& r) {
         size_t next = seq[(k + 1) % seq.size()];
         for (const auto& e : r.graph.edges())
           if (e.from == seq[k] && e.to == next) {
-            o << "    --" << edge_kind_name(e.kind) << (e.inferred ? " (inferred)" : "") << "--> ";
+            o << "    --" << edge_kind_name(e.kind) << (e.inferred() ? " (inferred)" : "") << "--> ";
             o << (e.evidence.empty() ? "" : "[" + e.evidence + "]") << "\n";
             break;
           }

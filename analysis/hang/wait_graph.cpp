@@ -30,11 +30,14 @@ const char* edge_kind_name(EdgeKind k) {
   return "unknown";
 }
 
+const char* confidence_name(Confidence c) { return c == Confidence::Confirmed ? "confirmed" : "inferred"; }
+
 const char* verdict_name(Verdict v) {
   switch (v) {
     case Verdict::None: return "NONE";
     case Verdict::Stuck: return "STUCK";
     case Verdict::Deadlock: return "DEADLOCK";
+    case Verdict::Unknown: return "UNKNOWN";
   }
   return "UNKNOWN";
 }
@@ -57,16 +60,23 @@ std::optional<size_t> WaitGraph::find(const std::string& id) const {
   return it->second;
 }
 
-bool WaitGraph::add_edge(size_t from, size_t to, EdgeKind kind, std::string evidence, bool inferred) {
+bool WaitGraph::add_edge(size_t from, size_t to, EdgeKind kind, std::string evidence, Confidence confidence) {
   if (from >= nodes_.size() || to >= nodes_.size()) return false;
   auto key = std::make_tuple(from, to, static_cast<int>(kind));
-  if (edge_index_.count(key)) return true;
+  if (auto it = edge_index_.find(key); it != edge_index_.end()) {
+    WaitEdge& e = edges_[it->second];
+    if (e.inferred() && confidence == Confidence::Confirmed) {
+      e.confidence = confidence;
+      e.evidence = std::move(evidence);
+    }
+    return true;
+  }
   if (edges_.size() >= kMaxEdges) {
     full_ = true;
     return false;
   }
   edge_index_.emplace(key, edges_.size());
-  edges_.push_back(WaitEdge{from, to, kind, inferred, std::move(evidence)});
+  edges_.push_back(WaitEdge{from, to, kind, confidence, std::move(evidence)});
   return true;
 }
 

@@ -23,6 +23,14 @@ enum class EdgeKind {
 const char* node_kind_name(NodeKind k);
 const char* edge_kind_name(EdgeKind k);
 
+// How a wait is known (DESIGN.md §6 "Evidence and confidence"). Confirmed: kernel
+// state says so (an owner field, a waiter linked on the lock's wait_list, a csd queued
+// or locked, rq->curr, on_rq). Inferred: kstuck deduced it (code, registers, stack
+// words, preempt depth, a reader-owned rwsem's owner hint). A verdict is only as strong
+// as its weakest edge.
+enum class Confidence { Confirmed, Inferred };
+const char* confidence_name(Confidence c);  // "confirmed", "inferred"
+
 // One vertex; which optional fields are set depends on the kind.
 struct WaitNode {
   std::string id;  // stable within a report: "cpu:3", "task:125", "mutex:0xffff...", "xcall:0x..."
@@ -61,16 +69,24 @@ struct WaitNode {
 struct WaitEdge {
   size_t from = 0, to = 0;
   EdgeKind kind = EdgeKind::WaitsFor;
-  bool inferred = false;  // from circumstantial evidence (e.g. a qspinlock holder)
-  std::string evidence;
+  Confidence confidence = Confidence::Confirmed;
+  std::string evidence;  // why the edge is believed, one phrase (names the kernel state or the deduction)
+  bool inferred() const { return confidence == Confidence::Inferred; }
 };
 
-enum class Verdict { None, Stuck, Deadlock };
+// DEADLOCK: a cycle of waits. STUCK: the longest chain ends at a CPU that makes no
+// progress. NONE: nothing waits, or every chain ends where progress is possible.
+// UNKNOWN: the data a verdict needs is missing (no CPU registers, no task list).
+enum class Verdict { None, Stuck, Deadlock, Unknown };
 const char* verdict_name(Verdict v);
 
 // What the graph says: a cycle (DEADLOCK), else the longest chain and where it ends.
 struct GraphVerdict {
   Verdict verdict = Verdict::None;
+  // Confirmed when every edge the verdict rests on (the cycle, or the longest chain) is
+  // confirmed; else Inferred, and inferred_edges names those edges (indices into edges()).
+  Confidence confidence = Confidence::Confirmed;
+  std::vector<size_t> inferred_edges;
   std::vector<size_t> cycle;       // DEADLOCK: nodes in wait order, starting at a canonical node
   std::vector<size_t> chain;       // the longest wait chain (for DEADLOCK: the cycle again)
   // STUCK/NONE: every chain that ends at the root cause, one per context that starts one
@@ -91,8 +107,10 @@ class WaitGraph {
   // Returns the index of the node with this id, adding it if new (nullopt when full).
   std::optional<size_t> add_node(WaitNode node);
   std::optional<size_t> find(const std::string& id) const;
-  // Adds an edge unless it exists; false when full or an index is out of range.
-  bool add_edge(size_t from, size_t to, EdgeKind kind, std::string evidence = {}, bool inferred = false);
+  // Adds an edge unless it exists; false when full or an index is out of range. The
+  // same edge found again with stronger evidence (Confirmed over Inferred) takes it.
+  bool add_edge(size_t from, size_t to, EdgeKind kind, std::string evidence = {},
+                Confidence confidence = Confidence::Confirmed);
 
   const std::vector<WaitNode>& nodes() const { return nodes_; }
   std::vector<WaitNode>& nodes() { return nodes_; }

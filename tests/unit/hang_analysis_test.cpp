@@ -298,7 +298,7 @@ TEST_F(HangTest, MixedCycleNamesBothCpusTheCsdAndTheLock) {
   // The spinlock's holder is inferred, and says so.
   bool inferred = false;
   for (const auto& e : r.graph.edges())
-    if (e.kind == EdgeKind::OwnedBy && e.inferred) inferred = true;
+    if (e.kind == EdgeKind::OwnedBy && e.inferred()) inferred = true;
   EXPECT_TRUE(inferred);
 }
 

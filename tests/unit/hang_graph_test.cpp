@@ -134,7 +134,7 @@ TEST(WaitGraph, MixedCycleThroughXcallAndSpinlock) {
   g.add_edge(c2, x, EdgeKind::WaitsFor);
   g.add_edge(x, c3, EdgeKind::QueuedOn);
   g.add_edge(c3, l, EdgeKind::WaitsFor);
-  g.add_edge(l, c2, EdgeKind::OwnedBy, "stack word", true);
+  g.add_edge(l, c2, EdgeKind::OwnedBy, "stack word", Confidence::Inferred);
   GraphVerdict v = g.analyse();
   ASSERT_EQ(v.verdict, Verdict::Deadlock);
   EXPECT_EQ(v.cycle, (std::vector<size_t>{c2, x, c3, l}));
