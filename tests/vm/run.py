@@ -23,27 +23,34 @@ KNOWN_INTERMITTENT = set()
 # (Emptied: the nmi suite's spinlock checks stalled about 1 run in 4 until the scenarios
 # waited for their init memory to be freed before wedging -- see kstuck_scenario_quiet.h.)
 
-SUITES = ["foundation", "rig_errors", "hang", "target", "trace", "kdump", "crashext", "nmi", "analyze", "witness"]  # suites append themselves here, in boot order
+SUITES = ["foundation", "rig_errors", "hang", "target", "trace", "kdump", "crashext", "nmi", "analyze", "witness", "locks"]  # suites append themselves here, in boot order
 
 
 class Context:
-    """What every suite needs: the kernel, the built artifacts and a place for output."""
+    """What every suite needs: the kernel, the built artifacts and a place for output.
+    spec is the kernel's SUITE:FLAVOUR; the default kernel's output stays in vm-out/,
+    another kernel's goes to vm-out/<kver>/ (dumps and initramfs never collide)."""
 
-    def __init__(self, build):
+    def __init__(self, build, spec=rig.DEFAULT_KERNEL):
         self.build = Path(build).resolve()  # M= module builds need an absolute path
-        self.out = self.build / "vm-out"
-        self.out.mkdir(parents=True, exist_ok=True)
+        self.spec = spec
         t = time.monotonic()
-        self.kernel = rig.fetch_kernel()
+        self.kernel = rig.fetch_kernel(spec)
+        self.out = self.build / "vm-out"
+        initramfs = self.build / "initramfs.cpio"
+        if spec != rig.DEFAULT_KERNEL:
+            self.out = self.out / self.kernel.kver
+            initramfs = self.out / "initramfs.cpio"
+        self.out.mkdir(parents=True, exist_ok=True)
         self.kstuck_ko = rig.build_kstuck_ko(self.kernel, self.build)
         self.scenarios = rig.build_scenarios(self.kernel, self.build)
         self.kstuck_cli = rig.build_userspace(self.build)
         self.guest_tools = rig.build_guest_tools(self.build)
         self.initramfs = rig.build_initramfs(
-            self.build / "initramfs.cpio", self.kernel,
+            initramfs, self.kernel,
             modules=[self.kstuck_ko, *self.scenarios],
             binaries=[self.kstuck_cli, *self.guest_tools])
-        print(f"vm: kernel {self.kernel.kver}, artifacts ready in {time.monotonic() - t:.1f}s", flush=True)
+        print(f"vm: kernel {self.kernel.kver} ({spec}), artifacts ready in {time.monotonic() - t:.1f}s", flush=True)
 
     def boot(self, suite, **kw):
         return rig.Guest(self.kernel, self.initramfs, self.out / suite, suite, **kw)
@@ -65,20 +72,11 @@ class Context:
         return results, truth, dump
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("suites", nargs="*", default=SUITES)
-    ap.add_argument("--build", default=str(rig.BUILD))
-    args = ap.parse_args()
-
+def run_suites(ctx, names, tag):
+    """Runs the suites on one Context; returns [(TestResult, suite name)]. tag prefixes
+    every check's name ("vm" for the default kernel, "vm@SUITE:FLAVOUR" otherwise)."""
     results = []
-    try:
-        ctx = Context(args.build)
-    except RigError as e:
-        print(f"vm: setup failed: {e}", flush=True)
-        print("0 passed, 1 failed, 0 skipped")
-        return 1
-    for name in args.suites:
+    for name in names:
         t = time.monotonic()
         try:
             suite_results = importlib.import_module(f"tests.vm.suites.{name}").run(ctx)
@@ -90,9 +88,33 @@ def main():
             suite_results = [TestResult("suite", False, traceback.format_exc())]
         for r in suite_results:
             word = "PASS" if r.passed else "XFAIL" if f"{name}/{r.name}" in KNOWN_INTERMITTENT else "FAIL"
-            print(f"{word} vm/{name}/{r.name} {r.detail}".rstrip(), flush=True)
-        print(f"vm: suite {name} took {time.monotonic() - t:.1f}s", flush=True)
+            print(f"{word} {tag}/{name}/{r.name} {r.detail}".rstrip(), flush=True)
+        print(f"{tag}: suite {name} took {time.monotonic() - t:.1f}s", flush=True)
         results += [(r, name) for r in suite_results]
+    return results
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("suites", nargs="*", default=SUITES)
+    ap.add_argument("--build", default=str(rig.BUILD))
+    ap.add_argument("--kernel", action="append", metavar="SUITE:FLAVOUR",
+                    help=f"run the suites against this fetched Debian kernel (repeatable; default "
+                         f"{rig.DEFAULT_KERNEL}; SUITE in {' '.join(rig.SUITES)}, FLAVOUR in "
+                         f"{' '.join(rig.FLAVOURS)})")
+    args = ap.parse_args()
+
+    results = []
+    for spec in args.kernel or [rig.DEFAULT_KERNEL]:
+        tag = "vm" if spec == rig.DEFAULT_KERNEL else f"vm@{spec}"
+        try:
+            rig.parse_kernel_spec(spec)
+            ctx = Context(args.build, spec)
+        except RigError as e:
+            print(f"FAIL {tag}/setup {e}", flush=True)
+            results.append((TestResult("setup", False, str(e)), "setup"))
+            continue
+        results += run_suites(ctx, args.suites, tag)
     passed = sum(r.passed for r, _ in results)
     xfail = sum(not r.passed and f"{n}/{r.name}" in KNOWN_INTERMITTENT for r, n in results)
     failed = len(results) - passed - xfail
