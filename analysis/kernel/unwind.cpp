@@ -2,17 +2,19 @@
 // The ORC unwinder: unwind_next_frame() of arch/x86/kernel/unwind_orc.c over dump memory.
 #include "analysis/kernel/unwind.h"
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <set>
 
 #include "analysis/kernel/cpus.h"
+#include "analysis/kernel/percpu_hot.h"
 
 namespace kstuck {
 namespace {
 
 // struct pt_regs word indexes (x86-64), the same order as CpuRegisters.
-constexpr int kR13 = 2, kBp = 4, kR10 = 7, kDx = 12, kDi = 14, kIp = 16, kCs = 17, kSp = 19;
+constexpr int kR13 = 2, kBp = 4, kR10 = 7, kAx = 10, kDx = 12, kDi = 14, kIp = 16, kCs = 17, kSp = 19;
 constexpr int kPtRegsWords = 21;
 constexpr uint64_t kIretFrameOffset = kIp * 8;  // offsetof(struct pt_regs, ip)
 constexpr uint64_t kIretFrameSize = 5 * 8;      // ip, cs, flags, sp, ss
@@ -59,8 +61,9 @@ StackRanges cpu_stack_ranges(Fields& f, int cpu) {
   StackRanges out;
   Target& t = f.target();
   // hardirq_stack_ptr points at the top-most word: end = ptr + 8 (see in_irq_stack()).
-  // IRQ_STACK_SIZE equals THREAD_SIZE on x86-64.
-  if (auto a = per_cpu_address(f, "hardirq_stack_ptr", cpu)) {
+  // IRQ_STACK_SIZE equals THREAD_SIZE on x86-64. A per-CPU variable, or pcpu_hot's member
+  // on 6.2-6.14 (percpu_hot.h says where, from the type information).
+  if (auto a = percpu_hot_address(f, cpu, "hardirq_stack_ptr")) {
     if (auto top = read_u64(t, *a); top && *top && is_kernel_pointer(*top))
       out.ranges.push_back({StackKind::Irq, *top + 8 - kThreadSize, *top + 8});
   }
@@ -104,7 +107,13 @@ struct Unwinder::State {
 
 Unwinder::Unwinder(Fields& fields, OrcTables& orc, UnwindLimits limits)
     : fields_(fields), orc_(orc), limits_(limits) {
-  if (auto a = fields_.target().symbol_address("ret_from_fork")) ret_from_fork_ = *a;
+  // A task that never ran starts at ret_from_fork's asm entry, which is END_OF_STACK
+  // annotated at its first instruction: its ORC must be looked up at the exact ip.
+  // Since Linux commit 3aec4ecb3d1f ("x86: Rewrite ret_from_fork() in C") (in v6.5) that
+  // entry is ret_from_fork_asm and ret_from_fork is a C function whose first byte is never
+  // a return address: both are recognized, whichever the kernel has.
+  for (const char* name : {"ret_from_fork_asm", "ret_from_fork"})
+    if (auto a = fields_.target().symbol_address(name)) fork_entries_.push_back(*a);
 }
 
 bool Unwinder::get_reg(const State& st, int index, uint64_t& out) const {
@@ -160,7 +169,7 @@ Stack Unwinder::from_thread_sp(uint64_t thread_sp, const StackRanges& stacks) {
   st.sp = thread_sp + *size;
   st.bp = *bp;
   st.ip = *ret;
-  st.signal = ret_from_fork_ && *ret == *ret_from_fork_;
+  st.signal = std::find(fork_entries_.begin(), fork_entries_.end(), *ret) != fork_entries_.end();
   return run(st, stacks);
 }
 
@@ -208,6 +217,8 @@ Stack Unwinder::run(State& st, const StackRanges& stacks) {
     bool user = st.regs && ((*st.regs)[kCs] & 3);
     out.frames.push_back({st.ip, st.sp, st.signal, st.reliable, user ? StackKind::User : cur.kind});
     if (user) return stop(StopReason::UserMode, 0, "entered from user space");
+    // No guessing beyond the start when the entry format is not recognized: say which fact.
+    if (!orc_.format_known()) return stop(StopReason::BadOrc, st.ip, "unknown ORC entry format: " + orc_.format().error);
 
     uint64_t prev_sp = st.sp;
     uint64_t orig_ip = st.ip;
@@ -276,12 +287,17 @@ Stack Unwinder::run(State& st, const StackRanges& stacks) {
       case kOrcRegR10:
       case kOrcRegR13:
       case kOrcRegDi:
-      case kOrcRegDx: {
-        int idx = orc.sp_reg == kOrcRegR10 ? kR10 : orc.sp_reg == kOrcRegR13 ? kR13 : orc.sp_reg == kOrcRegDi ? kDi : kDx;
+      case kOrcRegDx:
+      case kOrcRegAx: {
+        int idx = orc.sp_reg == kOrcRegR10   ? kR10
+                  : orc.sp_reg == kOrcRegR13 ? kR13
+                  : orc.sp_reg == kOrcRegDi  ? kDi
+                  : orc.sp_reg == kOrcRegAx  ? kAx
+                                             : kDx;
         if (!get_reg(st, idx, sp)) return stop(StopReason::BadOrc, orig_ip, "SP base register not saved");
         break;
       }
-      default: return stop(StopReason::BadOrc, orig_ip, "unknown SP base register " + std::to_string(orc.sp_reg));
+      default: return stop(StopReason::BadOrc, orig_ip, "unknown SP base register " + std::to_string(orc.raw_sp_reg));
     }
     if (indirect) {
       uint64_t v;
@@ -300,7 +316,6 @@ Stack Unwinder::run(State& st, const StackRanges& stacks) {
         st.regs.reset();
         st.prev_regs.reset();
         st.full_regs = false;
-        st.signal = false;
         break;
       }
       case OrcType::Regs: {
@@ -312,7 +327,6 @@ Stack Unwinder::run(State& st, const StackRanges& stacks) {
         st.regs = r;
         st.prev_regs.reset();
         st.full_regs = true;
-        st.signal = true;
         break;
       }
       case OrcType::RegsPartial: {
@@ -326,13 +340,16 @@ Stack Unwinder::run(State& st, const StackRanges& stacks) {
         st.sp = r[kSp];
         st.regs = r;
         st.full_regs = false;
-        st.signal = true;
         (void)kIretFrameOffset;
         (void)kIretFrameSize;
         break;
       }
       default: return stop(StopReason::BadOrc, orig_ip, "unexpected ORC type");
     }
+    // Whether the frame we reach is a signal frame, whose ip is exact: the entry says so
+    // (6.3+ `state->signal = orc->signal`; decode_orc gives V1 entries the kernel's old
+    // rule, REGS and REGS_PARTIAL). The guessed entries above are CALL frames, signal 0.
+    st.signal = orc.signal;
 
     switch (orc.bp_reg) {
       case kOrcRegUndefined: {
@@ -352,7 +369,7 @@ Stack Unwinder::run(State& st, const StackRanges& stacks) {
         st.bp = v;
         break;
       }
-      default: return stop(StopReason::BadOrc, orig_ip, "unknown BP base register " + std::to_string(orc.bp_reg));
+      default: return stop(StopReason::BadOrc, orig_ip, "unknown BP base register " + std::to_string(orc.raw_bp_reg));
     }
 
     // Prevent loops on bad data: on the same stack sp must grow; a stack once left is

@@ -28,7 +28,7 @@ struct StackRanges {
   StackRange classify(uint64_t sp) const;
 };
 
-// The per-CPU IRQ stack (hardirq_stack_ptr), exception stacks (cea_exception_stacks) and
+// The per-CPU IRQ stack (hardirq_stack_ptr, see percpu_hot.h), exception stacks (cea_exception_stacks) and
 // entry (trampoline) stack, whose top is the TSS's sp0.
 StackRanges cpu_stack_ranges(Fields& fields, int cpu);
 
@@ -84,7 +84,7 @@ class Unwinder {
   Fields& fields_;
   OrcTables& orc_;
   UnwindLimits limits_;
-  std::optional<uint64_t> ret_from_fork_;
+  std::vector<uint64_t> fork_entries_;  // ret_from_fork_asm (6.5+) and ret_from_fork
   bool found_guess_ = false;  // the one entry-of-function guess of the current run
 };
 

@@ -8,6 +8,7 @@
 #include "analysis/kernel/symbolizer.h"
 #include "analysis/kernel/task_state.h"
 #include "tests/unit/fake_kernel.h"
+#include "tests/unit/orc_fixture.h"
 
 namespace kstuck {
 namespace {
@@ -43,7 +44,7 @@ void add_orc_table(FakeTarget& t, const std::vector<OrcSpec>& specs) {
 }
 
 struct Unwind : ::testing::Test {
-  FakeTarget t;
+  test::OrcTarget t;
   FakeKernel k{t};
   Fields f{t};
   ModuleSet modules;
@@ -53,6 +54,7 @@ struct Unwind : ::testing::Test {
   uint64_t stack = 0;
 
   void SetUp() override {
+    test::declare_orc_entry(t, OrcFormat::V1);  // the table below is written 6.1's way
     t.map(kText, 0x10000);
     t.add_symbol("_stext", kText);
     t.add_symbol("_einittext", kText + 0x10000);
@@ -248,25 +250,6 @@ TEST_F(Unwind, FrameLimitBoundsEveryStack) {
   EXPECT_EQ(s.frames.size(), 2u);
 }
 
-TEST(OrcDecode, BothGenerations) {
-  // 6.1: sp_reg SP(5), bp_reg PREV_SP(1), type REGS(1), end 0
-  std::byte legacy[6] = {std::byte(8), std::byte(0), std::byte(0xf0), std::byte(0xff), std::byte(0x15), std::byte(0x01)};
-  OrcEntry e = decode_orc(std::span<const std::byte, 6>(legacy, 6), OrcFormat::Legacy);
-  EXPECT_EQ(e.sp_offset, 8);
-  EXPECT_EQ(e.bp_offset, -16);
-  EXPECT_EQ(e.sp_reg, kOrcRegSp);
-  EXPECT_EQ(e.bp_reg, kOrcRegPrevSp);
-  EXPECT_EQ(e.type, OrcType::Regs);
-  // 6.1 end of stack: sp_reg undefined, end bit (bit 10) set
-  std::byte end[6] = {std::byte(0), std::byte(0), std::byte(0), std::byte(0), std::byte(0x00), std::byte(0x04)};
-  EXPECT_EQ(decode_orc(std::span<const std::byte, 6>(end, 6), OrcFormat::Legacy).type, OrcType::EndOfStack);
-  // 6.4+: type 2 is CALL, 1 END_OF_STACK, signal bit 11
-  std::byte call[6] = {std::byte(8), std::byte(0), std::byte(0), std::byte(0), std::byte(0x05), std::byte(0x0a)};
-  OrcEntry n = decode_orc(std::span<const std::byte, 6>(call, 6), OrcFormat::Signal);
-  EXPECT_EQ(n.type, OrcType::Call);
-  EXPECT_TRUE(n.signal);
-}
-
 TEST(TaskState, LettersAsTheKernelReportsThem) {
   EXPECT_EQ(decode_task_state(0x0, 0).letter, 'R');
   EXPECT_EQ(decode_task_state(0x1, 0).letter, 'S');
@@ -290,8 +273,9 @@ namespace kstuck {
 namespace {
 
 TEST(Modules, KallsymsSymbolizeAndModuleOrcUnwinds) {
-  test::FakeTarget t;
+  test::OrcTarget t;
   test::FakeKernel k(t);
+  test::declare_orc_entry(t, OrcFormat::V1);
   uint64_t mod = k.add_module("kstuck_scenario", 0x1000, {{"spin_fn", 0x100, 0x80}, {"other_fn", 0x200, 0x40}});
   k.add_module("second", 0x800, {{"x", 0x10, 0x10}});
   uint64_t base = k.module_base(mod);
