@@ -58,19 +58,38 @@ constexpr size_t kMaxInsns = 4096;
 // pt_regs in words: r15 .. ss (CpuRegisters order); ip at 16, cs 17, flags 18, sp 19.
 constexpr size_t kPtRegsWords = 21;
 
-// A value followed symbolically through the linear scan.
-struct Val {
-  enum class Kind { Unknown, Const, Reg, Load } kind = Kind::Unknown;
+// One way to express a value at some point of the linear scan.
+struct Expr {
+  enum class Kind { Const, Reg, Load } kind = Kind::Const;
   uint64_t c = 0;         // Const: the value; Load: the address loaded from
   Gpr reg = Gpr::none;    // Reg: the register ...
   uint32_t version = 0;   // ... as written by its version-th write (0: at function entry)
   int64_t off = 0;        // added to Reg/Load
-  std::string how;        // Const: "immediate"/"RIP-relative"; Reg: the insn that made it
-  bool operator==(const Val& o) const {
-    return kind == o.kind && c == o.c && reg == o.reg && version == o.version && off == o.off &&
-           kind != Kind::Unknown;
+  std::string how;        // Const/Load: the instruction that made it
+  bool operator==(const Expr& o) const {
+    return kind == o.kind && c == o.c && reg == o.reg && version == o.version && off == o.off;
+  }
+  void add(int64_t d) {
+    if (kind == Kind::Const) c += static_cast<uint64_t>(d);
+    else off += d;
   }
 };
+
+// A value followed symbolically: every expression known to give it (a copy keeps both
+// its source's and its own register, so either may survive to the pc). Empty: unknown.
+struct Val {
+  std::vector<Expr> alts;
+  bool same_as(const Val& o) const {
+    for (const auto& a : alts)
+      for (const auto& b : o.alts)
+        if (a == b) return true;
+    return false;
+  }
+  void add(int64_t d) {
+    for (auto& a : alts) a.add(d);
+  }
+};
+constexpr size_t kMaxAlternatives = 4;
 
 bool caller_saved(Gpr r) {
   return r == Gpr::rax || r == Gpr::rcx || r == Gpr::rdx || r == Gpr::rsi || r == Gpr::rdi || r == Gpr::r8 ||
@@ -180,28 +199,31 @@ FrameLocks LockCode::frame_locks(const CodeFrame& frame, const FrameRegs& regs) 
   out.method = "linear scan of " + d.code.name + " from its start to +" + hex(frame.pc - start) +
                " (branches not followed)";
 
+  // cur[r]: what register r holds, besides "itself" (r at its current version).
   std::array<Val, kGprCount> cur{};
   std::array<uint32_t, kGprCount> version{};
-  for (int i = 0; i < kGprCount; ++i) {
-    cur[static_cast<size_t>(i)].kind = Val::Kind::Reg;
-    cur[static_cast<size_t>(i)].reg = static_cast<Gpr>(i);
-  }
   auto write = [&](Gpr r, Val v) {
     if (r == Gpr::none || r == Gpr::rsp) return;
     auto i = static_cast<size_t>(r);
     ++version[i];
+    if (v.alts.size() > kMaxAlternatives) v.alts.resize(kMaxAlternatives);
     cur[i] = std::move(v);
   };
   auto value_of_reg = [&](Gpr r) {
     Val v = cur[static_cast<size_t>(r)];
-    if (v.kind == Val::Kind::Unknown) {
-      // The register's value as it is now: resolvable later if nothing writes it again.
-      v.kind = Val::Kind::Reg;
-      v.reg = r;
-      v.version = version[static_cast<size_t>(r)];
-      v.off = 0;
-    }
+    Expr self;
+    self.kind = Expr::Kind::Reg;
+    self.reg = r;
+    self.version = version[static_cast<size_t>(r)];
+    v.alts.push_back(self);
     return v;
+  };
+  auto constant = [&](Expr::Kind k, uint64_t c, std::string how) {
+    Expr e;
+    e.kind = k;
+    e.c = c;
+    e.how = std::move(how);
+    return Val{{e}};
   };
   std::vector<LockEvent> events;
   bool stopped_early = false;
@@ -217,6 +239,7 @@ FrameLocks LockCode::frame_locks(const CodeFrame& frame, const FrameRegs& regs) 
     const auto& ops = in.ops;
     const bool dst_reg = !ops.empty() && ops[0].kind == Operand::Kind::Reg && ops[0].reg != Gpr::none;
     const bool wide = dst_reg && ops[0].size == 8;
+    const std::string at = " at " + symbolize(in.address);
     switch (in.kind) {
       case InsnKind::Call: {
         if (in.branch_target)
@@ -231,20 +254,15 @@ FrameLocks LockCode::frame_locks(const CodeFrame& frame, const FrameRegs& regs) 
           const Operand& s = ops[1];
           Val v;
           if (s.kind == Operand::Kind::Imm && (wide || ops[0].size == 4)) {
-            v.kind = Val::Kind::Const;
-            v.c = wide ? static_cast<uint64_t>(s.imm) : static_cast<uint32_t>(s.imm);
-            v.how = "immediate (" + in.text + " at " + symbolize(in.address) + ")";
+            v = constant(Expr::Kind::Const, wide ? static_cast<uint64_t>(s.imm) : static_cast<uint32_t>(s.imm),
+                         "immediate (" + in.text + at + ")");
           } else if (s.kind == Operand::Kind::Reg && wide && s.reg != Gpr::none && s.reg != Gpr::rsp) {
-            // A constant travels with the copy; a register value is named after its new
-            // holder, which a caller keeps (callee-saved) while the source is clobbered.
-            Val src = value_of_reg(s.reg);
-            if (src.kind == Val::Kind::Const || src.kind == Val::Kind::Load) v = src;
+            v = value_of_reg(s.reg);
           } else if (s.kind == Operand::Kind::Mem && wide && s.mem.rip_relative && !s.mem.has_segment &&
                      s.mem.index == Gpr::none) {
-            v.kind = Val::Kind::Load;
-            v.c = static_cast<uint64_t>(s.mem.disp);
-            v.how = "loaded from " + symbolize(v.c) + " (" + in.text + " at " + symbolize(in.address) +
-                    "; the pointer's value in the dump)";
+            v = constant(Expr::Kind::Load, static_cast<uint64_t>(s.mem.disp),
+                         "loaded from " + symbolize(static_cast<uint64_t>(s.mem.disp)) + " (" + in.text + at +
+                             "; the pointer's value in the dump)");
           }
           write(ops[0].reg, v);
           continue;
@@ -256,13 +274,10 @@ FrameLocks LockCode::frame_locks(const CodeFrame& frame, const FrameRegs& regs) 
           const MemOperand& m = ops[1].mem;
           Val v;
           if (m.rip_relative) {
-            v.kind = Val::Kind::Const;
-            v.c = static_cast<uint64_t>(m.disp);
-            v.how = "RIP-relative (" + in.text + " at " + symbolize(in.address) + ")";
+            v = constant(Expr::Kind::Const, static_cast<uint64_t>(m.disp), "RIP-relative (" + in.text + at + ")");
           } else if (m.base != Gpr::none && m.base != Gpr::rsp) {
             v = value_of_reg(m.base);
-            v.off += m.disp;
-            if (v.kind == Val::Kind::Const) v.c += static_cast<uint64_t>(m.disp), v.off = 0;
+            v.add(m.disp);
           }
           write(ops[0].reg, v);
           continue;
@@ -272,9 +287,7 @@ FrameLocks LockCode::frame_locks(const CodeFrame& frame, const FrameRegs& regs) 
       case InsnKind::Sub:
         if (wide && ops.size() == 2 && ops[1].kind == Operand::Kind::Imm && ops[0].reg != Gpr::rsp) {
           Val v = value_of_reg(ops[0].reg);
-          int64_t delta = in.kind == InsnKind::Add ? ops[1].imm : -ops[1].imm;
-          if (v.kind == Val::Kind::Const) v.c += static_cast<uint64_t>(delta);
-          else v.off += delta;
+          v.add(in.kind == InsnKind::Add ? ops[1].imm : -ops[1].imm);
           write(ops[0].reg, v);
           continue;
         }
@@ -289,12 +302,12 @@ FrameLocks LockCode::frame_locks(const CodeFrame& frame, const FrameRegs& regs) 
 
   // Resolve a value at the pc: constants as they are, registers through the frame's
   // known registers when nothing wrote them after the value was taken.
-  auto resolve = [&](const Val& v, std::string* how) -> std::optional<uint64_t> {
+  auto resolve_one = [&](const Expr& v, std::string* how) -> std::optional<uint64_t> {
     switch (v.kind) {
-      case Val::Kind::Const:
+      case Expr::Kind::Const:
         *how = v.how;
         return v.c;
-      case Val::Kind::Load: {
+      case Expr::Kind::Load: {
         auto p = read_u64(target_, v.c);
         if (!p) {
           *how = v.how + ", unreadable";
@@ -303,7 +316,7 @@ FrameLocks LockCode::frame_locks(const CodeFrame& frame, const FrameRegs& regs) 
         *how = v.how + (v.off ? " " + signed_hex(v.off) : "");
         return *p + static_cast<uint64_t>(v.off);
       }
-      case Val::Kind::Reg: {
+      case Expr::Kind::Reg: {
         std::string r = gpr_name(v.reg);
         if (version[static_cast<size_t>(v.reg)] != v.version) {
           *how = r + signed_hex(v.off) + ", but " + r + " is written again before the pc";
@@ -317,9 +330,22 @@ FrameLocks LockCode::frame_locks(const CodeFrame& frame, const FrameRegs& regs) 
                regs.how[static_cast<size_t>(v.reg)] + ")";
         return regs.get(v.reg) + static_cast<uint64_t>(v.off);
       }
-      case Val::Kind::Unknown: break;
     }
-    *how = "the argument's source is not followed";
+    return std::nullopt;
+  };
+  auto resolve = [&](const Val& v, std::string* how) -> std::optional<uint64_t> {
+    std::string first;
+    for (const auto& e : v.alts) {
+      std::string h;
+      if (auto a = resolve_one(e, &h)) {
+        *how = h;
+        return a;
+      }
+      // The most useful failure: a register still holding the value, but unknown here.
+      bool live = e.kind == Expr::Kind::Reg && version[static_cast<size_t>(e.reg)] == e.version;
+      if (first.empty() || live) first = h;
+    }
+    *how = first.empty() ? "the argument's source is not followed" : first;
     return std::nullopt;
   };
 
@@ -343,8 +369,8 @@ FrameLocks LockCode::frame_locks(const CodeFrame& frame, const FrameRegs& regs) 
       for (size_t j = i + 1; j < events.size(); ++j) {
         const LockEvent& r = events[j];
         if (r.fn->acquire || r.fn->type != e.fn->type) continue;
-        bool same = (addr[i] && addr[j] && *addr[i] == *addr[j]) || (e.arg == r.arg);
-        bool unknown = !addr[j] && !(e.arg == r.arg);
+        bool same = (addr[i] && addr[j] && *addr[i] == *addr[j]) || e.arg.same_as(r.arg);
+        bool unknown = !addr[j] && !e.arg.same_as(r.arg);
         if (!same && !unknown) continue;
         // On the straight path when no ret/jmp leaves between the unlock and the pc.
         bool leaves = false;

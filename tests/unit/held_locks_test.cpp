@@ -110,6 +110,31 @@ TEST_F(HeldLocksTest, StructMemberThroughCalleeSavedRegister) {
   EXPECT_NE(unknown.locks[0].how.find("unknown"), std::string::npos) << unknown.locks[0].how;
 }
 
+TEST_F(HeldLocksTest, LockPointerKeptInACalleeSavedRegisterForTheUnlock) {
+  // The compiler keeps &obj->lock itself in rbx for the later unlock: lea rbx,[rdi+0x18];
+  // mov rdi, rbx; call spin_lock. rdi is clobbered by the calls, rbx survives.
+  CodeBuilder b(0xffffffffc0001000);
+  b.push(Gpr::rbx).lea(Gpr::rbx, Gpr::rdi, 0x18).mov(Gpr::rdi, Gpr::rbx).call(kernel_text_->spin_lock).call(
+      kernel_text_->other);
+  uint64_t ra = b.here();
+  b.mov(Gpr::rdi, Gpr::rbx).call(kernel_text_->spin_unlock);
+  uint64_t after_unlock = b.here();
+  b.pop(Gpr::rbx).ret();
+  kernel_text_->install(b, "holder_keeps_ptr");
+  FrameRegs regs;
+  regs.set(Gpr::rbx, 0xffff888000200018, "test");
+  auto fl = locks_at(ra, regs);
+  ASSERT_EQ(fl.locks.size(), 1u);
+  ASSERT_TRUE(fl.locks[0].address) << fl.locks[0].how;
+  EXPECT_EQ(*fl.locks[0].address, 0xffff888000200018u);
+  EXPECT_EQ(fl.locks[0].state, LockState::Held);
+  // The unlock after the return address does not count; one before it, through the same
+  // register, does, even with rbx's value unknown.
+  auto later = locks_at(after_unlock);
+  ASSERT_EQ(later.locks.size(), 1u);
+  EXPECT_EQ(later.locks[0].state, LockState::Released);
+}
+
 TEST_F(HeldLocksTest, BaseRegisterOverwrittenAfterTheCallIsNotTrusted) {
   CodeBuilder b(0xffffffffc0001000);
   b.mov(Gpr::rbx, Gpr::rdi).lea(Gpr::rdi, Gpr::rbx, 8).call(kernel_text_->spin_lock).mov(Gpr::rbx, Gpr::rax).call(
