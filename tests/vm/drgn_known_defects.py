@@ -33,7 +33,44 @@ def _lost_pc_after_irq_stack(diff, env, view):
     return diff["kstuck"][n] == "asm_" + diff["drgn"][n - 1]
 
 
+def _orc_type_unknown(diff, env, view):
+    """drgn raised on its ORC decoder and gave no trace at all."""
+    return "unknown ORC entry type" in (diff.get("drgn_error") or "") and not diff.get("drgn")
+
+
+def _module_frame_unnamed(diff, env, view):
+    """drgn's frames equal kstuck's up to the first frame in a module, where drgn has no
+    name for the same pc (or no frame) and ends."""
+    i, dn = diff.get("first", 0), diff.get("drgn", [])
+    mods, kp, dp = diff.get("kstuck_modules", []), diff.get("kstuck_pcs", []), diff.get("drgn_pcs", [])
+    if i >= len(mods) or not mods[i] or len(dn) > i + 1:
+        return False
+    return i == len(dn) or (dn[i] == "?" and dp[i] == kp[i])
+
+
 DEFECTS = [
+    KnownDefect(
+        id="drgn-0.0.22-orc-v6.3-layout",
+        reason="drgn 0.0.22 decodes only the ORC entry layout of Linux <= 6.2. Since Linux commit "
+               "ffb1b4a41016 (\"x86/unwind/orc: Add 'signal' field to ORC metadata\", v6.3) and "
+               "fb799447ae29 (v6.4, type:3) the bits moved; drgn prefers DWARF CFI, but where only ORC "
+               "describes the code (entry_SYSCALL_64 and the other asm entries) it raises 'unknown ORC "
+               "entry type 3' and returns no trace at all (seen on 6.12 and 7.3: every user task's "
+               "stack). Accepted only on a kernel whose struct orc_entry has 'signal', and only when "
+               "drgn raised that error.",
+        kinds=frozenset({"cpu-stack", "task-stack"}),
+        applies=lambda env: env.has_member("struct orc_entry", "signal"),
+        matches=_orc_type_unknown),
+    KnownDefect(
+        id="drgn-0.0.22-module-memory",
+        reason="drgn 0.0.22 finds loaded modules through struct module's core_layout; Linux commit "
+               "ac3b43283923 (\"module: replace module_layout with module_memory\", v6.4) replaced it "
+               "with mem[], so drgn loads no module's symbols or debug info: a frame in a module has no "
+               "name and drgn cannot unwind past it. Accepted only on a kernel whose struct module has "
+               "no core_layout, and only when drgn agrees with kstuck up to that frame (same pc).",
+        kinds=frozenset({"cpu-stack", "task-stack"}),
+        applies=lambda env: env.has_member("struct module", "mem") and not env.has_member("struct module", "core_layout"),
+        matches=_module_frame_unnamed),
     KnownDefect(
         id="drgn-0.0.22-irq-stack-return",
         reason="drgn 0.0.22 cannot unwind out of an IDT handler that ran on the hardirq stack "

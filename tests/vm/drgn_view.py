@@ -108,9 +108,10 @@ def crash_note(prog, cpu):
     except KeyError:
         return None
     try:
-        addr = notes.value_() + prog["__per_cpu_offset"][cpu].value_()
+        # A per-CPU pointer plus the CPU's offset wraps modulo 2^64 (seen on 7.3).
+        addr = (notes.value_() + prog["__per_cpu_offset"][cpu].value_()) & ((1 << 64) - 1)
         blob = prog.read(addr, 512)
-    except (drgn.FaultError, LookupError, ValueError):
+    except (drgn.FaultError, LookupError, ValueError, OverflowError):
         return None
     for name, ntype, desc in _notes(blob):
         if name == b"CORE" and ntype == NT_PRSTATUS:
