@@ -54,12 +54,16 @@ Result<void> ElfSymbols::load() {
   if (elf_getshdrstrndx(elf_, &shstrndx) != 0) return fail(ErrorKind::Format, "no section name table");
   Elf_Scn* symtab = nullptr;
   size_t percpu_index = SIZE_MAX;
+  uint64_t percpu_addr = 0;
   for (Elf_Scn* scn = elf_nextscn(elf_, nullptr); scn; scn = elf_nextscn(elf_, scn)) {
     GElf_Shdr sh;
     if (!gelf_getshdr(scn, &sh)) continue;
     const char* name = elf_strptr(elf_, shstrndx, sh.sh_name);
     if (sh.sh_type == SHT_SYMTAB) symtab = scn;
-    if (name && std::strcmp(name, ".data..percpu") == 0) percpu_index = elf_ndxscn(scn);
+    if (name && std::strcmp(name, ".data..percpu") == 0) {
+      percpu_index = elf_ndxscn(scn);
+      percpu_addr = sh.sh_addr;
+    }
     if (sh.sh_type == SHT_NOTE && build_id_.empty()) {
       Elf_Data* data = elf_getdata(scn, nullptr);
       size_t off = 0, name_off = 0, desc_off = 0;
@@ -99,7 +103,11 @@ Result<void> ElfSymbols::load() {
     s.size = sym.st_size;
     s.type = type;
     s.absolute = sym.st_shndx == SHN_ABS;
-    s.percpu = sym.st_shndx == percpu_index;
+    // Per-CPU symbols are offsets from a CPU's base (never relocated) only while
+    // .data..percpu is linked at 0. Since Linux commit 9d7de2aa8b41 ("x86/percpu/64: Use
+    // relative percpu offsets") (in v6.15) the section has a kernel address, its symbols
+    // move with KASLR like any other, and __per_cpu_offset is relative to them.
+    s.percpu = sym.st_shndx == percpu_index && percpu_addr == 0;
     syms_.push_back(s);
   }
   by_name_.reserve(syms_.size());

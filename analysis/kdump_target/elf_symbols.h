@@ -25,7 +25,7 @@ class ElfSymbols {
     uint64_t value = 0;
     uint64_t size = 0;
     uint8_t type = 0;       // STT_*
-    bool percpu = false;    // in .data..percpu: an offset from a CPU's per-CPU base
+    bool percpu = false;    // in a .data..percpu linked at 0 (before 6.15): an offset from a CPU's per-CPU base, never relocated
     bool absolute = false;  // SHN_ABS: never relocated
   };
 
