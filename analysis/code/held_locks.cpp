@@ -461,9 +461,19 @@ std::vector<FrameRegs> LockCode::recover_registers(const CpuRegisters& regs, std
       out.push_back(std::move(next));
       continue;
     }
+    // A callee-saved register the callee writes without having pushed it (saved some
+    // other way, e.g. a mov to a stack slot): its value for the caller is not known.
+    uint32_t pushed = 0, written = 0;
+    for (Gpr g : pushes)
+      if (g != Gpr::none) pushed |= 1u << static_cast<int>(g);
+    for (const Insn& in : d.insns) {
+      if (in.address >= callee.pc) break;
+      if (in.kind != InsnKind::Call) written |= in.gpr_written;
+    }
     const std::string callee_name = d.code.name;
     for (int r = 0; r < kGprCount; ++r) {
       auto g = static_cast<Gpr>(r);
+      if ((written & ~pushed) & (1u << r)) continue;
       if (gpr_callee_saved(g) && inner.known(g))
         next.set(g, inner.get(g),
                  inner.how[static_cast<size_t>(r)].starts_with("passed") ? inner.how[static_cast<size_t>(r)]

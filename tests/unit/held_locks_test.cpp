@@ -270,6 +270,27 @@ TEST_F(HeldLocksTest, CalleeSavedRegistersAreRecoveredFromTheCalleesPushes) {
   EXPECT_EQ(*fl.locks[0].address, 0xffff888000200018u);
 }
 
+TEST_F(HeldLocksTest, ACalleeSavedRegisterTheCalleeWritesWithoutAPushIsUnknown) {
+  CodeBuilder callee(0xffffffffc0002000);
+  callee.push(Gpr::rbx).mov(Gpr::r12, Gpr::rdi);  // r12 saved some other way (or a bug)
+  uint64_t ip = callee.here();
+  callee.pop(Gpr::rbx).ret();
+  kernel_text_->install(callee, "callee");
+  uint64_t stack = 0xffffc90000010000;
+  t_.map(stack, 0x1000);
+  uint64_t s = stack + 0x800;
+  t_.write_u64(s, 0xffff888000200000);  // pushed rbx
+  CpuRegisters regs;
+  regs.regs[CpuRegisters::r12] = 0x1234;
+  regs.regs[CpuRegisters::r13] = 0x5678;
+  std::vector<CodeFrame> frames = {{ip, s, true}, {0xffffffffc0001000, s + 16, false}};
+  auto fr = code_->recover_registers(regs, frames);
+  ASSERT_EQ(fr.size(), 2u);
+  EXPECT_FALSE(fr[1].known(Gpr::r12));
+  EXPECT_EQ(fr[1].get(Gpr::r13), 0x5678u);
+  EXPECT_EQ(fr[1].get(Gpr::rbx), 0xffff888000200000u);
+}
+
 TEST_F(HeldLocksTest, AnInterruptedFrameGetsItsPtRegs) {
   CodeBuilder f(0xffffffffc0001000);
   f.nop5().nop5();

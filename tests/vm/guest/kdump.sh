@@ -34,6 +34,7 @@ kstuck_scenario)
 	[ $((${scenarios:-7} & 1)) -eq 0 ] || truths="$truths mutex_waiter"
 	;;
 kstuck_scenario_abba) params=""; truths="abba_first abba_second" ;;
+kstuck_scenario_spinstatic | kstuck_scenario_spinmember) params=""; truths="spinstatic_holder spinstatic_waiter" ;;
 kstuck_scenario_mixed) params=""; truths="mixed_holder mixed_spinner" ;;
 kstuck_scenario_rwsem) params=""; truths="rw_writer rw_reader rw_writer2" ;;
 kstuck_scenario_starve)
