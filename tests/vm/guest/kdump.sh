@@ -2,7 +2,7 @@
 # Kdump suite, first kernel: loads kstuck.ko and the capture kernel (kexec -p), starts
 # the scenario, optionally lets the host take a QEMU dump of the live state, then
 # panics (sysrq c, or the hung-task detector) so the capture kernel writes real dumps.
-# Driven by kstuck.panic=, kstuck.module= (a scenario module), kstuck.scenarios=, kstuck.nmi=, kstuck.qemu_dump=, kstuck.formats=.
+# Driven by kstuck.panic=, kstuck.module= (a scenario module), kstuck.scenarios=, kstuck.nmi=, kstuck.live_nmi=, kstuck.qemu_dump=, kstuck.formats=.
 . /tests/lib.sh
 
 arg() { sed -n "s/.*kstuck\.$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
@@ -68,6 +68,15 @@ if [ "$(arg nmi)" = 1 ]; then
 	reply=$(request nmi)
 	sleep 1
 	if [ "$reply" = "ok" ]; then pass nmi-injected; else fail nmi-injected "reply=$reply"; fi
+fi
+
+if [ "$(arg live_nmi)" = 1 ]; then
+	# A live `kstuck nmi capture` with the CPUs wedged (the matrix suite checks the JSON).
+	cp /proc/kallsyms /tmp/kallsyms
+	kstuck nmi capture --json --kallsyms /tmp/kallsyms >/tmp/live.json 2>&1
+	echo "KSTUCK-NMI-JSON-BEGIN live"
+	cat /tmp/live.json
+	echo "KSTUCK-NMI-JSON-END live"
 fi
 
 if [ "$(arg qemu_dump)" = 1 ]; then
