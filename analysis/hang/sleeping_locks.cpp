@@ -2,11 +2,24 @@
 // Sleeping locks: on-stack waiter recovery, wait-list walks and owner decoding for mutex and rwsem.
 #include "analysis/hang/sleeping_locks.h"
 
+#include <algorithm>
 #include <set>
 
+#include "analysis/hang/rt_mutex.h"
 #include "analysis/list_walk.h"
 
 namespace kstuck {
+
+const char* sleeping_lock_kind_name(SleepingLockKind k) {
+  switch (k) {
+    case SleepingLockKind::Mutex: return "mutex";
+    case SleepingLockKind::Rwsem: return "rwsem";
+    case SleepingLockKind::Spinlock: return "spinlock";
+    case SleepingLockKind::Rwlock: return "rwlock";
+    case SleepingLockKind::RtMutex: return "rt_mutex";
+  }
+  return "?";
+}
 
 const SleepingLock* SleepingLockScan::lock_at(uint64_t address) const {
   for (const auto& l : locks)
@@ -42,6 +55,42 @@ const KindInfo* blocked_kind(const TaskView& t) {
   if (frames_have(t.frames, {"__mutex_lock", "mutex_lock"})) return &kMutex;
   if (frames_have(t.frames, {"rwsem_down_", "down_read", "down_write"})) return &kRwsem;
   return nullptr;
+}
+
+const KindInfo* kind_info(SleepingLockKind k) { return k == SleepingLockKind::Rwsem ? &kRwsem : &kMutex; }
+
+// Which lock PREEMPT_RT built on the rt_mutex a task waits on, from the API frame on
+// its stack (kernel/locking/spinlock_rt.c, rwsem/mutex in rtmutex_api.c). rwbase_*
+// serves both rw_semaphore and rwlock_t, so the rwlock entry points are tried first.
+RtLockKind rt_kind_from_frames(const TaskView& t) {
+  if (frames_have(t.frames, {"rt_read_lock", "rt_write_lock"})) return RtLockKind::Rwlock;
+  if (frames_have(t.frames, {"rt_spin_lock"})) return RtLockKind::Spinlock;
+  if (frames_have(t.frames, {"down_read", "down_write", "__down_read", "__down_write", "rwsem_"}))
+    return RtLockKind::Rwsem;
+  if (frames_have(t.frames, {"mutex_lock", "__mutex_lock", "_mutex_lock"})) return RtLockKind::Mutex;
+  return RtLockKind::RtMutex;
+}
+
+SleepingLockKind from_rt(RtLockKind k) {
+  switch (k) {
+    case RtLockKind::Mutex: return SleepingLockKind::Mutex;
+    case RtLockKind::Rwsem: return SleepingLockKind::Rwsem;
+    case RtLockKind::Spinlock: return SleepingLockKind::Spinlock;
+    case RtLockKind::Rwlock: return SleepingLockKind::Rwlock;
+    case RtLockKind::RtMutex: return SleepingLockKind::RtMutex;
+  }
+  return SleepingLockKind::RtMutex;
+}
+
+const char* rt_container_member(RtLockKind k) {
+  switch (k) {
+    case RtLockKind::Mutex: return "mutex.rtmutex";
+    case RtLockKind::Rwsem: return "rw_semaphore.rwbase.rtmutex";
+    case RtLockKind::Spinlock: return "spinlock_t.lock";
+    case RtLockKind::Rwlock: return "rwlock_t.rwbase.rtmutex";
+    case RtLockKind::RtMutex: return "rt_mutex";
+  }
+  return "?";
 }
 
 // The task's stack from its saved stack pointer to the top, at most max bytes.
@@ -83,7 +132,205 @@ std::string rwsem_flags(uint64_t count, uint64_t owner) {
   return s;
 }
 
+std::string hex(uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+std::string task_text(const HangSnapshot& snap, uint64_t task) {
+  const TaskView* t = snap.task_at(task);
+  return t ? "pid " + std::to_string(t->pid) : "task " + hex(task);
+}
+
+// The lock the kernel itself recorded for a blocked task, when this kernel records one.
+struct RecordedLock {
+  uint64_t lock = 0;
+  SleepingLockKind kind = SleepingLockKind::Mutex;
+  std::string source;  // "task->blocked_on", "task->blocker"
+};
+
+std::optional<RecordedLock> recorded_lock(Target& target, Fields& fields, uint64_t task) {
+  // Proxy execution's "locking/mutex: Rework task_struct::blocked_on" made blocked_on
+  // a struct mutex * the mutex slowpath sets for its whole wait. Before it, with
+  // CONFIG_DEBUG_MUTEXES, blocked_on was a struct mutex_waiter *: not a lock, not used.
+  if (auto m = fields.member("task_struct", "blocked_on"); m && m->type_name == "struct mutex *") {
+    if (auto v = read_u64(target, task + m->offset); v && is_kernel_pointer(*v))
+      return RecordedLock{*v, SleepingLockKind::Mutex, "task->blocked_on"};
+  }
+  // CONFIG_DETECT_HUNG_TASK_BLOCKER: "hung_task: show the blocker task if the task is
+  // hung on mutex" (in v6.15) added struct mutex *blocker_mutex; "hung_task: replace
+  // blocker_mutex with encoded blocker" (in v6.16) made it unsigned long blocker, the
+  // lock's address with its type in the low 2 bits (include/linux/hung_task.h:
+  // 0 mutex, 1 semaphore, 2 rwsem reader, 3 rwsem writer).
+  if (auto m = fields.member("task_struct", "blocker"); m && m->size == 8) {
+    if (auto v = read_u64(target, task + m->offset); v && is_kernel_pointer(*v)) {
+      uint64_t type = *v & 0x3, lock = *v & ~uint64_t{0x3};
+      if (type == 0) return RecordedLock{lock, SleepingLockKind::Mutex, "task->blocker (mutex)"};
+      if (type >= 2)
+        return RecordedLock{lock, SleepingLockKind::Rwsem,
+                            type == 2 ? "task->blocker (rwsem reader)" : "task->blocker (rwsem writer)"};
+    }
+  } else if (auto bm = fields.member("task_struct", "blocker_mutex"); bm && bm->type_name == "struct mutex *") {
+    if (auto v = read_u64(target, task + bm->offset); v && is_kernel_pointer(*v))
+      return RecordedLock{*v, SleepingLockKind::Mutex, "task->blocker_mutex"};
+  }
+  return std::nullopt;
+}
+
+// Whether a waiter whose task is `task` is linked on the lock's wait_list.
+bool linked_on(Target& target, Fields& fields, const KindInfo& k, uint64_t lock, uint64_t task, size_t limit) {
+  auto w_task = fields.offset(k.waiter_struct, "task");
+  auto w_list = fields.offset(k.waiter_struct, "list");
+  auto l_wait = fields.offset(k.lock_struct, "wait_list");
+  if (!w_task || !w_list || !l_wait) return false;
+  ListWalk wl = walk_list(target, lock + *l_wait, *w_list, limit);
+  for (uint64_t w : wl.entries)
+    if (auto t = read_u64(target, w + *w_task); t && *t == task) return true;
+  return false;
+}
+
+// Owner, flags and readers of a mutex or rwsem (not PREEMPT_RT), with the owner edge's
+// confidence (kernel/locking/rwsem.c: a reader leaves its task in owner when it releases).
+void decode_owner(Fields& fields, const HangSnapshot& snap, uint64_t lock, SleepingLock& l) {
+  if (l.kind == SleepingLockKind::Mutex) {
+    auto owner = fields.read_uint(lock, "mutex", "owner.counter");
+    if (!owner) owner = fields.read_uint(lock, "mutex", "owner");
+    if (!owner) return;
+    l.owner_task = *owner & ~kMutexFlags;
+    l.flags = mutex_flags(*owner);
+    l.owner_edge = l.owner_task != 0;
+    l.owner_evidence = "owner field";
+    return;
+  }
+  auto count = fields.read_uint(lock, "rw_semaphore", "count.counter");
+  auto owner = fields.read_uint(lock, "rw_semaphore", "owner.counter");
+  if (!count || !owner) return;
+  l.writer_locked = *count & kRwsemWriterLocked;
+  l.readers = static_cast<int64_t>(*count >> kRwsemReaderShift);
+  l.owner_task = *owner & ~kRwsemOwnerFlags;
+  l.owner_is_reader_hint = !l.writer_locked && (*owner & kRwsemReaderOwned);
+  l.flags = rwsem_flags(*count, *owner);
+  if (!l.owner_task) return;
+  if (l.writer_locked && !(*owner & kRwsemReaderOwned)) {
+    l.owner_edge = true;
+    l.owner_evidence = "owner field; count says WRITER_LOCKED";
+  } else if (l.owner_is_reader_hint && l.readers > 0) {
+    // Readers are not tracked: owner names the last reader to take the lock, which may
+    // be gone. A hint, drawn only while the count says some reader is still in.
+    l.owner_edge = true;
+    l.owner_inferred = true;
+    l.owner_evidence = "owner field names " + task_text(snap, l.owner_task) +
+                       " as a reader; readers are not tracked, it may have released (count: " +
+                       std::to_string(l.readers) + (l.readers == 1 ? " reader in)" : " readers in)");
+  }
+  // Reader-owned with no reader in (or a writer bit without a writer owner): owner is
+  // stale, no edge.
+}
+
+void walk_wait_list(Target& target, Fields& fields, uint64_t lock, size_t limit, SleepingLock& l,
+                    std::vector<std::string>* problems) {
+  const KindInfo& k = *kind_info(l.kind);
+  auto w_task = fields.offset(k.waiter_struct, "task");
+  auto w_list = fields.offset(k.waiter_struct, "list");
+  auto l_wait = fields.offset(k.lock_struct, "wait_list");
+  if (!w_task || !w_list || !l_wait) {
+    l.waiters_complete = false;
+    problems->push_back(std::string(k.lock_struct) + ": no type information for its waiters");
+    return;
+  }
+  ListWalk wl = walk_list(target, lock + *l_wait, *w_list, limit);
+  l.waiters_complete = wl.complete();
+  if (!wl.complete())
+    problems->push_back(std::string(k.lock_struct) + " " + hex(lock) + ": wait_list: " + walk_status_name(wl.status));
+  for (uint64_t w : wl.entries)
+    if (auto task = read_u64(target, w + *w_task)) l.waiters.push_back(*task);
+}
+
+// A PREEMPT_RT lock (or plain rt_mutex): owner and waiters from its rt_mutex_base.
+void decode_rt(Target& target, Fields& fields, const RtMutexLayout& layout, RtLockKind kind,
+               uint64_t container, uint64_t base, size_t limit, SleepingLock& l, std::vector<std::string>* problems) {
+  l.rt = true;
+  l.rt_base = base;
+  l.note = kind == RtLockKind::Spinlock || kind == RtLockKind::Rwlock ? "sleeping (rt)"
+           : kind == RtLockKind::RtMutex                              ? "rt_mutex"
+                                                                      : "rt_mutex based (rt)";
+  RtMutexState st = read_rt_mutex(target, layout, base, limit);
+  if (!st.problem.empty())
+    problems->push_back(std::string(sleeping_lock_kind_name(l.kind)) + " " + hex(container) + ": rt_mutex: " +
+                        st.problem);
+  l.waiters_complete = st.waiters_complete;
+  for (const auto& w : st.waiters) {
+    l.waiters.push_back(w.task);
+    if (!w.lock_matches)
+      problems->push_back("rt_mutex_waiter " + hex(w.waiter) + " on " + hex(base) + "'s tree points at another lock");
+  }
+  l.owner_task = st.owner_task;
+  l.flags = st.has_waiters_bit ? "HAS_WAITERS" : "";
+  l.owner_edge = st.owner_task != 0;
+  l.owner_evidence = "rt_mutex owner field";
+  if (kind != RtLockKind::Rwsem && kind != RtLockKind::Rwlock) return;
+  auto off = rt_readers_offset(fields, kind);
+  auto readers = off ? read_value<uint32_t>(target, container + *off)
+                     : Result<uint32_t>(fail(ErrorKind::NotFound, "rwbase_rt.readers"));
+  if (!readers) {
+    problems->push_back(std::string(sleeping_lock_kind_name(l.kind)) + " " + hex(container) +
+                        ": rwbase_rt.readers unreadable or unknown");
+    return;
+  }
+  auto add = [&](const char* f) { l.flags += l.flags.empty() ? f : std::string("|") + f; };
+  // include/linux/rwbase_rt.h: READER_BIAS while no writer is in or pending; a writer
+  // takes the rt_mutex, removes READER_BIAS, waits for the readers to leave, then sets
+  // WRITER_BIAS.
+  if (*readers & kRwbaseReaderBias) {
+    l.readers = *readers & ~kRwbaseReaderBias;
+    add("READER_BIAS");
+  } else if (*readers == kRwbaseWriterBias) {
+    l.writer_locked = true;
+    add("WRITER_LOCKED");
+    l.owner_evidence = "rt_mutex owner field; readers says WRITER_BIAS";
+  } else {
+    l.readers = *readers;
+    add("WRITER_PENDING");
+    if (l.owner_task)
+      l.owner_evidence = "rt_mutex owner field: the writer, which still waits for " + std::to_string(l.readers) +
+                         " reader(s) to leave";
+  }
+}
+
 }  // namespace
+
+Result<SleepingLock> read_sleeping_lock(Target& target, Fields& fields, const HangSnapshot& snap,
+                                        SleepingLockKind kind, uint64_t address, size_t waiter_limit) {
+  SleepingLock l;
+  l.kind = kind;
+  l.address = address;
+  l.symbol = static_name(target, address);
+  std::vector<std::string> problems;
+  if (kernel_is_preempt_rt(fields) || kind == SleepingLockKind::Spinlock || kind == SleepingLockKind::Rwlock ||
+      kind == SleepingLockKind::RtMutex) {
+    std::string why;
+    auto layout = rt_mutex_layout(fields, &why);
+    if (!layout) return fail(ErrorKind::NotFound, why);
+    RtLockKind rk = kind == SleepingLockKind::Mutex      ? RtLockKind::Mutex
+                    : kind == SleepingLockKind::Rwsem    ? RtLockKind::Rwsem
+                    : kind == SleepingLockKind::Spinlock ? RtLockKind::Spinlock
+                    : kind == SleepingLockKind::Rwlock   ? RtLockKind::Rwlock
+                                                         : RtLockKind::RtMutex;
+    auto off = rt_base_offset(fields, rk);
+    if (!off) return fail(ErrorKind::NotFound, std::string("no type information for ") + rt_container_member(rk));
+    decode_rt(target, fields, *layout, rk, address, address + *off, waiter_limit, l, &problems);
+  } else {
+    auto probe = fields.read_uint(address, kind_info(kind)->lock_struct, "owner.counter");
+    if (!probe) return tl::unexpected(probe.error().with_context(std::string(sleeping_lock_kind_name(kind)) + " " + hex(address)));
+    decode_owner(fields, snap, address, l);
+    walk_wait_list(target, fields, address, waiter_limit, l, &problems);
+    if (!l.waiters_complete && l.waiters.empty())
+      return fail(ErrorKind::Fault, std::string(sleeping_lock_kind_name(kind)) + " " + hex(address) +
+                                        ": wait_list unreadable", address);
+  }
+  return l;
+}
 
 SleepingLockScan scan_sleeping_locks(Target& target, Fields& fields, const HangSnapshot& snap, size_t waiter_limit) {
   SleepingLockScan out;
@@ -92,11 +339,86 @@ SleepingLockScan scan_sleeping_locks(Target& target, Fields& fields, const HangS
     if (out.warnings.size() < 100) out.warnings.push_back(std::move(w));
   };
   std::set<uint64_t> known;
+  const bool rt_kernel = kernel_is_preempt_rt(fields);
+  auto pi_blocked_on = fields.offset("task_struct", "pi_blocked_on");
+  std::string rt_why;
+  std::optional<RtMutexLayout> rt_layout;
+  bool rt_layout_tried = false;
+  if (rt_kernel && !pi_blocked_on) warn("PREEMPT_RT kernel without task_struct.pi_blocked_on: lock waits not read");
 
   for (const auto& t : snap.tasks) {
     if (t.on_cpu >= 0) continue;  // a sleeping lock's waiter is off-CPU
+    std::string who = "pid " + std::to_string(t.pid);
+
+    // An rt_mutex wait: task->pi_blocked_on points at the task's on-stack
+    // rt_mutex_waiter (kernel/locking/rtmutex.c, task_blocks_on_rt_mutex()) for as
+    // long as it is queued. On PREEMPT_RT every mutex, rwsem, spinlock_t and rwlock_t.
+    uint64_t pi_waiter = 0;
+    if (pi_blocked_on)
+      if (auto v = read_u64(target, t.task + *pi_blocked_on); v && is_kernel_pointer(*v)) pi_waiter = *v;
+    if (pi_waiter) {
+      if (!rt_layout_tried) {
+        rt_layout = rt_mutex_layout(fields, &rt_why);
+        rt_layout_tried = true;
+        if (!rt_layout) warn("rt_mutex: " + rt_why + ": rt_mutex waits not read");
+      }
+      if (!rt_layout) continue;
+      auto w_task = read_u64(target, pi_waiter + rt_layout->waiter_task);
+      auto w_lock = read_u64(target, pi_waiter + rt_layout->waiter_lock);
+      if (!w_task || !w_lock) {
+        warn(who + ": pi_blocked_on " + hex(pi_waiter) + " unreadable");
+        continue;
+      }
+      if (*w_task != t.task || !is_kernel_pointer(*w_lock)) {
+        warn(who + ": pi_blocked_on " + hex(pi_waiter) + " names another task or no lock");
+        continue;
+      }
+      uint64_t base = *w_lock;
+      RtLockKind rk = rt_kernel ? rt_kind_from_frames(t) : RtLockKind::RtMutex;
+      auto off = rt_base_offset(fields, rk);
+      if (!off) {
+        warn(who + ": no type information for " + rt_container_member(rk) + ": shown as its rt_mutex");
+        rk = RtLockKind::RtMutex;
+        off = rt_base_offset(fields, rk);
+        if (!off) off = uint64_t{0};
+      }
+      uint64_t lock = base - *off;
+      SleepingLockKind kind = from_rt(rk);
+      std::string evidence = "task->pi_blocked_on: its rt_mutex_waiter names it and this lock";
+      if (rk != RtLockKind::RtMutex)
+        evidence += std::string(" (") + rt_container_member(rk) + ", from its " +
+                    (rk == RtLockKind::Spinlock ? "rt_spin_lock"
+                     : rk == RtLockKind::Rwlock ? "rt_read/write_lock"
+                     : rk == RtLockKind::Rwsem  ? "down_read/write"
+                                                : "mutex_lock") +
+                    " frame)";
+      if (known.insert(lock).second) {
+        SleepingLock l;
+        l.kind = kind;
+        l.address = lock;
+        l.symbol = static_name(target, lock);
+        std::vector<std::string> problems;
+        decode_rt(target, fields, *rt_layout, rk, lock, base, waiter_limit, l, &problems);
+        for (auto& p : problems) warn(std::move(p));
+        out.locks.push_back(std::move(l));
+      }
+      const SleepingLock* l = out.lock_at(lock);
+      bool linked = l && std::find(l->waiters.begin(), l->waiters.end(), t.task) != l->waiters.end();
+      if (linked) {
+        evidence += "; linked in the lock's waiters rbtree";
+      } else {
+        evidence += "; not found in the lock's waiters rbtree";
+        warn(who + ": pi_blocked_on names rt_mutex " + hex(base) + " but its waiters tree does not hold it");
+      }
+      out.blocked.push_back(BlockedOn{t.task, lock, kind, evidence, linked});
+      continue;
+    }
+    if (rt_kernel) continue;  // PREEMPT_RT: no mutex_waiter/rwsem_waiter lists to search
+
     const KindInfo* k = blocked_kind(t);
-    if (!k) continue;
+    std::optional<RecordedLock> rec = recorded_lock(target, fields, t.task);
+    if (!k && !rec) continue;
+    if (!k) k = kind_info(rec->kind);
     auto w_task = fields.offset(k->waiter_struct, "task");
     auto w_list = fields.offset(k->waiter_struct, "list");
     auto l_wait = fields.offset(k->lock_struct, "wait_list");
@@ -107,7 +429,6 @@ SleepingLockScan scan_sleeping_locks(Target& target, Fields& fields, const HangS
     uint64_t base = 0;
     std::vector<uint64_t> words = stack_words(target, t, 2048, &base);
     std::set<uint64_t> on_stack(words.begin(), words.end());
-    std::string who = "pid " + std::to_string(t.pid);
 
     // The on-stack waiter: a slot holding our own task pointer at waiter.task whose
     // list_head is consistently linked (next->prev == self == prev->next).
@@ -135,41 +456,32 @@ SleepingLockScan scan_sleeping_locks(Target& target, Fields& fields, const HangS
         }
       }
     }
+    if (rec) {
+      if (lock && rec->lock == lock) {
+        evidence += "; " + rec->source + " names it too";
+      } else if (lock) {
+        warn(who + ": " + rec->source + " names " + hex(rec->lock) + ", its stack " + hex(lock));
+      } else if (rec->kind == (k == &kRwsem ? SleepingLockKind::Rwsem : SleepingLockKind::Mutex) &&
+                 linked_on(target, fields, *k, rec->lock, t.task, waiter_limit)) {
+        lock = rec->lock;
+        evidence = rec->source + " names it; its " + k->waiter_struct + " is linked on the wait_list";
+      }
+    }
     if (!lock) {
       warn(who + " is in a " + k->lock_struct + " slowpath but its lock was not recovered");
       continue;
     }
-    out.blocked.push_back(BlockedOn{t.task, lock, k->kind, evidence});
+    out.blocked.push_back(BlockedOn{t.task, lock, k->kind, evidence, true});
     if (!known.insert(lock).second) continue;
 
     SleepingLock l;
     l.kind = k->kind;
     l.address = lock;
     l.symbol = static_name(target, lock);
-    if (k->kind == SleepingLockKind::Mutex) {
-      auto owner = fields.read_uint(lock, "mutex", "owner.counter");
-      if (!owner) owner = fields.read_uint(lock, "mutex", "owner");
-      if (owner) {
-        l.owner_task = *owner & ~kMutexFlags;
-        l.flags = mutex_flags(*owner);
-      }
-    } else {
-      auto count = fields.read_uint(lock, "rw_semaphore", "count.counter");
-      auto owner = fields.read_uint(lock, "rw_semaphore", "owner.counter");
-      if (count && owner) {
-        l.writer_locked = *count & kRwsemWriterLocked;
-        l.readers = static_cast<int64_t>(*count >> kRwsemReaderShift);
-        l.owner_task = *owner & ~kRwsemOwnerFlags;
-        l.owner_is_reader_hint = !l.writer_locked && (*owner & kRwsemReaderOwned);
-        l.flags = rwsem_flags(*count, *owner);
-      }
-    }
-    ListWalk wl = walk_list(target, lock + *l_wait, *w_list, waiter_limit);
-    l.waiters_complete = wl.complete();
-    if (!wl.complete()) warn(std::string(k->lock_struct) + " " + std::to_string(lock) + ": wait_list: " +
-                             walk_status_name(wl.status));
-    for (uint64_t w : wl.entries)
-      if (auto task = read_u64(target, w + *w_task)) l.waiters.push_back(*task);
+    decode_owner(fields, snap, lock, l);
+    std::vector<std::string> problems;
+    walk_wait_list(target, fields, lock, waiter_limit, l, &problems);
+    for (auto& p : problems) warn(std::move(p));
     out.locks.push_back(std::move(l));
   }
   return out;

@@ -19,7 +19,11 @@ inline constexpr uint64_t kRwsemWriterLocked = 0x1, kRwsemFlagWaiters = 0x2, kRw
 inline constexpr uint64_t kRwsemReaderShift = 8;
 inline constexpr uint64_t kRwsemReaderOwned = 0x1, kRwsemOwnerFlags = 0x7;
 
-enum class SleepingLockKind { Mutex, Rwsem };
+// Spinlock and Rwlock are PREEMPT_RT's sleeping spinlock_t and rwlock_t; RtMutex a
+// plain rt_mutex (PI futexes, RCU boosting, drivers) on any kernel.
+enum class SleepingLockKind { Mutex, Rwsem, Spinlock, Rwlock, RtMutex };
+// "mutex", "rwsem", "spinlock", "rwlock", "rt_mutex": JSON kinds and graph id prefixes.
+const char* sleeping_lock_kind_name(SleepingLockKind k);
 
 struct SleepingLock {
   SleepingLockKind kind = SleepingLockKind::Mutex;
@@ -27,10 +31,19 @@ struct SleepingLock {
   std::string symbol;      // a static lock's name ("kstuck_abba_mutex_a", "foo+0x10")
   uint64_t owner_task = 0; // mutex owner / rwsem writer (or, reader-owned, the last reader)
   bool owner_is_reader_hint = false;  // rwsem owned by readers: owner_task is only a hint
+  // Whether the wait-for graph may draw lock -> owner_task, and how sure that edge is:
+  // a mutex/rt_mutex owner or a write-locked rwsem's writer is confirmed; a reader-owned
+  // rwsem's owner is an inferred hint, drawn only while the count says readers are in.
+  bool owner_edge = false;
+  bool owner_inferred = false;
+  std::string owner_evidence;
   std::string flags;       // decoded, e.g. "WAITERS|HANDOFF"
-  int64_t readers = 0;     // rwsem: active readers
+  int64_t readers = 0;     // rwsem/rwlock: active readers
   bool writer_locked = false;
-  std::vector<uint64_t> waiters;  // task_struct addresses in wait_list order
+  bool rt = false;         // built on an rt_mutex (PREEMPT_RT): a sleeping lock
+  uint64_t rt_base = 0;    // rt: its struct rt_mutex_base
+  std::string note;        // "sleeping (rt)" for PREEMPT_RT's spinlock_t/rwlock_t and friends
+  std::vector<uint64_t> waiters;  // task_struct addresses in wait_list order (rt: priority order)
   bool waiters_complete = true;
 };
 
@@ -38,7 +51,8 @@ struct BlockedOn {
   uint64_t task = 0;
   uint64_t lock = 0;
   SleepingLockKind kind = SleepingLockKind::Mutex;
-  std::string evidence;  // how the lock was found and confirmed
+  std::string evidence;    // how the lock was found and confirmed
+  bool confirmed = true;   // a linked waiter (wait_list / rbtree) names this task
 };
 
 struct SleepingLockScan {
@@ -52,10 +66,19 @@ struct SleepingLockScan {
 // For every task off-CPU in a __mutex_lock*/rwsem_down_* frame: finds its on-stack
 // waiter (mutex_waiter/rwsem_waiter whose task is itself), walks the waiter's ring
 // (bounded, cycle-safe) to the lock's wait_list head, and confirms the lock by its
-// address on the task's stack (the slowpath keeps it across schedule()). Then decodes
-// owner, flags and the waiters in order.
+// address on the task's stack (the slowpath keeps it across schedule()). Where the
+// kernel records the lock itself (task_struct.blocked_on, the hung-task blocker), that
+// is extra evidence, or the lock when the stack gave none (confirmed by the wait_list).
+// A task with task_struct.pi_blocked_on set waits on an rt_mutex: on PREEMPT_RT that
+// is every mutex, rwsem, spinlock_t and rwlock_t. Then decodes owner, flags and the
+// waiters in order.
 SleepingLockScan scan_sleeping_locks(Target& target, Fields& fields, const HangSnapshot& snap,
                                      size_t waiter_limit = 4096);
+
+// One lock read at an address (kstuck mutex ADDRESS): owner, flags, waiters; an RT
+// kernel's mutex through its rt_mutex. The snapshot names reader-hint owners' pids.
+Result<SleepingLock> read_sleeping_lock(Target& target, Fields& fields, const HangSnapshot& snap,
+                                        SleepingLockKind kind, uint64_t address, size_t waiter_limit = 4096);
 
 // A static object's name from the symbol table, "" for heap objects.
 std::string static_name(Target& target, uint64_t address);
