@@ -37,6 +37,7 @@ kstuck_scenario_abba) params=""; truths="abba_first abba_second" ;;
 kstuck_scenario_spinstatic | kstuck_scenario_spinmember) params=""; truths="spinstatic_holder spinstatic_waiter" ;;
 kstuck_scenario_mixed) params=""; truths="mixed_holder mixed_spinner" ;;
 kstuck_scenario_rwsem) params=""; truths="rw_writer rw_reader rw_writer2" ;;
+kstuck_scenario_rwstale) params=""; truths="rwstale_holder rwstale_reader rwstale_writer" ;;
 kstuck_scenario_starve)
 	r=$(arg remote_wake)
 	params="remote_wake=${r:-0}"
