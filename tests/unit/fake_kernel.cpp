@@ -7,7 +7,7 @@
 namespace kstuck::test {
 namespace {
 constexpr uint64_t kPerCpuAreas = 0xffff88803e000000ULL;  // CPU n's area: + n * 0x100000
-constexpr uint64_t kTaskSize = 0x120;  // sizeof(struct task_struct) of the fake layout
+constexpr uint64_t kTaskSize = 0x140;  // sizeof(struct task_struct) of the fake layout
 }
 
 FakeKernel::FakeKernel(FakeTarget& target, int ncpus) : t_(target), ncpus_(ncpus) {
@@ -63,7 +63,10 @@ void FakeKernel::define_layouts() {
                  {"on_rq", 0xe0, 4, "int"},
                  {"se", 0xe8, 0x10, "struct sched_entity"},
                  {"se.exec_start", 0xe8, 8, "u64"},
-                 {"wake_entry", 0x100, 0x10, "struct __call_single_node"}});
+                 {"wake_entry", 0x100, 0x10, "struct __call_single_node"},
+                 {"pi_blocked_on", 0x110, 8, "struct rt_mutex_waiter *"},
+                 {"blocked_on", 0x118, 8, "struct mutex *"},
+                 {"blocker", 0x120, 8, "long unsigned int"}});
   t_.add_struct("signal_struct", 0x40, {{"thread_head", 0x10, 16, "struct list_head"}});
   t_.add_struct("rq", 0x40, {{"nr_running", 0x0, 4, "unsigned int"}, {"curr", 0x8, 8, "struct task_struct *"},
                              {"idle", 0x10, 8, "struct task_struct *"}, {"clock", 0x18, 8, "u64"},
@@ -195,6 +198,68 @@ void FakeKernel::set_curr(int cpu, uint64_t task) {
   t_.set(per_cpu_addr(cpu, "runqueues"), "rq", "curr", task);
   t_.set(task, "task_struct", "on_cpu", 1);
   t_.set(task, "task_struct", "cpu", uint32_t(cpu));
+}
+
+void FakeKernel::make_preempt_rt() {
+  // 6.12 PREEMPT_RT: struct rt_mutex_base { raw_spinlock_t wait_lock; struct
+  // rb_root_cached waiters; struct task_struct *owner; } inside every sleeping lock.
+  t_.add_struct("rb_node", 0x18, {{"__rb_parent_color", 0x0, 8, "long unsigned int"},
+                                  {"rb_right", 0x8, 8, "struct rb_node *"},
+                                  {"rb_left", 0x10, 8, "struct rb_node *"}});
+  t_.add_struct("rt_mutex_base", 0x20, {{"wait_lock", 0x0, 4, "raw_spinlock_t"},
+                                        {"waiters", 0x8, 0x10, "struct rb_root_cached"},
+                                        {"waiters.rb_root", 0x8, 8, "struct rb_root"},
+                                        {"waiters.rb_root.rb_node", 0x8, 8, "struct rb_node *"},
+                                        {"waiters.rb_leftmost", 0x10, 8, "struct rb_node *"},
+                                        {"owner", 0x18, 8, "struct task_struct *"}});
+  t_.add_struct("rt_mutex_waiter", 0x70, {{"tree", 0x0, 0x28, "struct rt_waiter_node"},
+                                          {"tree.entry", 0x0, 0x18, "struct rb_node"},
+                                          {"tree.prio", 0x18, 4, "int"},
+                                          {"tree.deadline", 0x20, 8, "u64"},
+                                          {"pi_tree", 0x28, 0x28, "struct rt_waiter_node"},
+                                          {"task", 0x50, 8, "struct task_struct *"},
+                                          {"lock", 0x58, 8, "struct rt_mutex_base *"},
+                                          {"wake_state", 0x60, 4, "unsigned int"},
+                                          {"ww_ctx", 0x68, 8, "struct ww_acquire_ctx *"}});
+  t_.add_struct("mutex", 0x20, {{"rtmutex", 0x0, 0x20, "struct rt_mutex_base"}});
+  t_.add_struct("rt_mutex", 0x20, {{"rtmutex", 0x0, 0x20, "struct rt_mutex_base"}});
+  t_.add_struct("spinlock", 0x20, {{"lock", 0x0, 0x20, "struct rt_mutex_base"}});
+  t_.add_struct("rw_semaphore", 0x28, {{"rwbase", 0x0, 0x28, "struct rwbase_rt"},
+                                       {"rwbase.readers", 0x0, 4, "atomic_t"},
+                                       {"rwbase.rtmutex", 0x8, 0x20, "struct rt_mutex_base"}});
+  t_.add_struct("rwlock", 0x30, {{"rwbase", 0x0, 0x28, "struct rwbase_rt"},
+                                 {"rwbase.readers", 0x0, 4, "atomic_t"},
+                                 {"rwbase.rtmutex", 0x8, 0x20, "struct rt_mutex_base"},
+                                 {"readers", 0x28, 4, "atomic_t"}});
+}
+
+uint64_t FakeKernel::add_rt_lock(std::string struct_name, std::string name, uint64_t base_offset, uint64_t owner_task) {
+  auto size = t_.struct_size(struct_name);
+  if (!size) throw std::logic_error("FakeKernel::add_rt_lock: no struct " + struct_name);
+  uint64_t lock = t_.add_global(std::move(name), *size);
+  t_.set(lock + base_offset, "rt_mutex_base", "owner", owner_task);
+  return lock;
+}
+
+uint64_t FakeKernel::add_rt_waiter(uint64_t base, uint64_t task, int prio, uint64_t waiter) {
+  t_.set(waiter, "rt_mutex_waiter", "task", task);
+  t_.set(waiter, "rt_mutex_waiter", "lock", base);
+  t_.set(waiter, "rt_mutex_waiter", "tree.prio", uint32_t(prio));
+  t_.set(task, "task_struct", "pi_blocked_on", waiter);
+  // A plain binary-search-tree insert (an rbtree is one): lower prio left, equal prio
+  // right of the earlier waiter, like rt_waiter_node_less().
+  uint64_t link = t_.addr_of(base, "rt_mutex_base", "waiters.rb_root.rb_node");
+  uint64_t parent = 0;
+  while (uint64_t node = t_.peek_u64(link)) {
+    parent = node;
+    int p = int(t_.peek_u32(node + 0x18));  // tree.prio: tree.entry is at offset 0
+    link = prio < p ? node + 0x10 /* rb_left */ : node + 0x8 /* rb_right */;
+  }
+  t_.write_u64(waiter, parent);  // __rb_parent_color (black)
+  t_.write_u64(link, waiter);
+  uint64_t owner = t_.peek_u64(t_.addr_of(base, "rt_mutex_base", "owner"));
+  t_.set(base, "rt_mutex_base", "owner", owner | 1);  // RT_MUTEX_HAS_WAITERS
+  return waiter;
 }
 
 uint64_t FakeKernel::add_mutex(std::string name, uint64_t owner_task, uint64_t flags) {

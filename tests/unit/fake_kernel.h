@@ -48,6 +48,15 @@ class FakeKernel {
   // Queues task on the mutex's wait_list (allocates the struct mutex_waiter).
   uint64_t add_mutex_waiter(uint64_t mutex, uint64_t task);
 
+  // PREEMPT_RT (6.12): struct mutex, rw_semaphore, spinlock and rwlock redefined on
+  // struct rt_mutex_base, plus rt_mutex_waiter (tree.entry) and rb_node.
+  void make_preempt_rt();
+  // A global lock of struct_name whose rt_mutex_base sits at base_offset, owned by owner_task.
+  uint64_t add_rt_lock(std::string struct_name, std::string name, uint64_t base_offset, uint64_t owner_task);
+  // Queues task's rt_mutex_waiter (at waiter, e.g. on its stack) in base's waiters tree by
+  // prio, points task->pi_blocked_on at it and sets RT_MUTEX_HAS_WAITERS.
+  uint64_t add_rt_waiter(uint64_t base, uint64_t task, int prio, uint64_t waiter);
+
   // A csd queued on cpu's call_single_queue (llist push at the head).
   uint64_t queue_csd(int cpu, uint64_t func, uint64_t info, uint32_t flags = 0x11);
   // A remote wakeup of task pending on cpu's call_single_queue (its wake_entry, TTWU).
