@@ -166,4 +166,4 @@ out_stop_actors:
 
 module_init(kstuck_rwstale_init);
 MODULE_LICENSE("GPL");
-MODULE_DESCRIPTION("kstuck test scenario: an rwsem owner naming a reader that released it (QEMU guest only)");
+MODULE_DESCRIPTION("kstuck test scenario: a stale rwsem reader owner (QEMU guest only)");
