@@ -347,6 +347,74 @@ def compare(ctx, dump, vmlinux, module_dir=None, label=None, cli=None):
     return [TestResult(name, not unexplained and not empty, detail)]
 
 
+def selftest(dump, vmlinux, module_dir, cli):
+    """Proves on a real dump that the comparison can fail: kstuck's answers, each altered
+    in one way (a frame's name, a frame dropped, a CPU's current task, a register, a lock
+    owner, a waiter, a task left out), must each give an unexplained difference."""
+    import copy
+    info = dump_check.read_dump(dump)
+    analyze = kstuck_json(cli, "analyze", dump, vmlinux, module_dir)
+    mutexes = kstuck_json(cli, "mutex", dump, vmlinux, module_dir)
+    with tempfile.TemporaryDirectory(prefix="drgn-", dir=Path(dump).parent) as tmp:
+        path, _ = readable_by_drgn(dump, info, tmp)
+        names = Path(tmp) / "names.json"
+        names.write_text(json.dumps(frame_names(analyze)))
+        dv = drgn_json(path, vmlinux, module_files(module_dir),
+                       [(lk.get("kind"), lk.get("address")) for lk in mutexes.get("locks", [])], names)
+    env = Env(info.fmt, not info.release and info.fmt != "elf", dv.get("release", ""), dv.get("facts", {}))
+
+    def unexplained(a, m):
+        return [json.dumps(d, sort_keys=True) for d in diff_views(a, m, dv)[0]
+                if not drgn_known_defects.explain(d, env, dv)]
+
+    base = set(unexplained(analyze, mutexes))
+    # A CPU whose stack both tools already agree on, frame for frame.
+    agreed = {c["cpu"] for c in dv["cpus"] if c.get("frames") and not c.get("stop") and not c.get("error")}
+    cpu = next(c for c in analyze["cpus"]
+               if c.get("cpu") in agreed and len((c.get("stack") or {}).get("frames", [])) > 2)
+    cases = []
+
+    def case(name, want, a=None, m=None):
+        new = [json.loads(d)["what"] for d in unexplained(a or analyze, m or mutexes) if d not in base]
+        cases.append((name, want in new, new))
+
+    a = copy.deepcopy(analyze)
+    next(c for c in a["cpus"] if c["cpu"] == cpu["cpu"])["stack"]["frames"][1]["function"] = "not_a_kernel_function"
+    case("frame renamed", "cpu-stack", a)
+    a = copy.deepcopy(analyze)
+    next(c for c in a["cpus"] if c["cpu"] == cpu["cpu"])["stack"]["frames"].pop()
+    case("frame dropped", "cpu-stack", a)
+    a = copy.deepcopy(analyze)
+    next(c for c in a["cpus"] if c["cpu"] == cpu["cpu"])["pid"] = 999999
+    case("current task", "cpu-current", a)
+    a = copy.deepcopy(analyze)
+    next(c for c in a["cpus"] if c["cpu"] == cpu["cpu"])["rip"] = "0x1"
+    case("register", "cpu-registers", a)
+    a = copy.deepcopy(analyze)
+    a["tasks"].pop()
+    case("task left out", "task-set", a)
+    if mutexes.get("locks"):
+        m = copy.deepcopy(mutexes)
+        m["locks"][0]["owner"] = {"task": "0x10"}
+        case("lock owner", "lock-owner", None, m)
+        m = copy.deepcopy(mutexes)
+        m["locks"][0]["waiters"].append({"pid": 999999})
+        case("lock waiter", "lock-waiters", None, m)
+    return cases
+
+
+def selftest_result(dump, vmlinux, module_dir, cli, label):
+    """selftest() as one TestResult, for a suite."""
+    try:
+        cases = selftest(dump, vmlinux, module_dir, cli)
+    except (RuntimeError, StopIteration, KeyError, IndexError) as e:
+        return TestResult(f"drgn-diff-selftest-{label}", False, f"{type(e).__name__}: {e}")
+    bad = [f"{n}: {got}" for n, ok, got in cases if not ok]
+    return TestResult(f"drgn-diff-selftest-{label}", len(cases) >= 5 and not bad,
+                      f"{len(cases)} altered kstuck answers, each must differ from drgn: "
+                      + ("; ".join(bad) if bad else ", ".join(n for n, _, _ in cases)))
+
+
 def main():
     ap = argparse.ArgumentParser(description="kstuck vs drgn on one dump")
     ap.add_argument("dump")
@@ -354,7 +422,13 @@ def main():
     ap.add_argument("--module-dir")
     ap.add_argument("--cli", default=str(Path(__file__).resolve().parents[2] / "build" / "release" / "cli" / "kstuck"))
     ap.add_argument("--label")
+    ap.add_argument("--selftest", action="store_true", help="prove on this dump that a difference fails")
     a = ap.parse_args()
+    if a.selftest:
+        cases = selftest(a.dump, a.vmlinux, a.module_dir, a.cli)
+        for name, ok, got in cases:
+            print(f"{'PASS' if ok else 'FAIL'} selftest {name}: {got}")
+        return 0 if cases and all(ok for _, ok, _ in cases) else 1
     r = compare(None, a.dump, a.vmlinux, a.module_dir, a.label, cli=a.cli)[0]
     print(f"{'PASS' if r.passed else 'FAIL'} {r.name} {r.detail}")
     print(f"full comparison: {a.dump}.drgn-diff.json")

@@ -69,7 +69,8 @@ DEFECTS = [
                "name and drgn cannot unwind past it. Accepted only on a kernel whose struct module has "
                "no core_layout, and only when drgn agrees with kstuck up to that frame (same pc).",
         kinds=frozenset({"cpu-stack", "task-stack"}),
-        applies=lambda env: env.has_member("struct module", "mem") and not env.has_member("struct module", "core_layout"),
+        applies=lambda env: (env.has_member("struct module", "mem")
+                             and not env.has_member("struct module", "core_layout")),
         matches=_module_frame_unnamed),
     KnownDefect(
         id="drgn-0.0.22-irq-stack-return",
