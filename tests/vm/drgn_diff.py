@@ -124,7 +124,8 @@ def module_files(module_dir):
 def frame_names(analyze):
     """Every function name kstuck put in a stack of its analyze report."""
     names = set()
-    for stack in [c.get("stack") for c in analyze.get("cpus", [])] + [g.get("stack") for g in analyze.get("groups", [])]:
+    stacks = [c.get("stack") for c in analyze.get("cpus", [])] + [g.get("stack") for g in analyze.get("groups", [])]
+    for stack in stacks:
         names.update(f.get("function") for f in (stack or {}).get("frames", []) if f.get("function"))
     return sorted(names)
 
@@ -274,7 +275,8 @@ def diff_views(analyze, mutexes, dv):
             # A reader-owned rwsem's owner field is only a hint (the last reader, maybe
             # gone): kstuck must flag it as such, or report no owner.
             if k_owner not in (0, d_owner) or (k_owner and not kl.get("owner_is_reader_hint")):
-                diffs.append({"what": "lock-owner", "key": name, "kstuck": [hex(k_owner), kl.get("owner_is_reader_hint")],
+                diffs.append({"what": "lock-owner", "key": name,
+                              "kstuck": [hex(k_owner), kl.get("owner_is_reader_hint")],
                               "drgn": [d.get("owner"), "reader-owned"]})
         elif k_owner != d_owner:
             diffs.append({"what": "lock-owner", "key": name, "kstuck": hex(k_owner), "drgn": d.get("owner")})

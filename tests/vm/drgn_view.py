@@ -290,7 +290,8 @@ def view(dump, vmlinux, kos, locks, names=()):
             e.update(unwind(prog, t))
         task_out.append(e)
     lock_out = [lock_view(prog, kind, addr) for kind, addr in locks]
-    return {"facts": type_facts(prog), "symbols": resolve(prog, names), "drgn": drgn.__version__, "release": prog["UTS_RELEASE"].string_().decode(),
+    return {"facts": type_facts(prog), "symbols": resolve(prog, names), "drgn": drgn.__version__,
+            "release": prog["UTS_RELEASE"].string_().decode(),
             "online_cpus": online, "possible_cpus": possible, "file_notes": [p for p, _ in notes],
             "cpus": cpus, "tasks": task_out, "locks": lock_out, "problems": problems}
 
