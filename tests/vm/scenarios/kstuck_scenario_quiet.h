@@ -15,13 +15,17 @@
  *    stays mapped, so only the rodata's unmapping says the kworker is done.
  *  - x86 lazy TLB: a kthread runs on the last user mm its CPU ran, and that CPU stays
  *    in the mm's cpumask. When the process exits, the page-table free flushes lazy
- *    CPUs too. So a wedging actor switches to init_mm first, with interrupts off.
+ *    CPUs too. So a wedging actor switches to init_mm first, with interrupts off, and
+ *    takes its CPU out of that mm's cpumask: up to 6.12 the switch did it, 7.x trims
+ *    the cpumask lazily, with a flush IPI to every CPU still in it.
  */
 #ifndef KSTUCK_SCENARIO_QUIET_H
 #define KSTUCK_SCENARIO_QUIET_H
 
 #include <linux/delay.h>
 #include <linux/mm.h>
+#include <linux/mm_types.h>
+#include <linux/sched.h>
 #include <linux/module.h>
 #include <linux/smp.h>
 #include <linux/vmalloc.h>
@@ -57,7 +61,16 @@ static inline void kstuck_scenario_wait_init_freed(void)
 /* Called by a wedging actor with interrupts off. */
 static inline void kstuck_scenario_drop_lazy_mm(void)
 {
+	/* A kthread's active_mm is the user mm it borrowed lazily, if any. */
+	struct mm_struct *lazy = current->active_mm;
+
 	kstuck_scenario_leave_mm();
+	/*
+	 * This CPU's TLB no longer holds that mm (CR3 is init_mm's now, and reloading the
+	 * mm later compares its tlb_gen), so no flush of it has to reach this CPU.
+	 */
+	if (lazy)
+		cpumask_clear_cpu(smp_processor_id(), mm_cpumask(lazy));
 }
 
 #endif
