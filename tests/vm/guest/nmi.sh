@@ -12,7 +12,7 @@ check_capture() {
 	grep -q "4/4 CPUs answered" "$1" &&
 		cpu_block "$1" 3 | head -1 | grep -q "irqs-off" &&
 		cpu_block "$1" 3 | grep -q "kstuck_scenario_irqoff_spin+0x.*\[kstuck_scenario\]" &&
-		cpu_block "$1" 2 | grep -q " smp_call_function_single+0x"
+		cpu_block "$1" 2 | grep -qE " (__)?smp_call_function_single\+0x"
 }
 
 # json_to_console TAG CMD...: the command's JSON between markers, for the host to parse.

@@ -42,7 +42,8 @@ def _check_wedge(name, snap, truth, trigger):
           c3.get("answered") and c3.get("irqs_enabled") is False and
           "kstuck_scenario_irqoff_spin" in _functions(c3) and
           str(c3.get("pid")) == truth.get("irqoff_spinner.pid") and
-          "smp_call_function_single" in _functions(c2) and
+          # 7.x: smp_call_function_single() tail-calls __smp_call_function_single().
+          {"smp_call_function_single", "__smp_call_function_single"} & set(_functions(c2)) and
           str(c2.get("pid")) == truth.get("xcall_waiter.pid"))
     detail = (f"seq={snap['seq']} trigger={snap['trigger']} answered={snap['answered']}/{snap['requested']} "
               f"cpu3=pid {c3.get('pid')} {c3.get('context')} {_functions(c3)[:3]} "
