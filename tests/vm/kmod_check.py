@@ -5,8 +5,9 @@
 that kernel with those modules, and keeps the foundation suite's QMP dump and console
 as <cache>/dev/foundation-<kver>.vmcore / .console.log for the dump readers' work.
 
-usage: tests/vm/kmod_check.py [--build DIR] [--build-only] [--suites a,b] KVER...
+usage: tests/vm/kmod_check.py [--build DIR] [--build-only] [--suites a,b] [--cli KSTUCK] KVER...
   KVER: a folder name under <cache>/kernel/ (scripts/fetch-kernel put it there).
+  --cli: the kstuck binary for the guest (default: the release build of this tree).
 Prints one line per check and a closing 'N passed, N failed'.
 """
 import argparse
@@ -80,8 +81,8 @@ class KmodContext(vm_run.Context):
                                   f"{len(warns)} warnings" + (f": {warns[:3]}" if warns else "")))
         self.scenarios = sorted((mod_dir / "scenarios").glob("*.ko"))
 
-    def prepare_guest(self):
-        self.kstuck_cli = rig.build_userspace(self.build)
+    def prepare_guest(self, cli=None):
+        self.kstuck_cli = Path(cli) if cli else rig.build_userspace(self.build)
         self.guest_tools = rig.build_guest_tools(self.build)
         self.initramfs = rig.build_initramfs(
             self.out / "initramfs.cpio", self.kernel,
@@ -110,7 +111,7 @@ def check_kernel(args, kver):
         return results + [TestResult("build", False, str(e))]
     if args.build_only:
         return results
-    ctx.prepare_guest()
+    ctx.prepare_guest(args.cli)
     print(f"kmod: {kver}: modules and initramfs ready in {time.monotonic() - t:.1f}s", flush=True)
     for name in args.suites.split(","):
         t = time.monotonic()
@@ -134,6 +135,7 @@ def main():
     ap.add_argument("--build", default=str(rig.BUILD))
     ap.add_argument("--suites", default="foundation,nmi")
     ap.add_argument("--build-only", action="store_true")
+    ap.add_argument("--cli", help="kstuck binary for the guest instead of building one")
     args = ap.parse_args()
     passed = failed = 0
     for kver in args.kvers:
