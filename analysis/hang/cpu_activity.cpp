@@ -8,9 +8,22 @@
 #include <cstdio>
 #include <map>
 
+#include "analysis/code/disasm.h"
+#include "analysis/code/held_locks.h"
 #include "analysis/hang/sleeping_locks.h"
+#include "analysis/kernel/cpus.h"
+#include "analysis/kernel/percpu_hot.h"
 
 namespace kstuck {
+
+const char* holder_basis_name(HolderBasis b) {
+  switch (b) {
+    case HolderBasis::Code: return "code";
+    case HolderBasis::CodeMaybeReleased: return "code, maybe released";
+    case HolderBasis::StackWord: return "address in a register or on the stack";
+  }
+  return "?";
+}
 
 const char* cpu_doing_name(CpuDoing d) {
   switch (d) {
@@ -134,6 +147,69 @@ std::string frame_of(const CpuView& c, uint64_t slot) {
   return inner;
 }
 
+
+// A frame entered through an interrupt or exception entry: its pc is the interrupted
+// instruction, not a return address.
+bool is_entry_function(const std::string& f) { return f.starts_with("asm_") || f.starts_with("entry_"); }
+
+constexpr size_t kMaxCodeFrames = 32;
+
+// The locks each frame of a CPU's stack took and has not released (or is acquiring).
+void read_held_locks(LockCode& code, const CpuView& c, CpuActivity& a) {
+  if (!c.regs || c.frames.empty()) return;
+  std::vector<CodeFrame> frames;
+  for (size_t i = 0; i < c.frames.size() && i < kMaxCodeFrames; ++i)
+    frames.push_back(CodeFrame{c.frames[i].pc, c.frames[i].sp, i == 0 || is_entry_function(c.frames[i - 1].function)});
+  auto regs = code.recover_registers(*c.regs, frames);
+  for (size_t i = 0; i < frames.size() && i < regs.size(); ++i) {
+    FrameLocks fl = code.frame_locks(frames[i], regs[i]);
+    if (!fl.problem.empty() && a.code_notes.size() < 8)
+      a.code_notes.push_back("frame #" + std::to_string(i) + " (" + c.frames[i].function + "): " + fl.problem);
+    for (const auto& u : fl.locks) {
+      if (u.state == LockState::Released || !u.address) continue;
+      HeldLock h;
+      h.address = *u.address;
+      h.api = u.fn->api;
+      h.irqs = u.fn->irqs;
+      h.read = u.fn->type == LockType::Read;
+      h.write = u.fn->type == LockType::Write;
+      h.function = c.frames[i].function;
+      h.where = u.where;
+      h.how = u.how;
+      h.state = lock_state_name(u.state);
+      h.unlock_where = u.unlock_where;
+      h.method = fl.method;
+      h.frame = i;
+      a.held.push_back(std::move(h));
+    }
+  }
+}
+
+// A qspinlock is held when its locked byte is set; a qrwlock when any bit is (readers
+// count from bit 9, a writer sets the low byte).
+bool lock_word_held(Target& t, uint64_t a, bool rwlock) {
+  if (!is_kernel_pointer(a) || (a & 3)) return false;
+  auto v = read_u32(t, a);
+  return v && (rwlock ? *v != 0 : (*v & 0xff) != 0);
+}
+
+// The CPU's preempt count: pcpu_hot.preempt_count where struct pcpu_hot has it (Since
+// Linux commit 64701838bf05 ("x86/percpu: Move preempt_count next to current_task")
+// (in v6.2)), the per-CPU __preempt_count otherwise.
+std::optional<uint32_t> read_preempt_count(Fields& fields, int cpu) {
+  Result<uint64_t> at = percpu_hot_place(fields, "preempt_count") == PercpuHotPlace::PcpuHotMember
+                            ? percpu_hot_address(fields, cpu, "preempt_count")
+                            : per_cpu_address(fields, "__preempt_count", cpu);
+  if (!at) return std::nullopt;
+  auto v = read_u32(fields.target(), *at);
+  if (!v) return std::nullopt;
+  return *v;
+}
+
+std::string lock_call_text(const HeldLock& h, const std::string& name) {
+  return h.api + "(" + (name.empty() ? hex(h.address) : "&" + name) + ") at " + h.where;
+}
+
 }  // namespace
 
 std::vector<CpuActivity> classify_cpus(Target& target, const HangSnapshot& snap) {
@@ -178,54 +254,137 @@ std::vector<CpuActivity> classify_cpus(Target& target, const HangSnapshot& snap)
       a.doing = CpuDoing::IrqsOffLoop;
     else if (c.regs)
       a.doing = CpuDoing::Running;
-    if (a.doing == CpuDoing::SpinlockWait && c.regs) {
-      for (auto r : kLockRegOrder) {
-        uint64_t v = c.regs->get(r);
-        if (locked_word(target, v)) {
-          a.lock = v;
-          a.lock_evidence = std::string(kRegNames[r]) + " points at a locked lock word";
-          break;
-        }
-      }
-      if (!a.lock) {
-        uint64_t base = 0;
-        auto words = stack_from(target, c.regs->get(CpuRegisters::rsp), &base, 512);
-        for (size_t i = 0; i < words.size() && !a.lock; ++i)
-          if (locked_word(target, words[i]) && !(words[i] >= base && words[i] < base + kThreadSize)) {
-            a.lock = words[i];
-            a.lock_evidence = "stack word at " + hex(base + 8 * i) + " points at a locked lock word";
-          }
-      }
-      if (a.lock) a.lock_symbol = static_name(target, a.lock);
-    }
     out.push_back(std::move(a));
   }
-  // Holder candidates: CPUs not waiting on the same lock whose registers or stack
-  // keep its address (a holder keeps the pointer to unlock it later).
+
+  // What each CPU's code says it holds. One disassembler for the whole analysis; without
+  // one (capstone failed to open) only the register/stack evidence below remains.
+  auto dis = Disassembler::open();
+  Fields fields(target);
+  const bool preempt_counts_locks = static_cast<bool>(target.symbol_address("preempt_schedule"));
+  if (dis) {
+    LockCode code(target, *dis);
+    for (size_t i = 0; i < out.size() && i < snap.cpus.size(); ++i) read_held_locks(code, snap.cpus[i], out[i]);
+  } else {
+    for (auto& a : out) a.code_notes.push_back("no disassembler: " + dis.error().message());
+  }
+  for (size_t i = 0; i < out.size() && i < snap.cpus.size(); ++i)
+    if (snap.cpus[i].regs) out[i].preempt_count = read_preempt_count(fields, out[i].cpu);
+
+  // The lock each spinning CPU waits for: the lock call its frame has not returned from
+  // (near the top of the stack), else a register or a stack word pointing at a locked word.
+  for (size_t ci = 0; ci < out.size() && ci < snap.cpus.size(); ++ci) {
+    CpuActivity& a = out[ci];
+    const CpuView& c = snap.cpus[ci];
+    if (a.doing != CpuDoing::SpinlockWait || !c.regs) continue;
+    for (const auto& h : a.held) {
+      if (h.state != "acquiring" || h.frame > 6) continue;
+      std::string name = static_name(target, h.address);
+      bool held = lock_word_held(target, h.address, h.read || h.write);
+      a.lock = h.address;
+      a.lock_symbol = name;
+      a.lock_evidence = lock_call_text(h, name) + " has not returned (" +
+                        (h.frame > 0 ? c.frames[h.frame - 1].function : std::string("?")) + " spins), address " +
+                        h.how + (held ? "; the lock word is locked" : "; but the lock word reads unlocked");
+      if (held) break;
+      a.lock = 0;
+    }
+    if (a.lock) continue;
+    for (auto r : kLockRegOrder) {
+      uint64_t v = c.regs->get(r);
+      if (locked_word(target, v)) {
+        a.lock = v;
+        a.lock_evidence = std::string(kRegNames[r]) + " points at a locked lock word";
+        break;
+      }
+    }
+    if (!a.lock) {
+      uint64_t base = 0;
+      auto words = stack_from(target, c.regs->get(CpuRegisters::rsp), &base, 512);
+      for (size_t i = 0; i < words.size() && !a.lock; ++i)
+        if (locked_word(target, words[i]) && !(words[i] >= base && words[i] < base + kThreadSize)) {
+          a.lock = words[i];
+          a.lock_evidence = "stack word at " + hex(base + 8 * i) + " points at a locked lock word";
+        }
+    }
+    if (a.lock) a.lock_symbol = static_name(target, a.lock);
+  }
+
+  // Holder candidates among the other CPUs. Code first: a frame that took the lock and
+  // has no unlock before its pc, weighed with the CPU's preempt count (every spinlock
+  // held adds one) and, for _irqsave/_irq, its IRQ flag. Only when no CPU's code shows
+  // the lock: a CPU whose registers or stack keep its address (weaker).
   for (auto& a : out) {
     if (!a.lock) continue;
-    for (const auto& c : snap.cpus) {
+    std::vector<HolderCandidate> by_code, by_word;
+    for (size_t bi = 0; bi < out.size() && bi < snap.cpus.size(); ++bi) {
+      const CpuActivity& b = out[bi];
+      const CpuView& c = snap.cpus[bi];
       if (c.cpu == a.cpu || !c.regs) continue;
-      bool same = false;
-      for (const auto& b : out)
-        if (b.cpu == c.cpu && b.doing == CpuDoing::SpinlockWait && b.lock == a.lock) same = true;
-      if (same) continue;
+      if (b.doing == CpuDoing::SpinlockWait && b.lock == a.lock) continue;
+      const std::string who = "cpu " + std::to_string(c.cpu);
+      const HeldLock* hit = nullptr;
+      for (const auto& h : b.held)
+        if (h.address == a.lock && h.state != "acquiring" && (!hit || (hit->state != "held" && h.state == "held")))
+          hit = &h;
+      if (hit) {
+        size_t spinlocks = 0;
+        for (const auto& h : b.held) spinlocks += h.state == "held";
+        HolderCandidate hc;
+        hc.cpu = c.cpu;
+        hc.function = hit->function;
+        hc.basis = hit->state == "held" ? HolderBasis::Code : HolderBasis::CodeMaybeReleased;
+        std::string ev = who + ": " + lock_call_text(*hit, a.lock_symbol) + ", address " + hit->how + "; " +
+                         (hit->state == "held" ? "no unlock before the return address"
+                                               : "maybe released: " + hit->unlock_where) +
+                         " (" + hit->method + ")";
+        if (b.preempt_count) {
+          uint32_t depth = *b.preempt_count & 0xff;  // PREEMPT_MASK; bit 31 is x86's inverted NEED_RESCHED
+          char pc[96];
+          std::snprintf(pc, sizeof(pc), "preempt_count 0x%x (depth %u)", *b.preempt_count, depth);
+          ev += "; " + std::string(pc);
+          if (preempt_counts_locks && depth == 0) {
+            ev += ", which no held spinlock leaves at 0: maybe released";
+            hc.basis = HolderBasis::CodeMaybeReleased;
+          } else if (preempt_counts_locks) {
+            ev += depth >= spinlocks ? " covers the " + std::to_string(spinlocks) + " lock(s) its code holds"
+                                     : " is below the " + std::to_string(spinlocks) + " lock(s) its code holds";
+          }
+        }
+        if (hit->irqs && b.irqs_off.has_value())
+          ev += *b.irqs_off ? "; IRQs off, as " + hit->api + " leaves them"
+                            : "; IRQs on (in its own context) although taken with " + hit->api;
+        hc.evidence = ev + "; the lock word is locked";
+        by_code.push_back(std::move(hc));
+        continue;
+      }
       std::string ev;
       for (int r = 0; r < static_cast<int>(kRegNames.size()) && ev.empty(); ++r)
         if (c.regs->get(static_cast<CpuRegisters::Index>(r)) == a.lock)
-          ev = "cpu " + std::to_string(c.cpu) + " keeps the lock address in " + kRegNames[r];
+          ev = who + " keeps the lock address in " + kRegNames[r];
       for (const auto& [base, words] : cpu_stacks(target, c, kThreadSize)) {
         if (!ev.empty()) break;
         for (size_t i = 0; i < words.size(); ++i)
           if (words[i] == a.lock) {
             std::string fn = frame_of(c, base + 8 * i);
-            ev = "cpu " + std::to_string(c.cpu) + " keeps the lock address on its stack at " + hex(base + 8 * i) +
+            ev = who + " keeps the lock address on its stack at " + hex(base + 8 * i) +
                  (fn.empty() ? "" : " (frame of " + fn + ")");
             break;
           }
       }
-      if (!ev.empty()) a.holders.push_back(HolderCandidate{c.cpu, ev + "; the lock word is locked"});
+      if (!ev.empty()) {
+        HolderCandidate hc;
+        hc.cpu = c.cpu;
+        hc.basis = HolderBasis::StackWord;
+        hc.evidence = ev + "; no frame's code shows it taking the lock; the lock word is locked";
+        by_word.push_back(std::move(hc));
+      }
     }
+    std::stable_sort(by_code.begin(), by_code.end(),
+                     [](const HolderCandidate& x, const HolderCandidate& y) { return x.basis < y.basis; });
+    a.holders = by_code.empty() ? std::move(by_word) : std::move(by_code);
+    if (a.holders.size() > 1)
+      for (auto& h : a.holders) h.evidence += "; one of " + std::to_string(a.holders.size()) + " candidates";
   }
   return out;
 }

@@ -14,11 +14,37 @@ namespace kstuck {
 enum class CpuDoing { Unknown, Idle, Running, SpinlockWait, XcallWait, IrqsOffLoop };
 const char* cpu_doing_name(CpuDoing d);
 
-// A CPU that may hold a spinlock: it is not spinning on it, and its registers or its
-// stack hold the lock's address. qspinlock records no owner, so this stays "inferred".
+// How strongly a holder candidate is shown, strongest first.
+enum class HolderBasis {
+  Code,               // a frame's code took the lock and no unlock is on the straight path to its pc
+  CodeMaybeReleased,  // taken in code, but an unlock between (on another path) or the preempt count disagrees
+  StackWord,          // only the lock's address in a register or on the stack
+};
+const char* holder_basis_name(HolderBasis b);
+
+// A CPU that may hold a spinlock/rwlock: it is not spinning on it, and its code (or,
+// weaker, its registers or stack) says it took it. qspinlock/qrwlock record no owner,
+// so this stays "inferred", with the evidence.
 struct HolderCandidate {
   int cpu = -1;
   std::string evidence;
+  HolderBasis basis = HolderBasis::StackWord;
+  std::string function;  // Code*: the function whose frame took the lock
+};
+
+// A lock a CPU's frame took before its pc (read from the frame's code), or is acquiring.
+struct HeldLock {
+  uint64_t address = 0;
+  std::string api;            // "spin_lock_irqsave"
+  bool irqs = false;          // an _irq/_irqsave variant
+  bool read = false, write = false;  // rwlock_t
+  std::string function;       // the frame's function
+  std::string where;          // the call site, "kstuck_x+0x2a"
+  std::string how;            // how the address was recovered
+  std::string state;          // "held", "maybe released", "acquiring"
+  std::string unlock_where;   // maybe released: the unlock seen
+  std::string method;         // how the code was read (linear scan, ...)
+  size_t frame = 0;           // index in the CPU's frames
 };
 
 struct CpuActivity {
@@ -31,14 +57,22 @@ struct CpuActivity {
   std::string lock_symbol;
   std::string lock_evidence;
   std::vector<HolderCandidate> holders;
+  std::vector<HeldLock> held;             // locks its frames hold or are acquiring (from code)
+  std::optional<uint32_t> preempt_count;  // per-CPU __preempt_count / pcpu_hot.preempt_count
+  std::vector<std::string> code_notes;    // frames whose code could not be read, and why
   bool spinning() const {
     return doing == CpuDoing::SpinlockWait || doing == CpuDoing::XcallWait || doing == CpuDoing::IrqsOffLoop;
   }
 };
 
-// Classifies every CPU of the snapshot, recovers the lock word of each spinlock
-// waiter (registers first, then the words just above its stack pointer: a pointer to
-// a locked qspinlock word) and finds holder candidates among the other CPUs.
+// Classifies every CPU of the snapshot; reads each CPU's frames' code for the locks they
+// took (analysis/code: lock calls before the pc, the lock argument followed to a static
+// address or a register + offset); recovers the lock of each spinlock waiter (the lock
+// call its frame has not returned from, else a register or a stack word pointing at a
+// locked lock word) and finds holder candidates among the other CPUs: by code first,
+// weighed with their preempt count and IRQ state, else by the address in a register or
+// on the stack. Tasks that are not on a CPU cannot hold a spinning lock (scheduling
+// with one held is a bug the kernel reports), so only CPUs are searched.
 std::vector<CpuActivity> classify_cpus(Target& target, const HangSnapshot& snap);
 
 }  // namespace kstuck
