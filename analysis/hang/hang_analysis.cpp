@@ -2,9 +2,12 @@
 // HangAnalysis: graph construction from the scans, verdict and signature.
 #include "analysis/hang/hang_analysis.h"
 
+#include "analysis/hang/cpu_evidence.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <map>
+#include <set>
 
 namespace kstuck {
 namespace {
@@ -55,13 +58,20 @@ std::string first_specific(const std::vector<StackFrame>& frames) {
   return first < frames.size() ? frames[first].function : std::string();
 }
 
-const char* lock_kind_id(SleepingLockKind k) { return k == SleepingLockKind::Mutex ? "mutex" : "rwsem"; }
+const char* lock_kind_id(SleepingLockKind k) { return sleeping_lock_kind_name(k); }
+
+// PREEMPT_RT's sleeping spinlock_t/rwlock_t are spinlocks of the graph; an rt_mutex a mutex.
+NodeKind lock_node_kind(SleepingLockKind k) {
+  if (k == SleepingLockKind::Rwsem) return NodeKind::Rwsem;
+  if (k == SleepingLockKind::Spinlock || k == SleepingLockKind::Rwlock) return NodeKind::Spinlock;
+  return NodeKind::Mutex;
+}
 
 class Builder {
  public:
   Builder(const HangSnapshot& s, const XcallScan& x, const SleepingLockScan& l, const std::vector<CpuActivity>& c,
           const HangOptions& o)
-      : snap_(s), xcalls_(x), locks_(l), cpus_(c), options_(o) {
+      : snap_(s), xcalls_(x), locks_(l), cpus_(c), options_(o), evidence_(cpu_evidence(s)) {
     find_starved_tasks();
   }
 
@@ -72,12 +82,24 @@ class Builder {
     spinlocks();
     runnable_tasks();
     report_.verdict = report_.graph.analyse();
-    report_.signature = hang_signature(report_.graph, report_.verdict);
     for (const auto* w : {&snap_.warnings, &xcalls_.warnings, &locks_.warnings})
       report_.warnings.insert(report_.warnings.end(), w->begin(), w->end());
+    // "Unknown" is an answer; NONE is a claim that nothing waits (DESIGN.md §6). A
+    // cycle or a stuck chain found in what could be read stands, but a NONE without the
+    // data it rests on is UNKNOWN.
+    std::string missing = missing_data();
+    if (!missing.empty()) {
+      report_.warnings.push_back(missing);
+      if (report_.verdict.verdict == Verdict::None) {
+        report_.verdict.verdict = Verdict::Unknown;
+        report_.verdict.reason = missing + "; " + report_.verdict.reason;
+      }
+    }
+    report_.signature = hang_signature(report_.graph, report_.verdict);
     report_.starved_after_ns = options_.starved_after_ns;
+    report_.stall_evidence_ns = options_.stall_evidence_ns;
     report_.partial = snap_.partial || xcalls_.partial || locks_.partial || report_.graph.full() ||
-                      report_.verdict.limited;
+                      report_.verdict.limited || !missing.empty();
     return std::move(report_);
   }
 
@@ -86,6 +108,32 @@ class Builder {
     for (const auto& a : cpus_)
       if (a.cpu == cpu) return &a;
     return nullptr;
+  }
+
+  // Why no verdict can be claimed, or "" when the data a verdict needs is there.
+  std::string missing_data() const {
+    std::vector<std::string> why;
+    if (!snap_.task_list_read) why.push_back("no task list (blocked tasks and lock owners are unknown)");
+    bool regs = false;
+    for (const auto& c : snap_.cpus) regs = regs || c.regs.has_value();
+    if (snap_.cpus.empty())
+      why.push_back("no CPUs (what they were doing is unknown)");
+    else if (!regs)
+      why.push_back("no CPU's saved registers in the dump (what the CPUs were doing is unknown)");
+    std::string out;
+    for (const auto& w : why) out += (out.empty() ? "" : "; ") + w;
+    return out.empty() ? out : "not enough data for a verdict: " + out;
+  }
+
+  const CpuEvidence* evidence(int cpu) const {
+    for (const auto& e : evidence_)
+      if (e.cpu == cpu) return &e;
+    return nullptr;
+  }
+
+  bool witness(int cpu) const {
+    const CpuEvidence* e = evidence(cpu);
+    return e && e->is_witness();
   }
 
   // Whether a CPU runs something other than its idle loop.
@@ -176,6 +224,14 @@ class Builder {
       n.starved_comm = s->second->comm;
       n.starved_ns = s->second->queued_ns;
     }
+    if (const CpuEvidence* e = evidence(cpu)) {
+      n.panicking = e->panicking;
+      n.stopped_by_panic = e->stopped_by_panic;
+      n.witness = e->witness;
+      n.stalled_ns = e->stalled_ns;
+      n.stall_evidence = e->stall_evidence;
+      n.stall_evidenced = e->stalled_ns && *e->stalled_ns >= options_.stall_evidence_ns;
+    }
     const CpuActivity* act = activity(cpu);
     n.label = "CPU " + std::to_string(cpu) + ": " + n.doing +
               (n.irqs_off ? (*n.irqs_off ? ", IRQs off" : ", IRQs on") : "") +
@@ -183,7 +239,9 @@ class Builder {
               (n.pid ? " (pid " + std::to_string(*n.pid) + " " + n.comm + ")" : "") +
               (n.starved_pid ? ", starving pid " + std::to_string(*n.starved_pid) + " " + n.starved_comm + " for " +
                                    seconds_text(n.starved_ns.value_or(0))
-                             : "");
+                             : "") +
+              (n.stall_evidenced ? ", no timer interrupt for at least " + seconds_text(*n.stalled_ns) : "") +
+              (n.panicking ? ", the panicking CPU (a witness)" : n.stopped_by_panic ? ", stopped by the panic" : "");
     return report_.graph.add_node(std::move(n));
   }
 
@@ -221,7 +279,8 @@ class Builder {
       const SleepingLock* l = locks_.lock_at(b.lock);
       if (!l) continue;
       WaitNode n;
-      n.kind = l->kind == SleepingLockKind::Mutex ? NodeKind::Mutex : NodeKind::Rwsem;
+      n.kind = lock_node_kind(l->kind);
+      n.doing = l->note;
       n.id = std::string(lock_kind_id(l->kind)) + ":" + hex(l->address);
       n.address = l->address;
       n.symbol = l->symbol;
@@ -234,23 +293,26 @@ class Builder {
       n.waiters_complete = l->waiters_complete;
       n.label = std::string(lock_kind_id(l->kind)) + " " + (l->symbol.empty() ? hex(l->address) : l->symbol) +
                 (l->flags.empty() ? "" : " [" + l->flags + "]") +
-                (l->kind == SleepingLockKind::Rwsem ? " readers=" + std::to_string(l->readers) : "") +
-                " waiters=" + std::to_string(l->waiters.size());
+                (l->kind == SleepingLockKind::Rwsem || l->kind == SleepingLockKind::Rwlock
+                     ? " readers=" + std::to_string(l->readers)
+                     : "") +
+                " waiters=" + std::to_string(l->waiters.size()) + (l->note.empty() ? "" : ", " + l->note);
       auto ln = report_.graph.add_node(std::move(n));
       auto tn = task_node(b.task);
       if (!ln || !tn) continue;
-      report_.graph.add_edge(*tn, *ln, EdgeKind::WaitsFor, b.evidence);
-      if (l->owner_task && is_kernel_pointer(l->owner_task)) {
+      report_.graph.add_edge(*tn, *ln, EdgeKind::WaitsFor, b.evidence,
+                             b.confirmed ? Confidence::Confirmed : Confidence::Inferred);
+      if (l->owner_edge && is_kernel_pointer(l->owner_task)) {
         if (auto on = task_node(l->owner_task))
-          report_.graph.add_edge(*ln, *on, EdgeKind::OwnedBy,
-                                 l->owner_is_reader_hint ? "reader-owned: owner is the last reader (hint)"
-                                                         : "owner field",
-                                 l->owner_is_reader_hint ? Confidence::Inferred : Confidence::Confirmed);
+          report_.graph.add_edge(*ln, *on, EdgeKind::OwnedBy, l->owner_evidence,
+                                 l->owner_inferred ? Confidence::Inferred : Confidence::Confirmed);
       }
     }
   }
 
   void xcalls() {
+    std::set<int> sync_waiters;                                 // CPUs waiting on a sync csd
+    std::vector<std::pair<const XcallEntry*, size_t>> async_locked;  // (entry, its node)
     for (const auto& e : xcalls_.entries) {
       if (!e.queued && !e.locked()) continue;
       WaitNode n;
@@ -279,43 +341,102 @@ class Builder {
                                                                 : std::string("a")) +
                                                   " call_single_queue"};
       if (e.target_cpu)
-        if (auto c = cpu_node(*e.target_cpu))
-          report_.graph.add_edge(*xn, *c, EdgeKind::QueuedOn,
-                                 e.queued ? "on CPU " + std::to_string(*e.target_cpu) + "'s call_single_queue"
-                                          : "locked in the sender's per-target slot (" + e.source + ")");
+        if (auto c = cpu_node(*e.target_cpu)) {
+          std::string where = e.queued ? "on CPU " + std::to_string(*e.target_cpu) + "'s call_single_queue"
+                                       : "locked in the sender's per-target slot (" + e.source + ")";
+          // The panicking CPU runs no queued entry again: they wait because of the panic.
+          if (witness(*e.target_cpu)) where += "; CPU " + std::to_string(*e.target_cpu) + " is the panic's witness";
+          report_.graph.add_edge(*xn, *c, EdgeKind::QueuedOn, where);
+        }
       // Who waits: a sender CPU stuck in the csd wait (a synchronous call).
-      if (e.sender_cpu && (e.flags & kCsdTypeMask) == kCsdTypeSync) {
+      if (e.sender_cpu && (e.flags & kCsdTypeMask) == kCsdTypeSync && e.locked()) {
         const CpuActivity* a = activity(*e.sender_cpu);
         if (a && a->doing == CpuDoing::XcallWait)
-          if (auto c = cpu_node(*e.sender_cpu))
+          if (auto c = cpu_node(*e.sender_cpu)) {
             report_.graph.add_edge(*c, *xn, EdgeKind::WaitsFor,
                                    e.waiter_pid ? "the csd lives on the stack of pid " + std::to_string(*e.waiter_pid) +
                                                       ", which spins in " + a->where
                                                 : "sender spins in " + a->where + " on a locked csd");
+            sync_waiters.insert(*e.sender_cpu);
+          }
       }
+      if (e.sender_cpu && (e.flags & kCsdTypeMask) == kCsdTypeAsync && e.locked() &&
+          (e.source == "csd_data" || e.source == "cfd_data" || e.queued))
+        async_locked.emplace_back(&e, *xn);
+    }
+    // An asynchronous call leaves its sender's csd_data (or cfd_data slot) locked until the
+    // target runs it; the sender's next call through the same csd spins in csd_lock() ->
+    // csd_lock_wait() (both inlined into smp_call_function_single and
+    // smp_call_function_many_cond) until then. A sender in that wait with no synchronous
+    // csd of its own waits for the locked asynchronous one; which csd a CPU spins on is
+    // not recorded anywhere, so the edge is inferred.
+    for (const auto& [e, xn] : async_locked) {
+      if (sync_waiters.count(*e->sender_cpu)) continue;
+      const CpuActivity* a = activity(*e->sender_cpu);
+      if (!a || a->doing != CpuDoing::XcallWait) continue;
+      if (auto c = cpu_node(*e->sender_cpu))
+        report_.graph.add_edge(*c, xn, EdgeKind::WaitsFor,
+                               "spins in " + a->where + " (csd_lock) while the asynchronous csd it sent" +
+                                   (e->target_cpu ? " to CPU " + std::to_string(*e->target_cpu) : std::string()) +
+                                   " is still locked (" + e->source + ")",
+                               Confidence::Inferred);
     }
   }
 
   void spinlocks() {
+    std::map<size_t, std::vector<int>> holders;  // lock node -> holder candidate CPUs
+    std::map<size_t, bool> spun_irqs_off;        // lock node -> some spinner has IRQs off
     for (const auto& a : cpus_) {
-      if (a.doing != CpuDoing::SpinlockWait || !a.lock) continue;
+      if (a.doing != CpuDoing::SpinlockWait) continue;
       WaitNode n;
       n.kind = NodeKind::Spinlock;
-      n.id = "spinlock:" + hex(a.lock);
-      n.address = a.lock;
-      n.symbol = a.lock_symbol;
       n.locked = true;
-      n.label = "spinlock " + (a.lock_symbol.empty() ? hex(a.lock) : a.lock_symbol);
+      if (a.lock) {
+        n.id = "spinlock:" + hex(a.lock);
+        n.address = a.lock;
+        n.symbol = a.lock_symbol;
+        n.label = "spinlock " + (a.lock_symbol.empty() ? hex(a.lock) : a.lock_symbol);
+      } else {
+        // In the slowpath, but neither a register nor a stack word names a locked lock word.
+        n.id = "spinlock:unknown@cpu:" + std::to_string(a.cpu);
+        n.label = "spinlock ? (CPU " + std::to_string(a.cpu) + "'s, address not recovered)";
+      }
       auto ln = report_.graph.add_node(std::move(n));
       auto cn = cpu_node(a.cpu);
       if (!ln || !cn) continue;
       // The CPU is in the slowpath (its frames say so); which lock is deduced from a
       // register or a stack word: inferred.
-      report_.graph.add_edge(*cn, *ln, EdgeKind::WaitsFor, a.lock_evidence, Confidence::Inferred);
+      report_.graph.add_edge(*cn, *ln, EdgeKind::WaitsFor,
+                             a.lock ? a.lock_evidence : "in " + a.where + "; the lock's address is not recovered",
+                             Confidence::Inferred);
+      if (a.irqs_off.value_or(false) && !witness(a.cpu)) spun_irqs_off[*ln] = true;
       // qspinlock stores no owner: every holder is a deduction.
       for (const auto& h : a.holders)
-        if (auto hn = cpu_node(h.cpu))
+        if (auto hn = cpu_node(h.cpu)) {
           report_.graph.add_edge(*ln, *hn, EdgeKind::OwnedBy, h.evidence, Confidence::Inferred);
+          holders[*ln].push_back(h.cpu);
+        }
+    }
+    // A CPU spinning with IRQs off on a lock nobody is known to hold is not "can still
+    // progress": it is the end of its chain, holder unknown. Two candidates are both
+    // edges, each inferred, and the label says the holder is ambiguous.
+    for (const auto& [ln, off] : spun_irqs_off) {
+      WaitNode& n = report_.graph.nodes()[ln];
+      auto h = holders.find(ln);
+      bool owned = h != holders.end() && !h->second.empty();
+      for (const auto& e : report_.graph.edges()) owned = owned || (e.from == ln && e.kind == EdgeKind::OwnedBy);
+      if (!owned) {
+        n.holder_unknown = true;
+        n.label += " (holder unknown)";
+      }
+    }
+    for (auto& [ln, cpus] : holders) {
+      std::sort(cpus.begin(), cpus.end());
+      cpus.erase(std::unique(cpus.begin(), cpus.end()), cpus.end());
+      if (cpus.size() < 2) continue;
+      std::string list;
+      for (int c : cpus) list += (list.empty() ? "" : ", ") + std::string("CPU ") + std::to_string(c);
+      report_.graph.nodes()[ln].label += " (ambiguous holder: " + list + ")";
     }
   }
 
@@ -324,6 +445,7 @@ class Builder {
   const SleepingLockScan& locks_;
   const std::vector<CpuActivity>& cpus_;
   const HangOptions& options_;
+  std::vector<CpuEvidence> evidence_;       // per CPU: panic witness, stall lower bound
   std::map<int, const TaskView*> starved_;  // CPU -> its longest-starved runnable task
   struct PendingWakeup {
     size_t xcall_node;
@@ -388,16 +510,6 @@ std::string hang_signature(const WaitGraph& graph, const GraphVerdict& verdict) 
 HangReport build_hang_report(const HangSnapshot& snap, const XcallScan& xcalls, const SleepingLockScan& locks,
                              const std::vector<CpuActivity>& cpus, const HangOptions& options) {
   return Builder(snap, xcalls, locks, cpus, options).run();
-}
-
-Result<HangReport> analyse_hang(Target& target, const HangOptions& options) {
-  Fields fields(target);
-  auto snap = take_snapshot(target, fields);
-  if (!snap) return tl::unexpected(snap.error().with_context("hang"));
-  auto cpus = classify_cpus(target, *snap);
-  auto xcalls = scan_xcalls(target, fields, *snap);
-  auto locks = scan_sleeping_locks(target, fields, *snap);
-  return build_hang_report(*snap, xcalls, locks, cpus, options);
 }
 
 }  // namespace kstuck

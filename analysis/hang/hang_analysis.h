@@ -20,6 +20,7 @@ struct HangReport {
   std::vector<std::string> warnings;
   bool partial = false;
   uint64_t starved_after_ns = 0;  // the HangOptions threshold this report used
+  uint64_t stall_evidence_ns = 0; // the HangOptions threshold this report used
 };
 
 struct HangOptions {
@@ -28,14 +29,16 @@ struct HangOptions {
   // for a CPU that does not schedule; a task merely queued behind busy ones waits
   // milliseconds, seconds under heavy overload.
   uint64_t starved_after_ns = 20'000'000'000ULL;
+  // A CPU the dump's clocks show without a timer interrupt this long has a stall
+  // evidenced beyond its one register sample (cpu_evidence.h): a STUCK verdict at it is
+  // confirmed, and a panicking CPU stalled this long before its panic can be a root
+  // cause. A healthy CPU takes its tick every 1-10 ms.
+  uint64_t stall_evidence_ns = 1'000'000'000ULL;
 };
 
 // Builds the graph from the three scans (pure: no reads of its own).
 HangReport build_hang_report(const HangSnapshot& snap, const XcallScan& xcalls, const SleepingLockScan& locks,
                              const std::vector<CpuActivity>& cpus, const HangOptions& options = {});
-
-// The whole analysis over a Target: snapshot, scans, graph, verdict.
-Result<HangReport> analyse_hang(Target& target, const HangOptions& options = {});
 
 // A hash of the function names along the cycle (or the chain): independent of
 // addresses, pids and CPU numbers, and of where the cycle was entered.

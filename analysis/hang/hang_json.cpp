@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-// The hang report as JSON (schema kstuck-hang/1): verdict, signature, cycle/chain, nodes, edges.
+// The hang report as JSON (schema kstuck-hang/2): verdict, signature, cycle/chain, nodes, edges.
 #include <cstdio>
 
 #include <nlohmann/json.hpp>
@@ -44,7 +44,16 @@ nlohmann::ordered_json node_json(const WaitNode& n) {
       j["starved_comm"] = n.starved_comm;
       if (n.starved_ns) j["starved_ns"] = *n.starved_ns;
     }
+    j["panicking"] = n.panicking;
+    j["stopped_by_panic"] = n.stopped_by_panic;
+    if (!n.witness.empty()) j["witness"] = n.witness;
+    if (n.stalled_ns) {
+      j["stalled_ns"] = *n.stalled_ns;
+      j["stall_evidence"] = n.stall_evidence;
+    }
+    j["stall_evidenced"] = n.stall_evidenced;
   }
+  if (n.kind == NodeKind::Spinlock) j["holder_unknown"] = n.holder_unknown;
   if (n.kind == NodeKind::Task) {
     if (n.runnable_on) j["runnable_on"] = *n.runnable_on;
     if (n.since_ran_ns) j["since_ran_ns"] = *n.since_ran_ns;
@@ -73,7 +82,17 @@ std::string render_hang_json(const HangReport& r) {
   nlohmann::ordered_json j;
   j["schema"] = kHangJsonSchema;
   j["verdict"] = verdict_name(r.verdict.verdict);
+  const bool claim = r.verdict.verdict == Verdict::Deadlock || r.verdict.verdict == Verdict::Stuck;
+  j["confidence"] = claim ? nlohmann::ordered_json(confidence_name(r.verdict.confidence)) : nlohmann::ordered_json(nullptr);
+  j["verdict_text"] = verdict_text(r.verdict);
   j["reason"] = r.verdict.reason;
+  j["inferred_edges"] = nlohmann::ordered_json::array();
+  for (size_t e : r.verdict.inferred_edges) {
+    if (e >= r.graph.edges().size()) continue;
+    const WaitEdge& w = r.graph.edges()[e];
+    j["inferred_edges"].push_back({{"from", nodes[w.from].id}, {"to", nodes[w.to].id}, {"kind", edge_kind_name(w.kind)},
+                                   {"evidence", w.evidence}});
+  }
   j["signature"] = r.signature;
   j["cycle"] = ids(r.verdict.cycle);
   j["chain"] = ids(r.verdict.chain);
@@ -83,6 +102,11 @@ std::string render_hang_json(const HangReport& r) {
                                          : nlohmann::ordered_json(nullptr);
   j["partial"] = r.partial;
   j["starved_after_ns"] = r.starved_after_ns;
+  j["stall_evidence_ns"] = r.stall_evidence_ns;
+  nlohmann::ordered_json panic = nullptr;
+  for (const auto& n : nodes)
+    if (n.kind == NodeKind::Cpu && n.panicking && n.cpu && panic.is_null()) panic = *n.cpu;
+  j["panic_cpu"] = panic;
   j["warnings"] = r.warnings;
   j["nodes"] = nlohmann::ordered_json::array();
   for (const auto& n : nodes) j["nodes"].push_back(node_json(n));

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-// HangSnapshot: the CPUs, tasks and stacks the hang analysis reasons about, read once from a Target.
+// HangSnapshot: the CPUs, tasks, stacks and clocks the hang analysis reasons about (built from the kernel model).
 #pragma once
 
 #include <cstdint>
@@ -53,11 +53,33 @@ struct CpuView {
   std::vector<StackFrame> frames;  // from the saved RIP outwards
   uint64_t clock = 0;       // rq->clock (ns): sched_info timestamps are in it
   uint64_t clock_task = 0;  // rq->clock_task (ns): se.exec_start is in it
+  // The earliest expiry (CLOCK_MONOTONIC, ns) of the hrtimers queued on this CPU's
+  // hrtimer_bases: clock_base[HRTIMER_BASE_MONOTONIC].active's leftmost timer, else
+  // expires_next. A timer that expired long ago and is still queued was never run: the
+  // CPU took no timer interrupt since then. Absent when unreadable or nothing is queued.
+  std::optional<uint64_t> timer_expires;
+  std::string timer_source;  // which of the two it is
+};
+
+// What the dump says about the time it was taken, for stall measurements.
+struct DumpClock {
+  // CLOCK_MONOTONIC "now", ns: last_jiffies_update (ktime of the last jiffies update,
+  // kernel/time/tick-sched.c). Every CPU that ticks brings it forward (the do_timer CPU,
+  // and since Linux commit a1ff03cd6fb9 ("tick: Detect and fix jiffies update stall") (in
+  // v5.18) any CPU that sees jiffies stall), so it lags the dump by a few ticks at most
+  // while any CPU runs its timer interrupt: stalls measured against it are lower bounds.
+  std::optional<uint64_t> now_mono;
+  std::string now_mono_source;
+  // panic_cpu (kernel/panic.c): the CPU in panic() or crash_kexec(), -1 (absent) when none.
+  std::optional<int> panic_cpu;
 };
 
 struct HangSnapshot {
   std::vector<CpuView> cpus;
   std::vector<TaskView> tasks;
+  DumpClock clock;
+  // The front-end knows the task list was read (false: the kernel model has none).
+  bool task_list_read = true;
   std::vector<std::string> warnings;  // degraded parts ("page excluded", "task list cut")
   bool partial = false;
 
@@ -66,23 +88,8 @@ struct HangSnapshot {
   const CpuView* cpu(int n) const;
 };
 
-struct SnapshotLimits {
-  size_t max_tasks = 65536;
-  size_t max_cpus = 8192;
-  size_t max_frames = 48;
-};
-
-// Reads CPUs (rq->curr, registers) and every task (init_task.tasks and each group's
-// thread list). Frames come from a conservative scan of the stack: words that are
-// return addresses (the bytes before them are a call instruction into kernel text),
-// innermost first. Failures degrade one item and are listed in warnings.
-Result<HangSnapshot> take_snapshot(Target& target, Fields& fields, const SnapshotLimits& limits = {});
-
 // The function name a frame would print: symbol without offset and clone suffixes.
 std::string function_name(Target& target, uint64_t address, std::string* module = nullptr);
-
-// Conservative return-address scan of [sp, end): for a stack without unwind data.
-std::vector<StackFrame> scan_stack_frames(Target& target, uint64_t sp, uint64_t end, size_t max_frames);
 
 // Whether any frame's function starts with one of the prefixes.
 bool frames_have(const std::vector<StackFrame>& frames, std::initializer_list<std::string_view> prefixes);

@@ -10,10 +10,27 @@ namespace kstuck {
 std::string render_hang_text(const HangReport& r) {
   std::ostringstream o;
   const auto& nodes = r.graph.nodes();
-  o << "verdict: " << verdict_name(r.verdict.verdict);
+  o << "verdict: " << verdict_text(r.verdict);
   if (!r.signature.empty()) o << "  (signature " << r.signature << ")";
   o << "\n  " << r.verdict.reason << "\n";
-  if (r.verdict.root_cause) o << "root cause candidate: " << nodes[*r.verdict.root_cause].label << "\n";
+  if (r.verdict.verdict == Verdict::Deadlock || r.verdict.verdict == Verdict::Stuck)
+    o << "confidence: " << confidence_name(r.verdict.confidence)
+      << (r.verdict.confidence == Confidence::Confirmed ? " (every wait it rests on is kernel state"
+                                                        : " (rests on deductions: see the inferred waits")
+      << (r.verdict.verdict == Verdict::Stuck && r.verdict.confidence == Confidence::Confirmed
+              ? ", the stall is measured from the dump's clocks)"
+              : ")")
+      << "\n";
+  if (r.verdict.root_cause) {
+    const WaitNode& root = nodes[*r.verdict.root_cause];
+    o << "root cause candidate: " << root.label << "\n";
+    if (root.kind == NodeKind::Cpu && root.stalled_ns && root.stall_evidenced)
+      o << "  no timer interrupt for at least " << seconds_text(*root.stalled_ns) << ": " << root.stall_evidence << "\n";
+  }
+  for (const auto& n : nodes)
+    if (n.kind == NodeKind::Cpu && (n.panicking || n.stopped_by_panic))
+      o << (n.panicking ? "panic: " : "stopped by the panic: ") << "CPU " << n.cpu.value_or(-1)
+        << " is a witness, not a suspect (" << n.witness << ")\n";
   if (r.partial) o << "note: partial result (see warnings)\n";
 
   const auto& seq = r.verdict.verdict == Verdict::Deadlock ? r.verdict.cycle : r.verdict.chain;
@@ -24,12 +41,11 @@ std::string render_hang_text(const HangReport& r) {
       o << "  " << n.label << "\n";
       if (k + 1 < seq.size() || r.verdict.verdict == Verdict::Deadlock) {
         size_t next = seq[(k + 1) % seq.size()];
-        for (const auto& e : r.graph.edges())
-          if (e.from == seq[k] && e.to == next) {
-            o << "    --" << edge_kind_name(e.kind) << (e.inferred() ? " (inferred)" : "") << "--> ";
-            o << (e.evidence.empty() ? "" : "[" + e.evidence + "]") << "\n";
-            break;
-          }
+        if (auto ei = r.graph.strongest_edge(seq[k], next)) {
+          const WaitEdge& e = r.graph.edges()[*ei];
+          o << "    --" << edge_kind_name(e.kind) << " (" << confidence_name(e.confidence) << ")--> ";
+          o << (e.evidence.empty() ? "" : "[" + e.evidence + "]") << "\n";
+        }
       }
     }
     o << "\nstacks:\n";

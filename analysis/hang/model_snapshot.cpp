@@ -2,6 +2,8 @@
 // The HangSnapshot from the kernel model (tasks, CPUs, ORC stacks) and the model-backed analysis.
 #include "analysis/hang/model_snapshot.h"
 
+#include <cstdint>
+
 #include "analysis/hang/cpu_activity.h"
 #include "analysis/hang/hang_analysis.h"
 #include "analysis/hang/sleeping_locks.h"
@@ -30,6 +32,48 @@ std::vector<StackFrame> convert(Target& symbols, const Stack& stack) {
   return out;
 }
 
+// The earliest expiry of a CPU's CLOCK_MONOTONIC hrtimers (see CpuView::timer_expires).
+void read_timer(Fields& f, int cpu, CpuView& v) {
+  auto bases = per_cpu_address(f, "hrtimer_bases", cpu);
+  if (!bases) return;
+  // clock_base[0] is HRTIMER_BASE_MONOTONIC, where the tick's sched_timer lives.
+  auto base0 = f.offset("hrtimer_cpu_base", "clock_base");
+  auto expires_off = f.offset("timerqueue_node", "expires");
+  if (base0 && expires_off) {
+    // Since Linux commit 511885d7061e ("lib/timerqueue: Rely on rbtree semantics for next
+    // timer") (in v5.4) the head is an rb_root_cached and the earliest timer its
+    // rb_leftmost; before, the head kept it in `next`.
+    const char* leftmost = f.has("hrtimer_clock_base", "active.rb_root.rb_leftmost") ? "active.rb_root.rb_leftmost"
+                                                                                     : "active.next";
+    auto node = f.read_ptr(*bases + *base0, "hrtimer_clock_base", leftmost);
+    if (node && *node && is_kernel_pointer(*node)) {
+      if (auto e = read_value<int64_t>(f.target(), *node + *expires_off); e && *e > 0) {
+        v.timer_expires = static_cast<uint64_t>(*e);
+        v.timer_source = "earliest CLOCK_MONOTONIC hrtimer";
+        return;
+      }
+    }
+  }
+  // expires_next is KTIME_MAX while the CPU runs hrtimer_interrupt() or has nothing queued.
+  if (auto e = f.read_int(*bases, "hrtimer_cpu_base", "expires_next"); e && *e > 0 && *e < INT64_MAX) {
+    v.timer_expires = static_cast<uint64_t>(*e);
+    v.timer_source = "hrtimer_cpu_base.expires_next";
+  }
+}
+
+// The dump's "now" and panic_cpu (see DumpClock).
+DumpClock read_dump_clock(Target& t) {
+  DumpClock c;
+  if (auto a = t.symbol_address("last_jiffies_update"))
+    if (auto v = read_value<int64_t>(t, *a); v && *v > 0) {
+      c.now_mono = static_cast<uint64_t>(*v);
+      c.now_mono_source = "last_jiffies_update";
+    }
+  if (auto a = t.symbol_address("panic_cpu"))
+    if (auto v = read_value<int32_t>(t, *a); v && *v >= 0 && *v < 8192) c.panic_cpu = *v;
+  return c;
+}
+
 }  // namespace
 
 HangSnapshot snapshot_from_model(KernelModel& model, Target& symbols) {
@@ -43,7 +87,9 @@ HangSnapshot snapshot_from_model(KernelModel& model, Target& symbols) {
   if (model.tasks().walk_status != WalkStatus::Complete)
     warn(std::string("task list: ") + walk_status_name(model.tasks().walk_status));
 
+  snap.clock = read_dump_clock(symbols);
   for (const auto& c : model.cpus().cpus) {
+    for (const auto& p : c.problems) warn("cpu " + std::to_string(c.cpu) + ": " + p);
     CpuView v;
     v.cpu = c.cpu;
     v.curr = c.curr;
@@ -51,6 +97,7 @@ HangSnapshot snapshot_from_model(KernelModel& model, Target& symbols) {
     v.regs = c.regs;
     v.clock = c.clock;
     v.clock_task = c.clock_task;
+    read_timer(model.fields(), c.cpu, v);
     if (c.regs) {
       Stack st = model.cpu_stack(c.cpu);
       v.frames = convert(symbols, st);
@@ -59,7 +106,11 @@ HangSnapshot snapshot_from_model(KernelModel& model, Target& symbols) {
     }
     snap.cpus.push_back(std::move(v));
   }
+  // Idle tasks come from the runqueues even when init_task.tasks cannot be walked: a
+  // task list is one with any other task in it.
+  snap.task_list_read = false;
   for (const auto& t : model.tasks().tasks) {
+    if (t.pid > 0) snap.task_list_read = true;
     TaskView v;
     v.task = t.address;
     v.pid = t.pid;

@@ -81,11 +81,30 @@ bool WaitGraph::add_edge(size_t from, size_t to, EdgeKind kind, std::string evid
 }
 
 bool is_stuck_sink(const WaitNode& n) {
+  // A spinlock spun on with IRQs off, holder unknown: whoever holds it, the spinner
+  // cannot go on until it is released, and nothing shows that it will be.
+  if (n.kind == NodeKind::Spinlock) return n.holder_unknown;
+  if (n.kind != NodeKind::Cpu || n.idle) return false;
+  // A CPU that has not let a runnable task run for the starvation threshold (a
+  // SCHED_FIFO hog, a kernel loop that never reschedules) is stuck for that task and
+  // everything waiting on it; the threshold is time evidence of its own.
+  if (n.starved_pid) return true;
   // A CPU busy with interrupts off takes no IPI and schedules nothing: nothing that
-  // waits on it can go on until it stops by itself. A CPU that has not let a runnable
-  // task run for the starvation threshold (a SCHED_FIFO hog, a kernel loop that never
-  // reschedules) is as stuck for that task and everything waiting on it.
-  return n.kind == NodeKind::Cpu && !n.idle && (n.irqs_off.value_or(false) || n.starved_pid.has_value());
+  // waits on it can go on until it stops by itself. Unless the panic turned them off.
+  if (!n.irqs_off.value_or(false) || n.stopped_by_panic) return false;
+  return !n.panicking || n.stall_evidenced;
+}
+
+bool stall_is_evidenced(const WaitNode& n) {
+  if (n.kind != NodeKind::Cpu) return false;
+  return n.starved_pid.has_value() || n.stall_evidenced;
+}
+
+std::string verdict_text(const GraphVerdict& v) {
+  std::string s = verdict_name(v.verdict);
+  if ((v.verdict == Verdict::Deadlock || v.verdict == Verdict::Stuck) && v.confidence == Confidence::Inferred)
+    s += " (inferred)";
+  return s;
 }
 
 std::string seconds_text(uint64_t ns) {
@@ -114,31 +133,25 @@ void canonical_rotation(const std::vector<WaitNode>& nodes, std::vector<size_t>&
   std::rotate(cycle.begin(), cycle.begin() + static_cast<long>(best), cycle.end());
 }
 
-}  // namespace
-
-GraphVerdict WaitGraph::analyse() const {
-  GraphVerdict out;
-  const size_t n = nodes_.size();
-  std::vector<std::vector<size_t>> adj(n);
-  for (const auto& e : edges_) adj[e.from].push_back(e.to);
-
-  // Iterative DFS with white/grey/black colouring; a grey target closes a cycle.
-  // Each node and edge is visited once, so the walk is O(V+E); the step bound only
-  // guards against a bug turning that into a loop.
+// One cycle of the graph restricted to the edges adj holds, or empty. Iterative DFS
+// with white/grey/black colouring; a grey target closes a cycle. Each node and edge is
+// visited once, so the walk is O(V+E); the step bound only guards against a bug turning
+// that into a loop.
+std::vector<size_t> find_cycle(const std::vector<std::vector<size_t>>& adj, size_t edges, bool& limited) {
+  const size_t n = adj.size();
   enum : uint8_t { White, Grey, Black };
   std::vector<uint8_t> colour(n, White);
-  const size_t max_steps = 4 * (n + edges_.size()) + 16;
+  const size_t max_steps = 4 * (n + edges) + 16;
   size_t steps = 0;
-  std::vector<size_t> best_cycle;
-  for (size_t root = 0; root < n && best_cycle.empty(); ++root) {
+  for (size_t root = 0; root < n; ++root) {
     if (colour[root] != White) continue;
     std::vector<std::pair<size_t, size_t>> stack;  // (node, next edge index)
     stack.emplace_back(root, 0);
     colour[root] = Grey;
-    while (!stack.empty() && best_cycle.empty()) {
+    while (!stack.empty()) {
       if (++steps > max_steps) {
-        out.limited = true;
-        break;
+        limited = true;
+        return {};
       }
       auto& [u, next] = stack.back();
       if (next >= adj[u].size()) {
@@ -152,8 +165,7 @@ GraphVerdict WaitGraph::analyse() const {
         std::vector<size_t> cyc;
         for (auto it = stack.begin(); it != stack.end(); ++it)
           if (!cyc.empty() || it->first == v) cyc.push_back(it->first);
-        best_cycle = std::move(cyc);
-        break;
+        return cyc;
       }
       if (colour[v] == White) {
         colour[v] = Grey;
@@ -161,13 +173,58 @@ GraphVerdict WaitGraph::analyse() const {
       }
     }
   }
+  return {};
+}
+
+}  // namespace
+
+std::optional<size_t> WaitGraph::strongest_edge(size_t from, size_t to) const {
+  std::optional<size_t> best;
+  for (size_t i = 0; i < edges_.size(); ++i) {
+    const WaitEdge& e = edges_[i];
+    if (e.from != from || e.to != to) continue;
+    if (!best || (edges_[*best].inferred() && !e.inferred())) best = i;
+  }
+  return best;
+}
+
+GraphVerdict WaitGraph::analyse() const {
+  GraphVerdict out;
+  const size_t n = nodes_.size();
+  std::vector<std::vector<size_t>> adj(n), confirmed(n);
+  for (const auto& e : edges_) {
+    adj[e.from].push_back(e.to);
+    if (!e.inferred()) confirmed[e.from].push_back(e.to);
+  }
+
+  // A deadlock is confirmed only by a cycle of confirmed edges (DESIGN.md §6): look for
+  // one first, so that an inferred edge (a guessed spinlock holder, a reader-owned
+  // rwsem's last reader) elsewhere cannot hide it; then any cycle, which is inferred.
+  std::vector<size_t> best_cycle = find_cycle(confirmed, edges_.size(), out.limited);
+  if (best_cycle.empty()) best_cycle = find_cycle(adj, edges_.size(), out.limited);
   if (!best_cycle.empty()) {
     canonical_rotation(nodes_, best_cycle);
     out.verdict = Verdict::Deadlock;
     out.cycle = best_cycle;
     out.chain = best_cycle;
     out.root_cause = best_cycle.front();
-    out.reason = "a cycle of " + std::to_string(best_cycle.size()) + " waits: none of them can ever end";
+    std::string named;
+    for (size_t k = 0; k < best_cycle.size(); ++k) {
+      auto e = strongest_edge(best_cycle[k], best_cycle[(k + 1) % best_cycle.size()]);
+      if (!e || !edges_[*e].inferred()) continue;
+      out.inferred_edges.push_back(*e);
+      const WaitEdge& w = edges_[*e];
+      named += std::string(named.empty() ? "" : "; ") + nodes_[w.from].id + " " + edge_kind_name(w.kind) + " " +
+               nodes_[w.to].id + (w.evidence.empty() ? "" : " (" + w.evidence + ")");
+    }
+    out.reason = "a cycle of " + std::to_string(best_cycle.size()) + " waits";
+    if (out.inferred_edges.empty()) {
+      out.reason += ", each confirmed by kernel state: none of them can ever end";
+    } else {
+      out.confidence = Confidence::Inferred;
+      out.reason += "; " + std::to_string(out.inferred_edges.size()) + " of them inferred, not confirmed by kernel state: " +
+                    named + ". If they hold, none of the waits can ever end";
+    }
     return out;
   }
 
@@ -197,8 +254,11 @@ GraphVerdict WaitGraph::analyse() const {
       best = i;
       continue;
     }
+    // A stuck sink first, one whose stall the dump's clocks show before one seen in a
+    // single sample, then the longest chain.
     bool si = is_stuck_sink(nodes_[i]), sb = is_stuck_sink(nodes_[*best]);
-    if (si != sb ? si : dist[i] > dist[*best]) best = i;
+    bool ei = stall_is_evidenced(nodes_[i]), eb = stall_is_evidenced(nodes_[*best]);
+    if (si != sb ? si : (si && ei != eb) ? ei : dist[i] > dist[*best]) best = i;
   }
   if (!best) {
     out.reason = "nothing waits on anything";
@@ -233,18 +293,50 @@ GraphVerdict WaitGraph::analyse() const {
     }
   }
   out.root_cause = *best;
-  if (const WaitNode& root = nodes_[*best]; is_stuck_sink(root)) {
+  const WaitNode& root = nodes_[*best];
+  if (is_stuck_sink(root)) {
     out.verdict = Verdict::Stuck;
     out.reason = "the longest wait chain ends at " + root.id;
-    if (root.irqs_off.value_or(false)) out.reason += ", busy with interrupts off";
-    if (root.starved_pid) {
-      out.reason += std::string(root.irqs_off.value_or(false) ? ";" : ",") + " it has kept runnable pid " +
-                    std::to_string(*root.starved_pid) + " " + root.starved_comm + " off the CPU for " +
-                    seconds_text(root.starved_ns.value_or(0));
-      if (root.pid) out.reason += " while running pid " + std::to_string(*root.pid) + " " + root.comm;
+    if (root.kind == NodeKind::Spinlock) {
+      out.reason += ", spun on with interrupts off; its holder is unknown (no CPU or task is known to hold it)";
+    } else {
+      if (root.irqs_off.value_or(false)) out.reason += ", busy with interrupts off";
+      if (root.starved_pid) {
+        out.reason += std::string(root.irqs_off.value_or(false) ? ";" : ",") + " it has kept runnable pid " +
+                      std::to_string(*root.starved_pid) + " " + root.starved_comm + " off the CPU for " +
+                      seconds_text(root.starved_ns.value_or(0));
+        if (root.pid) out.reason += " while running pid " + std::to_string(*root.pid) + " " + root.comm;
+      }
+      if (root.stall_evidenced && root.stalled_ns)
+        out.reason += "; no timer interrupt for at least " + seconds_text(*root.stalled_ns) + " (" +
+                      root.stall_evidence + ")";
+      if (root.panicking) out.reason += "; it is the panicking CPU, but its stall began before the panic";
     }
+    // Only as strong as the weakest edge of the chain and the evidence of the stall.
+    std::string named;
+    for (size_t k = 0; k + 1 < chain.size(); ++k) {
+      auto e = strongest_edge(chain[k], chain[k + 1]);
+      if (!e || !edges_[*e].inferred()) continue;
+      out.inferred_edges.push_back(*e);
+      const WaitEdge& w = edges_[*e];
+      named += std::string(named.empty() ? "" : "; ") + nodes_[w.from].id + " " + edge_kind_name(w.kind) + " " +
+               nodes_[w.to].id + (w.evidence.empty() ? "" : " (" + w.evidence + ")");
+    }
+    bool evidenced = stall_is_evidenced(root);
+    if (!out.inferred_edges.empty() || !evidenced) {
+      out.confidence = Confidence::Inferred;
+      if (!out.inferred_edges.empty())
+        out.reason += "; " + std::to_string(out.inferred_edges.size()) + " wait(s) of the chain inferred: " + named;
+      if (!evidenced && root.kind == NodeKind::Cpu)
+        out.reason += "; interrupts are off in its one register sample, and nothing in the dump shows for how long";
+    }
+  } else if (root.kind == NodeKind::Cpu && (root.panicking || root.stopped_by_panic)) {
+    out.reason = "waits exist, but the longest chain ends at " + root.id + ", " +
+                 (root.panicking ? "the panicking CPU" : "a CPU the panic stopped") +
+                 (root.witness.empty() ? "" : " (" + root.witness + ")") +
+                 ": a witness of the panic, its interrupts off because of it; what waits on it waits because of the panic";
   } else {
-    out.reason = "waits exist, but the longest chain ends at " + nodes_[*best].id + ", which can still progress";
+    out.reason = "waits exist, but the longest chain ends at " + root.id + ", which can still progress";
   }
   return out;
 }

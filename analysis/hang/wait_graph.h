@@ -49,6 +49,18 @@ struct WaitNode {
   bool queued = false;                // Xcall: found on the target's call_single_queue
   bool locked = false;                // Xcall: CSD_FLAG_LOCK; locks: the lock word says held
   std::optional<bool> irqs_off;       // Cpu: EFLAGS.IF clear in its saved registers
+  // Cpu: a witness of a panic, not a suspect (cpu_evidence.h): the CPU that panicked or
+  // crashed into kdump, or one it stopped. Its IRQs are off because of the panic.
+  bool panicking = false;
+  bool stopped_by_panic = false;
+  std::string witness;                // why it is a witness
+  // Cpu: no timer interrupt for at least this long (a lower bound from the dump's clocks),
+  // how that was measured, and whether it reaches HangOptions::stall_evidence_ns.
+  std::optional<uint64_t> stalled_ns;
+  std::string stall_evidence;
+  bool stall_evidenced = false;
+  // Spinlock: a CPU spins on it with IRQs off and no CPU or task is known to hold it.
+  bool holder_unknown = false;
   bool spinning = false;              // Cpu: busy-waiting (slowpath, csd wait, IRQs-off loop)
   bool idle = false;                  // Cpu: in the idle loop
   std::string doing;                  // Cpu/Task: "spinlock slowpath", "xcall wait", "mutex wait"...
@@ -120,6 +132,9 @@ class WaitGraph {
   // Iterative, bounded cycle search and chain analysis (no recursion).
   GraphVerdict analyse() const;
 
+  // The edge from -> to with the strongest evidence (confirmed over inferred), if any.
+  std::optional<size_t> strongest_edge(size_t from, size_t to) const;
+
  private:
   std::vector<WaitNode> nodes_;
   std::vector<WaitEdge> edges_;
@@ -129,8 +144,19 @@ class WaitGraph {
 };
 
 // Whether a node, at the end of a chain, explains a machine that makes no progress: a
-// CPU busy with interrupts off, or one that has starved a runnable task past the threshold.
+// CPU busy with interrupts off, or one that has starved a runnable task past the
+// threshold; a spinlock spun on with IRQs off whose holder is unknown. A CPU whose
+// interrupts are off because of a panic is a witness, not a sink: the panicking CPU only
+// when the dump shows it stalled before the panic (stall_evidenced), a CPU the panic
+// stopped never by its IRQ flag.
 bool is_stuck_sink(const WaitNode& n);
+
+// Whether the sink's stall is shown by more than its one register sample: a starved task
+// (its queued time) or a stall measured from the dump's clocks.
+bool stall_is_evidenced(const WaitNode& n);
+
+// "DEADLOCK", "DEADLOCK (inferred)", "STUCK (inferred)", "NONE", "UNKNOWN".
+std::string verdict_text(const GraphVerdict& v);
 
 // "12.3 s": how a wait's length reads in labels and reasons.
 std::string seconds_text(uint64_t ns);

@@ -13,6 +13,7 @@
 #include "analysis/kdump_target/kdump_target.h"
 #include "analysis/kernel/kernel_model.h"
 #include "cli/command.h"
+#include "cli/commands/dump_problems.h"
 #include "cli/dump_session.h"
 
 namespace po = boost::program_options;
@@ -33,41 +34,49 @@ int run_hang(const std::vector<std::string>& args) {
                                                "usage: kstuck hang VMCORE --vmlinux VMLINUX [--module-dir DIR]... [--json|--dot] [--starved-after S]\n"
                  "  finds who waits on whom (xcalls, mutexes, rwsems, spinlocks) and prints the verdict:\n"
                  "  DEADLOCK (a cycle), STUCK (a chain ending at a CPU busy with IRQs off, or at a busy CPU\n"
-                 "  that has kept a runnable task waiting --starved-after seconds) or NONE\n\n",
+                 "  that has kept a runnable task waiting --starved-after seconds), NONE, or UNKNOWN (the dump\n"
+                 "  lacks the data a verdict needs); DEADLOCK and STUCK say \"(inferred)\" when they rest on a\n"
+                 "  deduction rather than kernel state.\n"
+                 "  exit: 0 complete, 1 dump unusable, 2 usage, 3 partial or UNKNOWN\n\n",
                                                opts, vm))
     return *stop;
   if ((vm.count("json") && vm.count("dot"))) {
     std::cerr << "kstuck hang: --json and --dot exclude each other\n";
-    return 2;
+    return kstuck::cli::kExitUsage;
   }
   double starved_after = vm["starved-after"].as<double>();
   // Bounded so the conversion to nanoseconds cannot overflow: a day is far past any hang.
   if (!(starved_after > 0 && starved_after <= 86400)) {
     std::cerr << "kstuck hang: --starved-after wants seconds in (0, 86400]\n";
-    return 2;
+    return kstuck::cli::kExitUsage;
   }
   kstuck::HangOptions options;
   options.starved_after_ns = static_cast<uint64_t>(starved_after * 1e9);
   auto opened = kstuck::cli::open_dump(vm, "hang");
-  if (!opened) return 1;
-  // The kernel model gives ORC-unwound stacks and module symbols; without it (a dump
-  // whose CPUs cannot be found) fall back to the conservative stack scan.
+  if (!opened) return kstuck::cli::kExitUnusable;
+  // The kernel model gives the CPUs, tasks, ORC-unwound stacks and module symbols; it
+  // fails only when not even the CPUs can be found, and then no verdict can be drawn.
   auto model = kstuck::KernelModel::load(*opened);
-  auto report = model ? kstuck::analyse_hang_with_model(**model, options) : kstuck::analyse_hang(*opened, options);
-  if (!model && report) {
-    report->partial = true;
-    report->warnings.push_back("kernel model unavailable (" + model.error().describe() +
-                               "): stacks from a conservative scan, no module symbols");
+  if (!model) {
+    std::cerr << "kstuck hang: " << model.error().describe() << "\n";
+    return kstuck::cli::kExitUnusable;
   }
+  auto report = kstuck::analyse_hang_with_model(**model, options);
   if (!report) {
     std::cerr << "kstuck hang: " << report.error().describe() << "\n";
-    return 1;
+    return kstuck::cli::kExitUnusable;
   }
+  // The dump's own problems (truncated, --force over a build-id mismatch) are the
+  // report's too: they come first among its warnings.
+  auto problems = kstuck::cli::dump_problems(opened->info());
+  report->warnings.insert(report->warnings.begin(), problems.lines.begin(), problems.lines.end());
+  report->partial = report->partial || problems.degraded;
   std::string out = vm.count("json") ? kstuck::render_hang_json(*report)
                     : vm.count("dot") ? kstuck::render_hang_dot(*report)
                                       : kstuck::render_hang_text(*report);
   std::fwrite(out.data(), 1, out.size(), stdout);
-  return 0;
+  return report->partial || report->verdict.verdict == kstuck::Verdict::Unknown ? kstuck::cli::kExitPartial
+                                                                                : kstuck::cli::kExitComplete;
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include "analysis/hang/scan_views.h"
 #include "analysis/kdump_target/kdump_target.h"
 #include "cli/command.h"
+#include "cli/commands/dump_problems.h"
 #include "cli/dump_session.h"
 
 namespace po = boost::program_options;
@@ -35,25 +36,31 @@ int run_mutex(const std::vector<std::string>& args) {
     address = std::strtoull(a.c_str(), &end, 16);
     if (a.empty() || *end) {
       std::cerr << "kstuck mutex: not a hex address: '" << a << "'\n";
-      return 2;
+      return kstuck::cli::kExitUsage;
     }
   }
   auto opened = kstuck::cli::open_dump(vm, "mutex");
-  if (!opened) return 1;
+  if (!opened) return kstuck::cli::kExitUnusable;
   auto model = kstuck::KernelModel::load(*opened);
   if (!model) {
     std::cerr << "kstuck mutex: " << model.error().describe() << "\n";
-    return 1;
+    return kstuck::cli::kExitUnusable;
   }
   auto scans = kstuck::scan_hang_with_model(**model);
+  // The dump's own problems (truncated, --force over a build-id mismatch) are the report's too.
+  auto problems = kstuck::cli::dump_problems(opened->info());
+  scans.snap.warnings.insert(scans.snap.warnings.begin(), problems.lines.begin(), problems.lines.end());
+  scans.snap.partial = scans.snap.partial || problems.degraded;
+  const bool partial = scans.snap.partial || scans.locks.partial;
   auto out = vm.count("json") ? kstuck::render_mutexes_json(**model, scans, address)
                               : kstuck::render_mutexes_text(**model, scans, address);
   if (!out) {
     std::cerr << "kstuck mutex: " << out.error().describe() << "\n";
     return 1;
   }
+  if (!vm.count("json")) *out += kstuck::cli::partial_text(scans.snap.warnings, partial);
   std::fwrite(out->data(), 1, out->size(), stdout);
-  return 0;
+  return partial ? kstuck::cli::kExitPartial : kstuck::cli::kExitComplete;
 }
 
 }  // namespace

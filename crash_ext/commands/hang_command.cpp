@@ -12,19 +12,15 @@
 namespace kstuck::crash {
 namespace {
 
-Result<std::string> run_hang(CrashTarget& target, const Options& o) {
+Result<std::string> run_hang(CrashTarget& /*target*/, const Options& o) {
   if (o.json && o.dot) return fail(ErrorKind::Invalid, "-j and -d exclude each other");
-  // As the CLI: the kernel model's ORC stacks and module symbols, or the conservative
-  // stack scan when the model cannot load.
+  // As the CLI: the kernel model's CPUs, tasks, ORC stacks and module symbols; without
+  // them (not even the CPUs found) there is no verdict to draw.
   HangOptions options;
   if (o.starved_after_s > 0) options.starved_after_ns = static_cast<uint64_t>(o.starved_after_s * 1e9);
   auto model = CrashSession::model();
-  auto report = model ? analyse_hang_with_model(**model, options) : analyse_hang(target, options);
-  if (!model && report) {
-    report->partial = true;
-    report->warnings.push_back("kernel model unavailable (" + model.error().describe() +
-                               "): stacks from a conservative scan, no module symbols");
-  }
+  if (!model) return tl::unexpected(model.error());
+  auto report = analyse_hang_with_model(**model, options);
   if (!report) return tl::unexpected(report.error());
   if (o.json) return render_hang_json(*report);
   if (o.dot) return render_hang_dot(*report);

@@ -3,10 +3,13 @@
 #include <gtest/gtest.h>
 
 #include "analysis/hang/cpu_activity.h"
+#include "analysis/hang/cpu_evidence.h"
 #include "analysis/hang/hang_analysis.h"
 #include "analysis/hang/hang_snapshot.h"
 #include "analysis/hang/sleeping_locks.h"
+#include "analysis/hang/model_snapshot.h"
 #include "analysis/hang/xcall.h"
+#include "analysis/kernel/kernel_model.h"
 #include "tests/unit/fake_kernel.h"
 #include "tests/unit/fake_target.h"
 
@@ -132,6 +135,24 @@ class HangTest : public ::testing::Test {
     s.waiter_view = view(s.waiter, pid + 2, "wait/2", 'D', -1, {"__schedule", "schedule", "__mutex_lock", "worker_b"});
     s.waiter_view.cpu = 2;
     return s;
+  }
+
+  // 6.1's hrtimer_cpu_base (clock_base[] of hrtimer_clock_base, whose `active` is a
+  // timerqueue_head: an rb_root_cached) with one timer queued on CPU cpu's
+  // HRTIMER_BASE_MONOTONIC that expires at `expires`; returns the timer's node.
+  uint64_t define_hrtimers(int cpu, uint64_t expires) {
+    t_.add_struct("hrtimer_clock_base", 0x40,
+                  {{"cpu_base", 0x0, 8}, {"index", 0x8, 4}, {"active", 0x20, 0x10, "struct timerqueue_head"},
+                   {"active.rb_root", 0x20, 0x10, "struct rb_root_cached"},
+                   {"active.rb_root.rb_leftmost", 0x28, 8, "struct rb_node *"}});
+    t_.add_struct("hrtimer_cpu_base", 0x240,
+                  {{"expires_next", 0x20, 8, "ktime_t"}, {"clock_base", 0x40, 0x200, "struct hrtimer_clock_base[8]"}});
+    t_.add_struct("timerqueue_node", 0x20, {{"node", 0x0, 0x18, "struct rb_node"}, {"expires", 0x18, 8, "ktime_t"}});
+    k_.define_per_cpu("hrtimer_bases", 0x240);
+    uint64_t node = t_.add_global("kstuck_test_timer_" + std::to_string(cpu), 0x20);
+    t_.write_u64(node + 0x18, expires);
+    t_.write_u64(k_.per_cpu_addr(cpu, "hrtimer_bases") + 0x40 + 0x28, node);
+    return node;
   }
 
   HangReport report(const HangSnapshot& snap) {
@@ -318,7 +339,7 @@ TEST_F(HangTest, RwsemWriterOwnerAndWaiter) {
   t_.set(stack + 0x3d00, "rwsem_waiter", "task", w);
   k_.list_add_tail(stack + 0x3d00, sem + 0x18);
   t_.write_u64(stack + 0x3c80, sem);
-  HangSnapshot snap;
+  HangSnapshot snap = idle_cpus();
   snap.tasks = {view(owner, 300, "writer", 'D', -1, {"__schedule", "schedule", "do_nanosleep"}),
                 view(w, 301, "reader", 'D', -1, {"__schedule", "schedule", "rwsem_down_read_slowpath", "worker_b"})};
   auto locks = scan_sleeping_locks(t_, fields_, snap);
@@ -600,21 +621,22 @@ TEST_F(HangTest, WildPointersDegradeToAMarkedPartialResult) {
   EXPECT_TRUE(csd);
 }
 
-TEST_F(HangTest, SnapshotReadsCpusTasksAndScansReturnAddresses) {
+// The production path: snapshot_from_model over a FakeKernel. Task states come from the
+// kernel model's decoder (TASK_WAKING is reported R, a FROZEN sleeper D, as the kernel's
+// task_state_index() does); the clocks, timers and panic_cpu the verdict weighs are read.
+TEST_F(HangTest, SnapshotFromModelTakesStatesClocksTimersAndPanicCpu) {
   uint64_t t = k_.add_task(77, "worker", FakeKernel::kRunning, 1);
   k_.set_curr(1, t);
-  uint64_t stack = stack_of(t);
-  // A call to __mutex_lock inside worker_a: e8 rel32 ending at the return address.
-  uint64_t ret = fn_["worker_a"] + 0x20;
-  uint8_t call[5] = {0xe8, 0, 0, 0, 0};
-  t_.write(ret - 5, call, 5);
-  t_.write_u64(stack + 0x3f00, ret);
-  t_.write_u64(stack + 0x3f08, fn_["spin_fn"] + 0x30);  // not after a call: not a frame
+  uint64_t waking = k_.add_task(79, "waking", 0x200 /* TASK_WAKING */, 2);
+  uint64_t frozen = k_.add_task(80, "frozen", FakeKernel::kUninterruptible | 0x8000 /* TASK_FROZEN */, 2);
   CpuRegisters regs{};
   regs.regs[CpuRegisters::rip] = fn_["spin_fn"] + 4;
-  regs.regs[CpuRegisters::rsp] = stack + 0x3e00;
+  regs.regs[CpuRegisters::rsp] = stack_of(t) + 0x3e00;
   regs.regs[CpuRegisters::eflags] = 0x46;
-  t_.set_registers(1, regs);
+  for (int c = 0; c < 4; ++c) {
+    regs.note_pid = c + 1;  // a QEMU dump's notes: one per vCPU, pid vCPU+1
+    t_.set_registers(c, regs);
+  }
   // A task queued behind it since 6 s that last ran at 4 s (clock_task lags clock).
   uint64_t queued = k_.add_task(78, "queued", FakeKernel::kRunning, 1);
   t_.set(queued, "task_struct", "on_rq", 1);
@@ -622,35 +644,55 @@ TEST_F(HangTest, SnapshotReadsCpusTasksAndScansReturnAddresses) {
   t_.set(queued, "task_struct", "se.exec_start", 4'000'000'000);
   t_.set(k_.per_cpu_addr(1, "runqueues"), "rq", "clock", 10'000'000'000);
   t_.set(k_.per_cpu_addr(1, "runqueues"), "rq", "clock_task", 9'000'000'000);
-  auto snap = take_snapshot(t_, fields_);
-  ASSERT_TRUE(snap) << snap.error().describe();
-  const CpuView* c = snap->cpu(1);
+  // CPU 1's earliest hrtimer expired at 3 s; jiffies were last updated at 9.5 s; CPU 2 panicked.
+  uint64_t node = define_hrtimers(1, 3'000'000'000);
+  ASSERT_NE(node, 0u);
+  t_.write_u64(t_.add_global("last_jiffies_update", 8), 9'500'000'000);
+  t_.write_u32(t_.add_global("panic_cpu", 4), 2);
+
+  auto model = KernelModel::load(t_);
+  ASSERT_TRUE(model) << model.error().describe();
+  ModelSymbolTarget symbols(**model);
+  HangSnapshot snap = snapshot_from_model(**model, symbols);
+  const CpuView* c = snap.cpu(1);
   ASSERT_NE(c, nullptr);
   EXPECT_EQ(c->curr, t);
-  ASSERT_EQ(c->frames.size(), 2u);
-  EXPECT_EQ(c->frames[0].function, "spin_fn");
-  EXPECT_EQ(c->frames[1].function, "worker_a");
-  const TaskView* tv = snap->task_at(t);
+  ASSERT_TRUE(c->regs);
+  EXPECT_EQ(c->clock, 10'000'000'000u);
+  EXPECT_EQ(c->timer_expires, 3'000'000'000u);
+  EXPECT_EQ(c->timer_source, "earliest CLOCK_MONOTONIC hrtimer");
+  EXPECT_FALSE(snap.cpu(2)->timer_expires);  // nothing queued there
+  EXPECT_EQ(snap.clock.now_mono, 9'500'000'000u);
+  EXPECT_EQ(snap.clock.panic_cpu, 2);
+  EXPECT_TRUE(snap.task_list_read);
+  const TaskView* tv = snap.task_at(t);
   ASSERT_NE(tv, nullptr);
   EXPECT_EQ(tv->pid, 77);
   EXPECT_EQ(tv->on_cpu, 1);
   EXPECT_FALSE(tv->runnable_not_running());  // current: it has its CPU
-  const TaskView* qv = snap->task_at(queued);
+  const TaskView* qv = snap.task_at(queued);
   ASSERT_NE(qv, nullptr);
   EXPECT_EQ(qv->cpu, 1);
   EXPECT_TRUE(qv->on_rq);
   EXPECT_TRUE(qv->runnable_not_running());
   EXPECT_EQ(qv->queued_ns, 4'000'000'000u);      // rq->clock 10 s - last_queued 6 s
   EXPECT_EQ(qv->since_ran_ns, 5'000'000'000u);   // rq->clock_task 9 s - exec_start 4 s
-  auto act = classify_cpus(t_, *snap);
-  bool found = false;
-  for (const auto& a : act)
-    if (a.cpu == 1) {
-      found = true;
-      EXPECT_EQ(a.doing, CpuDoing::IrqsOffLoop);
-      EXPECT_EQ(a.irqs_off, true);
-    }
-  EXPECT_TRUE(found);
+  ASSERT_NE(snap.task_at(waking), nullptr);
+  EXPECT_EQ(snap.task_at(waking)->state_char, 'R');
+  ASSERT_NE(snap.task_at(frozen), nullptr);
+  EXPECT_EQ(snap.task_at(frozen)->state_char, 'D');
+  for (const auto& task : snap.tasks) EXPECT_NE(task.state_char, '?') << task.pid;
+
+  // The evidence drawn from it: CPU 1 took no timer interrupt for 6.5 s; CPU 2 is the witness.
+  auto ev = cpu_evidence(snap);
+  ASSERT_EQ(ev.size(), 4u);
+  EXPECT_EQ(ev[1].cpu, 1);
+  EXPECT_EQ(ev[1].stalled_ns, 6'500'000'000u);  // the others' rq clocks are unset: no lag to measure
+  EXPECT_NE(ev[1].stall_evidence.find("expired 6.5 s before last_jiffies_update"), std::string::npos)
+      << ev[1].stall_evidence;
+  EXPECT_TRUE(ev[2].panicking);
+  EXPECT_EQ(ev[2].witness, "panic_cpu = 2");
+  EXPECT_FALSE(ev[1].is_witness());
 }
 
 }  // namespace

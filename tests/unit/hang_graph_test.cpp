@@ -59,6 +59,10 @@ TEST(WaitGraph, AbbaIsADeadlockListedInOrder) {
   EXPECT_EQ(g.nodes()[v.cycle[1]].id, "mutex:4096");
   EXPECT_EQ(g.nodes()[v.cycle[2]].id, "task:200");
   EXPECT_EQ(g.nodes()[v.cycle[3]].id, "mutex:8192");
+  // Owner fields and linked waiters: every edge is kernel state.
+  EXPECT_EQ(v.confidence, Confidence::Confirmed);
+  EXPECT_TRUE(v.inferred_edges.empty());
+  EXPECT_EQ(verdict_text(v), "DEADLOCK");
 }
 
 TEST(WaitGraph, SignatureIgnoresPidsAddressesAndEntryPoint) {
@@ -138,6 +142,125 @@ TEST(WaitGraph, MixedCycleThroughXcallAndSpinlock) {
   GraphVerdict v = g.analyse();
   ASSERT_EQ(v.verdict, Verdict::Deadlock);
   EXPECT_EQ(v.cycle, (std::vector<size_t>{c2, x, c3, l}));
+  // A guessed spinlock holder: DEADLOCK (inferred), naming that edge and its evidence.
+  EXPECT_EQ(v.confidence, Confidence::Inferred);
+  EXPECT_EQ(verdict_text(v), "DEADLOCK (inferred)");
+  ASSERT_EQ(v.inferred_edges.size(), 1u);
+  EXPECT_EQ(g.edges()[v.inferred_edges[0]].from, l);
+  EXPECT_NE(v.reason.find("spinlock:0x20 owned_by cpu:2 (stack word)"), std::string::npos) << v.reason;
+  // The same edge found again from kernel state becomes confirmed, and so does the cycle.
+  g.add_edge(l, c2, EdgeKind::OwnedBy, "owner field");
+  GraphVerdict confirmed = g.analyse();
+  EXPECT_EQ(confirmed.confidence, Confidence::Confirmed);
+  EXPECT_EQ(g.edges()[3].evidence, "owner field");
+}
+
+// The first cycle the search meets rests on a guess; a second one is all kernel state.
+// The confirmed one is the verdict, whatever the search order.
+TEST(WaitGraph, AConfirmedCycleWinsOverAnInferredOne) {
+  WaitGraph g;
+  auto c1 = *g.add_node(cpu(1, true, "spinlock slowpath", "spin_a"));
+  auto l = *g.add_node(node("spinlock:0x30", NodeKind::Spinlock));
+  auto c2 = *g.add_node(cpu(2, true, "spinlock slowpath", "spin_b"));
+  g.add_edge(c1, l, EdgeKind::WaitsFor, "rdi", Confidence::Inferred);
+  g.add_edge(l, c2, EdgeKind::OwnedBy, "stack word", Confidence::Inferred);
+  g.add_edge(c2, l, EdgeKind::WaitsFor, "rdi", Confidence::Inferred);
+  WaitGraph both = g;
+  GraphVerdict guessed = g.analyse();
+  ASSERT_EQ(guessed.verdict, Verdict::Deadlock);
+  EXPECT_EQ(guessed.confidence, Confidence::Inferred);
+  // Add an ABBA of confirmed edges after it.
+  auto ta = *both.add_node(node("task:10", NodeKind::Task, "worker_a"));
+  auto tb = *both.add_node(node("task:11", NodeKind::Task, "worker_b"));
+  auto ma = *both.add_node(node("mutex:0x1", NodeKind::Mutex));
+  auto mb = *both.add_node(node("mutex:0x2", NodeKind::Mutex));
+  both.add_edge(ta, mb, EdgeKind::WaitsFor, "linked waiter");
+  both.add_edge(mb, tb, EdgeKind::OwnedBy, "owner field");
+  both.add_edge(tb, ma, EdgeKind::WaitsFor, "linked waiter");
+  both.add_edge(ma, ta, EdgeKind::OwnedBy, "owner field");
+  GraphVerdict v = both.analyse();
+  ASSERT_EQ(v.verdict, Verdict::Deadlock);
+  EXPECT_EQ(v.confidence, Confidence::Confirmed);
+  EXPECT_EQ(v.cycle, (std::vector<size_t>{ta, mb, tb, ma}));
+}
+
+// STUCK is only as strong as its chain and the evidence of the stall: one sample of the
+// IRQ flag is inferred; a stall the dump's clocks measure is confirmed.
+TEST(WaitGraph, StuckIsConfirmedOnlyWithTimeEvidenceAndConfirmedEdges) {
+  WaitGraph g;
+  auto c2 = *g.add_node(cpu(2, false, "xcall wait", "caller"));
+  auto x = *g.add_node(node("xcall:0x10", NodeKind::Xcall, "remote_func"));
+  auto c3 = *g.add_node(cpu(3, true, "busy with IRQs off", "spin"));
+  g.add_edge(c2, x, EdgeKind::WaitsFor, "csd on its stack");
+  g.add_edge(x, c3, EdgeKind::QueuedOn, "queued");
+  GraphVerdict one_sample = g.analyse();
+  ASSERT_EQ(one_sample.verdict, Verdict::Stuck);
+  EXPECT_EQ(one_sample.confidence, Confidence::Inferred);
+  EXPECT_EQ(verdict_text(one_sample), "STUCK (inferred)");
+  EXPECT_NE(one_sample.reason.find("one register sample"), std::string::npos) << one_sample.reason;
+  g.nodes()[c3].stalled_ns = 12'300'000'000;
+  g.nodes()[c3].stall_evidence = "rq->clock 12.3 s behind the newest CPU's";
+  g.nodes()[c3].stall_evidenced = true;
+  GraphVerdict timed = g.analyse();
+  EXPECT_EQ(timed.confidence, Confidence::Confirmed);
+  EXPECT_EQ(verdict_text(timed), "STUCK");
+  EXPECT_NE(timed.reason.find("no timer interrupt for at least 12.3 s"), std::string::npos) << timed.reason;
+  // An inferred wait in the chain weakens it again, and is named.
+  WaitGraph h = g;
+  auto c1 = *h.add_node(cpu(1, false, "xcall wait", "flush"));
+  auto x2 = *h.add_node(node("xcall:0x20", NodeKind::Xcall, "other"));
+  h.add_edge(c1, x2, EdgeKind::WaitsFor, "csd_lock guess", Confidence::Inferred);
+  h.add_edge(x2, c2, EdgeKind::QueuedOn, "queued");
+  GraphVerdict weak = h.analyse();
+  ASSERT_EQ(weak.chain.size(), 5u);
+  EXPECT_EQ(weak.confidence, Confidence::Inferred);
+  ASSERT_EQ(weak.inferred_edges.size(), 1u);
+  EXPECT_NE(weak.reason.find("csd_lock guess"), std::string::npos) << weak.reason;
+}
+
+// The CPU that panicked has IRQs off because panic() turned them off: what waits on it
+// waits because of the panic. It is a root cause only when the dump's clocks show it
+// stalled before the panic; a CPU the panic stopped never is by its IRQ flag.
+TEST(WaitGraph, ThePanickingCpuIsAWitnessNotASink) {
+  WaitGraph g;
+  auto x = *g.add_node(node("xcall:0x10", NodeKind::Xcall, "wake up pid 9"));
+  WaitNode p = cpu(1, true, "busy with IRQs off", "sysrq_handle_crash");
+  p.spinning = false;
+  p.panicking = true;
+  p.witness = "panic_cpu = 1";
+  auto c1 = *g.add_node(p);
+  g.add_edge(x, c1, EdgeKind::QueuedOn, "TTWU entry");
+  GraphVerdict v = g.analyse();
+  EXPECT_EQ(v.verdict, Verdict::None) << v.reason;
+  EXPECT_NE(v.reason.find("the panicking CPU"), std::string::npos) << v.reason;
+  EXPECT_FALSE(is_stuck_sink(g.nodes()[c1]));
+  // Stalled 30 s before the panic (a hard lockup the watchdog turned into a panic).
+  g.nodes()[c1].stalled_ns = 30'000'000'000;
+  g.nodes()[c1].stall_evidenced = true;
+  GraphVerdict lockup = g.analyse();
+  EXPECT_EQ(lockup.verdict, Verdict::Stuck);
+  EXPECT_EQ(lockup.confidence, Confidence::Confirmed);
+  // A CPU the panic stopped: its stall is the panic's, whatever its length.
+  g.nodes()[c1].panicking = false;
+  g.nodes()[c1].stopped_by_panic = true;
+  EXPECT_EQ(g.analyse().verdict, Verdict::None);
+}
+
+// A CPU spinning on a lock with IRQs off is never NONE: with no known holder the lock is
+// the root cause, holder unknown.
+TEST(WaitGraph, ASpinlockWithUnknownHolderEndsAStuckChain) {
+  WaitGraph g;
+  auto c3 = *g.add_node(cpu(3, true, "spinlock slowpath", "spin_on"));
+  WaitNode l = node("spinlock:0x40", NodeKind::Spinlock);
+  auto ln = *g.add_node(l);
+  g.add_edge(c3, ln, EdgeKind::WaitsFor, "rdi points at a locked lock word", Confidence::Inferred);
+  EXPECT_EQ(g.analyse().verdict, Verdict::None);  // not spun on with IRQs off: can progress
+  g.nodes()[ln].holder_unknown = true;
+  GraphVerdict v = g.analyse();
+  ASSERT_EQ(v.verdict, Verdict::Stuck);
+  EXPECT_EQ(v.root_cause, ln);
+  EXPECT_EQ(v.confidence, Confidence::Inferred);
+  EXPECT_NE(v.reason.find("holder is unknown"), std::string::npos) << v.reason;
 }
 
 TEST(WaitGraph, DuplicatesAreMergedAndBadEdgesRefused) {
@@ -205,10 +328,36 @@ TEST(HangRender, JsonHasTheStableSchema) {
   r.signature = hang_signature(r.graph, r.verdict);
   r.starved_after_ns = 1'500'000'000;
   std::string j = render_hang_json(r);
-  for (const char* key : {"\"schema\": \"kstuck-hang/1\"", "\"starved_after_ns\": 1500000000", "\"verdict\": \"DEADLOCK\"", "\"signature\"",
+  for (const char* key : {"\"schema\": \"kstuck-hang/2\"", "\"starved_after_ns\": 1500000000", "\"verdict\": \"DEADLOCK\"", "\"signature\"",
                           "\"cycle\"", "\"chain\"", "\"root_cause\": \"task:100\"", "\"nodes\"", "\"edges\"",
-                          "\"kind\": \"waits_for\"", "\"kind\": \"owned_by\""})
+                          "\"kind\": \"waits_for\"", "\"kind\": \"owned_by\"", "\"confidence\": \"confirmed\"",
+                          "\"verdict_text\": \"DEADLOCK\"", "\"inferred_edges\": []", "\"panic_cpu\": null"})
     EXPECT_NE(j.find(key), std::string::npos) << key;
+}
+
+// The verdict's and each edge's confidence in JSON and text; UNKNOWN has none.
+TEST(HangRender, ConfidenceIsInJsonAndText) {
+  HangReport r;
+  // ABBA whose owner edge into task:200 (node 0) is only a hint.
+  WaitGraph g = abba(200, 100, 0x1000, 0x2000);
+  WaitGraph h;
+  for (const auto& n : g.nodes()) h.add_node(n);
+  for (const auto& e : g.edges())
+    h.add_edge(e.from, e.to, e.kind, e.kind == EdgeKind::OwnedBy && e.to == 0 ? "last reader (hint)" : "field",
+               e.kind == EdgeKind::OwnedBy && e.to == 0 ? Confidence::Inferred : Confidence::Confirmed);
+  r.graph = h;
+  r.verdict = r.graph.analyse();
+  std::string j = render_hang_json(r);
+  for (const char* key : {"\"confidence\": \"inferred\"", "\"verdict_text\": \"DEADLOCK (inferred)\"",
+                          "\"evidence\": \"last reader (hint)\"", "\"confidence\": \"confirmed\""})
+    EXPECT_NE(j.find(key), std::string::npos) << key << "\n" << j;
+  std::string t = render_hang_text(r);
+  EXPECT_NE(t.find("verdict: DEADLOCK (inferred)"), std::string::npos) << t;
+  EXPECT_NE(t.find("confidence: inferred"), std::string::npos) << t;
+  EXPECT_NE(t.find("--owned_by (inferred)--> [last reader (hint)]"), std::string::npos) << t;
+  r.verdict.verdict = Verdict::Unknown;
+  EXPECT_NE(render_hang_json(r).find("\"confidence\": null"), std::string::npos);
+  EXPECT_NE(render_hang_text(r).find("verdict: UNKNOWN"), std::string::npos);
 }
 
 }  // namespace
