@@ -36,16 +36,25 @@ except ImportError:  # the differential is another engineer's; the matrix runs w
     drgn_diff = None
 
 # One line per kernel: its SUITE:FLAVOUR and the scenarios it runs. A new kernel costs
-# one line here. sid's 7.2 runs only when its release differs from trixie-backports'.
+# one line here. Where a kernel adds nothing new to a scenario, it runs a smaller set:
+# - bookworm:cloud (6.1): the kdump suite takes its foundation cycle (QMP, -c, -F, ELF)
+#   and its ABBA and mixed kdumps, the hang suite their QMP dumps: only the live NMI
+#   capture of the foundation boot is new here;
+# - trixie:cloud (6.12): the kdump suite takes its foundation cycle: ABBA and mixed here;
+# - sid:cloud (7.2): the same layouts as 7.3 (trixie-backports), one release earlier:
+#   the foundation boot only, and nothing when its release is 7.3's.
 MATRIX = (
     ("bullseye:cloud", ("foundation", "abba", "mixed")),
-    ("bookworm:cloud", ("foundation", "abba", "mixed")),
+    ("bookworm:cloud", ("foundation",)),
     ("bookworm:rt", ("foundation", "abba", "mixed")),
-    ("trixie:cloud", ("foundation", "abba", "mixed")),
+    ("trixie:cloud", ("abba", "mixed")),
     ("trixie:rt", ("foundation", "abba", "mixed")),
     ("trixie-backports:cloud", ("foundation", "abba", "mixed")),
-    ("sid:cloud", ("foundation", "abba", "mixed")),
+    ("sid:cloud", ("foundation",)),
 )
+# Device interrupts stay off the CPUs the scenarios wedge (the control port's reply to
+# the guest was lost on 7.3 with CPUs 2 and 3 both spinning with IRQs off).
+APPEND = "irqaffinity=0,1"
 # The scenario module, its extra command line and its hang check (for the deadlocks:
 # the kdump suite's table, so both suites check a cycle the same way).
 SCENARIOS = {
@@ -104,7 +113,7 @@ def run_scenario(ctx, art, label, kind):
     cycle_dir = ctx.out / "matrix" / name
     r = kdump.kdump_cycle(art, cycle_dir, panic="sysrq", scenarios=7 if kind == "foundation" else 0,
                           qemu_dump=True, formats=("kdump",), nmi=kind == "foundation", module=module,
-                          append_extra=extra)
+                          append_extra=f"{extra} {APPEND}".strip())
     cycle_dir.mkdir(parents=True, exist_ok=True)
     (cycle_dir / "truth.json").write_text(json.dumps(r.truth, indent=1, sort_keys=True))
     (cycle_dir / "console.log").write_text(r.console)
@@ -130,7 +139,10 @@ def run_scenario(ctx, art, label, kind):
         if extra == "crash_kexec_post_notifiers" and "kdump" in r.dumps:
             out += kdump_suite.check_panic_snapshot(f"{name}-kdump", ctx.kstuck_cli, art.kernel.vmlinux,
                                                     r.dumps["kdump"])
-    out += _drgn(ctx, r.dumps, art.kernel, module_dir, name)
+    # The kdump suite's checks may already hold drgn's differential of a dump.
+    done = {x.name for x in out if x.name.startswith("drgn-diff-")}
+    out += _drgn(ctx, {f: d for f, d in r.dumps.items() if f"drgn-diff-{name}-{f}" not in done}, art.kernel,
+                 module_dir, name)
     out.append(TestResult(f"{name}-cycle-time", r.seconds.get("total", 999) < 240, json.dumps(r.seconds)))
     return out
 
