@@ -19,7 +19,7 @@ std::string hex(uint64_t v) {
   return buf;
 }
 
-const char* lock_kind_name(SleepingLockKind k) { return k == SleepingLockKind::Mutex ? "mutex" : "rwsem"; }
+const char* lock_kind_name(SleepingLockKind k) { return sleeping_lock_kind_name(k); }
 
 // pid and comm of a task_struct address, from the snapshot.
 Json task_json(const HangSnapshot& snap, uint64_t task) {
@@ -56,7 +56,16 @@ Json lock_json(const HangScans& scans, const SleepingLock& l) {
   j["address"] = hex(l.address);
   if (!l.symbol.empty()) j["symbol"] = l.symbol;
   j["owner"] = l.owner_task ? task_json(scans.snap, l.owner_task) : Json(nullptr);
-  if (l.kind == SleepingLockKind::Rwsem) {
+  // How far the owner field can be believed: confirmed, an inferred hint, or (null) not
+  // an owner at all (a reader-owned rwsem whose readers have all left).
+  j["owner_confidence"] = !l.owner_edge ? Json(nullptr) : Json(l.owner_inferred ? "inferred" : "confirmed");
+  if (!l.owner_evidence.empty()) j["owner_evidence"] = l.owner_evidence;
+  if (l.rt) {
+    j["rt"] = true;
+    j["rt_mutex_base"] = hex(l.rt_base);
+    j["note"] = l.note;
+  }
+  if (l.kind == SleepingLockKind::Rwsem || l.kind == SleepingLockKind::Rwlock) {
     j["owner_is_reader_hint"] = l.owner_is_reader_hint;
     j["readers"] = l.readers;
     j["writer_locked"] = l.writer_locked;
@@ -74,31 +83,10 @@ Json lock_json(const HangScans& scans, const SleepingLock& l) {
   return j;
 }
 
-// A mutex no scanned task waits on: its owner word and wait_list read directly.
-Result<SleepingLock> read_mutex(KernelModel& model, uint64_t address) {
-  Fields& fields = model.fields();
-  auto owner = fields.read_uint(address, "mutex", "owner.counter");
-  if (!owner) return tl::unexpected(owner.error().with_context("mutex " + hex(address)));
-  auto l_wait = fields.offset("mutex", "wait_list");
-  auto w_list = fields.offset("mutex_waiter", "list");
-  auto w_task = fields.offset("mutex_waiter", "task");
-  if (!l_wait || !w_list || !w_task) return fail(ErrorKind::NotFound, "no type information for struct mutex waiters");
-  SleepingLock l;
-  l.address = address;
-  l.symbol = static_name(model.target(), address);
-  l.owner_task = *owner & ~kMutexFlags;
-  std::string flags;
-  for (auto [bit, name] : {std::pair{kMutexFlagWaiters, "WAITERS"}, {kMutexFlagHandoff, "HANDOFF"},
-                           {kMutexFlagPickup, "PICKUP"}})
-    if (*owner & bit) flags += (flags.empty() ? "" : "|") + std::string(name);
-  l.flags = flags;
-  ListWalk wl = walk_list(model.target(), address + *l_wait, *w_list, 4096);
-  if (wl.status == WalkStatus::Fault && wl.entries.empty())
-    return fail(ErrorKind::Fault, "mutex " + hex(address) + ": wait_list unreadable", address + *l_wait);
-  l.waiters_complete = wl.complete();
-  for (uint64_t w : wl.entries)
-    if (auto task = read_u64(model.target(), w + *w_task)) l.waiters.push_back(*task);
-  return l;
+// A mutex no scanned task waits on: its owner word and waiters read directly (on
+// PREEMPT_RT through its rt_mutex).
+Result<SleepingLock> read_mutex(KernelModel& model, const HangScans& scans, uint64_t address) {
+  return read_sleeping_lock(model.target(), model.fields(), scans.snap, SleepingLockKind::Mutex, address);
 }
 
 Result<std::vector<SleepingLock>> selected_locks(KernelModel& model, const HangScans& scans,
@@ -106,7 +94,7 @@ Result<std::vector<SleepingLock>> selected_locks(KernelModel& model, const HangS
   std::vector<SleepingLock> out;
   if (!address) return scans.locks.locks;
   if (const auto* l = scans.locks.lock_at(*address)) return std::vector<SleepingLock>{*l};
-  auto l = read_mutex(model, *address);
+  auto l = read_mutex(model, scans, *address);
   if (!l) return tl::unexpected(l.error());
   out.push_back(*l);
   return out;
@@ -192,7 +180,10 @@ Result<std::string> render_mutexes_text(KernelModel& model, const HangScans& sca
   std::string out;
   for (const auto& l : *locks) {
     out += std::string(lock_kind_name(l.kind)) + " " + hex(l.address) + (l.symbol.empty() ? "" : " (" + l.symbol + ")") +
-           " owner " + task_text(scans.snap, l.owner_task) + (l.flags.empty() ? "" : " [" + l.flags + "]") + "\n";
+           " owner " + task_text(scans.snap, l.owner_task) + (l.flags.empty() ? "" : " [" + l.flags + "]") +
+           (l.note.empty() ? "" : " (" + l.note + ")") + "\n";
+    if (l.owner_task && (!l.owner_edge || l.owner_inferred))
+      out += std::string("    owner: ") + (l.owner_edge ? l.owner_evidence : "stale (no reader or writer is in)") + "\n";
     for (uint64_t w : l.waiters) {
       out += "    waiter " + task_text(scans.snap, w) + "\n";
       for (const auto& b : scans.locks.blocked)
