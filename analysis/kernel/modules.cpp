@@ -26,6 +26,18 @@ void read_module(Fields& f, ModuleInfo& m) {
     if (auto v = f.read_ptr(m.address, "module", "core_layout.base")) m.base = *v; else note("core_layout", v.error());
     if (auto v = f.read_uint(m.address, "module", "core_layout.size")) m.size = *v;
     if (auto v = f.read_uint(m.address, "module", "core_layout.text_size")) m.text_size = *v;
+    if (f.has("module", "init_layout")) {
+      auto b = f.read_ptr(m.address, "module", "init_layout.base");
+      auto n = f.read_uint(m.address, "module", "init_layout.size");
+      auto tx = f.read_uint(m.address, "module", "init_layout.text_size");
+      if (b && n && *b && *n && is_kernel_pointer(*b)) {
+        m.init_base = *b;
+        m.init_size = *n;
+        m.init_text_size = tx && *tx <= *n ? *tx : *n;
+      } else if (!b || !n) {
+        note("init_layout", !b ? b.error() : n.error());
+      }
+    }
   } else if (f.has("module", "mem")) {
     // 6.4+ (commit ac3b43283923 "module: replace module_layout with module_memory"):
     // struct module_memory mem[MOD_MEM_NUM_TYPES]; MOD_TEXT is element 0. "mem" is an
@@ -38,14 +50,28 @@ void read_module(Fields& f, ModuleInfo& m) {
       if (auto v = f.read_ptr(text, "module_memory", "base")) m.base = *v; else note("mem[MOD_TEXT].base", v.error());
       if (auto v = f.read_uint(text, "module_memory", "size")) m.size = m.text_size = *v;
       else note("mem[MOD_TEXT].size", v.error());
-      // Core regions after the text: MOD_DATA 1, MOD_RODATA 2, MOD_RO_AFTER_INIT 3 (the
-      // MOD_INIT_* ones are freed once the module is live).
-      if (auto elem = f.size("module_memory"); elem && *elem > 0 && *elem < 4096) {
-        for (uint64_t i = 1; i <= 3; ++i) {
-          auto b = f.read_ptr(text + i * *elem, "module_memory", "base");
-          auto n = f.read_uint(text + i * *elem, "module_memory", "size");
-          if (b && n && *b && *n) m.data_ranges.emplace_back(*b, *n);
-        }
+      // Core regions after the text: MOD_DATA 1, MOD_RODATA 2, MOD_RO_AFTER_INIT 3; then
+      // MOD_INIT_TEXT 4, MOD_INIT_DATA 5, MOD_INIT_RODATA 6, live only while init runs
+      // (zeroed when freed). The array's length (MOD_MEM_NUM_TYPES) comes from the type
+      // information; the enum's order is the one of ac3b43283923, unchanged since.
+      auto elem = f.size("module_memory");
+      auto arr = f.member("module", "mem");
+      uint64_t count = elem && *elem > 0 && *elem < 4096 && arr ? arr->size / *elem : 0;
+      auto region = [&](uint64_t i) -> std::pair<uint64_t, uint64_t> {
+        auto b = f.read_ptr(text + i * *elem, "module_memory", "base");
+        auto n = f.read_uint(text + i * *elem, "module_memory", "size");
+        if (b && n && *b && *n && is_kernel_pointer(*b)) return {*b, *n};
+        return {0, 0};
+      };
+      for (uint64_t i = 1; i <= 3 && i < count; ++i)
+        if (auto [b, n] = region(i); n) m.data_ranges.emplace_back(b, n);
+      if (count >= 7) {
+        if (auto [b, n] = region(4); n) m.init_base = b, m.init_size = m.init_text_size = n;
+        for (uint64_t i = 5; i <= 6; ++i)
+          if (auto [b, n] = region(i); n) m.init_data_ranges.emplace_back(b, n);
+      } else if (arr && elem) {
+        m.problems.push_back("module.mem has " + std::to_string(count) +
+                             " elements, fewer than the 7 of MOD_MEM_NUM_TYPES: init memory not read");
       }
     }
   } else {

@@ -30,15 +30,30 @@ struct ModuleInfo {
   // 6.4+: the other core regions, allocated apart from the text (MOD_DATA, MOD_RODATA,
   // MOD_RO_AFTER_INIT), as {base, size}; empty on 6.1 where core_layout spans them all.
   std::vector<std::pair<uint64_t, uint64_t>> data_ranges;
+  // Init memory while the module's init runs (state COMING; the kernel frees it and zeroes
+  // these once init returns): its text, where a hung module_init sleeps, and its data.
+  // Up to 6.3 init_layout (text first, then data); 6.4+ mem[MOD_INIT_TEXT] and
+  // mem[MOD_INIT_DATA], mem[MOD_INIT_RODATA] in init_data_ranges. The module's ORC table
+  // and kallsyms (mod->kallsyms points at the init copy during init) cover it too.
+  uint64_t init_base = 0;
+  uint64_t init_size = 0;       // 6.1: the whole init layout; 6.4+: init text only
+  uint64_t init_text_size = 0;
+  std::vector<std::pair<uint64_t, uint64_t>> init_data_ranges;
   std::vector<std::string> problems;
 
   bool contains(uint64_t addr) const {
     if (addr >= base && addr - base < size) return true;
+    if (init_size && addr >= init_base && addr - init_base < init_size) return true;
     for (const auto& [b, n] : data_ranges)
+      if (addr >= b && addr - b < n) return true;
+    for (const auto& [b, n] : init_data_ranges)
       if (addr >= b && addr - b < n) return true;
     return false;
   }
-  bool text_contains(uint64_t addr) const { return addr >= base && addr - base < text_size; }
+  bool text_contains(uint64_t addr) const {
+    return (addr >= base && addr - base < text_size) ||
+           (init_text_size && addr >= init_base && addr - init_base < init_text_size);
+  }
 };
 
 struct ModuleSet {
