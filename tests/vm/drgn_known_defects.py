@@ -40,10 +40,13 @@ def _orc_type_unknown(diff, env, view):
 
 def _module_frame_unnamed(diff, env, view):
     """drgn's frames equal kstuck's up to the first frame in a module, where drgn has no
-    name for the same pc (or no frame) and ends."""
+    name for the same pc (or no frame) and ends, after at most one more frame with pc 0
+    (what it unwinds from a module frame it has no unwind data for: seen on 6.12)."""
     i, dn = diff.get("first", 0), diff.get("drgn", [])
     mods, kp, dp = diff.get("kstuck_modules", []), diff.get("kstuck_pcs", []), diff.get("drgn_pcs", [])
-    if i >= len(mods) or not mods[i] or len(dn) > i + 1:
+    if i >= len(mods) or not mods[i] or len(dn) > i + 2:
+        return False
+    if any(n != "?" or int(pc or "0", 16) != 0 for n, pc in zip(dn[i + 1:], dp[i + 1:])):
         return False
     return i == len(dn) or (dn[i] == "?" and dp[i] == kp[i])
 
