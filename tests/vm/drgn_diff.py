@@ -130,14 +130,20 @@ def frame_names(analyze):
     return sorted(names)
 
 
+def lock_specs(mutexes):
+    """(kind, address, rt_mutex_base or None) of every lock kstuck mutex reported."""
+    return [(lk.get("kind"), lk.get("address"), lk.get("rt_mutex_base") if lk.get("rt") else None)
+            for lk in mutexes.get("locks", [])]
+
+
 def drgn_json(dump, vmlinux, kos, locks, names_file=None):
     cmd = [DRGN_PYTHON, str(VIEW), str(dump), str(vmlinux)]
     if names_file:
         cmd += ["--names", str(names_file)]
     for k in kos:
         cmd += ["--ko", str(k)]
-    for kind, addr in locks:
-        cmd += ["--lock", f"{kind}:{addr}"]
+    for kind, addr, rt_base in locks:
+        cmd += ["--lock", f"{kind}:{addr}" + (f":{rt_base}" if rt_base else "")]
     p, err = _run(cmd, timeout=900)
     if p is None:
         raise RuntimeError(err)
@@ -271,7 +277,13 @@ def diff_views(analyze, mutexes, dv):
             continue
         k_owner = _h((kl.get("owner") or {}).get("task")) or 0
         d_owner = _h(d.get("owner")) or 0
-        if key[0] == "rwsem" and d.get("reader_owned"):
+        if d.get("rt") and key[0] in ("rwsem", "rwlock"):
+            # PREEMPT_RT rwsem/rwlock: the rt_mutex is held by a writer (or a reader
+            # getting in); readers own nothing. kstuck's owner, when it names one, must be
+            # the rt_mutex's.
+            if k_owner and k_owner != d_owner:
+                diffs.append({"what": "lock-owner", "key": name, "kstuck": hex(k_owner), "drgn": d.get("owner")})
+        elif key[0] == "rwsem" and d.get("reader_owned"):
             # A reader-owned rwsem's owner field is only a hint (the last reader, maybe
             # gone): kstuck must flag it as such, or report no owner.
             if k_owner not in (0, d_owner) or (k_owner and not kl.get("owner_is_reader_hint")):
@@ -313,7 +325,7 @@ def compare(ctx, dump, vmlinux, module_dir=None, label=None, cli=None):
         mutexes = kstuck_json(cli, "mutex", dump, vmlinux, module_dir)
     except RuntimeError as e:
         return [TestResult(name, False, f"kstuck: {e}")]
-    locks = [(lk.get("kind"), lk.get("address")) for lk in mutexes.get("locks", [])]
+    locks = lock_specs(mutexes)
     with tempfile.TemporaryDirectory(prefix="drgn-", dir=dump.parent) as tmp:
         try:
             path, fixes = readable_by_drgn(dump, info, tmp)
@@ -362,7 +374,7 @@ def selftest(dump, vmlinux, module_dir, cli):
         names = Path(tmp) / "names.json"
         names.write_text(json.dumps(frame_names(analyze)))
         dv = drgn_json(path, vmlinux, module_files(module_dir),
-                       [(lk.get("kind"), lk.get("address")) for lk in mutexes.get("locks", [])], names)
+                       lock_specs(mutexes), names)
     env = Env(info.fmt, not info.release and info.fmt != "elf", dv.get("release", ""), dv.get("facts", {}))
 
     def unexplained(a, m):

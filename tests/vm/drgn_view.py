@@ -30,6 +30,7 @@ from drgn.helpers.linux.cpumask import for_each_online_cpu, for_each_possible_cp
 from drgn.helpers.linux.list import list_for_each_entry
 from drgn.helpers.linux.percpu import per_cpu
 from drgn.helpers.linux.pid import for_each_task
+from drgn.helpers.linux.rbtree import rbtree_inorder_for_each_entry
 
 NT_PRSTATUS = 1
 PRSTATUS_PID = 32
@@ -166,11 +167,41 @@ def switch_frame_regs(prog, task):
     return Object(prog, "struct pt_regs", value=regs)
 
 
-def lock_view(prog, kind, address):
+def rt_lock_view(prog, out, base_address):
+    """PREEMPT_RT: every sleeping lock is an rt_mutex_base underneath. Its owner word
+    (bit 0 is RT_MUTEX_HAS_WAITERS) and its waiters in tree order (leftmost first)."""
+    base = Object(prog, "struct rt_mutex_base", address=base_address)
+    word = base.owner.value_() & ((1 << 64) - 1)
+    out["owner_word"] = hex(word)
+    out["owner"] = hex(word & ~1)
+    wtype = prog.type("struct rt_mutex_waiter")
+    # Newer kernels nest the waiter's tree node in struct rt_waiter_node (tree.entry);
+    # older ones have tree_entry: decided from the type, as kstuck does.
+    member = "tree.entry" if any(m.name == "tree" for m in wtype.members) else "tree_entry"
+    waiters = []
+    for w in rbtree_inorder_for_each_entry(wtype, base.waiters.rb_root.address_of_(), member):
+        waiters.append(w.task.pid.value_())
+        if len(waiters) >= MAX_WAITERS:
+            break
+    out["waiters"] = waiters
+    owner = word & ~1
+    if owner:
+        out["owner_pid"] = Object(prog, "struct task_struct", address=owner).pid.value_()
+    return out
+
+
+def lock_view(prog, kind, address, rt_base=None):
     """Owner word and wait list of a mutex or rwsem read with drgn's types."""
+    out = {"kind": kind, "address": hex(address)}
+    if rt_base is not None:
+        out["rt"] = True
+        try:
+            return rt_lock_view(prog, out, rt_base)
+        except Exception as e:
+            out["error"] = f"{type(e).__name__}: {e}"
+            return out
     typ = "struct mutex" if kind == "mutex" else "struct rw_semaphore"
     wtype = "struct mutex_waiter" if kind == "mutex" else "struct rwsem_waiter"
-    out = {"kind": kind, "address": hex(address)}
     try:
         lock = Object(prog, typ, address=address)
         word = lock.owner.counter.value_() & ((1 << 64) - 1)
@@ -289,7 +320,7 @@ def view(dump, vmlinux, kos, locks, names=()):
             e["start"] = "drgn"
             e.update(unwind(prog, t))
         task_out.append(e)
-    lock_out = [lock_view(prog, kind, addr) for kind, addr in locks]
+    lock_out = [lock_view(prog, kind, addr, rt) for kind, addr, rt in locks]
     return {"facts": type_facts(prog), "symbols": resolve(prog, names), "drgn": drgn.__version__,
             "release": prog["UTS_RELEASE"].string_().decode(),
             "online_cpus": online, "possible_cpus": possible, "file_notes": [p for p, _ in notes],
@@ -301,13 +332,14 @@ def main():
     ap.add_argument("dump")
     ap.add_argument("vmlinux")
     ap.add_argument("--ko", action="append", default=[])
-    ap.add_argument("--lock", action="append", default=[], help="KIND:ADDRESS (mutex or rwsem)")
+    ap.add_argument("--lock", action="append", default=[],
+                    help="KIND:ADDRESS (mutex or rwsem) or KIND:ADDRESS:RT_MUTEX_BASE (PREEMPT_RT)")
     ap.add_argument("--names", help="file with a JSON list of function names to look up")
     a = ap.parse_args()
     locks = []
     for spec in a.lock:
-        kind, addr = spec.split(":", 1)
-        locks.append((kind, int(addr, 16)))
+        kind, addr, *rt = spec.split(":")
+        locks.append((kind, int(addr, 16), int(rt[0], 16) if rt else None))
     try:
         names = json.load(open(a.names)) if a.names else []
         out = view(a.dump, a.vmlinux, a.ko, locks, names)
