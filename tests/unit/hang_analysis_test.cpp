@@ -5,6 +5,7 @@
 #include "analysis/hang/cpu_activity.h"
 #include "analysis/hang/cpu_evidence.h"
 #include "analysis/hang/hang_analysis.h"
+#include "analysis/hang/hang_render.h"
 #include "analysis/hang/hang_snapshot.h"
 #include "analysis/hang/sleeping_locks.h"
 #include "analysis/hang/model_snapshot.h"
@@ -249,6 +250,235 @@ TEST_F(HangTest, XcallTowardsIrqsOffCpuIsStuck) {
   EXPECT_EQ(c3->irqs_off, true);
   EXPECT_EQ(c3->doing, "busy with IRQs off");
   EXPECT_EQ(r.verdict.chain.size(), 3u);
+  // One sample of the IRQ flag: STUCK, but inferred.
+  EXPECT_EQ(r.verdict.confidence, Confidence::Inferred);
+  // CPU 3's earliest hrtimer expired 30 s before the last jiffies update: confirmed.
+  snap.cpus[1].timer_expires = 1'000'000'000;
+  snap.cpus[1].timer_source = "earliest CLOCK_MONOTONIC hrtimer";
+  snap.clock.now_mono = 31'000'000'000;
+  snap.clock.now_mono_source = "last_jiffies_update";
+  HangReport timed = report(snap);
+  ASSERT_EQ(timed.verdict.verdict, Verdict::Stuck);
+  EXPECT_EQ(timed.verdict.confidence, Confidence::Confirmed) << timed.verdict.reason;
+  EXPECT_NE(node(timed, "cpu:3")->label.find("no timer interrupt for at least 30.0 s"), std::string::npos)
+      << node(timed, "cpu:3")->label;
+  EXPECT_NE(timed.verdict.reason.find("expired 30.0 s before last_jiffies_update"), std::string::npos)
+      << timed.verdict.reason;
+}
+
+// sysrq-c from "sh" on CPU 1: panic() turned its IRQs off, and an ordinary wakeup of a
+// kworker sits as a TTWU entry on its call_single_queue. Nothing is stuck; the panicking
+// CPU is a witness. Without what says it panicked, the same dump would blame "sh".
+TEST_F(HangTest, SysrqCrashWithAWakeupQueuedOnThePanickingCpuBlamesNobody) {
+  HangSnapshot snap = idle_cpus();
+  uint64_t sh = k_.add_task(300, "sh", FakeKernel::kRunning, 1);
+  uint64_t woken = k_.add_task(301, "kworker/1:1", 0x200 /* TASK_WAKING */, 1);
+  k_.set_curr(1, sh);
+  k_.queue_ttwu(1, woken);
+  std::vector<std::string> crash = {"__crash_kexec", "panic", "sysrq_handle_crash", "__handle_sysrq",
+                                    "write_sysrq_trigger"};
+  snap.cpus[1] = cpu_view(1, sh, true, crash, stack_of(sh) + 0x3e00);
+  snap.clock.panic_cpu = 1;
+  TaskView w = view(woken, 301, "kworker/1:1", 'R', -1, {"__schedule", "schedule", "worker_thread"});
+  w.cpu = 1;
+  snap.tasks = {view(sh, 300, "sh", 'R', 1, crash, 0x3e00), w};
+  HangReport r = report(snap);
+  EXPECT_EQ(r.verdict.verdict, Verdict::None) << r.verdict.reason;
+  EXPECT_NE(r.verdict.reason.find("the panicking CPU"), std::string::npos) << r.verdict.reason;
+  const WaitNode* c1 = node(r, "cpu:1");
+  ASSERT_NE(c1, nullptr);
+  EXPECT_TRUE(c1->panicking);
+  EXPECT_NE(c1->witness.find("panic_cpu = 1"), std::string::npos) << c1->witness;
+  EXPECT_NE(c1->witness.find("__crash_kexec"), std::string::npos) << c1->witness;
+  bool marked = false;
+  for (const auto& e : r.graph.edges())
+    marked = marked || (e.kind == EdgeKind::QueuedOn && e.evidence.find("the panic's witness") != std::string::npos);
+  EXPECT_TRUE(marked);
+  // The stack alone is enough (a dump whose panic_cpu cannot be read).
+  snap.clock.panic_cpu.reset();
+  EXPECT_EQ(report(snap).verdict.verdict, Verdict::None);
+  // Control: the same IRQs-off CPU with nothing saying it panicked is the old STUCK at "sh".
+  snap.cpus[1] = cpu_view(1, sh, true, {"spin_fn"}, stack_of(sh) + 0x3e00);
+  HangReport blamed = report(snap);
+  EXPECT_EQ(blamed.verdict.verdict, Verdict::Stuck);
+  EXPECT_EQ(blamed.graph.nodes()[*blamed.verdict.root_cause].id, "cpu:1");
+}
+
+// hung_task_panic: khungtaskd on CPU 0 found the mutex waiter blocked too long and called
+// panic(); the mutex owner is runnable on CPU 0's runqueue. khungtaskd's CPU is the
+// panic's witness, not the hang's root cause.
+TEST_F(HangTest, HungTaskPanicDoesNotBlameKhungtaskdsCpu) {
+  HangSnapshot snap = idle_cpus();
+  uint64_t khung = k_.add_task(40, "khungtaskd", FakeKernel::kRunning, 0);
+  uint64_t owner = k_.add_task(51, "owner", FakeKernel::kRunning, 0);
+  uint64_t waiter = k_.add_task(50, "waiter", FakeKernel::kUninterruptible, 2);
+  k_.set_curr(0, khung);
+  uint64_t m = k_.add_mutex("hung_mutex", owner, kMutexFlagWaiters);
+  block_on_mutex(waiter, m);
+  std::vector<std::string> fr = {"__crash_kexec", "panic", "check_hung_uninterruptible_tasks", "watchdog", "kthread"};
+  snap.cpus[0] = cpu_view(0, khung, true, fr, stack_of(khung) + 0x3e00);
+  snap.clock.panic_cpu = 0;
+  TaskView o = view(owner, 51, "owner", 'R', -1, {"__schedule", "schedule", "worker_a"});
+  o.cpu = 0;
+  o.on_rq = true;
+  o.queued_ns = 2'000'000;
+  TaskView w = view(waiter, 50, "waiter", 'D', -1, {"__schedule", "schedule", "__mutex_lock", "worker_b"});
+  w.cpu = 2;
+  snap.tasks = {view(khung, 40, "khungtaskd", 'R', 0, fr, 0x3e00), o, w};
+  HangReport r = report(snap);
+  EXPECT_NE(r.verdict.verdict, Verdict::Stuck) << r.verdict.reason;
+  EXPECT_EQ(r.verdict.verdict, Verdict::None) << r.verdict.reason;
+  ASSERT_TRUE(r.verdict.root_cause);
+  EXPECT_EQ(r.graph.nodes()[*r.verdict.root_cause].id, "cpu:0");
+  EXPECT_NE(r.verdict.reason.find("witness"), std::string::npos) << r.verdict.reason;
+  std::string text = render_hang_text(r);
+  EXPECT_NE(text.find("panic: CPU 0 is a witness, not a suspect"), std::string::npos) << text;
+  // Had khungtaskd's CPU been wedged 25 s before the panic, it would be the root cause.
+  snap.cpus[0].timer_expires = 5'000'000'000;
+  snap.cpus[0].timer_source = "earliest CLOCK_MONOTONIC hrtimer";
+  snap.clock.now_mono = 30'000'000'000;
+  snap.clock.now_mono_source = "last_jiffies_update";
+  EXPECT_EQ(report(snap).verdict.verdict, Verdict::Stuck);
+}
+
+// A CPU spinning with IRQs off on a lock nobody is known to hold: STUCK at the lock,
+// holder unknown (it was NONE: "can still progress"). With IRQs on it may still progress.
+TEST_F(HangTest, SpinningWithIrqsOffOnALockWithNoKnownHolderIsStuck) {
+  HangSnapshot snap = idle_cpus();
+  uint64_t spinner = k_.add_task(114, "spin/3", FakeKernel::kRunning, 3);
+  k_.set_curr(3, spinner);
+  uint64_t lock = t_.add_global("lost_lock", 4);
+  t_.write_u32(lock, 1);
+  CpuRegisters r3{};
+  r3.regs[CpuRegisters::rdi] = lock;
+  snap.cpus[3] = cpu_view(3, spinner, true, {"native_queued_spin_lock_slowpath", "spin_on"},
+                          stack_of(spinner) + 0x3f00, r3);
+  snap.tasks = {view(spinner, 114, "spin/3", 'R', 3, {"native_queued_spin_lock_slowpath", "spin_on"}, 0x3f00)};
+  HangReport r = report(snap);
+  ASSERT_EQ(r.verdict.verdict, Verdict::Stuck) << r.verdict.reason;
+  const WaitNode& root = r.graph.nodes()[*r.verdict.root_cause];
+  EXPECT_EQ(root.kind, NodeKind::Spinlock);
+  EXPECT_EQ(root.symbol, "lost_lock");
+  EXPECT_TRUE(root.holder_unknown);
+  EXPECT_NE(root.label.find("(holder unknown)"), std::string::npos) << root.label;
+  EXPECT_EQ(r.verdict.confidence, Confidence::Inferred);
+  EXPECT_NE(render_hang_json(r).find("\"holder_unknown\": true"), std::string::npos);
+  // The lock's address not recovered at all: still STUCK, at an unnamed lock.
+  t_.write_u32(lock, 0);
+  HangReport nameless = report(snap);
+  ASSERT_EQ(nameless.verdict.verdict, Verdict::Stuck) << nameless.verdict.reason;
+  EXPECT_EQ(nameless.graph.nodes()[*nameless.verdict.root_cause].id, "spinlock:unknown@cpu:3");
+  // IRQs on: the spinner may be one of many contending briefly.
+  t_.write_u32(lock, 1);
+  snap.cpus[3].regs->regs[CpuRegisters::eflags] = 0x246;
+  EXPECT_EQ(report(snap).verdict.verdict, Verdict::None);
+}
+
+// Two CPUs both look like the holder of the lock CPU 3 spins on, and each waits for an
+// xcall CPU 3 must run: a cycle through either, but never a confirmed one.
+TEST_F(HangTest, TwoHolderCandidatesNeverMakeAConfirmedCycle) {
+  uint64_t t1 = k_.add_task(61, "h1", FakeKernel::kRunning, 1);
+  uint64_t t2 = k_.add_task(62, "h2", FakeKernel::kRunning, 2);
+  uint64_t t3 = k_.add_task(63, "spin", FakeKernel::kRunning, 3);
+  k_.set_curr(1, t1);
+  k_.set_curr(2, t2);
+  k_.set_curr(3, t3);
+  uint64_t lock = t_.add_global("two_lock", 4);
+  t_.write_u32(lock, 1);
+  csd_on_stack(t1, 3, "remote_func");
+  csd_on_stack(t2, 3, "remote_func");
+  std::vector<std::string> wait = {"smp_call_function_single", "hold_and_call"};
+  HangSnapshot snap;
+  snap.cpus = {cpu_view(1, t1, true, wait, stack_of(t1) + 0x3d00), cpu_view(2, t2, true, wait, stack_of(t2) + 0x3d00),
+               cpu_view(3, t3, true, {"native_queued_spin_lock_slowpath", "spin_on"}, stack_of(t3) + 0x3f00)};
+  snap.tasks = {view(t1, 61, "h1", 'R', 1, wait, 0x3d00), view(t2, 62, "h2", 'R', 2, wait, 0x3d00),
+                view(t3, 63, "spin", 'R', 3, {"native_queued_spin_lock_slowpath"}, 0x3f00)};
+  std::vector<CpuActivity> act(3);
+  for (int i = 0; i < 2; ++i) {
+    act[i].cpu = i + 1;
+    act[i].doing = CpuDoing::XcallWait;
+    act[i].irqs_off = true;
+    act[i].where = "smp_call_function_single";
+  }
+  act[2].cpu = 3;
+  act[2].doing = CpuDoing::SpinlockWait;
+  act[2].irqs_off = true;
+  act[2].lock = lock;
+  act[2].lock_symbol = "two_lock";
+  act[2].lock_evidence = "rdi points at a locked lock word";
+  act[2].holders = {HolderCandidate{1, "cpu 1 keeps the address"}, HolderCandidate{2, "cpu 2 keeps the address"}};
+  auto x = scan_xcalls(t_, fields_, snap);
+  auto l = scan_sleeping_locks(t_, fields_, snap);
+  HangReport r = build_hang_report(snap, x, l, act);
+  ASSERT_EQ(r.verdict.verdict, Verdict::Deadlock) << r.verdict.reason;
+  EXPECT_EQ(r.verdict.confidence, Confidence::Inferred);
+  EXPECT_EQ(verdict_text(r.verdict), "DEADLOCK (inferred)");
+  ASSERT_FALSE(r.verdict.inferred_edges.empty());
+  char id[40];
+  std::snprintf(id, sizeof id, "spinlock:0x%llx", static_cast<unsigned long long>(lock));
+  EXPECT_NE(node(r, id)->label.find("ambiguous holder: CPU 1, CPU 2"), std::string::npos) << node(r, id)->label;
+  EXPECT_NE(r.verdict.reason.find("owned_by"), std::string::npos) << r.verdict.reason;
+}
+
+// smp_call_function_single(wait=0) leaves CPU 1's csd_data locked while CPU 3 (IRQs off)
+// has not run it; CPU 1's next call spins in csd_lock() on it: cpu:1 -> xcall -> cpu:3.
+TEST_F(HangTest, ACpuInCsdLockBehindItsLockedAsyncCsdWaitsForIt) {
+  uint64_t sender = k_.add_task(70, "sender", FakeKernel::kRunning, 1);
+  uint64_t spinner = k_.add_task(71, "spin/3", FakeKernel::kRunning, 3);
+  k_.set_curr(1, sender);
+  k_.set_curr(3, spinner);
+  k_.define_per_cpu("csd_data", 0x20);
+  uint64_t slot = k_.per_cpu_addr(1, "csd_data");
+  uint64_t queue = k_.per_cpu_addr(3, "call_single_queue");
+  t_.set(slot, "__call_single_data", "node.llist", t_.peek_u64(queue));
+  t_.set(slot, "__call_single_data", "node.u_flags", kCsdFlagLock | kCsdTypeAsync);
+  t_.set(slot, "__call_single_data", "func", fn_["remote_func"]);
+  t_.write_u64(queue, slot);
+  std::vector<std::string> fr = {"smp_call_function_single", "caller_fn"};
+  HangSnapshot snap;
+  snap.cpus = {cpu_view(1, sender, false, fr, stack_of(sender) + 0x3d00),
+               cpu_view(3, spinner, true, {"spin_fn"}, stack_of(spinner) + 0x3f00)};
+  snap.tasks = {view(sender, 70, "sender", 'R', 1, fr, 0x3d00), view(spinner, 71, "spin/3", 'R', 3, {"spin_fn"}, 0x3f00)};
+  HangReport r = report(snap);
+  ASSERT_EQ(r.verdict.verdict, Verdict::Stuck) << r.verdict.reason;
+  std::vector<std::string> chain;
+  for (size_t i : r.verdict.chain) chain.push_back(r.graph.nodes()[i].id);
+  char xid[40];
+  std::snprintf(xid, sizeof xid, "xcall:0x%llx", static_cast<unsigned long long>(slot));
+  EXPECT_EQ(chain, (std::vector<std::string>{"cpu:1", xid, "cpu:3"}));
+  auto e = r.graph.strongest_edge(*r.graph.find("cpu:1"), *r.graph.find(xid));
+  ASSERT_TRUE(e);
+  EXPECT_TRUE(r.graph.edges()[*e].inferred());
+  EXPECT_NE(r.graph.edges()[*e].evidence.find("csd_lock"), std::string::npos) << r.graph.edges()[*e].evidence;
+}
+
+// "Unknown" is an answer: without registers or a task list there is no NONE to claim.
+// A cycle of kernel state found without them still stands.
+TEST_F(HangTest, MissingRegistersOrTaskListGiveUnknown) {
+  HangSnapshot snap = idle_cpus();
+  for (auto& c : snap.cpus) c.regs.reset();
+  HangReport r = report(snap);
+  EXPECT_EQ(r.verdict.verdict, Verdict::Unknown) << r.verdict.reason;
+  EXPECT_TRUE(r.partial);
+  EXPECT_NE(r.verdict.reason.find("no CPU's saved registers"), std::string::npos) << r.verdict.reason;
+  HangSnapshot no_tasks = idle_cpus();
+  no_tasks.task_list_read = false;
+  HangReport t = report(no_tasks);
+  EXPECT_EQ(t.verdict.verdict, Verdict::Unknown);
+  EXPECT_NE(t.verdict.reason.find("no task list"), std::string::npos) << t.verdict.reason;
+  // ABBA from owner fields and wait lists needs no registers.
+  uint64_t ta = k_.add_task(100, "abba1", FakeKernel::kUninterruptible);
+  uint64_t tb = k_.add_task(101, "abba2", FakeKernel::kUninterruptible);
+  uint64_t ma = k_.add_mutex("u_lock_a", ta, kMutexFlagWaiters);
+  uint64_t mb = k_.add_mutex("u_lock_b", tb, kMutexFlagWaiters);
+  block_on_mutex(ta, mb);
+  block_on_mutex(tb, ma);
+  std::vector<std::string> fr = {"__schedule", "schedule", "__mutex_lock", "worker_a"};
+  snap.tasks = {view(ta, 100, "abba1", 'D', -1, fr), view(tb, 101, "abba2", 'D', -1, fr)};
+  HangReport d = report(snap);
+  EXPECT_EQ(d.verdict.verdict, Verdict::Deadlock);
+  EXPECT_EQ(d.verdict.confidence, Confidence::Confirmed);
+  EXPECT_TRUE(d.partial);
 }
 
 // A dump often lands while the waiting CPU handles a timer interrupt: the handler runs
