@@ -19,6 +19,44 @@ constexpr int kPtRegsWords = 21;
 constexpr uint64_t kIretFrameOffset = kIp * 8;  // offsetof(struct pt_regs, ip)
 constexpr uint64_t kIretFrameSize = 5 * 8;      // ip, cs, flags, sp, ss
 
+// The unwinder's fallbacks, each a CALL entry (signal 0) standing in for ORC's word; the
+// loop marks every frame after one unreliable.
+
+// No ORC entry: the kernel's orc_fp_entry, assume a frame pointer (generated code such as
+// BPF): CFA = bp + 16, the caller's bp saved at CFA - 16.
+OrcEntry guess_frame_pointer() {
+  OrcEntry e;
+  e.sp_reg = kOrcRegBp;
+  e.sp_offset = 16;
+  e.bp_reg = kOrcRegPrevSp;
+  e.bp_offset = -16;
+  e.type = OrcType::Call;
+  return e;
+}
+
+// Registers stopped on the first instruction of asm that ORC calls "end of stack"
+// (UNWIND_HINT_EMPTY up to 6.3, e.g. 6.1's __x86_indirect_thunk_*): it was just called,
+// the return address is at sp.
+OrcEntry guess_just_called() {
+  OrcEntry e;
+  e.sp_reg = kOrcRegSp;
+  e.sp_offset = 8;
+  e.bp_reg = kOrcRegUndefined;
+  e.type = OrcType::Call;
+  return e;
+}
+
+// Registers saved inside a function ORC leaves undefined: its caller's return address is
+// the stack slot found right after a direct call to it (direct_call_return_slot).
+OrcEntry guess_direct_caller(uint64_t slot, uint64_t sp) {
+  OrcEntry e;
+  e.sp_reg = kOrcRegSp;
+  e.sp_offset = static_cast<int16_t>(slot + 8 - sp);
+  e.bp_reg = kOrcRegUndefined;
+  e.type = OrcType::Call;
+  return e;
+}
+
 }  // namespace
 
 const char* stack_kind_name(StackKind k) {
@@ -232,11 +270,7 @@ Stack Unwinder::run(State& st, const StackRanges& stacks) {
       // The kernel's orc_fp_entry: assume a frame pointer (generated code such as BPF);
       // a guess, so everything after it is marked unreliable. Two guesses in a row stop.
       if (last_guess || !st.bp) return stop(StopReason::NoOrc, lookup, "no ORC entry");
-      orc.sp_reg = kOrcRegBp;
-      orc.sp_offset = 16;
-      orc.bp_reg = kOrcRegPrevSp;
-      orc.bp_offset = -16;
-      orc.type = OrcType::Call;
+      orc = guess_frame_pointer();
       st.reliable = false;
       last_guess = true;
     }
@@ -247,11 +281,7 @@ Stack Unwinder::run(State& st, const StackRanges& stacks) {
       // frame, guess it was just called (return address at sp) and mark the rest unreliable.
       if (out.frames.size() == 1 && st.signal && st.regs && st.full_regs && !found_guess_) {
         found_guess_ = true;
-        orc = OrcEntry{};
-        orc.sp_reg = kOrcRegSp;
-        orc.sp_offset = 8;
-        orc.bp_reg = kOrcRegUndefined;
-        orc.type = OrcType::Call;
+        orc = guess_just_called();
         st.reliable = false;
       } else {
         return stop(StopReason::EndOfStack, 0, {});
@@ -265,11 +295,7 @@ Stack Unwinder::run(State& st, const StackRanges& stacks) {
     if (orc.type == OrcType::Undefined && out.frames.size() == 1 && st.regs && st.full_regs && !found_guess_) {
       if (auto slot = direct_call_return_slot(st.ip, st.sp, cur)) {
         found_guess_ = true;
-        orc = OrcEntry{};
-        orc.sp_reg = kOrcRegSp;
-        orc.sp_offset = static_cast<int16_t>(*slot + 8 - st.sp);
-        orc.bp_reg = kOrcRegUndefined;
-        orc.type = OrcType::Call;
+        orc = guess_direct_caller(*slot, st.sp);
         st.reliable = false;
       }
     }
