@@ -65,8 +65,10 @@ class Target {
 
   // __per_cpu_offset[cpu].
   virtual Result<uint64_t> per_cpu_offset(int cpu) = 0;
-  // The registers the dump saved for a CPU (crash notes); NotFound on a live target.
-  virtual Result<CpuRegisters> cpu_registers(int cpu) = 0;
+  // The index-th register note (NT_PRSTATUS) in the dump's order; NotFound past the last
+  // one and on a live target. The n-th note is not CPU n's in general (kdump leaves out
+  // offline CPUs): load_cpus() ties notes to CPUs by identity.
+  virtual Result<CpuRegisters> cpu_registers(int index) = 0;
   // A VMCOREINFO value ("OSRELEASE", "CRASHTIME", "KERNELOFFSET", ...), if the dump has it.
   virtual std::optional<std::string> vmcoreinfo(std::string_view key) = 0;
 };

@@ -182,8 +182,9 @@ Result<void> DumpFile::load_cpu_registers() {
 }
 
 Result<CpuRegisters> DumpFile::cpu_registers(int index) const {
-  if (index < 0 || index >= cpu_count_ || !cpu_regs_[index])
-    return fail(ErrorKind::NotFound, "no register note for cpu " + std::to_string(index));
+  if (index < 0 || index >= cpu_count_) return fail(ErrorKind::NotFound, "no register note " + std::to_string(index));
+  if (!cpu_regs_[index])
+    return fail(ErrorKind::Format, "register note " + std::to_string(index) + " is incomplete (libkdumpfile has no registers)");
   return *cpu_regs_[index];
 }
 

@@ -38,7 +38,8 @@ class DumpFile {
 
   int cpu_count() const { return cpu_count_; }
   // The registers of the index-th register note (for QEMU: vCPU index; for a real
-  // kdump: the index among the CPUs that saved a note).
+  // kdump: the index among the CPUs that saved a note, in CPU order). NotFound past the
+  // last note; Format for a note libkdumpfile could not read registers from.
   Result<CpuRegisters> cpu_registers(int index) const;
 
   // libkdumpfile's format name ("diskdump", "elf", ...), plus "flattened " when we

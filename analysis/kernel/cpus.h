@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-// The CPUs of a dumped kernel: online mask, per-CPU bases, runqueues and saved registers.
+// The CPUs of a dumped kernel: online mask, per-CPU bases, runqueues, current tasks and saved registers.
 #pragma once
 
 #include <cstdint>
@@ -11,33 +11,65 @@
 
 namespace kstuck {
 
+// How a CPU's saved registers were tied to it. The dump's register notes are a list
+// without CPU numbers: kdump leaves out the notes of offline CPUs and of CPUs that did
+// not answer the crash NMI, so the n-th note is not CPU n's in general.
+enum class RegsMatch {
+  None,         // no registers for this CPU
+  CrashNotes,   // the note equals this CPU's own crash_notes buffer in the dump's memory
+  CrashMemory,  // taken from this CPU's crash_notes buffer (the dump's note list lacks it)
+  QemuOrder,    // a QEMU dump: one note per vCPU, in vCPU order (pids 1..n are QEMU's, not tasks')
+  DumpOrder,    // nothing identifies the notes: the n-th note of the n-th online CPU, pid checked
+};
+const char* regs_match_name(RegsMatch m);
+
 struct CpuInfo {
   int cpu = -1;
   uint64_t per_cpu_offset = 0;
-  uint64_t rq = 0;          // this CPU's struct rq (per-CPU runqueues)
-  uint64_t curr = 0;        // rq->curr: the task running when the dump was taken
-  uint64_t idle = 0;        // rq->idle: swapper/N (not on init_task.tasks)
-  uint64_t clock = 0;       // rq->clock, ns of sched_clock; stale on a CPU that stopped ticking
-  uint64_t clock_task = 0;  // rq->clock_task, the clock se.exec_start is kept in
-  std::optional<CpuRegisters> regs;  // the dump's saved registers (crash notes), by CPU number
-  std::vector<std::string> problems; // what could not be read, for the report
+  uint64_t rq = 0;            // this CPU's struct rq (per-CPU runqueues)
+  uint64_t curr = 0;          // rq->curr: the task the scheduler last switched to
+  uint64_t current_task = 0;  // the arch's `current` (current_task; pcpu_hot.current_task on 6.2-6.14), 0 unknown
+  uint64_t idle = 0;          // rq->idle: swapper/N (not on init_task.tasks)
+  uint64_t clock = 0;         // rq->clock, ns of sched_clock; stale on a CPU that stopped ticking
+  uint64_t clock_task = 0;    // rq->clock_task, the clock se.exec_start is kept in
+  std::optional<CpuRegisters> regs;  // the registers the CPU saved when the dump was taken
+  RegsMatch regs_match = RegsMatch::None;
+  int regs_note = -1;         // index of the dump's note used (-1: none, or from memory)
+  std::vector<std::string> problems;  // what could not be read, for the report
 };
 
 struct CpuSet {
   std::vector<CpuInfo> cpus;          // online CPUs, ascending
-  std::vector<std::string> problems;  // global ones (online mask unreadable, ...)
+  std::vector<int> offline;           // present (or possible) CPUs that were offline
+  int register_notes = 0;             // register notes the dump holds
+  std::vector<std::string> problems;  // global ones (online mask unreadable, notes unmatched, ...)
   // The newest scheduler clock among the CPUs: "now" for ages (a wedged CPU's is stale).
+  // 0 when no CPU's clock is plausible (clock_problem says why): ages are then unknown.
   uint64_t now_clock = 0;
   uint64_t now_clock_task = 0;
+  // Time since boot, ns: now_clock when it is plausible (and agrees with the timekeeper when
+  // those can be read), else unknown with the reason in clock_problem.
+  std::optional<uint64_t> uptime_ns;
+  std::string uptime_source;  // "rq->clock", "timekeeper"
+  std::string clock_problem;
+  // The core timekeeper's CLOCK_BOOTTIME at its last tick, the second opinion on uptime_ns.
+  std::optional<uint64_t> timekeeper_ns;
+  std::string timekeeper_problem;  // why timekeeper_ns is unknown
   const CpuInfo* find(int cpu) const;
 };
 
 // Reads __cpu_online_mask (bounded by nr_cpu_ids and 8192 CPUs) and, for each online
-// CPU, __per_cpu_offset, runqueues.{curr,idle,clock,clock_task} and the registers the
-// dump saved. A CPU whose data cannot be read is kept with its problems listed.
+// CPU, __per_cpu_offset, runqueues.{curr,idle,clock,clock_task}, the arch's current task
+// and the registers the dump saved, matched to CPUs by identity (see RegsMatch). A CPU
+// whose data cannot be read is kept with its problems listed.
 Result<CpuSet> load_cpus(Fields& fields);
 
 // Address of a per-CPU variable's instance on a CPU.
 Result<uint64_t> per_cpu_address(Fields& fields, std::string_view symbol, int cpu);
+
+// The registers of one CPU's crash_notes buffer in the dump's memory (crash_save_cpu()
+// writes an ELF NT_PRSTATUS note there when the kernel crashes); NotFound when the
+// buffer holds no note (the CPU was offline, did not answer, or nothing crashed).
+Result<CpuRegisters> crash_notes_registers(Fields& fields, int cpu);
 
 }  // namespace kstuck

@@ -42,8 +42,9 @@ Stack KernelModel::cpu_stack(int cpu) {
     s.detail = "no registers saved for this CPU";
     return s;
   }
+  // The registers run on the arch's current task's stack (rq->curr when unknown).
   uint64_t task_stack = 0;
-  if (const TaskInfo* t = tasks_.by_address(c->curr)) task_stack = t->stack;
+  if (const TaskInfo* t = tasks_.by_address(c->current_task ? c->current_task : c->curr)) task_stack = t->stack;
   return unwinder_.from_registers(*c->regs, ranges_for(cpu, task_stack));
 }
 
@@ -51,6 +52,13 @@ Stack KernelModel::task_stack(const TaskInfo& task) {
   if (task.current_on >= 0) {
     const CpuInfo* c = cpus_.find(task.current_on);
     if (c && c->regs) return unwinder_.from_registers(*c->regs, ranges_for(task.current_on, task.stack));
+    // A running task's thread.sp is where it last switched out, long overwritten: an
+    // unwind from it would print someone else's past as this task's present.
+    Stack s;
+    s.stop = StopReason::NoStart;
+    s.detail = "running on CPU " + std::to_string(task.current_on) +
+               ", whose registers the dump did not save: not unwound from the stale thread.sp";
+    return s;
   }
   return unwinder_.from_thread_sp(task.thread_sp, ranges_for(-1, task.stack));
 }

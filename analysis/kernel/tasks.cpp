@@ -18,21 +18,23 @@ const TaskInfo* TaskSet::by_address(uint64_t address) const {
   return nullptr;
 }
 
-TaskInfo read_task(Fields& f, uint64_t task, const CpuSet& cpus) {
+TaskInfo read_task(Fields& f, uint64_t task, const CpuSet& cpus, const TaskStateTable* states) {
   TaskInfo t;
   t.address = task;
   auto note = [&](const char* what, const Error& e) { t.problems.push_back(std::string(what) + ": " + e.describe()); };
   if (auto v = f.read_int(task, "task_struct", "pid")) t.pid = int(*v); else note("pid", v.error());
   if (auto v = f.read_int(task, "task_struct", "tgid")) t.tgid = int(*v); else note("tgid", v.error());
   if (auto v = f.read_chars(task, "task_struct", "comm")) t.comm = *v; else note("comm", v.error());
-  // __state replaced state in 5.14 (2f064a59a11f "sched: Change task_struct::state").
+  // Since Linux commit 2f064a59a11f ("sched: Change task_struct::state") (in v5.14) it is
+  // `unsigned int __state`; before, `volatile long state` (read by its size either way).
   const char* state_member = f.has("task_struct", "__state") ? "__state" : "state";
   if (auto v = f.read_uint(task, "task_struct", state_member)) t.state_raw = uint32_t(*v); else note("state", v.error());
   if (auto v = f.read_uint(task, "task_struct", "exit_state")) t.exit_state = uint32_t(*v);
-  t.state = decode_task_state(t.state_raw, t.exit_state);
+  t.state = decode_task_state(t.state_raw, t.exit_state, states);
   if (auto v = f.read_uint(task, "task_struct", "flags")) t.flags = uint32_t(*v);
-  // task_struct.cpu since 5.16 (bcf9033e5449 "sched: move CPU field back into thread_info
-  // if THREAD_INFO_IN_TASK" moved it from thread_info); older kernels keep thread_info.cpu.
+  // Since Linux commit bcf9033e5449 ("sched: move CPU field back into thread_info if
+  // THREAD_INFO_IN_TASK") (in v5.16) x86 keeps it in thread_info.cpu (6.1, 6.12 and 7.3
+  // have no task_struct.cpu); before, task_struct.cpu.
   if (f.has("task_struct", "cpu")) {
     if (auto v = f.read_uint(task, "task_struct", "cpu")) t.cpu = int(*v);
   } else if (auto v = f.read_uint(task, "task_struct", "thread_info.cpu")) {
@@ -44,9 +46,11 @@ TaskInfo read_task(Fields& f, uint64_t task, const CpuSet& cpus) {
   if (auto v = f.read_ptr(task, "task_struct", "stack")) t.stack = *v; else note("stack", v.error());
   if (auto v = f.read_uint(task, "task_struct", "thread.sp")) t.thread_sp = *v; else note("thread.sp", v.error());
   if (auto v = f.read_uint(task, "task_struct", "sched_info.last_arrival")) t.last_arrival = *v;
+  // Running: the arch's current task (inside a context switch rq->curr already names
+  // the next task, whose thread.sp is still valid); rq->curr when that is unknown.
   for (const auto& c : cpus.cpus)
-    if (c.curr == task) t.current_on = c.cpu;
-  if (t.current_on < 0) {
+    if ((c.current_task ? c.current_task : c.curr) == task) t.current_on = c.cpu;
+  if (t.current_on < 0 && cpus.now_clock) {
     auto exec_start = f.read_uint(task, "task_struct", "se.exec_start");
     if (exec_start && *exec_start && cpus.now_clock_task >= *exec_start)
       t.since_ran_ns = cpus.now_clock_task - *exec_start;
@@ -63,10 +67,11 @@ TaskSet load_tasks(Fields& f, const CpuSet& cpus, const TaskLimits& limits, void
                    void* progress_ctx) {
   TaskSet set;
   Target& target = f.target();
+  TaskStateTable states = read_task_state_table(f);
   std::unordered_set<uint64_t> seen;
   auto add = [&](uint64_t task) {
     if (set.tasks.size() >= limits.max_tasks || !seen.insert(task).second) return;
-    set.tasks.push_back(read_task(f, task, cpus));
+    set.tasks.push_back(read_task(f, task, cpus, &states));
     if (progress && set.tasks.size() % 64 == 0) progress(set.tasks.size(), progress_ctx);
   };
 
@@ -107,6 +112,10 @@ TaskSet load_tasks(Fields& f, const CpuSet& cpus, const TaskLimits& limits, void
   }
   for (const auto& c : cpus.cpus)
     if (c.idle && is_kernel_pointer(c.idle)) add(c.idle);
+  // Without the symbol the built-in letters are right for every kernel 4.14..7.3; a table
+  // that exists but cannot be read is worth a line.
+  if (!states.from_kernel && target.symbol_address("task_state_array"))
+    set.problems.push_back("task state letters built in: " + states.problem);
   if (set.tasks.size() >= limits.max_tasks)
     set.problems.push_back("stopped at " + std::to_string(limits.max_tasks) + " tasks");
   return set;

@@ -60,8 +60,9 @@ struct TaskSet {
   const TaskInfo* by_address(uint64_t address) const;
 };
 
-// Reads one task_struct (fields that cannot be read are listed in problems).
-TaskInfo read_task(Fields& fields, uint64_t task, const CpuSet& cpus);
+// Reads one task_struct (fields that cannot be read are listed in problems); states are
+// the kernel's own state letters (read_task_state_table), nullptr for the built-in ones.
+TaskInfo read_task(Fields& fields, uint64_t task, const CpuSet& cpus, const TaskStateTable* states = nullptr);
 
 // Walks init_task.tasks and each leader's signal->thread_head (threads), adds the
 // per-CPU idle tasks (rq->idle; pid 0 tasks are not on the task list), dedups, bounded.

@@ -1,0 +1,286 @@
+// SPDX-License-Identifier: GPL-2.0
+// CPUs on a FakeKernel: register notes matched by identity, the arch's current task, plausible clocks.
+#include "analysis/kernel/cpus.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "analysis/kernel/kernel_model.h"
+#include "analysis/kernel/tasks.h"
+#include "tests/unit/fake_kernel.h"
+
+namespace kstuck {
+namespace {
+
+using test::FakeKernel;
+using test::FakeTarget;
+
+constexpr uint64_t kSecond = 1'000'000'000;
+
+// Registers that tell CPUs apart: rip = 0xffffffff81000000 + cpu, rsp likewise.
+CpuRegisters regs_of(int cpu, int64_t pid) {
+  CpuRegisters r;
+  for (size_t i = 0; i < r.regs.size(); ++i) r.regs[i] = 0x1000 * uint64_t(cpu + 1) + i;
+  r.regs[CpuRegisters::rip] = 0xffffffff81000000ULL + uint64_t(cpu);
+  r.regs[CpuRegisters::rsp] = 0xffffc90000004000ULL + 0x10000 * uint64_t(cpu) - 0x100;
+  r.note_pid = pid;
+  return r;
+}
+
+class CpuNotes : public ::testing::Test {
+ protected:
+  CpuNotes() : k_(t_, 4) {
+    for (int cpu = 0; cpu < 4; ++cpu) {
+      uint64_t task = cpu == 0 ? k_.init_task() : k_.add_task(100 + cpu, "task" + std::to_string(cpu), 0, cpu);
+      k_.set_curr(cpu, task);
+      tasks_[cpu] = task;
+    }
+  }
+
+  // crash_notes: a per-CPU buffer each CPU writes its NT_PRSTATUS note into at a crash.
+  void with_crash_notes() {
+    uint64_t buf = k_.define_per_cpu("crash_notes_buf", 0x200);
+    uint64_t ptr = t_.add_global("crash_notes", 8);
+    t_.write_u64(ptr, buf);
+  }
+  void save_crash_note(int cpu, const CpuRegisters& r) {
+    uint64_t at = k_.per_cpu_addr(cpu, "crash_notes_buf");
+    t_.write_u32(at, 5);
+    t_.write_u32(at + 4, 336);
+    t_.write_u32(at + 8, 1);  // NT_PRSTATUS
+    t_.write(at + 12, "CORE", 5);
+    t_.write_u32(at + 20 + 32, uint32_t(r.note_pid));
+    t_.write(at + 20 + 112, r.regs.data(), r.regs.size() * 8);
+  }
+  void set_online(uint64_t mask) { t_.write_u64(t_.symbol_address("__cpu_online_mask").value(), mask); }
+  void present_all() { t_.write_u64(t_.add_global("__cpu_present_mask", 8), 0xf); }
+  int pid_of(int cpu) { return cpu == 0 ? 0 : 100 + cpu; }
+
+  FakeTarget t_;
+  FakeKernel k_;
+  uint64_t tasks_[4] = {};
+};
+
+TEST_F(CpuNotes, NotesMatchCrashNotesWithACpuOffline) {
+  // CPU 1 was offline: kdump's dump holds the notes of CPUs 0, 2, 3 as notes 0, 1, 2.
+  with_crash_notes();
+  present_all();
+  set_online(0b1101);
+  for (int cpu : {0, 2, 3}) save_crash_note(cpu, regs_of(cpu, pid_of(cpu)));
+  t_.set_registers(0, regs_of(0, pid_of(0)));
+  t_.set_registers(1, regs_of(2, pid_of(2)));
+  t_.set_registers(2, regs_of(3, pid_of(3)));
+  Fields f(t_);
+  auto cpus = load_cpus(f);
+  ASSERT_TRUE(cpus) << cpus.error().describe();
+  ASSERT_EQ(cpus->cpus.size(), 3u);
+  EXPECT_EQ(cpus->offline, std::vector<int>{1});
+  EXPECT_EQ(cpus->register_notes, 3);
+  for (int cpu : {0, 2, 3}) {
+    const CpuInfo* c = cpus->find(cpu);
+    ASSERT_NE(c, nullptr);
+    ASSERT_TRUE(c->regs) << cpu;
+    EXPECT_EQ(c->regs->get(CpuRegisters::rip), 0xffffffff81000000ULL + uint64_t(cpu)) << "cpu " << cpu;
+    EXPECT_EQ(c->regs_match, RegsMatch::CrashNotes);
+    EXPECT_TRUE(c->problems.empty()) << c->problems.front();
+  }
+  EXPECT_EQ(cpus->find(2)->regs_note, 1);
+  EXPECT_EQ(cpus->find(3)->regs_note, 2);
+  EXPECT_TRUE(cpus->problems.empty()) << cpus->problems.front();
+}
+
+TEST_F(CpuNotes, ACpuThatSavedNoNoteGetsNoneAndItsTaskIsNotUnwoundFromThreadSp) {
+  // All online, but CPU 2 never answered the crash NMI: no crash_notes, no dump note.
+  with_crash_notes();
+  for (int cpu : {0, 1, 3}) save_crash_note(cpu, regs_of(cpu, pid_of(cpu)));
+  t_.set_registers(0, regs_of(0, pid_of(0)));
+  t_.set_registers(1, regs_of(1, pid_of(1)));
+  t_.set_registers(2, regs_of(3, pid_of(3)));
+  // A stale thread.sp that would unwind if anyone tried.
+  t_.set(tasks_[2], "task_struct", "thread.sp", t_.peek_u64(t_.addr_of(tasks_[2], "task_struct", "stack")) + 0x3f00);
+  auto model = KernelModel::load(t_);
+  ASSERT_TRUE(model) << model.error().describe();
+  const CpuSet& cpus = (*model)->cpus();
+  EXPECT_FALSE(cpus.find(2)->regs);
+  ASSERT_FALSE(cpus.find(2)->problems.empty());
+  EXPECT_NE(cpus.find(2)->problems.back().find("saved none for this CPU"), std::string::npos);
+  ASSERT_TRUE(cpus.find(3)->regs);
+  EXPECT_EQ(cpus.find(3)->regs->get(CpuRegisters::rip), 0xffffffff81000003ULL);  // not CPU 2's
+  const TaskInfo* running = (*model)->tasks().by_address(tasks_[2]);
+  ASSERT_NE(running, nullptr);
+  EXPECT_EQ(running->current_on, 2);
+  Stack s = (*model)->task_stack(*running);
+  EXPECT_EQ(s.stop, StopReason::NoStart);
+  EXPECT_TRUE(s.frames.empty());
+  EXPECT_NE(s.detail.find("stale thread.sp"), std::string::npos) << s.detail;
+}
+
+TEST_F(CpuNotes, ANoteOnlyInMemoryIsTakenFromCrashNotes) {
+  with_crash_notes();
+  for (int cpu = 0; cpu < 4; ++cpu) save_crash_note(cpu, regs_of(cpu, pid_of(cpu)));
+  for (int cpu : {0, 1, 2}) t_.set_registers(cpu, regs_of(cpu, pid_of(cpu)));
+  Fields f(t_);
+  auto cpus = load_cpus(f).value();
+  ASSERT_TRUE(cpus.find(3)->regs);
+  EXPECT_EQ(cpus.find(3)->regs_match, RegsMatch::CrashMemory);
+  EXPECT_EQ(cpus.find(3)->regs->get(CpuRegisters::rip), 0xffffffff81000003ULL);
+}
+
+TEST_F(CpuNotes, QemuNotesGoByVcpuWithACpuOffline) {
+  // QEMU writes a note per vCPU (pid = vCPU + 1), also for the guest's offline CPU 1.
+  present_all();
+  set_online(0b1101);
+  for (int cpu = 0; cpu < 4; ++cpu) t_.set_registers(cpu, regs_of(cpu, cpu + 1));
+  Fields f(t_);
+  auto cpus = load_cpus(f).value();
+  ASSERT_EQ(cpus.cpus.size(), 3u);
+  for (int cpu : {0, 2, 3}) {
+    ASSERT_TRUE(cpus.find(cpu)->regs);
+    EXPECT_EQ(cpus.find(cpu)->regs_match, RegsMatch::QemuOrder);
+    EXPECT_EQ(cpus.find(cpu)->regs->get(CpuRegisters::rip), 0xffffffff81000000ULL + uint64_t(cpu));
+  }
+  ASSERT_EQ(cpus.problems.size(), 1u);  // the offline vCPU's note is nobody's
+  EXPECT_NE(cpus.problems[0].find("1 of 4 register notes"), std::string::npos) << cpus.problems[0];
+}
+
+TEST_F(CpuNotes, WithoutCrashNotesTheOrderIsCheckedByPid) {
+  // No crash_notes to read: notes go in order, while their pids name the current tasks.
+  // CPU 1 saved none, so note 1 (pid 102) does not belong to CPU 1 (pid 101).
+  t_.set_registers(0, regs_of(0, pid_of(0)));
+  t_.set_registers(1, regs_of(2, pid_of(2)));
+  t_.set_registers(2, regs_of(3, pid_of(3)));
+  Fields f(t_);
+  auto cpus = load_cpus(f).value();
+  EXPECT_EQ(cpus.find(0)->regs_match, RegsMatch::DumpOrder);
+  EXPECT_FALSE(cpus.find(1)->regs);
+  EXPECT_FALSE(cpus.find(2)->regs);  // never given CPU 3's registers, nor CPU 2's by guess
+  EXPECT_FALSE(cpus.find(3)->regs);
+  ASSERT_FALSE(cpus.problems.empty());
+  EXPECT_NE(cpus.problems[0].find("names pid 102, but CPU 1 runs pid 101"), std::string::npos) << cpus.problems[0];
+}
+
+TEST_F(CpuNotes, CurrentTaskFromPcpuHotOrItsOwnVariable) {
+  // 6.2-6.14: pcpu_hot.current_task; a CPU in a context switch has rq->curr = next.
+  t_.add_struct("pcpu_hot", 0x40, {{"current_task", 0x0, 8, "struct task_struct *"}, {"preempt_count", 0x8, 4, "int"}});
+  k_.define_per_cpu("pcpu_hot", 0x40);
+  for (int cpu = 0; cpu < 4; ++cpu) t_.write_u64(k_.per_cpu_addr(cpu, "pcpu_hot"), tasks_[cpu]);
+  uint64_t prev = k_.add_task(200, "prev", 0, 1);
+  t_.write_u64(k_.per_cpu_addr(1, "pcpu_hot"), prev);
+  Fields f(t_);
+  auto cpus = load_cpus(f).value();
+  EXPECT_EQ(cpus.find(0)->current_task, tasks_[0]);
+  EXPECT_EQ(cpus.find(1)->current_task, prev);
+  EXPECT_EQ(cpus.find(1)->curr, tasks_[1]);
+  ASSERT_EQ(cpus.find(1)->problems.size(), 2u);  // the context switch, and no registers
+  EXPECT_NE(cpus.find(1)->problems[0].find("context switch"), std::string::npos);
+  // The registers (were there any) run on prev's stack: prev is the running task.
+  TaskSet tasks = load_tasks(f, cpus);
+  EXPECT_EQ(tasks.by_pid(200)->current_on, 1);
+  EXPECT_EQ(tasks.by_pid(101)->current_on, -1);
+
+  // <= 6.1 and >= 6.15: a per-CPU variable of its own.
+  FakeTarget t2;
+  FakeKernel k2(t2, 1);
+  k2.define_per_cpu("current_task", 8);
+  t2.write_u64(k2.per_cpu_addr(0, "current_task"), k2.init_task());
+  k2.set_curr(0, k2.init_task());
+  Fields f2(t2);
+  EXPECT_EQ(load_cpus(f2).value().find(0)->current_task, k2.init_task());
+}
+
+class Clocks : public ::testing::Test {
+ protected:
+  Clocks() : k_(t_, 2) {}
+  void clocks(uint64_t c0, uint64_t c1) {
+    t_.set(k_.per_cpu_addr(0, "runqueues"), "rq", "clock", c0);
+    t_.set(k_.per_cpu_addr(1, "runqueues"), "rq", "clock", c1);
+  }
+  // The core timekeeper as 6.13-6.16 keep it (struct tk_data tk_core).
+  void timekeeper(int64_t mono_ns, int64_t offs_boot) {
+    t_.add_struct("timekeeper", 0x100, {{"tkr_mono", 0x0, 0x38}, {"tkr_mono.base", 0x28, 8, "ktime_t"},
+                                        {"offs_boot", 0x60, 8, "ktime_t"}});
+    t_.add_struct("tk_data", 0x240, {{"seq", 0, 4}, {"timekeeper", 0x8, 0x100, "struct timekeeper"}});
+    uint64_t tk = t_.add_global("tk_core", 0x240);
+    t_.set(tk + 0x8, "timekeeper", "tkr_mono.base", uint64_t(mono_ns));
+    t_.set(tk + 0x8, "timekeeper", "offs_boot", uint64_t(offs_boot));
+  }
+  FakeTarget t_;
+  FakeKernel k_;
+};
+
+TEST_F(Clocks, PlausibleRqClockIsTheUptime) {
+  clocks(100 * kSecond, 90 * kSecond);
+  timekeeper(99 * kSecond, 0);
+  Fields f(t_);
+  auto cpus = load_cpus(f).value();
+  EXPECT_EQ(cpus.uptime_ns.value(), 100 * kSecond);
+  EXPECT_EQ(cpus.uptime_source, "rq->clock");
+  EXPECT_EQ(cpus.now_clock, 100 * kSecond);
+  EXPECT_TRUE(cpus.problems.empty());
+}
+
+TEST_F(Clocks, ImplausibleRqClockIsIgnoredAndSaid) {
+  // 4416714 hours, as a wrong per-CPU base once printed: beyond any machine's uptime.
+  clocks(4416714ULL * 3600 * kSecond, 50 * kSecond);
+  timekeeper(40 * kSecond, 10 * kSecond);
+  Fields f(t_);
+  auto cpus = load_cpus(f).value();
+  EXPECT_EQ(cpus.now_clock, 50 * kSecond);  // CPU 1's clock, not the wild one
+  EXPECT_EQ(cpus.uptime_ns.value(), 50 * kSecond);
+  ASSERT_FALSE(cpus.problems.empty());
+  EXPECT_NE(cpus.problems[0].find("implausible scheduler clock: CPU 0"), std::string::npos) << cpus.problems[0];
+}
+
+TEST_F(Clocks, RqClockFarFromTheTimekeeperYieldsToIt) {
+  clocks(3 * 3600 * kSecond, 0);
+  timekeeper(1000 * kSecond, 200 * kSecond);
+  Fields f(t_);
+  auto cpus = load_cpus(f).value();
+  EXPECT_EQ(cpus.uptime_ns.value(), 1200 * kSecond);
+  EXPECT_EQ(cpus.uptime_source, "timekeeper");
+  ASSERT_EQ(cpus.problems.size(), 1u);
+  EXPECT_NE(cpus.problems[0].find("disagree"), std::string::npos);
+}
+
+TEST_F(Clocks, NoClockAtAllIsUnknownWithItsReason) {
+  clocks(~uint64_t{0} - 5, 0);
+  Fields f(t_);
+  auto cpus = load_cpus(f).value();
+  EXPECT_FALSE(cpus.uptime_ns);
+  EXPECT_EQ(cpus.now_clock, 0u);
+  EXPECT_NE(cpus.clock_problem.find("beyond 30 years"), std::string::npos) << cpus.clock_problem;
+  EXPECT_NE(cpus.clock_problem.find("timekeeper_data nor tk_core"), std::string::npos) << cpus.clock_problem;
+  // No "now": no task gets an age from it.
+  uint64_t t = k_.add_task(5, "sleeper");
+  t_.set(t, "task_struct", "se.exec_start", 10 * kSecond);
+  TaskSet tasks = load_tasks(f, cpus);
+  EXPECT_FALSE(tasks.by_pid(5)->since_ran_ns);
+}
+
+TEST_F(Clocks, AuxTimekeepersArrayAndTheAnonymousTkCore) {
+  clocks(0, 0);
+  // >= 6.17: timekeeper_data[0] is the core timekeeper.
+  t_.add_struct("timekeeper", 0x100, {{"tkr_mono.base", 0x28, 8, "ktime_t"}, {"offs_boot", 0x60, 8, "ktime_t"}});
+  t_.add_struct("tk_data", 0x240, {{"timekeeper", 0x40, 0x100, "struct timekeeper"}});
+  uint64_t data = t_.add_global("timekeeper_data", 0x240 * 8);
+  t_.set(data + 0x40, "timekeeper", "tkr_mono.base", 77 * kSecond);
+  Fields f(t_);
+  auto cpus = load_cpus(f).value();
+  EXPECT_EQ(cpus.uptime_ns.value(), 77 * kSecond);
+  EXPECT_EQ(cpus.uptime_source, "timekeeper");
+
+  // <= 6.12: struct { seqcount_raw_spinlock_t seq; struct timekeeper timekeeper; } tk_core.
+  FakeTarget t2;
+  FakeKernel k2(t2, 1);
+  t2.add_struct("timekeeper", 0x100, {{"tkr_mono.base", 0x28, 8, "ktime_t"}, {"offs_boot", 0x60, 8, "ktime_t"}});
+  t2.add_struct("seqcount_raw_spinlock", 4, {{"seqcount", 0, 4}});
+  uint64_t core = t2.add_global("tk_core", 0x140);
+  t2.set(core + 8, "timekeeper", "tkr_mono.base", 33 * kSecond);
+  t2.set(core + 8, "timekeeper", "offs_boot", 1 * kSecond);
+  Fields f2(t2);
+  EXPECT_EQ(load_cpus(f2).value().uptime_ns.value(), 34 * kSecond);
+}
+
+}  // namespace
+}  // namespace kstuck
