@@ -311,7 +311,13 @@ class Guest:
         self.console = self.workdir / "console.log"
         self.qmp_path = self.workdir / "qmp.sock"
         self.ctl_path = self.workdir / "ctl.sock"
-        cmdline = (f"console=ttyS0 rdinit=/init panic=-1 isolcpus={self.isolcpus} "
+        # Device interrupts stay off the CPUs scenarios wedge: on PREEMPT_RT their handlers
+        # are threads, and one woken on a CPU spinning with preemption off (the xcall
+        # waiter) never runs (6.12 rt never read the control port's reply to "dump").
+        isolated = {int(c) for c in self.isolcpus.split(",") if c.strip().isdigit()}
+        housekeeping = ",".join(str(c) for c in range(self.smp) if c not in isolated)
+        irqaffinity = f"irqaffinity={housekeeping} " if isolated and housekeeping else ""
+        cmdline = (f"console=ttyS0 rdinit=/init panic=-1 isolcpus={self.isolcpus} {irqaffinity}"
                    f"kstuck.suite={self.suite} {self.append}").strip()
         cmd = ["qemu-system-x86_64", "-machine", "q35", "-accel", self.accel, "-smp", str(self.smp),
                "-m", str(self.memory_mb), "-kernel", str(self.kernel.bzimage), "-initrd", str(self.initramfs),
