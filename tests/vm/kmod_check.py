@@ -96,6 +96,13 @@ class KmodContext(vm_run.Context):
                                       *build(self.kernel, scen, mod_dir / "scenarios", sources)))
         self.scenarios = sorted((mod_dir / "scenarios").glob("*.ko"))
 
+    append = ""
+
+    def boot(self, suite, **kw):
+        if self.append:
+            kw["append"] = f"{kw.get('append', '')} {self.append}".strip()
+        return super().boot(suite, **kw)
+
     def prepare_guest(self, cli=None):
         self.kstuck_cli = Path(cli) if cli else rig.build_userspace(self.build)
         self.guest_tools = rig.build_guest_tools(self.build)
@@ -127,6 +134,7 @@ def check_kernel(args, kver):
     if args.build_only:
         return results
     ctx.prepare_guest(args.cli)
+    ctx.append = args.append
     print(f"kmod: {kver}: modules and initramfs ready in {time.monotonic() - t:.1f}s", flush=True)
     for name in args.suites.split(","):
         t = time.monotonic()
@@ -151,6 +159,7 @@ def main():
     ap.add_argument("--suites", default="foundation,nmi")
     ap.add_argument("--build-only", action="store_true")
     ap.add_argument("--cli", help="kstuck binary for the guest instead of building one")
+    ap.add_argument("--append", default="", help="more guest kernel command line")
     args = ap.parse_args()
     passed = failed = 0
     for kver in args.kvers:
