@@ -61,6 +61,7 @@ std::string render_analyze_json(const AnalyzeReport& r) {
                  {"machine", r.system.machine},
                  {"nodename", r.system.nodename},
                  {"uptime_ns", r.system.uptime_ns},
+                 {"uptime_unknown", r.system.uptime_unknown.empty() ? json(nullptr) : json(r.system.uptime_unknown)},
                  {"crash_time", r.system.crash_time ? json(*r.system.crash_time) : json(nullptr)},
                  {"panic_message", r.system.panic_message},
                  {"log_tail", log},

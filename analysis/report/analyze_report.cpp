@@ -41,6 +41,12 @@ ReportStack make_report_stack(KernelModel& model, const Stack& stack) {
 
 namespace {
 
+std::string hex_text(uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
 void fill_system(KernelModel& model, SystemInfo& sys, const AnalyzeOptions& options) {
   Fields& f = model.fields();
   Target& t = model.target();
@@ -52,7 +58,18 @@ void fill_system(KernelModel& model, SystemInfo& sys, const AnalyzeOptions& opti
   }
   if (sys.release.empty())
     if (auto r = t.vmcoreinfo("OSRELEASE")) sys.release = *r;
-  sys.uptime_ns = model.cpus().now_clock;
+  // Never a wrong number without saying so: an implausible clock leaves the uptime unknown.
+  const CpuSet& cpus = model.cpus();
+  if (cpus.uptime_ns) {
+    sys.uptime_ns = *cpus.uptime_ns;
+    sys.uptime_source = cpus.uptime_source;
+  } else {
+    sys.uptime_unknown = cpus.clock_problem.empty() ? "no clock could be read" : cpus.clock_problem;
+  }
+  if (cpus.timekeeper_ns && cpus.uptime_source != "timekeeper")
+    sys.uptime_check = "timekeeper " + std::to_string(*cpus.timekeeper_ns / 1'000'000) + " ms";
+  else if (!cpus.timekeeper_ns)
+    sys.uptime_check = "timekeeper unread: " + cpus.timekeeper_problem;
   if (auto c = t.vmcoreinfo("CRASHTIME")) {
     try {
       sys.crash_time = std::stoll(*c);
@@ -162,6 +179,11 @@ AnalyzeReport build_analyze_report(KernelModel& model, const AnalyzeOptions& opt
   progress("system", 0, 1);
   fill_system(model, r.system, options);
   r.problems = model.cpus().problems;
+  if (!model.cpus().offline.empty()) {
+    std::string off = "offline CPUs (no runqueue, no registers):";
+    for (int c : model.cpus().offline) off += " " + std::to_string(c);
+    r.problems.push_back(off);
+  }
   for (const auto& p : model.tasks().problems) r.problems.push_back(p);
   for (const auto& p : model.modules().problems) r.problems.push_back(p);
   if (!model.orc().vmlinux_error().empty()) r.problems.push_back(model.orc().vmlinux_error());
@@ -176,7 +198,12 @@ AnalyzeReport build_analyze_report(KernelModel& model, const AnalyzeOptions& opt
     if (const TaskInfo* t = model.tasks().by_address(c.curr)) {
       rc.pid = t->pid;
       rc.comm = t->comm;
+    } else {
+      rc.problems.push_back(c.curr ? "rq->curr " + hex_text(c.curr) + " is not among the tasks read"
+                                   : std::string("current task unknown (rq->curr unreadable)"));
     }
+    if (c.regs && c.regs_match == RegsMatch::DumpOrder)
+      rc.problems.push_back("registers tied to this CPU by the dump's note order (no crash_notes to identify them)");
     if (c.regs) {
       rc.has_registers = true;
       rc.rip = c.regs->get(CpuRegisters::rip);

@@ -69,7 +69,10 @@ struct TaskStackGroup {
 
 struct SystemInfo {
   std::string release, version, machine, nodename;
-  uint64_t uptime_ns = 0;             // the newest runqueue clock (ns since boot)
+  uint64_t uptime_ns = 0;             // ns since boot (CpuSet::uptime_ns); 0 when unknown
+  std::string uptime_source;          // "rq->clock" or "timekeeper"; empty when unknown
+  std::string uptime_unknown;         // why the uptime is unknown (implausible or unreadable clocks)
+  std::string uptime_check;           // the second clock's word on it ("timekeeper 8.5s", or why none)
   std::optional<int64_t> crash_time;  // VMCOREINFO CRASHTIME
   std::string panic_message;
   std::vector<LogRecord> log_tail;

@@ -54,8 +54,12 @@ std::string render_stack_text(const ReportStack& stack, const std::string& headi
 std::string render_analyze_text(const AnalyzeReport& r) {
   std::string out;
   const auto& sys = r.system;
+  std::string uptime = sys.uptime_unknown.empty() ? format_duration(sys.uptime_ns) : "unknown (" + sys.uptime_unknown + ")";
+  if (sys.uptime_unknown.empty() && sys.uptime_source == "timekeeper") uptime += " (from the timekeeper)";
+  if (sys.uptime_unknown.empty() && sys.uptime_source == "rq->clock" && !sys.uptime_check.empty())
+    uptime += " (rq->clock; " + sys.uptime_check + ")";
   appendf(out, "== system ==\n  release  %s (%s)\n  version  %s\n  uptime   %s\n", sys.release.c_str(),
-          sys.machine.c_str(), sys.version.c_str(), format_duration(sys.uptime_ns).c_str());
+          sys.machine.c_str(), sys.version.c_str(), uptime.c_str());
   for (const auto& [k, v] : sys.source) appendf(out, "  %-8s %s\n", k.c_str(), v.c_str());
   appendf(out, "  panic    %s\n", sys.panic_message.empty() ? "(none)" : sys.panic_message.c_str());
   if (!sys.log_tail.empty()) {
