@@ -18,7 +18,12 @@ KernelLog read_kernel_log(Fields& f, size_t max_records) {
   Target& t = f.target();
   auto prb_sym = t.symbol_address("prb");
   if (!prb_sym) {
-    log.problems.push_back("no printk ringbuffer: " + prb_sym.error().describe());
+    // Since Linux commit 896fbe20b4e2 ("printk: use the lockless ringbuffer") (in v5.10)
+    // the log is the `prb` ringbuffer; before, `log_buf` of struct printk_log records.
+    if (t.symbol_address("log_buf") && f.has("printk_log", "ts_nsec"))
+      log.problems.push_back("the kernel log is in the pre-5.10 log_buf format, which kstuck does not read");
+    else
+      log.problems.push_back("no printk ringbuffer: " + prb_sym.error().describe());
     return log;
   }
   auto prb = read_u64(t, *prb_sym);  // `prb` is a pointer (to printk_rb_static or the dynamic one)
