@@ -304,15 +304,36 @@ static Elf64_Nhdr *kstuck_prstatus_note(int cpu)
 	return NULL;
 }
 
-int kstuck_bridge_cpu_registers(int cpu, uint64_t regs[KSTUCK_BRIDGE_NREGS], int64_t *pid)
+/*
+ * The index-th register note in the dump's order. crash files the notes under CPUs
+ * itself (map_cpus_to_prstatus*(): the n-th note to the n-th online CPU with a
+ * crash_notes note; QEMU dumps untouched); kstuck ties notes to CPUs by identity in
+ * analysis/kernel/cpus.cpp, for vmcores and crash sessions alike, so it wants the list
+ * as the dump holds it. crash's filing keeps the order: its non-NULL entries, by
+ * ascending CPU, are the dump's notes in order.
+ */
+static Elf64_Nhdr *kstuck_prstatus_note_at(int index)
+{
+	int cpu, seen = 0;
+
+	for (cpu = 0; cpu < kt->cpus && cpu < NR_CPUS; cpu++) {
+		Elf64_Nhdr *note = kstuck_prstatus_note(cpu);
+
+		if (note && seen++ == index)
+			return note;
+	}
+	return NULL;
+}
+
+int kstuck_bridge_cpu_registers(int index, uint64_t regs[KSTUCK_BRIDGE_NREGS], int64_t *pid)
 {
 	Elf64_Nhdr *note;
 	const unsigned char *desc;
 	int32_t note_pid;
 
-	if (cpu < 0 || cpu >= kt->cpus)
+	if (index < 0 || index >= kt->cpus)
 		return -1;
-	note = kstuck_prstatus_note(cpu);
+	note = kstuck_prstatus_note_at(index);
 	if (!note || note->n_type != NT_PRSTATUS || note->n_descsz < KSTUCK_PRSTATUS_MIN_SIZE)
 		return -1;
 	desc = (const unsigned char *)note + sizeof(*note) + roundup(note->n_namesz, 4);

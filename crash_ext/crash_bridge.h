@@ -68,11 +68,12 @@ int kstuck_bridge_cpu_count(void);
 int kstuck_bridge_per_cpu_offset(int cpu, uint64_t *offset);
 
 /*
- * The registers of a CPU's NT_PRSTATUS note in the dump file (struct pt_regs order,
- * the first 21 of user_regs_struct) and the note's pid. -1 when the dump has none.
+ * The registers of the index-th NT_PRSTATUS note in the dump file, in the dump's order
+ * (struct pt_regs order, the first 21 of user_regs_struct) and the note's pid; -1 past
+ * the last note. Which CPU a note belongs to is decided by the kernel model (load_cpus).
  */
 #define KSTUCK_BRIDGE_NREGS 21
-int kstuck_bridge_cpu_registers(int cpu, uint64_t regs[KSTUCK_BRIDGE_NREGS], int64_t *pid);
+int kstuck_bridge_cpu_registers(int index, uint64_t regs[KSTUCK_BRIDGE_NREGS], int64_t *pid);
 
 /* A VMCOREINFO value of the dump as a malloc'ed string (free with kstuck_bridge_free), or NULL. */
 char *kstuck_bridge_vmcoreinfo(const char *key);

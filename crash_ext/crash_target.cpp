@@ -276,11 +276,13 @@ Result<uint64_t> CrashTarget::per_cpu_offset(int cpu) {
   return offset;
 }
 
-Result<CpuRegisters> CrashTarget::cpu_registers(int cpu) {
+// The index-th note in the dump's order, as KdumpTarget gives it: load_cpus() matches
+// notes to CPUs by identity for both front-ends.
+Result<CpuRegisters> CrashTarget::cpu_registers(int index) {
   uint64_t regs[KSTUCK_BRIDGE_NREGS] = {};
   int64_t pid = -1;
-  if (kstuck_bridge_cpu_registers(cpu, regs, &pid) != 0)
-    return fail(ErrorKind::NotFound, "no saved registers for cpu " + std::to_string(cpu));
+  if (kstuck_bridge_cpu_registers(index, regs, &pid) != 0)
+    return fail(ErrorKind::NotFound, "no register note " + std::to_string(index));
   static_assert(KSTUCK_BRIDGE_NREGS == CpuRegisters::count);
   CpuRegisters r;
   for (int i = 0; i < KSTUCK_BRIDGE_NREGS; ++i) r.regs[i] = regs[i];
