@@ -95,15 +95,27 @@ StackRange StackRanges::classify(uint64_t sp) const {
   return {};
 }
 
+uint64_t irq_stack_ptr_to_end(Fields& f) {
+  // Since Linux commit 951c2a51ae75 ("x86/irq/64: Adjust the per CPU irq stack pointer by
+  // 8") (in v5.12) hardirq_stack_ptr points at the top-most word (in_irq_stack(): end =
+  // ptr + 1); before, at the end itself. The same series, commit e7f890017971 ("x86/irq:
+  // Sanitize irq stack tracking"), replaced the per-CPU irq_count with
+  // hardirq_stack_inuse: which of the two this kernel has tells the layout.
+  if (percpu_hot_place(f, "hardirq_stack_inuse") != PercpuHotPlace::Unknown) return 8;
+  if (f.target().symbol_address("irq_count")) return 0;
+  return 8;  // neither: the newer layout (the older is 5.11 and before)
+}
+
 StackRanges cpu_stack_ranges(Fields& f, int cpu) {
   StackRanges out;
   Target& t = f.target();
-  // hardirq_stack_ptr points at the top-most word: end = ptr + 8 (see in_irq_stack()).
-  // IRQ_STACK_SIZE equals THREAD_SIZE on x86-64. A per-CPU variable, or pcpu_hot's member
-  // on 6.2-6.14 (percpu_hot.h says where, from the type information).
+  // IRQ_STACK_SIZE equals THREAD_SIZE on x86-64. hardirq_stack_ptr is a per-CPU variable,
+  // or pcpu_hot's member on 6.2-6.14 (percpu_hot.h says where, from the type information).
   if (auto a = percpu_hot_address(f, cpu, "hardirq_stack_ptr")) {
-    if (auto top = read_u64(t, *a); top && *top && is_kernel_pointer(*top))
-      out.ranges.push_back({StackKind::Irq, *top + 8 - kThreadSize, *top + 8});
+    if (auto ptr = read_u64(t, *a); ptr && *ptr && is_kernel_pointer(*ptr)) {
+      uint64_t end = *ptr + irq_stack_ptr_to_end(f);
+      out.ranges.push_back({StackKind::Irq, end - kThreadSize, end});
+    }
   }
   if (auto a = per_cpu_address(f, "cea_exception_stacks", cpu)) {
     if (auto base = read_u64(t, *a); base && *base && is_kernel_pointer(*base)) {

@@ -31,6 +31,8 @@ struct StackRanges {
 // The per-CPU IRQ stack (hardirq_stack_ptr, see percpu_hot.h), exception stacks (cea_exception_stacks) and
 // entry (trampoline) stack, whose top is the TSS's sp0.
 StackRanges cpu_stack_ranges(Fields& fields, int cpu);
+// What to add to hardirq_stack_ptr's value to get the IRQ stack's end: 8 from 5.12, 0 before.
+uint64_t irq_stack_ptr_to_end(Fields& fields);
 
 enum class StopReason {
   EndOfStack,     // ORC end-of-stack marker (kernel thread start, entry from user)

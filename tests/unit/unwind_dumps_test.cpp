@@ -5,6 +5,7 @@
 // stack found where this kernel keeps hardirq_stack_ptr. Skips when no dump is cached.
 #include <cstdio>
 #include <filesystem>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -88,7 +89,9 @@ TEST(UnwindDumps, EveryStackOfEveryCachedDumpReachesItsFirstFrame) {
     const OrcFormatDecision& fmt = m.orc().format();
     EXPECT_NE(fmt.format, OrcFormat::Unknown) << fmt.error;
     EXPECT_TRUE(m.orc().vmlinux_error().empty()) << m.orc().vmlinux_error();
-    if (known) EXPECT_EQ(fmt.format, known->orc) << release << ": " << fmt.how;
+    if (known) {
+      EXPECT_EQ(fmt.format, known->orc) << release << ": " << fmt.how;
+    }
     std::printf("%s (%s): ORC %s: %s\n", d.name().c_str(), release.c_str(), orc_format_name(fmt.format), fmt.how.c_str());
 
     // The fallback for an unknown .orc_header hash, checked against the hash's answer on
@@ -113,15 +116,25 @@ TEST(UnwindDumps, EveryStackOfEveryCachedDumpReachesItsFirstFrame) {
       EXPECT_NE(s.stop, StopReason::BadOrc) << "pid " << task.pid << ": " << s.detail;
     }
     EXPECT_GT(tasks, 10u);
+    std::set<uint64_t> irq_tops;
     for (const auto& cpu : m.cpus().cpus) {
       Stack s = m.cpu_stack(cpu.cpu);
       EXPECT_TRUE(s.complete()) << "cpu " << cpu.cpu << ": " << stop_reason_name(s.stop) << " " << s.detail;
       StackRanges r = cpu_stack_ranges(m.fields(), cpu.cpu);
       bool irq = false;
-      for (const auto& range : r.ranges) irq |= range.kind == StackKind::Irq;
+      for (const auto& range : r.ranges) {
+        if (range.kind != StackKind::Irq) continue;
+        irq = true;
+        irq_tops.insert(range.end);
+        // Each CPU's own stack, mapped in the dump.
+        EXPECT_TRUE(read_u64(**target, range.end - 8)) << "cpu " << cpu.cpu << ": IRQ stack top unreadable";
+      }
       EXPECT_TRUE(irq) << "cpu " << cpu.cpu << ": no IRQ stack";
     }
-    if (known) EXPECT_EQ(percpu_hot_place(m.fields(), "hardirq_stack_ptr"), known->irq_stack) << release;
+    EXPECT_EQ(irq_tops.size(), m.cpus().cpus.size()) << "IRQ stacks shared between CPUs";
+    if (known) {
+      EXPECT_EQ(percpu_hot_place(m.fields(), "hardirq_stack_ptr"), known->irq_stack) << release;
+    }
   }
 }
 

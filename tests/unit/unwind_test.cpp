@@ -345,3 +345,53 @@ TEST(Modules, CorruptModuleListIsBounded) {
 
 }  // namespace
 }  // namespace kstuck
+
+namespace kstuck {
+namespace {
+
+// Each CPU's IRQ stack, from where this kernel keeps hardirq_stack_ptr and what it points at.
+struct IrqStack : ::testing::Test {
+  test::FakeTarget t;
+  test::FakeKernel k{t};
+  Fields f{t};
+  static constexpr uint64_t kEnd = 0xffffc90000104000ULL;  // the stack's end, 16 KiB aligned
+  StackRange irq_range(int cpu) {
+    for (const auto& r : cpu_stack_ranges(f, cpu).ranges)
+      if (r.kind == StackKind::Irq) return r;
+    return {};
+  }
+};
+
+TEST_F(IrqStack, Before512ThePointerIsTheEnd) {
+  // 5.10: per-CPU hardirq_stack_ptr = end, and irq_count (no hardirq_stack_inuse).
+  k.define_per_cpu("hardirq_stack_ptr", 8);
+  k.define_per_cpu("irq_count", 4);
+  t.write_u64(k.per_cpu_addr(1, "hardirq_stack_ptr"), kEnd);
+  EXPECT_EQ(irq_stack_ptr_to_end(f), 0u);
+  StackRange r = irq_range(1);
+  EXPECT_EQ(r.end, kEnd);
+  EXPECT_EQ(r.begin, kEnd - kThreadSize);
+  EXPECT_EQ(irq_range(2).kind, StackKind::Unknown);  // a CPU whose pointer is 0: no range
+}
+
+TEST_F(IrqStack, PcpuHotMemberPointsAtTheTopWord) {
+  // 6.2-6.14: pcpu_hot.hardirq_stack_ptr = end - 8, pcpu_hot.hardirq_stack_inuse.
+  t.add_struct("pcpu_hot", 64, {{"current_task", 0}, {"hardirq_stack_ptr", 0x20}, {"hardirq_stack_inuse", 0x2a, 1}});
+  k.define_per_cpu("pcpu_hot", 64);
+  t.write_u64(k.per_cpu_addr(3, "pcpu_hot") + 0x20, kEnd - 8);
+  EXPECT_EQ(irq_stack_ptr_to_end(f), 8u);
+  StackRange r = irq_range(3);
+  EXPECT_EQ(r.end, kEnd);
+  EXPECT_EQ(r.begin, kEnd - kThreadSize);
+}
+
+TEST_F(IrqStack, PerCpuVariablesAgainSince615) {
+  k.define_per_cpu("hardirq_stack_ptr", 8);
+  k.define_per_cpu("hardirq_stack_inuse", 1);
+  t.write_u64(k.per_cpu_addr(0, "hardirq_stack_ptr"), kEnd - 8);
+  StackRange r = irq_range(0);
+  EXPECT_EQ(r.end, kEnd);
+}
+
+}  // namespace
+}  // namespace kstuck
