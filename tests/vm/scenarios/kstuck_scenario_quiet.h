@@ -13,6 +13,10 @@
  *    init sections are one allocation; since 6.4 do_free_init() frees init text, data,
  *    then rodata, and on 7.x the init text goes back to the execmem ROX cache and
  *    stays mapped, so only the rodata's unmapping says the kworker is done.
+ *  - The crng's first readiness flips a static key (6.x), and patching the code
+ *    behind it IPIs every CPU and waits. In a TCG guest that can come minutes after
+ *    boot (6.12 rt: 160 s, during the nmi suite's wedge). So "start" first waits for
+ *    the crng (the wait generates entropy, 5.4+), long before any CPU is wedged.
  *  - x86 lazy TLB: a kthread runs on the last user mm its CPU ran, and that CPU stays
  *    in the mm's cpumask. When the process exits, the page-table free flushes lazy
  *    CPUs too. So a wedging actor switches to init_mm first, with interrupts off, and
@@ -27,6 +31,7 @@
 #include <linux/mm_types.h>
 #include <linux/sched.h>
 #include <linux/module.h>
+#include <linux/random.h>
 #include <linux/smp.h>
 #include <linux/vmalloc.h>
 #include <asm/mmu.h>
@@ -47,6 +52,8 @@ static inline void kstuck_scenario_wait_init_freed(void)
 {
 	int i;
 
+	if (wait_for_random_bytes())
+		printk(KERN_WARNING "kstuck scenario: the wait for the crng was interrupted\n");
 	for (i = 0; i < 200 && kstuck_scenario_init_base &&
 	     vmalloc_to_page(kstuck_scenario_init_base); i++)
 		msleep(50);
