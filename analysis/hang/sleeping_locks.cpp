@@ -67,9 +67,19 @@ RtLockKind rt_kind_from_frames(const TaskView& t) {
   if (frames_have(t.frames, {"rt_spin_lock"})) return RtLockKind::Spinlock;
   if (frames_have(t.frames, {"down_read", "down_write", "__down_read", "__down_write", "rwsem_"}))
     return RtLockKind::Rwsem;
-  if (frames_have(t.frames, {"mutex_lock", "__mutex_lock", "_mutex_lock"})) return RtLockKind::Mutex;
-  return RtLockKind::RtMutex;
+  if (frames_have(t.frames, {"rt_mutex_lock", "rt_mutex_trylock", "__rt_mutex_start_proxy_lock"}))
+    return RtLockKind::RtMutex;
+  // mutex_lock() ends in a tail call to rt_mutex_slowlock() (seen on Debian's 6.12 rt:
+  // __schedule, rt_mutex_schedule, rt_mutex_slowlock_block, __rt_mutex_slowlock_locked,
+  // rt_mutex_slowlock, caller), so no frame names it; on PREEMPT_RT an rt_mutex wait
+  // without another API frame is a mutex (struct mutex and struct rt_mutex both start
+  // with their rt_mutex_base: the address is the same either way).
+  return RtLockKind::Mutex;
 }
+
+// kernel/locking/rtmutex_common.h: rt_mutex_init_rtlock_waiter() marks the waiters of
+// PREEMPT_RT's spinlock_t/rwlock_t with wake_state TASK_RTLOCK_WAIT (include/linux/sched.h).
+constexpr uint64_t kTaskRtlockWait = 0x1000;
 
 SleepingLockKind from_rt(RtLockKind k) {
   switch (k) {
@@ -375,6 +385,9 @@ SleepingLockScan scan_sleeping_locks(Target& target, Fields& fields, const HangS
       }
       uint64_t base = *w_lock;
       RtLockKind rk = rt_kernel ? rt_kind_from_frames(t) : RtLockKind::RtMutex;
+      if (rt_kernel && rk != RtLockKind::Rwlock && rk != RtLockKind::Spinlock)
+        if (auto ws = fields.read_uint(pi_waiter, "rt_mutex_waiter", "wake_state"); ws && *ws == kTaskRtlockWait)
+          rk = RtLockKind::Spinlock;  // an rtlock waiter whose frames did not say rwlock
       auto off = rt_base_offset(fields, rk);
       if (!off) {
         warn(who + ": no type information for " + rt_container_member(rk) + ": shown as its rt_mutex");
@@ -390,7 +403,7 @@ SleepingLockScan scan_sleeping_locks(Target& target, Fields& fields, const HangS
                     (rk == RtLockKind::Spinlock ? "rt_spin_lock"
                      : rk == RtLockKind::Rwlock ? "rt_read/write_lock"
                      : rk == RtLockKind::Rwsem  ? "down_read/write"
-                                                : "mutex_lock") +
+                                                : "rt_mutex_slowlock (mutex_lock tail-calls it)") +
                     " frame)";
       if (known.insert(lock).second) {
         SleepingLock l;

@@ -29,7 +29,8 @@ class SleepingLocksTest : public ::testing::Test {
     const char* fns[] = {"__schedule", "schedule", "__mutex_lock", "worker_a", "worker_b", "do_nanosleep",
                          "rwsem_down_read_slowpath", "rwsem_down_write_slowpath", "rt_mutex_schedule",
                          "rt_mutex_slowlock_block", "mutex_lock", "rtlock_slowlock_locked", "rt_spin_lock",
-                         "down_read", "rt_read_lock", "rt_mutex_lock", "wait_for_completion"};
+                         "down_read", "rt_read_lock", "rt_mutex_lock", "wait_for_completion",
+                         "rt_mutex_slowlock"};
     uint64_t a = kText;
     for (const char* f : fns) {
       t_.add_symbol(f, a, 0x100);
@@ -113,8 +114,9 @@ class SleepingLocksTest : public ::testing::Test {
 
 const std::vector<std::string> kRwsemWriteWait = {"__schedule", "schedule", "rwsem_down_write_slowpath", "worker_a"};
 const std::vector<std::string> kMutexWait = {"__schedule", "schedule", "__mutex_lock", "worker_b"};
+// As Debian's 6.12 rt kernel leaves it: mutex_lock() tail-called rt_mutex_slowlock().
 const std::vector<std::string> kRtMutexWait = {"__schedule", "rt_mutex_schedule", "rt_mutex_slowlock_block",
-                                               "mutex_lock", "worker_a"};
+                                               "rt_mutex_slowlock", "worker_a"};
 
 // The last reader released: owner still names it (READER_OWNED), the count has no reader
 // and no writer in. That owner is stale: no edge at all.
@@ -205,7 +207,9 @@ TEST_F(SleepingLocksTest, StaleReaderCycleIsNeverAConfirmedDeadlock) {
   ASSERT_NE(gate_owner, nullptr);
   EXPECT_FALSE(gate_owner->inferred());
   EXPECT_EQ(edge(rep, "task:410", id("rwsem", sem)), nullptr);
-  if (rep.verdict.verdict == Verdict::Deadlock) EXPECT_EQ(rep.verdict.confidence, Confidence::Inferred);
+  if (rep.verdict.verdict == Verdict::Deadlock) {
+    EXPECT_EQ(rep.verdict.confidence, Confidence::Inferred);
+  }
 }
 
 // task->blocked_on (proxy execution) names the mutex when the stack does not: the lock
@@ -296,8 +300,8 @@ TEST_F(SleepingLocksTest, RtMutexOwnerAndWaitersInPriorityOrder) {
   for (const auto& b : locks.blocked) {
     EXPECT_TRUE(b.confirmed);
     EXPECT_EQ(b.evidence,
-              "task->pi_blocked_on: its rt_mutex_waiter names it and this lock (mutex.rtmutex, from its mutex_lock "
-              "frame); linked in the lock's waiters rbtree");
+              "task->pi_blocked_on: its rt_mutex_waiter names it and this lock (mutex.rtmutex, from its "
+              "rt_mutex_slowlock (mutex_lock tail-calls it) frame); linked in the lock's waiters rbtree");
   }
 }
 
@@ -341,6 +345,20 @@ TEST_F(SleepingLocksTest, RtSpinlockIsASleepingLockNode) {
   ASSERT_NE(own, nullptr);
   EXPECT_FALSE(own->inferred());
   ASSERT_NE(edge(r, "task:521", id("spinlock", s)), nullptr);
+}
+
+// An rtlock waiter (wake_state TASK_RTLOCK_WAIT) is a spinlock_t even when no frame says so.
+TEST_F(SleepingLocksTest, RtlockWaiterIsASpinlockByWakeState) {
+  k_.make_preempt_rt();
+  uint64_t o = k_.add_task(525, "holder", FakeKernel::kInterruptible);
+  uint64_t w = k_.add_task(526, "waiter", FakeKernel::kUninterruptible);
+  uint64_t s = k_.add_rt_lock("spinlock", "rt_spin2", 0, o);
+  uint64_t waiter = k_.add_rt_waiter(s, w, 120, stack_of(w) + kWaiterOff);
+  HangSnapshot snap;
+  snap.tasks = {view(w, 526, "waiter", {"__schedule", "rtlock_slowlock_locked", "worker_b"})};
+  EXPECT_EQ(scan_sleeping_locks(t_, fields_, snap).locks.at(0).kind, SleepingLockKind::Mutex);
+  t_.set(waiter, "rt_mutex_waiter", "wake_state", 0x1000);
+  EXPECT_EQ(scan_sleeping_locks(t_, fields_, snap).locks.at(0).kind, SleepingLockKind::Spinlock);
 }
 
 // rw_semaphore on PREEMPT_RT: the writer owns rwbase.rtmutex; READER_BIAS gone and
