@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "analysis/kernel/kernel_model.h"
+#include "analysis/kernel/task_state.h"
 #include "analysis/kernel/tasks.h"
 #include "tests/unit/fake_kernel.h"
 
@@ -280,6 +281,63 @@ TEST_F(Clocks, AuxTimekeepersArrayAndTheAnonymousTkCore) {
   t2.set(core + 8, "timekeeper", "offs_boot", 1 * kSecond);
   Fields f2(t2);
   EXPECT_EQ(load_cpus(f2).value().uptime_ns.value(), 34 * kSecond);
+}
+
+// task_state_array as fs/proc/array.c has it; the letters come from the dump.
+uint64_t add_task_state_array(FakeTarget& t, const std::vector<std::string>& names) {
+  uint64_t arr = t.alloc(8 * names.size());
+  for (size_t i = 0; i < names.size(); ++i) {
+    uint64_t str = t.alloc(names[i].size() + 1);
+    t.write_string(str, names[i]);
+    t.write_u64(arr + 8 * i, str);
+  }
+  t.add_symbol("task_state_array", arr, 8 * names.size());
+  return arr;
+}
+
+TEST(TaskStates, LettersComeFromTheKernelsTaskStateArray) {
+  FakeTarget t;
+  FakeKernel k(t, 1);
+  add_task_state_array(t, {"R (running)", "S (sleeping)", "D (disk sleep)", "T (stopped)", "t (tracing stop)",
+                           "X (dead)", "Z (zombie)", "P (parked)", "I (idle)"});
+  Fields f(t);
+  TaskStateTable table = read_task_state_table(f);
+  EXPECT_TRUE(table.from_kernel) << table.problem;
+  EXPECT_EQ(table.letters, "RSDTtXZPI");
+  EXPECT_EQ(decode_task_state(0x402, 0, &table).letter, 'I');
+  EXPECT_EQ(decode_task_state(0x40, 0, &table).letter, 'P');
+  EXPECT_EQ(decode_task_state(0x80, 0x20, &table).letter, 'Z');
+  EXPECT_EQ(decode_task_state(0x8001, 0, &table).letter, 'D');  // TASK_FROZEN
+
+  // A kernel with one report bit fewer (as before 4.14 had no P): the idle letter moves.
+  FakeTarget t2;
+  FakeKernel k2(t2, 1);
+  add_task_state_array(t2, {"R (running)", "S (sleeping)", "D (disk sleep)", "T (stopped)", "t (tracing stop)",
+                            "X (dead)", "Z (zombie)", "I (idle)"});
+  Fields f2(t2);
+  TaskStateTable short_table = read_task_state_table(f2);
+  ASSERT_TRUE(short_table.from_kernel);
+  EXPECT_EQ(decode_task_state(0x402, 0, &short_table).letter, 'I');
+  EXPECT_EQ(decode_task_state(0x40, 0, &short_table).letter, 'R');  // not a reported bit there
+  uint64_t task = k2.add_task(9, "idler", 0x402);
+  TaskSet set = load_tasks(f2, load_cpus(f2).value());
+  EXPECT_EQ(set.by_pid(9)->state.letter, 'I');
+  (void)task;
+}
+
+TEST(TaskStates, AnUnreadableTableFallsBackAndIsReported) {
+  FakeTarget t;
+  FakeKernel k(t, 1);
+  uint64_t arr = add_task_state_array(t, {"R (running)", "S (sleeping)", "D (disk sleep)"});
+  t.write_u64(arr + 8, 0xffff8880dead0000ULL);  // a string that is not in the dump
+  Fields f(t);
+  TaskStateTable table = read_task_state_table(f);
+  EXPECT_FALSE(table.from_kernel);
+  EXPECT_EQ(table.letters, "RSDTtXZPI");
+  EXPECT_NE(table.problem.find("task_state_array[1]"), std::string::npos) << table.problem;
+  TaskSet set = load_tasks(f, load_cpus(f).value());
+  ASSERT_FALSE(set.problems.empty());
+  EXPECT_NE(set.problems.back().find("task state letters built in"), std::string::npos);
 }
 
 }  // namespace
