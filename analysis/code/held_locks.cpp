@@ -255,7 +255,7 @@ FrameLocks LockCode::frame_locks(const CodeFrame& frame, const FrameRegs& regs) 
           Val v;
           if (s.kind == Operand::Kind::Imm && (wide || ops[0].size == 4)) {
             v = constant(Expr::Kind::Const, wide ? static_cast<uint64_t>(s.imm) : static_cast<uint32_t>(s.imm),
-                         "immediate (" + in.text + at + ")");
+                         "immediate " + hex(wide ? static_cast<uint64_t>(s.imm) : static_cast<uint32_t>(s.imm)) + " (" + in.text + at + ")");
           } else if (s.kind == Operand::Kind::Reg && wide && s.reg != Gpr::none && s.reg != Gpr::rsp) {
             v = value_of_reg(s.reg);
           } else if (s.kind == Operand::Kind::Mem && wide && s.mem.rip_relative && !s.mem.has_segment &&
@@ -274,7 +274,7 @@ FrameLocks LockCode::frame_locks(const CodeFrame& frame, const FrameRegs& regs) 
           const MemOperand& m = ops[1].mem;
           Val v;
           if (m.rip_relative) {
-            v = constant(Expr::Kind::Const, static_cast<uint64_t>(m.disp), "RIP-relative (" + in.text + at + ")");
+            v = constant(Expr::Kind::Const, static_cast<uint64_t>(m.disp), "RIP-relative " + hex(static_cast<uint64_t>(m.disp)) + " (" + in.text + at + ")");
           } else if (m.base != Gpr::none && m.base != Gpr::rsp) {
             v = value_of_reg(m.base);
             v.add(m.disp);

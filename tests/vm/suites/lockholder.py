@@ -17,6 +17,7 @@ returned from. Every dump also goes through the drgn differential.
 Re-check kept dumps without booting: python3 -m tests.vm.suites.lockholder --check BUILD [CLI]
 """
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -72,13 +73,20 @@ def check_spin(report, truth, variant):
     owned = [e for e in report.get("edges", []) if e.get("from") == ln and e.get("kind") == "owned_by"]
     held = [e for e in owned if e.get("to") == hc]
     ev = held[0].get("evidence", "") if held else ""
-    how_ok = ("immediate" in ev or "RIP-relative" in ev) if variant == "spinstatic" else "+0x" in ev.split("address", 1)[-1]
-    out.append(TestResult("holder-from-code", len(owned) == 1 and len(held) == 1 and _inferred(held[0])
-                          and "spin_lock(" in ev and "at kstuck_spinstatic_hold+" in ev
-                          and "no unlock before the return address" in ev and how_ok,
-                          json.dumps(owned)[:600]))
     w = _edges(report, wc, ln, "waits_for")
     wev = w[0].get("evidence", "") if w else ""
+    # Static: an immediate or RIP-relative operand. Member: a register whose value in the
+    # frame is known and unchanged to the pc, and base + offset on at least one side.
+    if variant == "spinstatic":
+        how_ok = all("address immediate" in x or "address RIP-relative" in x for x in (ev, wev))
+    else:
+        how_ok = all(re.search(r"address r\w+(\+0x[0-9a-f]+)? \(r\w+ = 0x[0-9a-f]+, kept unchanged to the pc", x)
+                     for x in (ev, wev)) and any(re.search(r"address r\w+\+0x[0-9a-f]+ ", x) for x in (ev, wev))
+    out.append(TestResult("lock-address-recovered", how_ok, f"holder: {ev[:300]} | waiter: {wev[:300]}"))
+    out.append(TestResult("holder-from-code", len(owned) == 1 and len(held) == 1 and _inferred(held[0])
+                          and "spin_lock(" in ev and "at kstuck_spinstatic_hold+" in ev
+                          and "no unlock before the return address" in ev,
+                          json.dumps(owned)[:600]))
     out.append(TestResult("waiter-lock-from-code", len(w) == 1 and "spin_lock_irqsave(" in wev and "has not returned" in wev,
                           json.dumps(w)[:400]))
     return out
