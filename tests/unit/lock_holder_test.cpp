@@ -161,6 +161,45 @@ TEST_F(LockHolderTest, PreemptCountZeroWeakensAHolderFromCode) {
   EXPECT_NE(cpu(act, 3).holders[0].evidence.find("covers the 1 lock(s)"), std::string::npos);
 }
 
+TEST_F(LockHolderTest, AnIrqsaveHolderWithIrqsOffSaysSo) {
+  // CPU 2 took the lock with spin_lock_irqsave (RIP-relative) and IRQs are off in its
+  // registers: consistent with holding it.
+  CodeBuilder h(0xffffffffc0003000);
+  h.lea_rip(Gpr::rdi, lock_).call(text_->spin_lock_irqsave).mov(Gpr::rbx, Gpr::rax).call(text_->other);
+  uint64_t ra = h.here();
+  h.ret();
+  text_->install(h, "kstuck_hold_irqsave");
+  CpuView c = holder_cpu(2, kStack2);
+  c.regs->regs[CpuRegisters::eflags] = 0x46;
+  c.frames[1] = {ra, kStack2 + 0x3008, "kstuck_hold_irqsave", "kstuck_test"};
+  HangSnapshot snap;
+  snap.cpus = {c, waiter_cpu()};
+  auto act = classify_cpus(t_, snap);
+  const CpuActivity& w = cpu(act, 3);
+  ASSERT_EQ(w.holders.size(), 1u);
+  EXPECT_EQ(w.holders[0].basis, HolderBasis::Code);
+  EXPECT_NE(w.holders[0].evidence.find("spin_lock_irqsave(&kstuck_static_lock) at kstuck_hold_irqsave+0x7"),
+            std::string::npos)
+      << w.holders[0].evidence;
+  EXPECT_NE(w.holders[0].evidence.find("IRQs off, as spin_lock_irqsave leaves them"), std::string::npos)
+      << w.holders[0].evidence;
+}
+
+TEST_F(LockHolderTest, ASecondWaiterOnTheSameLockIsNoHolder) {
+  // CPU 1 spins on the same lock from the same code: acquiring, not holding.
+  CpuView other = waiter_cpu();
+  other.cpu = 1;
+  for (auto& f : other.frames) f.sp = f.sp - kStack3 + kStack1;
+  other.regs->regs[CpuRegisters::rsp] = kStack1 + 0x3000;
+  HangSnapshot snap;
+  snap.cpus = {other, holder_cpu(2, kStack2), waiter_cpu()};
+  auto act = classify_cpus(t_, snap);
+  ASSERT_EQ(cpu(act, 3).holders.size(), 1u);
+  EXPECT_EQ(cpu(act, 3).holders[0].cpu, 2);
+  ASSERT_EQ(cpu(act, 1).holders.size(), 1u);
+  EXPECT_EQ(cpu(act, 1).holders[0].cpu, 2);
+}
+
 TEST_F(LockHolderTest, AnUnlockedWordIsNotTakenFromTheWaitersCode) {
   t_.write_u32(lock_, 0);
   HangSnapshot snap;
