@@ -344,6 +344,7 @@ void OrcTables::load_vmlinux() {
       return;
     }
     format_.format = f;
+    format_.inferred = true;
     format_.how += "; inferred from the table: " + why;
   }
   vmlinux_ = build_orc_table(*ips, *ip_start, *entries, format_.format);

@@ -81,6 +81,9 @@ struct OrcFormatDecision {
   // The bits say V3 but neither a known hash nor anything else tells V3 from V4: the caller
   // infers the numbering from the table's entries (infer_orc_numbering).
   bool numbering_from_entries = false;
+  // The numbering was inferred from the entries (infer_orc_numbering), not known: a
+  // deduction the report says (`how` tells from what).
+  bool inferred = false;
   std::string how;    // what decided it, e.g. "struct orc_entry: type:3 signal:1; .orc_header 137c36ad.. (V4)"
   std::string error;  // non-empty when the format is Unknown: which fact is not recognized
 };

@@ -187,6 +187,7 @@ AnalyzeReport build_analyze_report(KernelModel& model, const AnalyzeOptions& opt
   for (const auto& p : model.tasks().problems) r.problems.push_back(p);
   for (const auto& p : model.modules().problems) r.problems.push_back(p);
   if (!model.orc().vmlinux_error().empty()) r.problems.push_back(model.orc().vmlinux_error());
+  if (model.orc().format().inferred) r.problems.push_back("ORC entry format inferred, not known: " + model.orc().format().how);
   for (const auto& m : model.modules().modules) r.modules.push_back({m.name, m.base, m.size});
 
   for (const auto& c : model.cpus().cpus) {

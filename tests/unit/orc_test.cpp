@@ -142,6 +142,7 @@ TEST(OrcFormatDecide, HashTellsV3FromV4) {
   f.header_hash = test::kHash73;
   auto d4 = decide_orc_format(f);
   EXPECT_EQ(d4.format, OrcFormat::V4);
+  EXPECT_FALSE(d4.inferred);
   EXPECT_NE(d4.how.find("137c36ad"), std::string::npos);
   // No struct in the type information: a known hash is enough.
   OrcFormatFacts only_hash;
@@ -406,6 +407,7 @@ TEST_F(Gen, V3BitsWithoutHashInferTheNumberingAndSaySo) {
   OrcTables orc(f, modules);
   EXPECT_EQ(orc.format().format, OrcFormat::V4) << orc.format().error;
   EXPECT_NE(orc.format().how.find("inferred from the table"), std::string::npos) << orc.format().how;
+  EXPECT_TRUE(orc.format().inferred);
   Unwinder u(f, orc);
   EXPECT_EQ(u.from_thread_sp(sleeping(), ranges()).stop, StopReason::EndOfStack);
 }
