@@ -19,10 +19,11 @@ from pathlib import Path
 from tests.vm import rig
 from tests.vm.rig import RigError
 
-# virtio modules in load order; a kernel that builds one in simply lacks its file
-# (Debian 13's 6.12 has only virtio_blk as a module).
+# virtio and ext4 modules in load order; a kernel that builds one in simply lacks its
+# file (Debian 13's 6.12 cloud has only virtio_blk as a module; the rt flavours have ext4
+# and its helpers as modules, and the capture kernel has no modprobe to find crc32c).
 CAPTURE_MODULES = ("virtio_ring", "virtio", "virtio_pci_legacy_dev", "virtio_pci_modern_dev", "virtio_pci",
-                   "virtio_blk")
+                   "virtio_blk", "crc16", "crc32c_generic", "mbcache", "jbd2", "ext4")
 # What the capture kernel writes, by file name on the disk image.
 FORMATS = {
     "kdump": "vmcore.kdump",   # makedumpfile -c -d 31
