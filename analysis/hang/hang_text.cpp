@@ -14,13 +14,15 @@ std::string render_hang_text(const HangReport& r) {
   if (!r.signature.empty()) o << "  (signature " << r.signature << ")";
   o << "\n  " << r.verdict.reason << "\n";
   if (r.verdict.verdict == Verdict::Deadlock || r.verdict.verdict == Verdict::Stuck)
-    o << "confidence: " << confidence_name(r.verdict.confidence)
-      << (r.verdict.confidence == Confidence::Confirmed ? " (every wait it rests on is kernel state"
-                                                        : " (rests on deductions: see the inferred waits")
-      << (r.verdict.verdict == Verdict::Stuck && r.verdict.confidence == Confidence::Confirmed
-              ? ", the stall is measured from the dump's clocks)"
-              : ")")
-      << "\n";
+    o << "confidence: " << confidence_name(r.verdict.confidence) << " ("
+      << (r.verdict.confidence == Confidence::Confirmed
+              ? std::string("every wait it rests on is kernel state") +
+                    (r.verdict.verdict == Verdict::Stuck ? ", the stall is measured from the dump's clocks" : "")
+          : !r.verdict.inferred_edges.empty()
+              ? std::to_string(r.verdict.inferred_edges.size()) + " of its waits deduced, not read from kernel state"
+              : std::string("its waits are kernel state, but the stall is one register sample: nothing in the dump "
+                            "measures how long"))
+      << ")\n";
   if (r.verdict.root_cause) {
     const WaitNode& root = nodes[*r.verdict.root_cause];
     o << "root cause candidate: " << root.label << "\n";

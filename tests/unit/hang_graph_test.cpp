@@ -353,7 +353,7 @@ TEST(HangRender, ConfidenceIsInJsonAndText) {
     EXPECT_NE(j.find(key), std::string::npos) << key << "\n" << j;
   std::string t = render_hang_text(r);
   EXPECT_NE(t.find("verdict: DEADLOCK (inferred)"), std::string::npos) << t;
-  EXPECT_NE(t.find("confidence: inferred"), std::string::npos) << t;
+  EXPECT_NE(t.find("confidence: inferred (1 of its waits deduced"), std::string::npos) << t;
   EXPECT_NE(t.find("--owned_by (inferred)--> [last reader (hint)]"), std::string::npos) << t;
   r.verdict.verdict = Verdict::Unknown;
   EXPECT_NE(render_hang_json(r).find("\"confidence\": null"), std::string::npos);
