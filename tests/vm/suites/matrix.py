@@ -126,7 +126,18 @@ def run_scenario(ctx, art, label, kind):
     out += [TestResult(f"{name}-guest-{n}", False, "line missing from the console") for n in required if n not in seen]
     out.append(TestResult(f"{name}-capture-kdump", "kdump" in r.dumps and r.capture.get("kdump", "").startswith("rc=0"),
                           r.capture.get("kdump", "no KSTUCK-CAPTURE line")))
-    problems = [p for p in nmi_suite._problems(r.console)]
+    problems = nmi_suite._problems(r.console)
+    if kind == "mixed":
+        # The holder calls smp_call_function_single with IRQs off, which is the bug the
+        # scenario builds: the kernel's own warning about it (kernel/smp.c) is expected.
+        smp_warn = [ln for ln in r.console.splitlines() if "WARNING:" in ln and "kernel/smp.c" in ln]
+        kept, n = [], len(smp_warn)
+        for p in problems:
+            if p == "WARNING:" and n:
+                n -= 1
+                continue
+            kept.append(p)
+        problems = kept
     out.append(TestResult(f"{name}-no-kernel-complaints", not problems, "; ".join(problems)[:400]))
     module_dir = art.scenarios[0].parent
     if kind == "foundation":
