@@ -153,6 +153,30 @@ def unwind(prog, what):
         return {"frames": [], "error": f"{type(e).__name__}: {e}"}
 
 
+def restart_at_entry(prog, c, vals, pt_regs_size):
+    """A CPU stopped on the first instruction of a function that has no unwind data (a
+    retpoline thunk, __x86_indirect_thunk_array): drgn ends the trace after that frame.
+    At a function's first instruction the return address is the word at rsp, so the
+    rest is unwound by drgn from (ip = [rsp], sp = rsp + 8), as kstuck does."""
+    frames = c.get("frames", [])
+    if len(frames) != 1 or c.get("error") or c.get("stop") or frames[0].get("start") != frames[0].get("pc"):
+        return
+    rsp = vals[19]
+    try:
+        ret = int.from_bytes(prog.read(rsp, 8), "little")
+    except (drgn.FaultError, ValueError, OverflowError):
+        return
+    regs = dict(zip(("r15", "r14", "r13", "r12", "bp", "bx", "r11", "r10", "r9", "r8", "ax", "cx", "dx", "si",
+                     "di", "orig_ax", "ip", "cs", "flags", "sp", "ss"), vals))
+    regs.update(ip=ret, sp=rsp + 8)
+    more = unwind(prog, Object(prog, "struct pt_regs", value=regs))
+    c["frames"] = frames + more["frames"]
+    c["restart"] = "from the return address at rsp (pc on a function's first instruction, no unwind data)"
+    for k in ("error", "stop"):
+        if k in more:
+            c[k] = more[k]
+
+
 def switch_frame_regs(prog, task):
     """A struct pt_regs holding what a task that is not running saved when it switched
     out (thread.sp -> struct inactive_task_frame), as drgn itself starts such a task.
@@ -286,6 +310,7 @@ def view(dump, vmlinux, kos, locks, names=()):
             vals = struct.unpack_from(f"<{PT_REGS_WORDS}Q", regs)
             c["rip"], c["rsp"], c["eflags"] = hex(vals[16]), hex(vals[19]), hex(vals[18])
             c.update(unwind(prog, Object.from_bytes_(prog, "struct pt_regs", regs[:pt_regs_size])))
+            restart_at_entry(prog, c, vals, pt_regs_size)
             current[curr.value_()] = cpu
         else:
             c["registers_from"] = None
