@@ -16,19 +16,21 @@ inline constexpr int kExitUsage = 2;     // no report: bad command line
 inline constexpr int kExitPartial = 3;   // a report, but partial (warnings say what is missing) or UNKNOWN
 
 struct DumpProblems {
-  std::vector<std::string> lines;  // every note about the dump, "dump: ..."
-  bool degraded = false;           // one of them means data is missing or may be wrong
+  std::vector<std::string> lines;  // the notes that degrade the report, "dump: ..."
+  bool degraded = false;           // data is missing or may be wrong
 };
 
 // What DumpInfo says about the input. Notes are quirks handled or things that degrade
 // the report; only the handled quirk of QEMU's empty utsname (the architecture is known
-// anyway) leaves the report whole. A build-id mismatch accepted with --force degrades
-// it: every symbol and layout may be wrong.
+// anyway) leaves the report whole and out of its warnings (the crash extension, which
+// reads the same dump through crash, prints the same report). A build-id mismatch
+// accepted with --force degrades it: every symbol and layout may be wrong.
 inline DumpProblems dump_problems(const DumpInfo& info) {
   DumpProblems p;
   for (const auto& n : info.notes) {
+    if (n.rfind("dump header has an empty utsname", 0) == 0) continue;
     p.lines.push_back("dump: " + n);
-    if (n.rfind("dump header has an empty utsname", 0) != 0) p.degraded = true;
+    p.degraded = true;
   }
   if (!info.build_id_matches) {
     p.degraded = true;
