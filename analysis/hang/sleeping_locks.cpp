@@ -188,15 +188,65 @@ std::optional<RecordedLock> recorded_lock(Target& target, Fields& fields, uint64
   return std::nullopt;
 }
 
-// Whether a waiter whose task is `task` is linked on the lock's wait_list.
-bool linked_on(Target& target, Fields& fields, const KindInfo& k, uint64_t lock, uint64_t task, size_t limit) {
+// How a mutex or rwsem keeps its waiters. Up to 7.0 the lock embeds a list_head
+// `wait_list`; since 25500ba7e77c ("locking/mutex: Remove the list_head from struct
+// mutex") (in v7.1), and the same series for rw_semaphore, it holds `first_waiter`, a
+// pointer to the first waiter whose `list` links the others in a ring with no head.
+struct WaitersLayout {
+  uint64_t w_task = 0, w_list = 0;
+  std::optional<uint64_t> wait_list;     // offsetof(lock, wait_list)
+  std::optional<uint64_t> first_waiter;  // offsetof(lock, first_waiter)
+};
+
+std::optional<WaitersLayout> waiters_layout(Fields& fields, const KindInfo& k) {
   auto w_task = fields.offset(k.waiter_struct, "task");
   auto w_list = fields.offset(k.waiter_struct, "list");
-  auto l_wait = fields.offset(k.lock_struct, "wait_list");
-  if (!w_task || !w_list || !l_wait) return false;
-  ListWalk wl = walk_list(target, lock + *l_wait, *w_list, limit);
+  if (!w_task || !w_list) return std::nullopt;
+  WaitersLayout l{*w_task, *w_list, std::nullopt, std::nullopt};
+  if (auto head = fields.offset(k.lock_struct, "wait_list")) {
+    l.wait_list = *head;
+    return l;
+  }
+  if (auto first = fields.offset(k.lock_struct, "first_waiter")) {
+    l.first_waiter = *first;
+    return l;
+  }
+  return std::nullopt;
+}
+
+// The lock's waiters in queue order (container addresses), bounded and cycle-safe.
+ListWalk walk_waiters(Target& target, const WaitersLayout& layout, uint64_t lock, size_t limit) {
+  if (layout.wait_list) return walk_list(target, lock + *layout.wait_list, layout.w_list, limit);
+  ListWalk out;
+  auto first = read_u64(target, lock + *layout.first_waiter);
+  if (!first) {
+    out.status = WalkStatus::Fault;
+    out.error = first.error();
+    return out;
+  }
+  if (*first == 0) return out;
+  if (!is_kernel_pointer(*first)) {
+    out.status = WalkStatus::BadPointer;
+    out.bad_link = lock + *layout.first_waiter;
+    return out;
+  }
+  if (limit == 0) {
+    out.status = WalkStatus::Limit;
+    return out;
+  }
+  // The ring walked from the first waiter's own node: every other waiter, in order.
+  out = walk_list(target, *first + layout.w_list, layout.w_list, limit - 1);
+  out.entries.insert(out.entries.begin(), *first);
+  return out;
+}
+
+// Whether a waiter whose task is `task` is linked on the lock's waiters.
+bool linked_on(Target& target, Fields& fields, const KindInfo& k, uint64_t lock, uint64_t task, size_t limit) {
+  auto layout = waiters_layout(fields, k);
+  if (!layout) return false;
+  ListWalk wl = walk_waiters(target, *layout, lock, limit);
   for (uint64_t w : wl.entries)
-    if (auto t = read_u64(target, w + *w_task); t && *t == task) return true;
+    if (auto t = read_u64(target, w + layout->w_task); t && *t == task) return true;
   return false;
 }
 
@@ -241,20 +291,19 @@ void decode_owner(Fields& fields, const HangSnapshot& snap, uint64_t lock, Sleep
 void walk_wait_list(Target& target, Fields& fields, uint64_t lock, size_t limit, SleepingLock& l,
                     std::vector<std::string>* problems) {
   const KindInfo& k = *kind_info(l.kind);
-  auto w_task = fields.offset(k.waiter_struct, "task");
-  auto w_list = fields.offset(k.waiter_struct, "list");
-  auto l_wait = fields.offset(k.lock_struct, "wait_list");
-  if (!w_task || !w_list || !l_wait) {
+  auto layout = waiters_layout(fields, k);
+  if (!layout) {
     l.waiters_complete = false;
-    problems->push_back(std::string(k.lock_struct) + ": no type information for its waiters");
+    problems->push_back(std::string(k.lock_struct) + ": no type information for its waiters (" + k.waiter_struct +
+                        ".task/.list, " + k.lock_struct + ".wait_list or .first_waiter)");
     return;
   }
-  ListWalk wl = walk_list(target, lock + *l_wait, *w_list, limit);
+  ListWalk wl = walk_waiters(target, *layout, lock, limit);
   l.waiters_complete = wl.complete();
   if (!wl.complete())
-    problems->push_back(std::string(k.lock_struct) + " " + hex(lock) + ": wait_list: " + walk_status_name(wl.status));
+    problems->push_back(std::string(k.lock_struct) + " " + hex(lock) + ": waiters: " + walk_status_name(wl.status));
   for (uint64_t w : wl.entries)
-    if (auto task = read_u64(target, w + *w_task)) l.waiters.push_back(*task);
+    if (auto task = read_u64(target, w + layout->w_task)) l.waiters.push_back(*task);
 }
 
 // A PREEMPT_RT lock (or plain rt_mutex): owner and waiters from its rt_mutex_base.
@@ -432,13 +481,13 @@ SleepingLockScan scan_sleeping_locks(Target& target, Fields& fields, const HangS
     std::optional<RecordedLock> rec = recorded_lock(target, fields, t.task);
     if (!k && !rec) continue;
     if (!k) k = kind_info(rec->kind);
-    auto w_task = fields.offset(k->waiter_struct, "task");
-    auto w_list = fields.offset(k->waiter_struct, "list");
-    auto l_wait = fields.offset(k->lock_struct, "wait_list");
-    if (!w_task || !w_list || !l_wait) {
+    auto layout = waiters_layout(fields, *k);
+    if (!layout) {
       warn(std::string(k->lock_struct) + ": no type information for its waiters");
       continue;
     }
+    const uint64_t* w_task = &layout->w_task;
+    const uint64_t* w_list = &layout->w_list;
     uint64_t base = 0;
     std::vector<uint64_t> words = stack_words(target, t, 2048, &base);
     std::set<uint64_t> on_stack(words.begin(), words.end());
@@ -456,16 +505,36 @@ SleepingLockScan scan_sleeping_locks(Target& target, Fields& fields, const HangS
       if (!next || !prev || !is_kernel_pointer(*next) || !is_kernel_pointer(*prev)) continue;
       auto np = read_u64(target, *next + 8), pn = read_u64(target, *prev);
       if (!np || !pn || *np != node || *pn != node) continue;
-      // Walk the ring from the waiter: the lock's wait_list head is one of its nodes.
       ListWalk ring = walk_list(target, node, 0, waiter_limit);
       if (!ring.complete()) warn(who + ": wait ring: " + walk_status_name(ring.status));
-      for (uint64_t n : ring.entries) {
-        if (n < *l_wait) continue;
-        uint64_t cand = n - *l_wait;
-        if (on_stack.count(cand)) {
-          lock = cand;
-          evidence = "on-stack " + std::string(k->waiter_struct) + " is linked on its wait_list; the lock address is on the stack";
-          break;
+      if (layout->wait_list) {
+        // The lock's wait_list head is one of the ring's nodes.
+        for (uint64_t n : ring.entries) {
+          if (n < *layout->wait_list) continue;
+          uint64_t cand = n - *layout->wait_list;
+          if (on_stack.count(cand)) {
+            lock = cand;
+            evidence = "on-stack " + std::string(k->waiter_struct) +
+                       " is linked on its wait_list; the lock address is on the stack";
+            break;
+          }
+        }
+      } else {
+        // The ring holds only waiters: the lock is the stack word whose first_waiter
+        // names one of them. Words pointing into this stack are skipped: the stack holds
+        // pointers to its own waiter (and frames), whose neighbours can read as one.
+        std::set<uint64_t> ring_waiters{waiter};
+        for (uint64_t n : ring.entries) ring_waiters.insert(n - *w_list);
+        const uint64_t own_stack = base & ~(kThreadSize - 1);
+        for (uint64_t cand : on_stack) {
+          if (!is_kernel_pointer(cand) || (cand & ~(kThreadSize - 1)) == own_stack) continue;
+          auto first = read_u64(target, cand + *layout->first_waiter);
+          if (first && ring_waiters.count(*first)) {
+            lock = cand;
+            evidence = "on-stack " + std::string(k->waiter_struct) +
+                       " is in the waiter ring its first_waiter starts; the lock address is on the stack";
+            break;
+          }
         }
       }
     }

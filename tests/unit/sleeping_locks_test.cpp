@@ -391,6 +391,45 @@ TEST_F(SleepingLocksTest, RtRwsemWriterOwnsAndReaderWaits) {
   EXPECT_FALSE(l->owner_edge);
 }
 
+// Linux 7.1+ (25500ba7e77c): struct mutex keeps first_waiter, not a wait_list head; the
+// waiters form a ring with no head. Both waiters in order, the on-stack one's lock found.
+TEST_F(SleepingLocksTest, MutexWithFirstWaiterRing) {
+  t_.add_struct("mutex", 0x18, {{"owner", 0x0, 8, "atomic_long_t"}, {"owner.counter", 0x0, 8, "s64"},
+                                {"wait_lock", 0x8, 4, "raw_spinlock_t"},
+                                {"first_waiter", 0x10, 8, "struct mutex_waiter *"}});
+  uint64_t o = k_.add_task(600, "owner", FakeKernel::kInterruptible);
+  uint64_t w1 = k_.add_task(601, "first", FakeKernel::kUninterruptible);
+  uint64_t w2 = k_.add_task(602, "second", FakeKernel::kUninterruptible);
+  uint64_t m = t_.add_global("ring_mutex", 0x18);
+  t_.set(m, "mutex", "owner", o | 0x1);
+  uint64_t n1 = stack_of(w1) + kWaiterOff, n2 = stack_of(w2) + kWaiterOff;
+  t_.set(n1, "mutex_waiter", "task", w1);
+  t_.set(n2, "mutex_waiter", "task", w2);
+  k_.list_init(n1);
+  k_.list_add_tail(n2, n1);
+  t_.write_u64(m + 0x10, n1);
+  t_.write_u64(stack_of(w1) + 0x3c40, m);
+  // A word pointing into the waiter's own stack must not pass for the lock.
+  t_.write_u64(stack_of(w1) + 0x3c48, n1 - 0x10);
+  HangSnapshot snap;
+  snap.tasks = {view(o, 600, "owner", {"__schedule", "schedule", "do_nanosleep"}),
+                view(w1, 601, "first", kMutexWait)};
+  auto locks = scan_sleeping_locks(t_, fields_, snap);
+  const SleepingLock* l = locks.lock_at(m);
+  ASSERT_NE(l, nullptr);
+  EXPECT_EQ(l->owner_task, o);
+  EXPECT_TRUE(l->waiters_complete);
+  EXPECT_EQ(l->waiters, (std::vector<uint64_t>{w1, w2}));
+  ASSERT_EQ(locks.blocked.size(), 1u);
+  EXPECT_EQ(locks.blocked[0].lock, m);
+
+  t_.write_u64(m + 0x10, 0);  // no waiter: an empty, complete list
+  auto again = read_sleeping_lock(t_, fields_, snap, SleepingLockKind::Mutex, m, 16);
+  ASSERT_TRUE(again);
+  EXPECT_TRUE(again->waiters.empty());
+  EXPECT_TRUE(again->waiters_complete);
+}
+
 // A plain rt_mutex on a non-RT kernel (PI futex, RCU boost): found through pi_blocked_on.
 TEST_F(SleepingLocksTest, PlainRtMutexOnANonRtKernel) {
   FakeTarget t2;
