@@ -61,8 +61,9 @@ bool is_spin_slowpath(const std::string& f) {
 }
 
 bool is_xcall_wait(const std::string& f) {
-  return starts_with_any(f, {"smp_call_function_single", "smp_call_function_many_cond", "csd_lock_wait",
-                             "__csd_lock_wait", "smp_call_function_any", "generic_exec_single"});
+  // 7.x's smp_call_function_single tail-calls __smp_call_function_single, which waits.
+  return starts_with_any(f, {"smp_call_function_single", "__smp_call_function_single", "smp_call_function_many_cond",
+                             "csd_lock_wait", "__csd_lock_wait", "smp_call_function_any", "generic_exec_single"});
 }
 
 // Entries of maskable hardware interrupts: they arrive only when IF is set, so the

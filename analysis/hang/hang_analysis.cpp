@@ -24,7 +24,7 @@ bool generic_frame(const std::string& f) {
       "schedule", "__schedule", "schedule_preempt_disabled", "schedule_timeout", "io_schedule",
       "__mutex_lock", "mutex_lock", "__mutex_lock_slowpath", "rwsem_down_", "down_read", "down_write",
       "native_queued_spin_lock_slowpath", "queued_spin_lock_slowpath", "__pv_queued_spin_lock_slowpath",
-      "_raw_spin_lock", "do_raw_spin_lock", "smp_call_function", "generic_exec_single", "csd_lock_wait",
+      "_raw_spin_lock", "do_raw_spin_lock", "smp_call_function", "__smp_call_function", "generic_exec_single", "csd_lock_wait",
       "asm_sysvec", "sysvec_", "__sysvec", "asm_common_interrupt", "common_interrupt", "irq_exit",
       "__irq_exit", "__do_softirq", "ret_from_fork", "kthread", "wait_for_completion", "__wait_for_common",
       "do_wait_for_common", "asm_exc_nmi", "exc_nmi", "default_do_nmi", "nmi_handle", "__x86_return_thunk",

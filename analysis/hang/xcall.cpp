@@ -154,7 +154,8 @@ class XcallReader {
   void stacks() {
     for (auto& [addr, e] : by_address_) attribute(e);
     for (const auto& task : snap_.tasks) {
-      if (task.on_cpu < 0 || !frames_have(task.frames, {"smp_call_function_single", "generic_exec_single"}))
+      if (task.on_cpu < 0 || !frames_have(task.frames, {"smp_call_function_single", "__smp_call_function_single",
+                                                          "generic_exec_single"}))
         continue;
       bool have = false;
       for (auto& [addr, e] : by_address_)

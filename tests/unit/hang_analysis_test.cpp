@@ -406,7 +406,8 @@ TEST_F(HangTest, TwoHolderCandidatesNeverMakeAConfirmedCycle) {
   act[2].lock = lock;
   act[2].lock_symbol = "two_lock";
   act[2].lock_evidence = "rdi points at a locked lock word";
-  act[2].holders = {HolderCandidate{1, "cpu 1 keeps the address"}, HolderCandidate{2, "cpu 2 keeps the address"}};
+  act[2].holders = {HolderCandidate{1, "cpu 1 keeps the address", HolderBasis::StackWord, ""},
+                     HolderCandidate{2, "cpu 2 keeps the address", HolderBasis::StackWord, ""}};
   auto x = scan_xcalls(t_, fields_, snap);
   auto l = scan_sleeping_locks(t_, fields_, snap);
   HangReport r = build_hang_report(snap, x, l, act);
