@@ -24,6 +24,16 @@ CACHE = Path(os.environ.get("KSTUCK_CACHE") or
              Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kstuck")
 
 
+# Where a CPU waits for its smp_call_function_single(wait=1): 7.x's
+# smp_call_function_single tail-calls __smp_call_function_single, which waits.
+XCALL_WAIT_FUNCTIONS = ("smp_call_function_single", "__smp_call_function_single")
+
+
+def in_xcall_wait(functions):
+    """Whether a stack (function names) waits in smp_call_function_single, any version."""
+    return any(f in XCALL_WAIT_FUNCTIONS for f in functions)
+
+
 class RigError(Exception):
     """A one-line reason the rig could not do its job."""
 

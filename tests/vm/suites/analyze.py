@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.vm import drgn_diff
+from tests.vm import drgn_diff, rig
 from tests.vm.rig import RigError, TestResult
 
 # no_timer_check: under TCG on a loaded host the IO-APIC timer check can time out and
@@ -108,7 +108,7 @@ def check_dump(name, cli, vmlinux, kver, dump, truth, kaslr, module_dirs=()):
     c = cpus.get(x_cpu, {})
     fns = _functions(c.get("stack"))
     out.append(TestResult(f"{name}-xcall-cpu",
-                          c.get("pid") == x_pid and "smp_call_function_single" in fns
+                          c.get("pid") == x_pid and rig.in_xcall_wait(fns)
                           and "kstuck_scenario_xcaller" in fns,
                           f"cpu {x_cpu}: pid={c.get('pid')} (truth {x_pid}) stack={fns[:6]}"))
 
@@ -161,7 +161,7 @@ def check_dump(name, cli, vmlinux, kver, dump, truth, kaslr, module_dirs=()):
     xc = ncpus.get(x_cpu, {})
     xfns = [f.get("function") for f in xc.get("frames", [])]
     out.append(TestResult(f"{name}-nmi-records-xcall-cpu",
-                          xc.get("pid") == x_pid and "smp_call_function_single" in xfns, f"frames={xfns[:6]}"))
+                          xc.get("pid") == x_pid and rig.in_xcall_wait(xfns), f"frames={xfns[:6]}"))
 
     # Focused views: bt by pid and by CPU, tasks filtered by state.
     stdout, stderr, rc, _ = run_cli(cli, vmlinux, dump, "bt", str(w_pid))

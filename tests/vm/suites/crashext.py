@@ -163,7 +163,7 @@ def truth_checks(workdir, truth):
              if isinstance(s, dict)}
     xcpu = int(truth.get("xcall_waiter.cpu", 2))
     res.append(TestResult("bt-matches-truth", "kstuck_scenario_irqoff_spin" in funcs.get(spin_cpu, [])
-                          and "smp_call_function_single" in funcs.get(xcpu, []),
+                          and rig.in_xcall_wait(funcs.get(xcpu, [])),
                           f"cpu {spin_cpu}: {funcs.get(spin_cpu, [])[:3]} cpu {xcpu}: {funcs.get(xcpu, [])[:3]}"))
     h = _json(workdir, "hang") or {}
     res.append(TestResult("hang-verdict-stuck", h.get("verdict") == "STUCK", f"verdict={h.get('verdict')}"))

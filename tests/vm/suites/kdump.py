@@ -139,7 +139,7 @@ def check_analyze(name, report, kver, truth, panic):
         c = cpus.get(x_cpu, {})
         fns = _functions(c.get("stack"))
         out.append(TestResult(f"{name}-analyze-xcall-cpu",
-                              c.get("pid") == x_pid and "smp_call_function_single" in fns,
+                              c.get("pid") == x_pid and rig.in_xcall_wait(fns),
                               f"cpu {x_cpu}: pid={c.get('pid')} (truth {x_pid}) stack={fns[:6]}"))
     w_pid, o_pid = _int(truth, "mutex_waiter.pid"), _int(truth, "mutex_owner.pid")
     w = tasks.get(w_pid, {})
@@ -214,7 +214,7 @@ def check_nmi(name, cli, kernel_vmlinux, dump, truth):
     x_cpu, x_pid = _int(truth, "xcall_waiter.cpu"), _int(truth, "xcall_waiter.pid")
     c = cpus.get(x_cpu, {})
     fns = [f.get("function", "") for f in c.get("frames", [])]
-    out.append(TestResult(f"{name}-nmi-xcall-cpu", c.get("pid") == x_pid and "smp_call_function_single" in fns,
+    out.append(TestResult(f"{name}-nmi-xcall-cpu", c.get("pid") == x_pid and rig.in_xcall_wait(fns),
                           f"cpu {x_cpu}: pid={c.get('pid')} (truth {x_pid}) frames={fns[:6]}"))
     return out
 

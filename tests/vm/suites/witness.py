@@ -116,7 +116,8 @@ def check_offline(name, fmt, hang, analyze, truth):
         cpu, pid = _int(truth, f"{role}.cpu"), _int(truth, f"{role}.pid")
         c = cpus.get(cpu, {})
         fns = _functions(c.get("stack"))
-        out.append(TestResult(f"{name}-{role}-cpu", c.get("pid") == pid and fn in fns,
+        ok_fn = rig.in_xcall_wait(fns) if role == "xcall_waiter" else fn in fns
+        out.append(TestResult(f"{name}-{role}-cpu", c.get("pid") == pid and ok_fn,
                               f"cpu {cpu}: pid={c.get('pid')} (truth {pid}) stack={fns[:6]}"))
     if fmt != "qemu":
         c0 = cpus.get(0, {})
