@@ -72,6 +72,12 @@ bool is_irq_entry(const std::string& f) {
   return starts_with_any(f, {"asm_sysvec_", "asm_common_interrupt", "asm_spurious_interrupt"});
 }
 
+// Entries of an NMI (the RCU-stall or hung-task backtrace, a perf NMI): it arrives with
+// IF clear or set, so what the interrupted context had is not known from the frames.
+bool is_nmi_entry(const std::string& f) {
+  return starts_with_any(f, {"asm_exc_nmi", "end_repeat_nmi", "repeat_nmi", "first_nmi", "nmi_restore"});
+}
+
 // An interrupt that runs cross-CPU calls' functions (smp_call_function*, irq_work, TTWU).
 bool is_xcall_handler(const std::string& f) {
   return starts_with_any(f, {"__flush_smp_call_function_queue", "flush_smp_call_function_queue",
@@ -222,8 +228,14 @@ std::vector<CpuActivity> classify_cpus(Target& target, const HangSnapshot& snap)
     // A dump often lands in a timer interrupt (reading the HPET is slow under TCG):
     // what the CPU is stuck on is the context the interrupt came in on.
     size_t first = 0;
-    for (size_t i = 0; i < c.frames.size(); ++i)
+    bool through_nmi = false;
+    for (size_t i = 0; i < c.frames.size(); ++i) {
       if (is_irq_entry(c.frames[i].function)) first = i + 1;
+      if (is_nmi_entry(c.frames[i].function)) {
+        first = i + 1;
+        through_nmi = true;
+      }
+    }
     const bool in_irq = first > 0 && first < c.frames.size();
     if (in_irq) a.interrupted_by = c.frames.front().function;
     // An idle CPU serving a cross-CPU call is busy in that call's function, not idle: the
@@ -236,6 +248,8 @@ std::vector<CpuActivity> classify_cpus(Target& target, const HangSnapshot& snap)
                     [](const StackFrame& f) { return is_xcall_handler(f.function); });
     if (!in_irq || serving_xcall_from_idle)
       first = 0;
+    else if (through_nmi)
+      a.irqs_off = std::nullopt;  // the registers are the NMI handler's (IF clear), not the context's
     else
       a.irqs_off = false;
     a.where = first < c.frames.size() ? c.frames[first].function : std::string();

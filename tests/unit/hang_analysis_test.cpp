@@ -510,6 +510,28 @@ TEST_F(HangTest, WaiterInsideATimerInterruptStillWaits) {
   EXPECT_EQ(r2.signature, r.signature);
 }
 
+// A QEMU dump can catch the waiting CPU inside an NMI (an RCU-stall backtrace printing):
+// it still waits in the xcall it interrupted; whether that context had IRQs off is unknown.
+TEST_F(HangTest, WaiterInsideAnNmiStillWaits) {
+  uint64_t waiter = k_.add_task(113, "xcall/2", FakeKernel::kRunning, 2);
+  uint64_t spinner = k_.add_task(112, "spin/3", FakeKernel::kRunning, 3);
+  csd_on_stack(waiter, 3, "remote_func");
+  std::vector<std::string> fr = {"vprintk_store", "nmi_cpu_backtrace", "default_do_nmi", "exc_nmi",
+                                 "end_repeat_nmi", "__smp_call_function_single", "caller_fn"};
+  HangSnapshot snap;
+  snap.cpus = {cpu_view(2, waiter, true, fr, stack_of(waiter) + 0x3d00),
+               cpu_view(3, spinner, true, {"read_hpet", "spin_fn"}, stack_of(spinner) + 0x3f00)};
+  snap.tasks = {view(waiter, 113, "xcall/2", 'R', 2, fr, 0x3d00), view(spinner, 112, "spin/3", 'R', 3, {"spin_fn"}, 0x3f00)};
+  auto act = classify_cpus(t_, snap);
+  EXPECT_EQ(act[0].doing, CpuDoing::XcallWait);
+  EXPECT_FALSE(act[0].irqs_off.has_value());
+  EXPECT_EQ(act[0].interrupted_by, "vprintk_store");
+  HangReport r = report(snap);
+  ASSERT_FALSE(r.verdict.chain.empty());
+  EXPECT_EQ(r.graph.nodes()[r.verdict.chain[0]].id, "cpu:2");
+  EXPECT_EQ(r.graph.nodes()[r.verdict.chain.back()].id, "cpu:3");
+}
+
 TEST_F(HangTest, MixedCycleNamesBothCpusTheCsdAndTheLock) {
   uint64_t holder = k_.add_task(113, "mixh/2", FakeKernel::kRunning, 2);
   uint64_t spinner = k_.add_task(114, "mixs/3", FakeKernel::kRunning, 3);
