@@ -253,6 +253,7 @@ std::vector<CpuActivity> classify_cpus(Target& target, const HangSnapshot& snap)
     else
       a.irqs_off = false;
     a.where = first < c.frames.size() ? c.frames[first].function : std::string();
+    a.context_frame = first < c.frames.size() ? first : 0;
     // Only the innermost frames say what the CPU does now; deeper ones are its callers.
     bool slow = false, xcall = false;
     for (size_t i = first; i < c.frames.size() && i < first + 3; ++i) {

@@ -53,6 +53,7 @@ struct CpuActivity {
   std::optional<bool> irqs_off;  // from EFLAGS.IF of the saved registers
   std::string where;             // the function it is in (below any interrupt it is handling)
   std::string interrupted_by;    // the innermost function of an interrupt on top, if any
+  size_t context_frame = 0;      // frames[context_frame] is `where`: the interrupted context's
   uint64_t lock = 0;             // SpinlockWait: the lock word, when recovered
   std::string lock_symbol;
   std::string lock_evidence;

@@ -214,6 +214,11 @@ class Builder {
       n.func = first_specific(c->frames);
     }
     if (const CpuActivity* a = activity(cpu)) {
+      // What the CPU waits in is the interrupted context's (a timer interrupt or an NMI
+      // backtrace on top is where the sample landed, not the bug: same signature).
+      if (const CpuView* c = snap_.cpu(cpu); c && a->context_frame > 0 && a->context_frame < c->frames.size())
+        n.func = first_specific(std::vector<StackFrame>(c->frames.begin() + static_cast<long>(a->context_frame),
+                                                        c->frames.end()));
       n.irqs_off = a->irqs_off;
       n.spinning = a->spinning();
       n.idle = a->doing == CpuDoing::Idle;  // an idle task serving an xcall is busy

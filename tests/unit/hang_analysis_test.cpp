@@ -530,6 +530,9 @@ TEST_F(HangTest, WaiterInsideAnNmiStillWaits) {
   ASSERT_FALSE(r.verdict.chain.empty());
   EXPECT_EQ(r.graph.nodes()[r.verdict.chain[0]].id, "cpu:2");
   EXPECT_EQ(r.graph.nodes()[r.verdict.chain.back()].id, "cpu:3");
+  // The same wait sampled outside the NMI is the same bug.
+  snap.cpus[0].frames.erase(snap.cpus[0].frames.begin(), snap.cpus[0].frames.begin() + 5);
+  EXPECT_EQ(report(snap).signature, r.signature);
 }
 
 TEST_F(HangTest, MixedCycleNamesBothCpusTheCsdAndTheLock) {
