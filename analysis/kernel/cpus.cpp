@@ -310,6 +310,12 @@ Result<CpuSet> load_cpus(Fields& fields) {
     }
   }
   auto rq_sym = t.symbol_address("runqueues");
+  // An offline CPU keeps its idle task (swapper/N), which is on no task list.
+  for (int cpu : set.offline) {
+    auto off = t.per_cpu_offset(cpu);
+    if (!off || !rq_sym) continue;
+    if (auto v = fields.read_ptr(*rq_sym + *off, "rq", "idle"); v && is_kernel_pointer(*v)) set.offline_idle.push_back(*v);
+  }
   for (int cpu = 0; cpu < nr_cpu_ids; ++cpu) {
     if (!(words[cpu / 64] >> (cpu % 64) & 1)) continue;
     CpuInfo c;

@@ -41,6 +41,7 @@ struct CpuInfo {
 struct CpuSet {
   std::vector<CpuInfo> cpus;          // online CPUs, ascending
   std::vector<int> offline;           // present (or possible) CPUs that were offline
+  std::vector<uint64_t> offline_idle; // their idle tasks (rq->idle): tasks too, on no CPU
   int register_notes = 0;             // register notes the dump holds
   std::vector<std::string> problems;  // global ones (online mask unreadable, notes unmatched, ...)
   // The newest scheduler clock among the CPUs: "now" for ages (a wedged CPU's is stale).

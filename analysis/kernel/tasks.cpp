@@ -112,6 +112,7 @@ TaskSet load_tasks(Fields& f, const CpuSet& cpus, const TaskLimits& limits, void
   }
   for (const auto& c : cpus.cpus)
     if (c.idle && is_kernel_pointer(c.idle)) add(c.idle);
+  for (uint64_t idle : cpus.offline_idle) add(idle);
   // Without the symbol the built-in letters are right for every kernel 4.14..7.3; a table
   // that exists but cannot be read is worth a line.
   if (!states.from_kernel && target.symbol_address("task_state_array"))

@@ -68,6 +68,8 @@ TEST_F(CpuNotes, NotesMatchCrashNotesWithACpuOffline) {
   with_crash_notes();
   present_all();
   set_online(0b1101);
+  uint64_t idle1 = k_.add_task(1001, "swapper/1", FakeKernel::kRunning, 1);
+  t_.write_u64(k_.per_cpu_addr(1, "runqueues") + 0x10, idle1);  // rq->idle of the offline CPU
   for (int cpu : {0, 2, 3}) save_crash_note(cpu, regs_of(cpu, pid_of(cpu)));
   t_.set_registers(0, regs_of(0, pid_of(0)));
   t_.set_registers(1, regs_of(2, pid_of(2)));
@@ -77,6 +79,7 @@ TEST_F(CpuNotes, NotesMatchCrashNotesWithACpuOffline) {
   ASSERT_TRUE(cpus) << cpus.error().describe();
   ASSERT_EQ(cpus->cpus.size(), 3u);
   EXPECT_EQ(cpus->offline, std::vector<int>{1});
+  EXPECT_EQ(cpus->offline_idle, std::vector<uint64_t>{idle1});  // swapper/1 is still a task
   EXPECT_EQ(cpus->register_notes, 3);
   for (int cpu : {0, 2, 3}) {
     const CpuInfo* c = cpus->find(cpu);
