@@ -32,6 +32,10 @@ from drgn.helpers.linux.percpu import per_cpu
 from drgn.helpers.linux.pid import for_each_task
 from drgn.helpers.linux.rbtree import rbtree_inorder_for_each_entry
 
+# The note parser is dump_check's (stdlib only), so this script run by /usr/bin/python3 shares it.
+sys.path.insert(0, str(__import__('pathlib').Path(__file__).resolve().parents[2]))
+from tests.vm.dump_check import elf_notes  # noqa: E402
+
 NT_PRSTATUS = 1
 PRSTATUS_PID = 32
 PRSTATUS_REGS = 112
@@ -40,22 +44,6 @@ USER_REGS = ("r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8",
              "rdi", "orig_rax", "rip", "cs", "eflags", "rsp", "ss")
 MAX_FRAMES = 128
 MAX_WAITERS = 4096
-
-
-def _notes(blob):
-    """(name, type, desc) of an ELF note sequence, bounded."""
-    pos = 0
-    for _ in range(4096):
-        if pos + 12 > len(blob):
-            return
-        namesz, descsz, ntype = struct.unpack_from("<III", blob, pos)
-        pos += 12
-        name_end = pos + ((namesz + 3) & ~3)
-        desc_end = name_end + ((descsz + 3) & ~3)
-        if namesz == 0 and descsz == 0 and ntype == 0 or desc_end > len(blob):
-            return
-        yield blob[pos:pos + namesz].rstrip(b"\0"), ntype, blob[name_end:name_end + descsz]
-        pos = desc_end
 
 
 def _prstatus(desc):
@@ -94,7 +82,7 @@ def file_notes(path):
                         f.seek(off_note)
                         blobs.append(f.read(size_note))
     for blob in blobs:
-        for name, ntype, desc in _notes(blob):
+        for name, ntype, desc in elf_notes(blob):
             if name == b"CORE" and ntype == NT_PRSTATUS:
                 p = _prstatus(desc)
                 if p:
@@ -114,7 +102,7 @@ def crash_note(prog, cpu):
         blob = prog.read(addr, 512)
     except (drgn.FaultError, LookupError, ValueError, OverflowError):
         return None
-    for name, ntype, desc in _notes(blob):
+    for name, ntype, desc in elf_notes(blob):
         if name == b"CORE" and ntype == NT_PRSTATUS:
             return _prstatus(desc)
         return None

@@ -55,8 +55,8 @@ def _unflatten(data, limit=1 << 34):
     return bytes(out)
 
 
-def _notes(blob):
-    """Yields (name, type, desc) of an ELF note sequence."""
+def elf_notes(blob):
+    """Yields (name, type, desc) of an ELF note sequence, bounded (also used by drgn_view)."""
     pos = 0
     for _ in range(4096):
         if pos + 12 > len(blob):
@@ -72,7 +72,7 @@ def _notes(blob):
 
 
 def _parse_notes(info, blob):
-    for name, ntype, desc in _notes(blob):
+    for name, ntype, desc in elf_notes(blob):
         if name == b"CORE" and ntype == NT_PRSTATUS and len(desc) >= PRSTATUS_REGS + USER_REGS_RIP + 8:
             pid = struct.unpack_from("<i", desc, PRSTATUS_PID)[0]
             rip = struct.unpack_from("<Q", desc, PRSTATUS_REGS + USER_REGS_RIP)[0]
