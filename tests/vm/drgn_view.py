@@ -109,6 +109,11 @@ def crash_note(prog, cpu):
     return None
 
 
+def fault(e):
+    """A drgn FaultError as {message, address}: what a page the dump lacks looks like."""
+    return {"message": str(e), "address": hex(e.address) if getattr(e, "address", None) is not None else None}
+
+
 def frames_of(trace):
     """One entry per physical frame (inline frames share their caller's pc): the ELF
     symbol's name, as kstuck names a frame. Returns (frames, why drgn stopped early or
@@ -202,6 +207,30 @@ def rt_lock_view(prog, out, base_address):
     return out
 
 
+def wait_ring(prog, lock, wtype):
+    """Pids of a mutex's or rwsem's waiters in queue order, decided by drgn's type of the
+    lock: a `wait_list` head, or (Linux 7.1, 25500ba7e77c "locking/mutex: Remove the
+    list_head from struct mutex" and the rwsem change of that series) `first_waiter`, a
+    pointer into a ring of waiters linked through their `list` with no head."""
+    members = {m.name for m in lock.type_.members if m.name}
+    waiters = []
+    if "wait_list" in members:
+        for w in list_for_each_entry(wtype, lock.wait_list.address_of_(), "list"):
+            waiters.append(w.task.pid.value_())
+            if len(waiters) >= MAX_WAITERS:
+                break
+        return waiters
+    first = lock.first_waiter.value_()
+    w = first
+    while w:
+        waiter = Object(prog, wtype, address=w)
+        waiters.append(waiter.task.pid.value_())
+        w = drgn.container_of(waiter.list.next, wtype, "list").value_()
+        if w == first or len(waiters) >= MAX_WAITERS:
+            break
+    return waiters
+
+
 def lock_view(prog, kind, address, rt_base=None):
     """Owner word and wait list of a mutex or rwsem read with drgn's types."""
     out = {"kind": kind, "address": hex(address)}
@@ -230,12 +259,7 @@ def lock_view(prog, kind, address, rt_base=None):
                 out["owner_pid"] = Object(prog, "struct task_struct", address=owner).pid.value_()
             except drgn.FaultError:
                 out["owner_pid"] = None
-        waiters = []
-        for w in list_for_each_entry(wtype, lock.wait_list.address_of_(), "list"):
-            waiters.append(w.task.pid.value_())
-            if len(waiters) >= MAX_WAITERS:
-                break
-        out["waiters"] = waiters
+        out["waiters"] = wait_ring(prog, lock, wtype)
     except Exception as e:
         out["error"] = f"{type(e).__name__}: {e}"
     return out
@@ -282,10 +306,15 @@ def view(dump, vmlinux, kos, locks, names=()):
     for cpu in online:
         c = {"cpu": cpu}
         rq = per_cpu(prog["runqueues"], cpu)
-        curr = rq.curr
-        c["task"] = hex(curr.value_())
-        c["pid"] = curr.pid.value_()
-        c["comm"] = curr.comm.string_().decode(errors="replace")
+        try:
+            curr = rq.curr
+            c["task"] = hex(curr.value_())
+            c["pid"] = curr.pid.value_()
+            c["comm"] = curr.comm.string_().decode(errors="replace")
+        except drgn.FaultError as e:
+            c.update(frames=[], unreadable=fault(e))
+            cpus.append(c)
+            continue
         note = crash_note(prog, cpu)
         if note:
             c["registers_from"] = "crash_notes"
@@ -306,17 +335,27 @@ def view(dump, vmlinux, kos, locks, names=()):
             c["error"] = f"no registers: no crash_notes entry, {len(notes)} file notes for {len(possible)} CPUs"
         cpus.append(c)
     tasks = {}
-    for t in for_each_task(prog):
-        tasks[t.value_()] = t
+    try:
+        for t in for_each_task(prog):
+            tasks[t.value_()] = t
+    except drgn.FaultError as e:
+        problems.append(f"task list walk stopped after {len(tasks)} tasks: {fault(e)}")
     for cpu in possible:
-        idle = per_cpu(prog["runqueues"], cpu).idle
-        if idle.value_():
-            tasks.setdefault(idle.value_(), idle)
+        try:
+            idle = per_cpu(prog["runqueues"], cpu).idle
+            if idle.value_():
+                tasks.setdefault(idle.value_(), idle)
+        except drgn.FaultError as e:
+            problems.append(f"CPU {cpu}'s idle task: {fault(e)}")
     by_cpu = {c["cpu"]: c for c in cpus}
     note_pids = {p for p, _ in notes}
     task_out = []
     for addr, t in tasks.items():
-        e = {"task": hex(addr), "pid": t.pid.value_(), "comm": t.comm.string_().decode(errors="replace")}
+        try:
+            e = {"task": hex(addr), "pid": t.pid.value_(), "comm": t.comm.string_().decode(errors="replace")}
+        except drgn.FaultError as err:
+            task_out.append({"task": hex(addr), "frames": [], "unreadable": fault(err)})
+            continue
         if addr in current:
             c = by_cpu[current[addr]]
             e["current_on"] = current[addr]
