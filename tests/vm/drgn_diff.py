@@ -23,6 +23,7 @@ from its own registers (per-CPU crash_notes, else the note at the CPU's index).
 """
 import argparse
 import json
+import os
 import shutil
 import struct
 import subprocess
@@ -38,9 +39,26 @@ from tests.vm import dump_check  # noqa: E402
 from tests.vm.rig import TestResult  # noqa: E402
 from tests.vm import drgn_known_defects  # noqa: E402
 
-# Debian's python3-drgn lives in /usr/lib/python3/dist-packages: only the system
-# interpreter sees it (the rig may run under another python3).
-DRGN_PYTHON = "/usr/bin/python3"
+# The referee is Debian 13's drgn (python3-drgn 0.0.31 with its python3.13, fetched into
+# the cache by scripts/fetch-drgn and run through trixie's own loader): Debian 12's 0.0.22
+# cannot unwind through the ORC of 6.3+ kernels nor load 6.4+ modules, which left every
+# user task of 6.12 and 7.x uncompared. KSTUCK_DRGN_PYTHON picks another interpreter
+# (/usr/bin/python3 for Debian 12's own python3-drgn).
+FETCH_DRGN = Path(__file__).resolve().parents[2] / "scripts" / "fetch-drgn"
+_drgn_python = None
+
+
+def drgn_python():
+    """The interpreter that runs drgn_view.py (fetched once per process)."""
+    global _drgn_python
+    if _drgn_python is None:
+        _drgn_python = os.environ.get("KSTUCK_DRGN_PYTHON")
+    if _drgn_python is None:
+        p, err = _run([str(FETCH_DRGN), "trixie"], timeout=1800)
+        if p is None or p.returncode != 0:
+            raise RuntimeError(f"scripts/fetch-drgn trixie failed: {err}")
+        _drgn_python = p.stdout.decode().strip().splitlines()[-1]
+    return _drgn_python
 VIEW = Path(__file__).resolve().parent / "drgn_view.py"
 UTS_SYSNAME = 12  # new_utsname in disk_dump_header: 6 fields of 65 bytes after signature[8], version
 
@@ -48,7 +66,8 @@ UTS_SYSNAME = 12  # new_utsname in disk_dump_header: 6 fields of 65 bytes after 
 class Env:
     """What the known-defect entries may test: the dump and the kernel's type facts."""
 
-    def __init__(self, container, qemu, release, facts):
+    def __init__(self, container, qemu, release, facts, drgn=""):
+        self.drgn = drgn                # drgn's version ("0.0.31")
         self.container = container      # "kdump", "flattened-kdump", "elf"
         self.qemu = qemu                # written by QEMU's dump-guest-memory (empty utsname in the header)
         self.release = release
@@ -152,7 +171,7 @@ def lock_specs(mutexes):
 
 
 def drgn_json(dump, vmlinux, kos, locks, names_file=None):
-    cmd = [DRGN_PYTHON, str(VIEW), str(dump), str(vmlinux)]
+    cmd = [drgn_python(), str(VIEW), str(dump), str(vmlinux)]
     if names_file:
         cmd += ["--names", str(names_file)]
     for k in kos:
@@ -355,7 +374,8 @@ def compare(ctx, dump, vmlinux, module_dir=None, label=None, cli=None):
                 return [TestResult(name, True, f"not compared: drgn cannot read this dump, known drgn defect "
                                                f"{defect} ({e})")]
             return [TestResult(name, False, f"drgn: {e}")]
-    env = Env(info.fmt, not info.release and info.fmt != "elf", dv.get("release", ""), dv.get("facts", {}))
+    env = Env(info.fmt, not info.release and info.fmt != "elf", dv.get("release", ""), dv.get("facts", {}),
+              dv.get("drgn", ""))
     diffs, counts = diff_views(analyze, mutexes, dv)
     explained, unexplained = [], []
     for d in diffs:
@@ -396,7 +416,8 @@ def selftest(dump, vmlinux, module_dir, cli):
         names.write_text(json.dumps(frame_names(analyze)))
         dv = drgn_json(path, vmlinux, module_files(module_dir),
                        lock_specs(mutexes), names)
-    env = Env(info.fmt, not info.release and info.fmt != "elf", dv.get("release", ""), dv.get("facts", {}))
+    env = Env(info.fmt, not info.release and info.fmt != "elf", dv.get("release", ""), dv.get("facts", {}),
+              dv.get("drgn", ""))
 
     def unexplained(a, m):
         return [json.dumps(d, sort_keys=True) for d in diff_views(a, m, dv)[0]

@@ -75,7 +75,7 @@ DEFECTS = [
                "stack). Accepted only on a kernel whose struct orc_entry has 'signal', and only when "
                "drgn raised that error.",
         kinds=frozenset({"cpu-stack", "task-stack"}),
-        applies=lambda env: env.has_member("struct orc_entry", "signal"),
+        applies=lambda env: env.drgn == "0.0.22" and env.has_member("struct orc_entry", "signal"),
         matches=_orc_type_unknown),
     KnownDefect(
         id="drgn-0.0.22-module-memory",
@@ -85,7 +85,7 @@ DEFECTS = [
                "name and drgn cannot unwind past it. Accepted only on a kernel whose struct module has "
                "no core_layout, and only when drgn agrees with kstuck up to that frame (same pc).",
         kinds=frozenset({"cpu-stack", "task-stack"}),
-        applies=lambda env: (env.has_member("struct module", "mem")
+        applies=lambda env: (env.drgn == "0.0.22" and env.has_member("struct module", "mem")
                              and not env.has_member("struct module", "core_layout")),
         matches=_module_frame_unnamed),
     KnownDefect(
