@@ -15,6 +15,7 @@ const char* walk_status_name(WalkStatus s) {
     case WalkStatus::Cycle: return "cycle";
     case WalkStatus::Fault: return "read fault";
     case WalkStatus::BadPointer: return "bad pointer";
+    case WalkStatus::Changed: return "changed while reading";
   }
   return "unknown";
 }
@@ -22,9 +23,12 @@ const char* walk_status_name(WalkStatus s) {
 namespace {
 
 // Shared walk: next_of reads a node's successor; done says the walk reached the end.
+// prev_offset: where a node of a doubly linked list keeps its prev pointer, checked on a
+// live target only (a dump's memory does not change; a bad back link there is left to the
+// walk's other checks, as before).
 template <typename IsEnd>
 ListWalk walk(Target& target, uint64_t start_node, uint64_t next_offset, uint64_t member_offset, size_t limit,
-              IsEnd is_end, bool null_ends) {
+              IsEnd is_end, bool null_ends, std::optional<uint64_t> prev_offset = std::nullopt) {
   ListWalk w;
   std::unordered_set<uint64_t> seen;
   uint64_t node = start_node;
@@ -57,6 +61,17 @@ ListWalk walk(Target& target, uint64_t start_node, uint64_t next_offset, uint64_
       w.error = next.error();
       return w;
     }
+    if (prev_offset && target.live() && *next) {
+      // A node deleted meanwhile (list_del_rcu keeps its next) or moved to another list:
+      // its successor's prev no longer names it. What follows is not this list's.
+      auto back = read_u64(target, *next + *prev_offset);
+      if (!back || *back != node) {
+        w.status = WalkStatus::Changed;
+        w.bad_link = node;
+        w.error = Error(ErrorKind::Format, "changed while reading: the node after this one no longer links back", node);
+        return w;
+      }
+    }
     from = node;
     node = *next;
   }
@@ -73,7 +88,8 @@ ListWalk walk_list(Target& target, uint64_t head, uint64_t member_offset, size_t
     w.error = first.error();
     return w;
   }
-  return walk(target, *first, 0, member_offset, limit, [head](uint64_t n) { return n == head; }, false);
+  // struct list_head { next; prev; }
+  return walk(target, *first, 0, member_offset, limit, [head](uint64_t n) { return n == head; }, false, uint64_t{8});
 }
 
 ListWalk walk_singly(Target& target, uint64_t first, uint64_t next_offset, uint64_t member_offset, size_t limit) {

@@ -17,6 +17,8 @@ enum class WalkStatus {
   Cycle,      // a node came round again without passing the head: a corrupt list
   Fault,      // a next pointer could not be read (error says where)
   BadPointer, // a next pointer is NULL or not a kernel address
+  Changed,    // live memory: a node's successor no longer links back to it (it moved or
+              // left the list while being read)
 };
 
 const char* walk_status_name(WalkStatus s);

@@ -43,6 +43,9 @@ struct CpuRegisters {
   uint64_t get(Index i) const { return regs[i]; }
   // The pid the note names: for QEMU's dumps this is vCPU+1, not a task's pid.
   int64_t note_pid = -1;
+  // The task_struct the registers belong to, when their source says (an NMI capture's
+  // record does; a dump's note does not): 0 unknown.
+  uint64_t task = 0;
 };
 
 // A kernel under analysis: a vmcore (KdumpTarget), a crash session (CrashTarget),
@@ -71,6 +74,14 @@ class Target {
   virtual Result<CpuRegisters> cpu_registers(int index) = 0;
   // A VMCOREINFO value ("OSRELEASE", "CRASHTIME", "KERNELOFFSET", ...), if the dump has it.
   virtual std::optional<std::string> vmcoreinfo(std::string_view key) = 0;
+
+  // Registers of CPU `cpu` (by number, no note matching) from an NMI capture taken at
+  // one instant, as a live target has them. nullopt: this target has no such capture
+  // (a dump: its notes are cpu_registers()); an error: why this CPU's are unknown.
+  virtual std::optional<Result<CpuRegisters>> captured_registers(int /*cpu*/) { return std::nullopt; }
+  // True when memory may change while it is read (the running kernel): list walks then
+  // check each node's back link and stop with "changed while reading".
+  virtual bool live() const { return false; }
 };
 
 // Typed helpers over Target::read.

@@ -216,6 +216,7 @@ const char* regs_match_name(RegsMatch m) {
     case RegsMatch::CrashMemory: return "crash_notes memory";
     case RegsMatch::QemuOrder: return "QEMU vCPU order";
     case RegsMatch::DumpOrder: return "note order";
+    case RegsMatch::NmiCapture: return "NMI capture";
   }
   return "?";
 }
@@ -351,6 +352,30 @@ Result<CpuSet> load_cpus(Fields& fields) {
   }
   if (set.cpus.empty()) set.problems.push_back("no CPU is online in __cpu_online_mask");
 
+  // A live target's NMI capture names each record's CPU: no notes to match. The CPU
+  // runs on the captured task's stack, which may differ from `current` read a moment
+  // later (a busy CPU switched tasks in between): the registers decide.
+  if (t.captured_registers(set.cpus.empty() ? 0 : set.cpus.front().cpu)) {
+    for (auto& c : set.cpus) {
+      auto r = t.captured_registers(c.cpu);
+      if (!r || !*r) {
+        c.problems.push_back("registers: " + (r ? r->error().describe() : std::string("not captured")));
+        continue;
+      }
+      c.regs = **r;
+      c.regs_match = RegsMatch::NmiCapture;
+      uint64_t now = c.current_task ? c.current_task : c.curr;
+      if (c.regs->task && is_kernel_pointer(c.regs->task) && c.regs->task != now) {
+        if (now)
+          c.problems.push_back("changed while reading: the NMI capture saw pid " + std::to_string(c.regs->note_pid) +
+                               " on this CPU, its current task is pid " + std::to_string(task_pid(fields, now)) +
+                               " now");
+        c.current_task = c.regs->task;
+      }
+    }
+    decide_clocks(fields, set);
+    return set;
+  }
   // The dump's register notes, in the dump's order; kdump leaves out CPUs that saved none.
   int bound = nr_cpu_ids;
   for (const auto& c : set.cpus) bound = std::max(bound, c.cpu + 1);

@@ -20,6 +20,7 @@ enum class RegsMatch {
   CrashMemory,  // taken from this CPU's crash_notes buffer (the dump's note list lacks it)
   QemuOrder,    // a QEMU dump: one note per vCPU, in vCPU order (pids 1..n are QEMU's, not tasks')
   DumpOrder,    // nothing identifies the notes: the n-th note of the n-th online CPU, pid checked
+  NmiCapture,   // a live target's NMI capture: one record per CPU number (Target::captured_registers)
 };
 const char* regs_match_name(RegsMatch m);
 

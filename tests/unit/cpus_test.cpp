@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <map>
 
 #include "analysis/kernel/kernel_model.h"
 #include "analysis/kernel/task_state.h"
@@ -341,6 +342,51 @@ TEST(TaskStates, AnUnreadableTableFallsBackAndIsReported) {
   TaskSet set = load_tasks(f, load_cpus(f).value());
   ASSERT_FALSE(set.problems.empty());
   EXPECT_NE(set.problems.back().find("task state letters built in"), std::string::npos);
+}
+
+// A live target's view: the FakeKernel's memory plus an NMI capture by CPU number.
+class CapturingTarget : public Target {
+ public:
+  explicit CapturingTarget(FakeTarget& base) : base_(base) {}
+  Result<void> read(uint64_t a, std::span<std::byte> out) override { return base_.read(a, out); }
+  Result<uint64_t> symbol_address(std::string_view n) override { return base_.symbol_address(n); }
+  Result<Symbol> symbol_at(uint64_t a) override { return base_.symbol_at(a); }
+  Result<uint64_t> struct_size(std::string_view s) override { return base_.struct_size(s); }
+  Result<TypeMember> member(std::string_view s, std::string_view m) override { return base_.member(s, m); }
+  Result<uint64_t> per_cpu_offset(int cpu) override { return base_.per_cpu_offset(cpu); }
+  Result<CpuRegisters> cpu_registers(int) override { return fail(ErrorKind::NotFound, "live: no notes"); }
+  std::optional<std::string> vmcoreinfo(std::string_view) override { return std::nullopt; }
+  std::optional<Result<CpuRegisters>> captured_registers(int cpu) override {
+    auto it = captured.find(cpu);
+    if (it == captured.end()) return Result<CpuRegisters>(fail(ErrorKind::NotFound, "CPU did not answer the NMI"));
+    return Result<CpuRegisters>(it->second);
+  }
+  bool live() const override { return true; }
+  std::map<int, CpuRegisters> captured;
+
+ private:
+  FakeTarget& base_;
+};
+
+TEST_F(CpuNotes, LiveCaptureGoesByCpuNumberAndItsTaskDecidesTheStack) {
+  CapturingTarget live(t_);
+  for (int cpu : {0, 1, 3}) live.captured[cpu] = regs_of(cpu, pid_of(cpu));
+  // CPU 3 ran another task at the NMI than the one current when memory was read.
+  uint64_t earlier = k_.add_task(300, "earlier", 0, 3);
+  live.captured[3].task = earlier;
+  live.captured[3].note_pid = 300;
+  Fields f(live);
+  auto cpus = load_cpus(f).value();
+  EXPECT_EQ(cpus.register_notes, 0);
+  EXPECT_EQ(cpus.find(0)->regs_match, RegsMatch::NmiCapture);
+  EXPECT_EQ(cpus.find(1)->regs->get(CpuRegisters::rip), 0xffffffff81000001ULL);
+  EXPECT_FALSE(cpus.find(2)->regs);
+  ASSERT_FALSE(cpus.find(2)->problems.empty());
+  EXPECT_NE(cpus.find(2)->problems.back().find("did not answer the NMI"), std::string::npos);
+  EXPECT_EQ(cpus.find(3)->current_task, earlier);
+  ASSERT_FALSE(cpus.find(3)->problems.empty());
+  EXPECT_NE(cpus.find(3)->problems.back().find("changed while reading: the NMI capture saw pid 300"), std::string::npos)
+      << cpus.find(3)->problems.back();
 }
 
 }  // namespace

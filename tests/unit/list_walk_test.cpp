@@ -120,5 +120,53 @@ TEST(Fields, CStringIsBoundedAndStopsAtNul) {
   EXPECT_FALSE(read_c_string(t, a, 4096));
 }
 
+// The running kernel (a live target): memory changes between reads.
+class LiveFakeTarget : public FakeTarget {
+ public:
+  bool live() const override { return true; }
+};
+
+struct LiveTaskList : ::testing::Test {
+  LiveFakeTarget t;
+  FakeKernel k{t};
+  Fields f{t};
+  uint64_t tasks_off() { return f.offset("task_struct", "tasks").value(); }
+  uint64_t head() { return k.init_task() + tasks_off(); }
+};
+
+TEST_F(LiveTaskList, IntactListWalksToTheEnd) {
+  uint64_t a = k.add_task(1, "init"), b = k.add_task(2, "kthreadd");
+  ListWalk w = walk_list(t, head(), tasks_off(), 100);
+  EXPECT_EQ(w.status, WalkStatus::Complete);
+  EXPECT_EQ(w.entries, (std::vector<uint64_t>{a, b}));
+}
+
+// list_del_rcu(b) as a reader sees it halfway: c.prev -> a and b.prev poisoned, while
+// a.next still reads b (the store to it not yet visible). b no longer links back.
+template <typename T>
+std::vector<uint64_t> delete_second_halfway(T& t, FakeKernel& k, uint64_t tasks_off) {
+  uint64_t a = k.add_task(1, "init"), b = k.add_task(2, "kthreadd"), c = k.add_task(3, "x");
+  t.write_u64(c + tasks_off + 8, a + tasks_off);
+  t.write_u64(b + tasks_off + 8, 0xdead000000000122ULL);  // LIST_POISON2
+  return {a, b, c};
+}
+
+TEST_F(LiveTaskList, NodeDeletedWhileReadingEndsTheWalkAsChanged) {
+  auto abc = delete_second_halfway(t, k, tasks_off());
+  ListWalk w = walk_list(t, head(), tasks_off(), 100);
+  EXPECT_EQ(w.status, WalkStatus::Changed);
+  EXPECT_EQ(w.entries, (std::vector<uint64_t>{abc[0]}));
+  EXPECT_EQ(w.bad_link, abc[0] + tasks_off());
+  EXPECT_STREQ(walk_status_name(w.status), "changed while reading");
+}
+
+TEST_F(TaskList, ADumpsBackLinksAreNotChecked) {
+  // The same bytes in a dump (memory that does not change): the walk follows next.
+  auto abc = delete_second_halfway(t, k, tasks_off());
+  ListWalk w = walk_list(t, head(), tasks_off(), 100);
+  EXPECT_EQ(w.status, WalkStatus::Complete);
+  EXPECT_EQ(w.entries, abc);
+}
+
 }  // namespace
 }  // namespace kstuck
