@@ -17,6 +17,7 @@ static_assert(offsetof(nmi_dump_cpu, regs) == 72);
 static_assert(offsetof(nmi_dump_cpu, frames) == 240);
 static_assert(offsetof(nmi_dump_snapshot, stall_ns) == 72);
 static_assert(offsetof(nmi_dump_buffer_header, write_seq) == 40);
+static_assert(offsetof(nmi_dump_buffer_header, pinned_slots) == NMI_DUMP_BUFFER_HEADER_SIZE_1_0);
 static_assert(NMI_DUMP_NR_REGS == 21);
 
 namespace {
@@ -106,7 +107,8 @@ std::optional<NmiSnapshot> parse_slot(std::span<const std::byte> slot, uint32_t 
       snap->timeout_ms = s.timeout_ms;
       if (s.stalled_cpu != 0xffffffffu) snap->stalled_cpu = s.stalled_cpu;
       snap->stall_ns = s.stall_ns;
-      if (info.nr_slots && s.seq % info.nr_slots != index)
+      // 1.1's pinned slots keep their snapshot: the others rotate by their own count.
+      if (info.nr_slots && info.pinned_slots == 0 && s.seq % info.nr_slots != index)
         warnings.push_back(where(off) + "snapshot " + std::to_string(s.seq) + " is not in its slot");
     } else if (rec.type == NMI_DUMP_REC_CPU) {
       if (rec.size < NMI_DUMP_CPU_SIZE) {
@@ -145,10 +147,11 @@ const NmiSnapshot* NmiHistory::find(uint64_t seq) const {
 }
 
 Result<NmiBufferInfo> parse_nmi_header(std::span<const std::byte> bytes) {
-  if (bytes.size() < NMI_DUMP_BUFFER_HEADER_SIZE)
+  if (bytes.size() < NMI_DUMP_BUFFER_HEADER_SIZE_1_0)
     return fail(ErrorKind::Format, "NMI record buffer: " + std::to_string(bytes.size()) +
                                        " bytes, shorter than its header (" +
-                                       std::to_string(NMI_DUMP_BUFFER_HEADER_SIZE) + ")");
+                                       std::to_string(NMI_DUMP_BUFFER_HEADER_SIZE_1_0) + ")");
+  // A 1.0 header is shorter: the 1.1 fields then read as zero.
   auto h = copy_record<nmi_dump_buffer_header>(bytes);
   if (h.magic != NMI_DUMP_MAGIC)
     return fail(ErrorKind::Format, "not an NMI record buffer: magic " + hex(h.magic) + ", expected " +
@@ -170,7 +173,15 @@ Result<NmiBufferInfo> parse_nmi_header(std::span<const std::byte> bytes) {
   info.self_kaddr = h.self_kaddr;
   info.load_realtime_ns = h.load_realtime_ns;
   info.load_mono_ns = h.load_mono_ns;
-  if (h.header_size < NMI_DUMP_BUFFER_HEADER_SIZE || h.header_size % 8 != 0)
+  if (h.minor >= 1 && h.header_size >= NMI_DUMP_BUFFER_HEADER_SIZE) {
+    info.pinned_slots = h.pinned_slots;
+    info.unknown_nmis = h.unknown_nmis;
+    info.unknown_captured = h.unknown_captured;
+    info.unknown_ratelimited = h.unknown_ratelimited;
+    info.unknown_busy = h.unknown_busy;
+  }
+  if (info.pinned_slots >= h.nr_slots && h.nr_slots) info.pinned_slots = 0;  // hostile: rotate all
+  if (h.header_size < NMI_DUMP_BUFFER_HEADER_SIZE_1_0 || h.header_size % 8 != 0)
     return fail(ErrorKind::Format, "NMI record buffer: bad header_size " + std::to_string(h.header_size));
   if (h.slot_size < NMI_DUMP_SNAPSHOT_SIZE || h.slot_size % 8 != 0)
     return fail(ErrorKind::Format, "NMI record buffer: bad slot_size " + std::to_string(h.slot_size));
@@ -208,7 +219,7 @@ Result<NmiHistory> parse_nmi_history(std::span<const std::byte> bytes) {
 std::vector<size_t> find_nmi_headers(std::span<const std::byte> bytes, size_t align) {
   std::vector<size_t> found;
   if (align == 0) align = 8;
-  for (size_t off = 0; off + NMI_DUMP_BUFFER_HEADER_SIZE <= bytes.size(); off += align) {
+  for (size_t off = 0; off + NMI_DUMP_BUFFER_HEADER_SIZE_1_0 <= bytes.size(); off += align) {
     uint64_t magic;
     std::memcpy(&magic, bytes.data() + off, sizeof(magic));
     if (magic == NMI_DUMP_MAGIC && parse_nmi_header(bytes.subspan(off))) found.push_back(off);
@@ -262,7 +273,8 @@ std::string nmi_status_names(uint32_t status) {
                             {NMI_DUMP_CPU_ANSWERED, "answered"},
                             {NMI_DUMP_CPU_SELF, "self"},
                             {NMI_DUMP_CPU_OFFLINE, "offline"},
-                            {NMI_DUMP_CPU_TIMED_OUT, "timed-out"}});
+                            {NMI_DUMP_CPU_TIMED_OUT, "timed-out"},
+                            {NMI_DUMP_CPU_STOPPED, "stopped-by-panic"}});
 }
 
 }  // namespace kstuck

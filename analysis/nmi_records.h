@@ -75,6 +75,12 @@ struct NmiBufferInfo {
   uint64_t self_kaddr = 0;
   uint64_t load_realtime_ns = 0;
   uint64_t load_mono_ns = 0;
+  // Format 1.1 (zero from a 1.0 writer):
+  uint32_t pinned_slots = 0;          // leading slots that keep their first snapshot
+  uint64_t unknown_nmis = 0;          // external/unknown NMIs seen by kstuck.ko
+  uint64_t unknown_captured = 0;      // of them, captured
+  uint64_t unknown_ratelimited = 0;   // of them, skipped by the rate limit
+  uint64_t unknown_busy = 0;          // of them, skipped: a capture was in flight
 };
 
 struct NmiHistory {
@@ -85,7 +91,8 @@ struct NmiHistory {
   const NmiSnapshot* find(uint64_t seq) const;
 };
 
-// Validates the header alone (magic, major, sizes); needs the first 72 bytes.
+// Validates the header alone (magic, major, sizes); needs the first 72 bytes (112 for
+// the 1.1 fields).
 Result<NmiBufferInfo> parse_nmi_header(std::span<const std::byte> bytes);
 // The whole buffer. Wrong magic or an unknown major fails with ErrorKind::Format;
 // unknown record types are skipped; a damaged slot becomes a warning, not a failure.

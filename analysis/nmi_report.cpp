@@ -90,9 +90,12 @@ std::string render_nmi_text(const NmiHistory& history, const std::vector<const N
       std::snprintf(line, sizeof(line), "  watchdog: CPU %u silent for %s\n", *s->stalled_cpu, ms(s->stall_ns).c_str());
       out += line;
     }
-    std::vector<uint32_t> missing;
-    for (const auto& c : s->cpus)
+    std::vector<uint32_t> missing, stopped;
+    for (const auto& c : s->cpus) {
+      if (c.status & NMI_DUMP_CPU_STOPPED) stopped.push_back(c.cpu);
       if ((c.status & NMI_DUMP_CPU_REQUESTED) && !c.answered()) missing.push_back(c.cpu);
+    }
+    if (!stopped.empty()) out += "  stopped by panic: CPUs " + cpu_list(stopped) + "\n";
     if (!missing.empty()) out += "  NOT ANSWERED: CPUs " + cpu_list(missing) + "\n";
     if (options.stacks) {
       for (const auto& c : s->cpus) {
@@ -142,6 +145,15 @@ std::string render_nmi_text(const NmiHistory& history, const std::vector<const N
     }
     out += "\n";
   }
+  if (history.info.unknown_nmis) {
+    std::snprintf(line, sizeof(line),
+                  "external NMIs since load: %llu seen, %llu captured, %llu rate-limited, %llu while busy\n",
+                  static_cast<unsigned long long>(history.info.unknown_nmis),
+                  static_cast<unsigned long long>(history.info.unknown_captured),
+                  static_cast<unsigned long long>(history.info.unknown_ratelimited),
+                  static_cast<unsigned long long>(history.info.unknown_busy));
+    out += line;
+  }
   for (const auto& w : history.warnings) out += "warning: " + w + "\n";
   return out;
 }
@@ -153,6 +165,13 @@ std::string render_nmi_json(const NmiHistory& history, const std::vector<const N
   root["format"] = std::to_string(history.info.major) + "." + std::to_string(history.info.minor);
   root["slots"] = history.info.nr_slots;
   root["write_seq"] = history.info.write_seq;
+  if (history.info.minor >= 1) {
+    root["pinned_slots"] = history.info.pinned_slots;
+    root["unknown_nmis"] = {{"seen", history.info.unknown_nmis},
+                            {"captured", history.info.unknown_captured},
+                            {"ratelimited", history.info.unknown_ratelimited},
+                            {"busy", history.info.unknown_busy}};
+  }
   auto& arr = root["snapshots"] = nlohmann::ordered_json::array();
   for (const auto* s : snaps) {
     nlohmann::ordered_json js;

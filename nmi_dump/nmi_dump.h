@@ -30,17 +30,33 @@ int nmi_dump_capture_sync(u32 trigger, u32 timeout_ms, u32 stalled_cpu, u64 stal
 			  struct nmi_dump_result *res);
 
 /*
- * Atomic-context capture (NMI, panic): never sleeps, busy-waits at most timeout_ms.
- * With regs, the calling CPU records those interrupted registers; without, it
- * records its own stack. Returns -EBUSY if another capture is in progress.
+ * External-NMI capture (NMI context): records this CPU from regs, sends NMIs to the
+ * other online CPUs and returns at once; the last CPU to answer completes the
+ * snapshot, or whoever next finds it past timeout_ms expires it. Never waits.
+ * Returns -EBUSY if another capture is in flight.
  */
-int nmi_dump_capture_atomic(u32 trigger, struct pt_regs *regs, u32 timeout_ms,
-			    struct nmi_dump_result *res);
+int nmi_dump_capture_atomic(u32 trigger, struct pt_regs *regs, u32 timeout_ms);
 
-/* Panic only: takes the buffer from a capture whose owner CPU has been stopped. */
-void nmi_dump_break_busy(void);
+/*
+ * Panic capture (panic notifier): ends a capture in flight (its CPUs were stopped),
+ * records this CPU's own stack and NMIs every other CPU the kernel stopped, busy-waiting
+ * at most timeout_ms for them. Those CPUs are marked NMI_DUMP_CPU_STOPPED.
+ */
+void nmi_dump_capture_panic(u32 timeout_ms);
 
-/* Copies the whole history buffer; -ENOSPC (and *size) when len is too small. */
+/* Counters of external/unknown NMIs in the buffer header (NMI-safe). */
+enum nmi_dump_unknown_event {
+	NMI_DUMP_UNKNOWN_SEEN,
+	NMI_DUMP_UNKNOWN_CAPTURED,
+	NMI_DUMP_UNKNOWN_RATELIMITED,
+	NMI_DUMP_UNKNOWN_BUSY,
+};
+void nmi_dump_count_unknown(enum nmi_dump_unknown_event event);
+
+/*
+ * Copies the whole history buffer, consistently (no capture began or ended meanwhile),
+ * without blocking captures; -ENOSPC (and *size) when len is too small.
+ */
 int nmi_dump_copy_to_user(void __user *dst, u64 len, u64 *size);
 
 /* Triggers that live outside the core: external NMI and panic. */

@@ -1,19 +1,30 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The NMI collector's core: the preallocated snapshot history and the NMI_LOCAL
- * handler that saves each CPU's interrupted state into it, plus the two capture
- * paths (process context; atomic context for NMI and panic).
+ * handler that saves each CPU's interrupted state into it, plus the three capture
+ * paths (process context; external NMI; panic).
  *
- * Concurrency: one capture at a time owns the buffer (nmi_dump_busy, a lock-free
- * owner word, so NMI and panic paths can try it); process-context callers queue on
- * nmi_dump_mutex first so they never spin on each other. A CPU's "request" word
- * says whether an NMI on that CPU is ours:
- *   REQ_NONE    not ours (perf, another subsystem): NMI_DONE
- *   REQ_CAPTURE capture now, then NMI_HANDLED
- *   REQ_LATE    the initiator gave up on this CPU: swallow the late NMI (NMI_HANDLED)
- *               so it is not reported as an unknown NMI
- * nmi_dump_writers counts handlers between taking a request and finishing their
- * record, so an initiator never completes a slot a CPU still writes to.
+ * Concurrency: one capture at a time owns the buffer (nmi_dump_busy). No capture needs
+ * its initiator to end it: nmi_dump_pending counts the records still to come plus the
+ * initiator's own hold, and whoever drops it to zero completes the slot and frees the
+ * buffer: the initiator, the last CPU to answer (in its NMI handler), or whoever
+ * expires the capture once its deadline passed (a later capture, the read ioctl, the
+ * panic path). So nothing waits in NMI context, and a panic can end a capture whose
+ * initiator it stopped. Process-context callers queue on nmi_dump_mutex first.
+ *
+ * Per CPU:
+ *   nmi_dump_request  REQ_CAPTURE while a capture wants this CPU's record; taken by the
+ *                     CPU's NMI handler (it answers) or by an expirer (timed out)
+ *   nmi_dump_owed     NMIs kstuck sent this CPU that have not arrived: one arriving
+ *                     after its capture ended is swallowed (NMI_HANDLED) rather than
+ *                     reported as unknown. Owed NMIs expire NMI_DUMP_OWED_GRACE_NS after
+ *                     their capture's deadline (x86 merges NMIs that arrive while one is
+ *                     being handled), so a lost one never hides a real external NMI
+ *                     from the kernel's unknown-NMI policy.
+ *
+ * History policy: with nmi_pin_first (and nmi_history >= 2), slot 0 keeps the first
+ * snapshot an external NMI, the watchdog or a panic took (the hang's first sign) for
+ * as long as the module is loaded; every other snapshot rotates through slots 1..n-1.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": nmi: " fmt
 
@@ -23,11 +34,13 @@
 #include <linux/delay.h>
 #include <linux/hardirq.h>
 #include <linux/kprobes.h>
+#include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/percpu.h>
 #include <linux/preempt.h>
 #include <linux/sched.h>
+#include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/timekeeping.h>
 #include <linux/uaccess.h>
@@ -47,21 +60,34 @@
 static unsigned int nmi_history = 16;
 module_param(nmi_history, uint, 0444);
 MODULE_PARM_DESC(nmi_history, "snapshots kept in the NMI history buffer (1-1024, default 16)");
+static bool nmi_pin_first = true;
+module_param(nmi_pin_first, bool, 0444);
+MODULE_PARM_DESC(nmi_pin_first,
+		 "keep the first external-NMI, watchdog or panic snapshot in slot 0 for good "
+		 "(default 1; needs nmi_history >= 2)");
 
-enum { REQ_NONE = 0, REQ_CAPTURE = 1, REQ_LATE = 2 };
+enum { REQ_NONE = 0, REQ_CAPTURE = 1 };
+/* How long after its capture's deadline an NMI kstuck sent may still arrive. */
+#define NMI_DUMP_OWED_GRACE_NS	(1000 * NSEC_PER_MSEC)
 
 /* Found in a vmcore through the module's symbols: see nmi_dump_record.h. */
 struct nmi_dump_buffer_header *nmi_dump_buffer;
 u64 nmi_dump_buffer_size;
 
 static DEFINE_PER_CPU(atomic_t, nmi_dump_request);
+static DEFINE_PER_CPU(atomic_t, nmi_dump_owed);
+static DEFINE_PER_CPU(u64, nmi_dump_owed_until);
 /* Per CPU, not on the 4 KiB NMI stack; NMI handlers never nest on one CPU. */
 static DEFINE_PER_CPU(struct pt_regs, nmi_dump_resync_regs);
-static atomic_t nmi_dump_busy = ATOMIC_INIT(-1);	/* owner CPU or -1 */
-static atomic_t nmi_dump_writers = ATOMIC_INIT(0);
+static atomic_t nmi_dump_busy = ATOMIC_INIT(0);		/* 1: a capture owns the buffer */
+static atomic_t nmi_dump_pending = ATOMIC_INIT(0);	/* records to come + initiator's hold */
 static atomic_t nmi_dump_answered = ATOMIC_INIT(0);
+static atomic_t nmi_dump_generation = ATOMIC_INIT(0);	/* +1 at each begin and completion */
 static struct nmi_dump_snapshot *nmi_dump_active;	/* slot being filled, or NULL */
-static struct cpumask nmi_dump_ipi_mask;		/* owned by the busy owner */
+static u64 nmi_dump_deadline_ns;			/* of the capture in flight */
+static struct cpumask nmi_dump_ipi_mask;		/* owned by the capture in flight */
+static u64 nmi_dump_rotation;				/* snapshots put in rotating slots */
+static atomic64_t nmi_dump_unknown_counts[4];		/* enum nmi_dump_unknown_event */
 static DEFINE_MUTEX(nmi_dump_mutex);
 static bool nmi_dump_handler_registered;
 
@@ -188,12 +214,32 @@ static notrace void nmi_dump_fill(struct nmi_dump_cpu *rec, struct pt_regs *regs
 }
 NOKPROBE_SYMBOL(nmi_dump_fill);
 
+static notrace struct nmi_dump_snapshot *nmi_dump_slot(u32 index)
+{
+	struct nmi_dump_buffer_header *hdr = nmi_dump_buffer;
+
+	return (void *)((char *)hdr + hdr->header_size + (u64)index * hdr->slot_size);
+}
+NOKPROBE_SYMBOL(nmi_dump_slot);
+
+/* The slot of the next snapshot (called by the buffer's owner). */
+static notrace u32 nmi_dump_pick_slot(u32 trigger)
+{
+	struct nmi_dump_buffer_header *hdr = nmi_dump_buffer;
+
+	if (hdr->pinned_slots && trigger != NMI_DUMP_TRIGGER_ON_DEMAND &&
+	    READ_ONCE(nmi_dump_slot(0)->state) == NMI_DUMP_STATE_EMPTY)
+		return 0;
+	return hdr->pinned_slots + nmi_dump_rotation++ % (hdr->nr_slots - hdr->pinned_slots);
+}
+NOKPROBE_SYMBOL(nmi_dump_pick_slot);
+
 static notrace void nmi_dump_answer(struct nmi_dump_snapshot *snap, struct pt_regs *regs, u32 extra)
 {
 	unsigned int cpu = smp_processor_id();
 	struct nmi_dump_cpu *rec;
 
-	if (!snap || cpu >= snap->nr_cpu_records)
+	if (cpu >= snap->nr_cpu_records)
 		return;
 	rec = nmi_dump_cpu_rec(snap, cpu);
 	nmi_dump_fill(rec, regs);
@@ -204,38 +250,114 @@ static notrace void nmi_dump_answer(struct nmi_dump_snapshot *snap, struct pt_re
 }
 NOKPROBE_SYMBOL(nmi_dump_answer);
 
+/* Ends the capture in flight: run once, by whoever dropped nmi_dump_pending to zero. */
+static notrace void nmi_dump_complete(void)
+{
+	struct nmi_dump_snapshot *snap = READ_ONCE(nmi_dump_active);
+
+	if (snap) {
+		snap->end_ns = ktime_get_mono_fast_ns();
+		snap->nr_answered = atomic_read(&nmi_dump_answered);
+		smp_wmb();
+		WRITE_ONCE(snap->state, NMI_DUMP_STATE_COMPLETE);
+	}
+	WRITE_ONCE(nmi_dump_active, NULL);
+	atomic_inc(&nmi_dump_generation);
+	/* The slot is complete before the buffer is free. */
+	smp_mb__before_atomic();
+	atomic_set(&nmi_dump_busy, 0);
+}
+NOKPROBE_SYMBOL(nmi_dump_complete);
+
+static notrace void nmi_dump_put(void)
+{
+	if (atomic_dec_and_test(&nmi_dump_pending))
+		nmi_dump_complete();
+}
+NOKPROBE_SYMBOL(nmi_dump_put);
+
+/*
+ * Gives up on the CPUs that have not answered the capture in flight, once its deadline
+ * passed (or at once with force). Any context; never waits: a CPU that already took its
+ * request finishes its record and completes the capture if it is the last.
+ */
+static notrace void nmi_dump_expire(bool force)
+{
+	struct nmi_dump_snapshot *snap = READ_ONCE(nmi_dump_active);
+	struct nmi_dump_cpu *rec;
+	u32 cpu;
+
+	if (!snap)
+		return;
+	if (!force && ktime_get_mono_fast_ns() < READ_ONCE(nmi_dump_deadline_ns))
+		return;
+	/* A hold, so the capture cannot complete (and its mask be reused) under us. */
+	if (!atomic_inc_not_zero(&nmi_dump_pending))
+		return;
+	if (READ_ONCE(nmi_dump_active) == snap) {
+		for_each_cpu(cpu, &nmi_dump_ipi_mask) {
+			if (atomic_cmpxchg(per_cpu_ptr(&nmi_dump_request, cpu), REQ_CAPTURE,
+					   REQ_NONE) != REQ_CAPTURE)
+				continue;
+			rec = nmi_dump_cpu_rec(snap, cpu);
+			WRITE_ONCE(rec->status, READ_ONCE(rec->status) | NMI_DUMP_CPU_TIMED_OUT);
+			atomic_dec(&nmi_dump_pending);	/* never the last: we hold one */
+		}
+	}
+	nmi_dump_put();
+}
+NOKPROBE_SYMBOL(nmi_dump_expire);
+
 static notrace int nmi_dump_nmi_handler(unsigned int type, struct pt_regs *regs)
 {
 	atomic_t *req = this_cpu_ptr(&nmi_dump_request);
-	int was;
+	atomic_t *owed = this_cpu_ptr(&nmi_dump_owed);
+	struct nmi_dump_snapshot *snap;
+	bool ours = false;
 
-	if (atomic_read(req) == REQ_NONE)
+	if (!atomic_read(owed) && atomic_read(req) == REQ_NONE)
 		return NMI_DONE;
-	atomic_inc(&nmi_dump_writers);
-	was = atomic_xchg(req, REQ_NONE);
-	if (was == REQ_CAPTURE)
-		nmi_dump_answer(READ_ONCE(nmi_dump_active), regs, 0);
-	atomic_dec(&nmi_dump_writers);
-	return was == REQ_NONE ? NMI_DONE : NMI_HANDLED;
+	if (atomic_read(owed)) {
+		if (ktime_get_mono_fast_ns() <= READ_ONCE(*this_cpu_ptr(&nmi_dump_owed_until)))
+			ours = atomic_dec_if_positive(owed) >= 0;
+		else
+			atomic_set(owed, 0);	/* merged into another NMI: never coming */
+	}
+	if (atomic_cmpxchg(req, REQ_CAPTURE, REQ_NONE) == REQ_CAPTURE) {
+		snap = READ_ONCE(nmi_dump_active);
+		if (snap)
+			nmi_dump_answer(snap, regs, 0);
+		nmi_dump_put();
+		ours = true;
+	}
+	return ours ? NMI_HANDLED : NMI_DONE;
 }
 NOKPROBE_SYMBOL(nmi_dump_nmi_handler);
 
-/* Prepares the next slot and asks every online CPU but (optionally) this one. */
-static notrace void nmi_dump_begin(u32 trigger, u32 timeout_ms, u32 stalled_cpu, u64 stall_ns,
-				   bool include_self)
+/*
+ * Prepares the next slot, publishes it and NMIs the CPUs asked (all but this one unless
+ * include_self). Called by the buffer's owner with preemption off; the capture holds
+ * one reference for the caller, dropped with nmi_dump_put().
+ */
+static notrace struct nmi_dump_snapshot *nmi_dump_begin(u32 trigger, u32 timeout_ms,
+							u32 stalled_cpu, u64 stall_ns,
+							bool include_self)
 {
 	struct nmi_dump_buffer_header *hdr = nmi_dump_buffer;
 	unsigned int this_cpu = smp_processor_id();
+	bool panic = trigger == NMI_DUMP_TRIGGER_PANIC;
 	struct nmi_dump_snapshot *snap;
 	struct nmi_dump_cpu *rec;
-	u64 seq = hdr->write_seq;
+	u64 seq = hdr->write_seq, now, owed_until;
 	u32 cpu, requested = 0;
 
-	snap = (void *)((char *)hdr + hdr->header_size + (seq % hdr->nr_slots) * hdr->slot_size);
+	snap = nmi_dump_slot(nmi_dump_pick_slot(trigger));
 	/* Mark the slot in progress before reusing it, so a dump never sees a mix. */
 	WRITE_ONCE(snap->state, NMI_DUMP_STATE_CAPTURING);
+	atomic_inc(&nmi_dump_generation);
 	smp_wmb();
 	WRITE_ONCE(hdr->write_seq, seq + 1);
+	now = ktime_get_mono_fast_ns();
 	snap->rec.type = NMI_DUMP_REC_SNAPSHOT;
 	snap->rec.size = sizeof(*snap);
 	snap->seq = seq;
@@ -243,7 +365,7 @@ static notrace void nmi_dump_begin(u32 trigger, u32 timeout_ms, u32 stalled_cpu,
 	snap->initiator_cpu = this_cpu;
 	snap->nr_cpu_records = hdr->nr_cpu_records;
 	snap->nr_answered = 0;
-	snap->start_ns = ktime_get_mono_fast_ns();
+	snap->start_ns = now;
 	snap->end_ns = 0;
 	snap->realtime_ns = ktime_get_real_fast_ns();
 	snap->timeout_ms = timeout_ms;
@@ -256,11 +378,17 @@ static notrace void nmi_dump_begin(u32 trigger, u32 timeout_ms, u32 stalled_cpu,
 		rec->rec.type = NMI_DUMP_REC_CPU;
 		rec->rec.size = sizeof(*rec);
 		rec->cpu = cpu;
-		if (!cpu_online(cpu)) {
+		/*
+		 * At panic the kernel stopped the other CPUs before the notifiers ran:
+		 * stop_this_cpu() took them out of the online mask, not the active one.
+		 */
+		if (!cpu_online(cpu) && !(panic && cpu_active(cpu))) {
 			rec->status = NMI_DUMP_CPU_OFFLINE;
 			continue;
 		}
 		rec->status = NMI_DUMP_CPU_REQUESTED;
+		if (panic && cpu != this_cpu)
+			rec->status |= NMI_DUMP_CPU_STOPPED;
 		requested++;
 		if (cpu == this_cpu && !include_self)
 			continue;
@@ -268,88 +396,63 @@ static notrace void nmi_dump_begin(u32 trigger, u32 timeout_ms, u32 stalled_cpu,
 	}
 	snap->nr_requested = requested;
 	atomic_set(&nmi_dump_answered, 0);
+	atomic_set(&nmi_dump_pending, 1 + cpumask_weight(&nmi_dump_ipi_mask));
+	WRITE_ONCE(nmi_dump_deadline_ns, now + (u64)timeout_ms * NSEC_PER_MSEC);
+	owed_until = now + (u64)timeout_ms * NSEC_PER_MSEC + NMI_DUMP_OWED_GRACE_NS;
+	/* The slot and its counts before anyone can take a request. */
+	smp_wmb();
 	WRITE_ONCE(nmi_dump_active, snap);
-	for_each_cpu(cpu, &nmi_dump_ipi_mask)
+	for_each_cpu(cpu, &nmi_dump_ipi_mask) {
+		WRITE_ONCE(per_cpu(nmi_dump_owed_until, cpu), owed_until);
+		atomic_inc(per_cpu_ptr(&nmi_dump_owed, cpu));
 		atomic_set(per_cpu_ptr(&nmi_dump_request, cpu), REQ_CAPTURE);
+	}
 	/* Requests and the slot must be visible before any NMI lands. */
 	smp_mb();
 	if (!cpumask_empty(&nmi_dump_ipi_mask))
 		kstuck_send_nmi_ipi_mask(&nmi_dump_ipi_mask);
+	return snap;
 }
 NOKPROBE_SYMBOL(nmi_dump_begin);
 
-/* Gives up on silent CPUs, waits out writers, and completes the slot. */
-static notrace void nmi_dump_finish(struct nmi_dump_result *res)
+/* Whether the capture of snapshot seq in snap has ended (or its slot moved on). */
+static notrace bool nmi_dump_ended(struct nmi_dump_snapshot *snap, u64 seq)
 {
-	struct nmi_dump_snapshot *snap = nmi_dump_active;
-	struct nmi_dump_cpu *rec;
-	u64 deadline;
-	u32 cpu;
-
-	for_each_cpu(cpu, &nmi_dump_ipi_mask) {
-		if (atomic_cmpxchg(per_cpu_ptr(&nmi_dump_request, cpu), REQ_CAPTURE, REQ_LATE) ==
-		    REQ_CAPTURE) {
-			rec = nmi_dump_cpu_rec(snap, cpu);
-			WRITE_ONCE(rec->status, READ_ONCE(rec->status) | NMI_DUMP_CPU_TIMED_OUT);
-		}
-	}
-	/* A handler that took its request finishes within microseconds; bound it anyway. */
-	deadline = ktime_get_mono_fast_ns() + 100 * NSEC_PER_MSEC;
-	while (atomic_read(&nmi_dump_writers) && ktime_get_mono_fast_ns() < deadline)
-		cpu_relax();
-	snap->end_ns = ktime_get_mono_fast_ns();
-	snap->nr_answered = atomic_read(&nmi_dump_answered);
-	WRITE_ONCE(nmi_dump_active, NULL);
-	smp_wmb();
-	WRITE_ONCE(snap->state, NMI_DUMP_STATE_COMPLETE);
-	if (res) {
-		res->seq = snap->seq;
-		res->nr_requested = snap->nr_requested;
-		res->nr_answered = snap->nr_answered;
-		res->duration_ns = snap->end_ns - snap->start_ns;
-	}
+	return READ_ONCE(snap->state) == NMI_DUMP_STATE_COMPLETE || READ_ONCE(snap->seq) != seq;
 }
-NOKPROBE_SYMBOL(nmi_dump_finish);
-
-static notrace bool nmi_dump_all_answered(void)
-{
-	return (u32)atomic_read(&nmi_dump_answered) >= READ_ONCE(nmi_dump_active)->nr_requested;
-}
-NOKPROBE_SYMBOL(nmi_dump_all_answered);
+NOKPROBE_SYMBOL(nmi_dump_ended);
 
 int nmi_dump_capture_sync(u32 trigger, u32 timeout_ms, u32 stalled_cpu, u64 stall_ns,
 			  struct nmi_dump_result *res)
 {
-	u64 deadline, poll_until, now;
+	struct nmi_dump_snapshot *snap;
+	u64 deadline, poll_until, now, seq;
 	int ret = 0;
 
 	if (!nmi_dump_buffer)
 		return -ENODEV;
 	if (mutex_lock_interruptible(&nmi_dump_mutex))
 		return -EINTR;
-	/* An NMI- or panic-path capture may hold the buffer for at most its own bound. */
+	/* An external-NMI capture in flight ends when its CPUs answer or its bound expires. */
 	deadline = ktime_get_mono_fast_ns() + 2ULL * KSTUCK_NMI_DUMP_ATOMIC_MAX_MS * NSEC_PER_MSEC;
-	preempt_disable();
-	while (atomic_cmpxchg(&nmi_dump_busy, -1, smp_processor_id()) != -1) {
+	while (atomic_cmpxchg(&nmi_dump_busy, 0, 1) != 0) {
+		nmi_dump_expire(false);
 		if (ktime_get_mono_fast_ns() > deadline) {
 			ret = -EBUSY;
-			break;
+			goto out_unlock;
 		}
-		preempt_enable();
 		usleep_range(100, 200);
-		preempt_disable();
 	}
-	if (ret) {
-		preempt_enable();
-		goto out_unlock;
-	}
+	preempt_disable();
 	/* This CPU is NMI'd too: its record then shows the caller's stack like any other. */
-	nmi_dump_begin(trigger, timeout_ms, stalled_cpu, stall_ns, true);
+	snap = nmi_dump_begin(trigger, timeout_ms, stalled_cpu, stall_ns, true);
+	seq = snap->seq;
+	poll_until = snap->start_ns + 20 * NSEC_PER_USEC;
+	nmi_dump_put();		/* the initiator writes no record of its own */
 	preempt_enable();
 
-	poll_until = READ_ONCE(nmi_dump_active)->start_ns + 20 * NSEC_PER_USEC;
 	deadline = ktime_get_mono_fast_ns() + (u64)timeout_ms * NSEC_PER_MSEC;
-	for (now = ktime_get_mono_fast_ns(); !nmi_dump_all_answered() && now < deadline;
+	for (now = ktime_get_mono_fast_ns(); !nmi_dump_ended(snap, seq) && now < deadline;
 	     now = ktime_get_mono_fast_ns()) {
 		/*
 		 * Bare-metal CPUs answer within microseconds: poll tightly that long, then
@@ -363,55 +466,142 @@ int nmi_dump_capture_sync(u32 trigger, u32 timeout_ms, u32 stalled_cpu, u64 stal
 		else
 			usleep_range(10, 20);
 	}
-	nmi_dump_finish(res);
-	atomic_set(&nmi_dump_busy, -1);
+	if (!nmi_dump_ended(snap, seq)) {
+		nmi_dump_expire(true);
+		/* A CPU that took its request finishes within microseconds; bound it anyway. */
+		deadline = ktime_get_mono_fast_ns() + 100 * NSEC_PER_MSEC;
+		while (!nmi_dump_ended(snap, seq) && ktime_get_mono_fast_ns() < deadline)
+			usleep_range(10, 20);
+	}
+	if (res) {
+		res->seq = seq;
+		res->nr_requested = READ_ONCE(snap->nr_requested);
+		res->nr_answered = READ_ONCE(snap->nr_answered);
+		res->duration_ns = READ_ONCE(snap->end_ns) ?
+			READ_ONCE(snap->end_ns) - READ_ONCE(snap->start_ns) : 0;
+	}
 out_unlock:
 	mutex_unlock(&nmi_dump_mutex);
 	return ret;
 }
 
-notrace int nmi_dump_capture_atomic(u32 trigger, struct pt_regs *regs, u32 timeout_ms,
-				    struct nmi_dump_result *res)
+notrace int nmi_dump_capture_atomic(u32 trigger, struct pt_regs *regs, u32 timeout_ms)
 {
-	u64 deadline;
+	struct nmi_dump_snapshot *snap;
 
 	if (!nmi_dump_buffer)
 		return -ENODEV;
 	if (timeout_ms > KSTUCK_NMI_DUMP_ATOMIC_MAX_MS)
 		timeout_ms = KSTUCK_NMI_DUMP_ATOMIC_MAX_MS;
-	if (atomic_cmpxchg(&nmi_dump_busy, -1, smp_processor_id()) != -1)
-		return -EBUSY;
-	nmi_dump_begin(trigger, timeout_ms, ~0u, 0, false);
-	nmi_dump_answer(nmi_dump_active, regs, NMI_DUMP_CPU_SELF);
-	deadline = ktime_get_mono_fast_ns() + (u64)timeout_ms * NSEC_PER_MSEC;
-	while (!nmi_dump_all_answered() && ktime_get_mono_fast_ns() < deadline)
-		cpu_relax();
-	nmi_dump_finish(res);
-	atomic_set(&nmi_dump_busy, -1);
+	if (atomic_cmpxchg(&nmi_dump_busy, 0, 1) != 0) {
+		nmi_dump_expire(false);
+		if (atomic_cmpxchg(&nmi_dump_busy, 0, 1) != 0)
+			return -EBUSY;
+	}
+	snap = nmi_dump_begin(trigger, timeout_ms, ~0u, 0, false);
+	nmi_dump_answer(snap, regs, NMI_DUMP_CPU_SELF);
+	nmi_dump_put();
 	return 0;
 }
 NOKPROBE_SYMBOL(nmi_dump_capture_atomic);
 
-notrace void nmi_dump_break_busy(void)
+notrace void nmi_dump_capture_panic(u32 timeout_ms)
 {
-	atomic_set(&nmi_dump_writers, 0);
-	atomic_set(&nmi_dump_busy, -1);
-}
-NOKPROBE_SYMBOL(nmi_dump_break_busy);
+	struct nmi_dump_snapshot *snap;
+	u64 deadline, seq;
 
-/* Copies the history to user space; serialized with process-context captures. */
+	if (!nmi_dump_buffer)
+		return;
+	if (timeout_ms > KSTUCK_NMI_DUMP_ATOMIC_MAX_MS)
+		timeout_ms = KSTUCK_NMI_DUMP_ATOMIC_MAX_MS;
+	/*
+	 * A capture in flight will get no more answers (its CPUs are stopped, maybe its
+	 * initiator too): end it now. A CPU still writing its record finishes within
+	 * microseconds. Still owned after the bound, its owner was stopped between taking
+	 * the buffer and publishing the slot: it runs no more, so take the buffer over.
+	 */
+	deadline = ktime_get_mono_fast_ns() + 100 * NSEC_PER_MSEC;
+	while (atomic_cmpxchg(&nmi_dump_busy, 0, 1) != 0) {
+		nmi_dump_expire(true);
+		if (ktime_get_mono_fast_ns() > deadline) {
+			WRITE_ONCE(nmi_dump_active, NULL);
+			break;
+		}
+		cpu_relax();
+	}
+	snap = nmi_dump_begin(NMI_DUMP_TRIGGER_PANIC, timeout_ms, ~0u, 0, false);
+	seq = snap->seq;
+	nmi_dump_answer(snap, NULL, NMI_DUMP_CPU_SELF);
+	nmi_dump_put();
+	deadline = ktime_get_mono_fast_ns() + (u64)timeout_ms * NSEC_PER_MSEC;
+	while (!nmi_dump_ended(snap, seq) && ktime_get_mono_fast_ns() < deadline)
+		cpu_relax();
+	nmi_dump_expire(true);
+	deadline = ktime_get_mono_fast_ns() + 10 * NSEC_PER_MSEC;
+	while (!nmi_dump_ended(snap, seq) && ktime_get_mono_fast_ns() < deadline)
+		cpu_relax();
+}
+NOKPROBE_SYMBOL(nmi_dump_capture_panic);
+
+notrace void nmi_dump_count_unknown(enum nmi_dump_unknown_event event)
+{
+	struct nmi_dump_buffer_header *hdr = READ_ONCE(nmi_dump_buffer);
+	s64 n = atomic64_inc_return(&nmi_dump_unknown_counts[event]);
+
+	if (!hdr)
+		return;
+	/* A mirror for readers of the buffer and of a vmcore. */
+	switch (event) {
+	case NMI_DUMP_UNKNOWN_SEEN:
+		WRITE_ONCE(hdr->unknown_nmis, n);
+		break;
+	case NMI_DUMP_UNKNOWN_CAPTURED:
+		WRITE_ONCE(hdr->unknown_captured, n);
+		break;
+	case NMI_DUMP_UNKNOWN_RATELIMITED:
+		WRITE_ONCE(hdr->unknown_ratelimited, n);
+		break;
+	case NMI_DUMP_UNKNOWN_BUSY:
+		WRITE_ONCE(hdr->unknown_busy, n);
+		break;
+	}
+}
+NOKPROBE_SYMBOL(nmi_dump_count_unknown);
+
+/*
+ * Copies the history to user space. The copy is taken into a bounce buffer while no
+ * capture begins or ends (a generation count, retried a few times; a slot still being
+ * written after that is copied as it is and says CAPTURING), then copied out with no
+ * lock held: a slow or faulting user buffer never delays a watchdog capture.
+ */
 int nmi_dump_copy_to_user(void __user *dst, u64 len, u64 *size)
 {
-	int ret = 0;
+	void *copy;
+	int tries, gen, ret = 0;
 
 	*size = nmi_dump_buffer_size;
 	if (len < nmi_dump_buffer_size)
 		return -ENOSPC;
-	if (mutex_lock_interruptible(&nmi_dump_mutex))
-		return -EINTR;
-	if (copy_to_user(dst, nmi_dump_buffer, nmi_dump_buffer_size))
+	copy = kvmalloc(nmi_dump_buffer_size, GFP_KERNEL);
+	if (!copy)
+		return -ENOMEM;
+	for (tries = 0; tries < 20; tries++) {
+		nmi_dump_expire(false);
+		gen = atomic_read(&nmi_dump_generation);
+		smp_rmb();
+		if (!atomic_read(&nmi_dump_busy)) {
+			memcpy(copy, nmi_dump_buffer, nmi_dump_buffer_size);
+			smp_rmb();
+			if (atomic_read(&nmi_dump_generation) == gen)
+				break;
+		}
+		usleep_range(200, 400);
+	}
+	if (tries == 20)
+		memcpy(copy, nmi_dump_buffer, nmi_dump_buffer_size);
+	if (copy_to_user(dst, copy, nmi_dump_buffer_size))
 		ret = -EFAULT;
-	mutex_unlock(&nmi_dump_mutex);
+	kvfree(copy);
 	return ret;
 }
 
@@ -452,6 +642,7 @@ int nmi_dump_init(void)
 	hdr->self_kaddr = (unsigned long)hdr;
 	hdr->load_realtime_ns = ktime_get_real_fast_ns();
 	hdr->load_mono_ns = ktime_get_mono_fast_ns();
+	hdr->pinned_slots = nmi_pin_first && nmi_history >= 2;
 	smp_wmb();
 	hdr->magic = NMI_DUMP_MAGIC;
 	nmi_dump_buffer = hdr;
@@ -463,8 +654,9 @@ int nmi_dump_init(void)
 	ret = nmi_dump_triggers_init();
 	if (ret)
 		goto out_unregister_nmi;
-	pr_info("history of %u snapshots x %u CPUs, %llu bytes at %px\n", nmi_history, nr_cpus,
-		nmi_dump_buffer_size, hdr);
+	/* No address in the log: %px would print a kernel pointer (the dump has it). */
+	pr_info("history of %u snapshots x %u CPUs, %llu bytes%s\n", nmi_history, nr_cpus,
+		nmi_dump_buffer_size, hdr->pinned_slots ? ", slot 0 keeps the first hang snapshot" : "");
 	return 0;
 
 out_unregister_nmi:
@@ -476,12 +668,47 @@ out_free:
 	return ret;
 }
 
-void nmi_dump_exit(void)
+/*
+ * Whether an NMI kstuck sent may still be on its way somewhere. Once the handler is
+ * unregistered, such an NMI would reach the kernel as an unknown NMI (and panic it
+ * with unknown_nmi_panic).
+ */
+static bool nmi_dump_nmis_owed(unsigned int *cpu_out)
 {
+	u64 now = ktime_get_mono_fast_ns();
 	unsigned int cpu;
 
+	for_each_possible_cpu(cpu) {
+		if (atomic_read(per_cpu_ptr(&nmi_dump_owed, cpu)) &&
+		    now <= READ_ONCE(per_cpu(nmi_dump_owed_until, cpu))) {
+			*cpu_out = cpu;
+			return true;
+		}
+	}
+	return false;
+}
+
+void nmi_dump_exit(void)
+{
+	unsigned int cpu = 0;
+	u64 deadline;
+
 	nmi_dump_triggers_exit();
-	/* Late NMIs after this point find REQ_NONE; they are the kernel's to report. */
+	if (nmi_dump_buffer) {
+		/* No capture starts any more (the device and the triggers are gone). */
+		mutex_lock(&nmi_dump_mutex);
+		deadline = ktime_get_mono_fast_ns() +
+			   (2ULL * KSTUCK_NMI_DUMP_ATOMIC_MAX_MS) * NSEC_PER_MSEC + NMI_DUMP_OWED_GRACE_NS;
+		while ((atomic_read(&nmi_dump_busy) || nmi_dump_nmis_owed(&cpu)) &&
+		       ktime_get_mono_fast_ns() < deadline) {
+			nmi_dump_expire(false);
+			msleep(5);
+		}
+		if (atomic_read(&nmi_dump_busy) || nmi_dump_nmis_owed(&cpu))
+			pr_warn("unloading with an NMI still owed to CPU %u: the kernel may report it as unknown\n",
+				cpu);
+		mutex_unlock(&nmi_dump_mutex);
+	}
 	for_each_possible_cpu(cpu)
 		atomic_set(per_cpu_ptr(&nmi_dump_request, cpu), REQ_NONE);
 	if (nmi_dump_handler_registered)

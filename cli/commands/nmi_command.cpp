@@ -439,7 +439,7 @@ int cmd_watchdog(const std::vector<std::string>& args) {
               static_cast<unsigned long long>(c.fired));
   if (c.fired)
     std::printf(" (last: CPU %u, snapshot %llu)", c.last_cpu, static_cast<unsigned long long>(c.last_seq));
-  std::printf("\n");
+  std::printf(", skipped %llu\n", static_cast<unsigned long long>(c.skipped));
   return 0;
 }
 

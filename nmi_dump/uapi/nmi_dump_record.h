@@ -35,7 +35,7 @@
 #define NMI_DUMP_MAGIC_BYTES	"kstuckNM"
 
 #define NMI_DUMP_FORMAT_MAJOR	1
-#define NMI_DUMP_FORMAT_MINOR	0
+#define NMI_DUMP_FORMAT_MINOR	1	/* 1.1: header counters and pinned_slots, CPU_STOPPED */
 
 /* Capacity of nmi_dump_cpu.frames[]; a deeper stack sets NMI_DUMP_STACK_TRUNCATED. */
 #define NMI_DUMP_MAX_FRAMES	64
@@ -71,6 +71,11 @@ enum {
 #define NMI_DUMP_CPU_SELF	(1u << 2)	/* written by the initiating CPU itself */
 #define NMI_DUMP_CPU_OFFLINE	(1u << 3)	/* CPU was not online: not requested */
 #define NMI_DUMP_CPU_TIMED_OUT	(1u << 4)	/* requested, no answer within the bound */
+#define NMI_DUMP_CPU_STOPPED	(1u << 5)	/* 1.1, panic snapshots: the kernel had stopped
+						 * this CPU (smp_send_stop/NMI shootdown) before
+						 * the panic notifiers ran; it left the online
+						 * mask but is not offline. ANSWERED: its stack
+						 * where the stop halted it */
 
 /* nmi_dump_cpu.context bits: the context the NMI interrupted. */
 #define NMI_DUMP_CTX_USER	(1u << 0)	/* user mode (regs are user registers; no frames) */
@@ -118,10 +123,23 @@ struct nmi_dump_buffer_header {
 	__u32 nr_cpu_records;	/* CPU records per slot: nr_cpu_ids when loaded */
 	__u32 max_frames;	/* NMI_DUMP_MAX_FRAMES of the writer */
 	__u64 buffer_size;	/* header_size + nr_slots * slot_size, bytes */
-	__u64 write_seq;	/* snapshots started so far; snapshot s lives in slot s % nr_slots */
+	__u64 write_seq;	/* snapshots started so far; without pinned slots snapshot s
+				 * lives in slot s % nr_slots (readers take each slot's seq) */
 	__u64 self_kaddr;	/* kernel virtual address of this header (dump cross-check) */
 	__u64 load_realtime_ns;	/* CLOCK_REALTIME when the module loaded, ns since the epoch */
 	__u64 load_mono_ns;	/* CLOCK_MONOTONIC at the same moment, ns since boot */
+	/* Format 1.1 (zero when written by 1.0): */
+	__u32 pinned_slots;	/* leading slots that keep their first snapshot for good:
+				 * 1 = slot 0 holds the first snapshot taken by an external
+				 * NMI, the watchdog or a panic (the hang's first sign);
+				 * every other snapshot rotates through the slots after them.
+				 * 0 = all slots rotate (snapshot s in slot s % nr_slots) */
+	__u32 reserved0;	/* zero */
+	__u64 unknown_nmis;	/* external/unknown NMIs that reached kstuck's handler */
+	__u64 unknown_captured;	/* of them, taken as a snapshot */
+	__u64 unknown_ratelimited;	/* of them, not taken: within unknown_nmi_interval_ms
+					 * of the last external-NMI snapshot */
+	__u64 unknown_busy;	/* of them, not taken: another capture was in flight */
 };
 
 /* First record of a slot. */
@@ -162,7 +180,8 @@ struct nmi_dump_cpu {
 						 * return addresses from the ORC unwinder */
 };
 
-#define NMI_DUMP_BUFFER_HEADER_SIZE	72
+#define NMI_DUMP_BUFFER_HEADER_SIZE	112	/* format 1.1; header_size is larger */
+#define NMI_DUMP_BUFFER_HEADER_SIZE_1_0	72	/* the smallest header a reader accepts */
 #define NMI_DUMP_SNAPSHOT_SIZE		80
 #define NMI_DUMP_CPU_SIZE		752
 
