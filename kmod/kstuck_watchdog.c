@@ -4,20 +4,35 @@
  *
  * The perf hard-lockup detector needs a PMU, which VMs often lack, so each watched
  * CPU beats a pinned hrtimer heartbeat (hardirq context: it stops exactly when the
- * CPU runs with interrupts off) and an unbound checker kthread, running on any
- * healthy CPU, compares every heartbeat with the threshold. A stall is captured
- * once; a CPU is eligible again after its heartbeat resumed. The heartbeats are
- * started by per-CPU work items, never by IPIs: a CPU that is already wedged keeps
- * its work pending (cancelable at stop) and, having never beaten, is reported as
- * stalled after the threshold. CPUs that come online later are not watched.
+ * CPU runs with interrupts off). Each heartbeat also looks at the next watched CPU's
+ * (a buddy ring, like the kernel's buddy hard-lockup detector): the CPU that sees a
+ * silent buddy queues the check on itself, a CPU that just proved it runs. There is
+ * no checker with a timer of its own, which would be lost with the CPU it sits on.
+ * The check (process context) confirms the silence, captures all CPUs once and may
+ * panic. A stall is captured once; a CPU is eligible again after its heartbeat resumed.
+ *
+ * Not stalls:
+ *  - a CPU going offline: its heartbeat is stopped by the hotplug teardown before it
+ *    leaves (an hrtimer would migrate and the CPU look silent); a CPU coming online
+ *    starts beating from the hotplug startup, on itself;
+ *  - a VM its host paused (QMP stop, SIGSTOP, live migration): every heartbeat is late
+ *    at once. A heartbeat that finds its own timer late by half the threshold, on a CPU
+ *    that was not itself reported stalled, moves kstuck_wd_resume_ns: silence counts
+ *    from there;
+ *  - a vCPU the host did not run for a while (steal): a silence is confirmed by waiting
+ *    half the threshold more; a CPU that beat meanwhile is skipped (counted).
+ * Heartbeats of the CPUs online at start are started by per-CPU work items, never by
+ * IPIs: a CPU that is already wedged keeps its work pending (cancelable at stop) and,
+ * having never beaten, is reported as stalled after the threshold.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": watchdog: " fmt
 
 #include <linux/cpu.h>
+#include <linux/cpuhotplug.h>
 #include <linux/cpumask.h>
+#include <linux/delay.h>
 #include <linux/hrtimer.h>
 #include <linux/kernel.h>
-#include <linux/kthread.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #if __has_include(<linux/panic.h>)
@@ -25,6 +40,7 @@
 #endif
 #include <linux/percpu.h>
 #include <linux/sched.h>
+#include <linux/stddef.h>
 #include <linux/timekeeping.h>
 #include <linux/uaccess.h>
 #include <linux/workqueue.h>
@@ -42,62 +58,135 @@ module_param(watchdog_panic, bool, 0444);
 MODULE_PARM_DESC(watchdog_panic,
 		 "panic after a stall capture, so kdump gets the machine (default 0)");
 
-static DEFINE_PER_CPU(struct hrtimer, kstuck_wd_timer);
-static DEFINE_PER_CPU(struct work_struct, kstuck_wd_start_work);
-static DEFINE_PER_CPU(u64, kstuck_wd_beat_ns);
-static DEFINE_PER_CPU(bool, kstuck_wd_reported);
+struct kstuck_wd_cpu {
+	struct hrtimer timer;		/* the heartbeat, pinned to cpu */
+	struct work_struct start_work;	/* starts the heartbeat on cpu (watchdog start) */
+	u64 beat_ns;			/* last heartbeat, CLOCK_MONOTONIC */
+	u64 seen_since_ns;		/* check: the silence's start when first seen */
+	unsigned int cpu;
+	bool reported;			/* this silence was captured (or is being checked) */
+};
+
+static DEFINE_PER_CPU(struct kstuck_wd_cpu, kstuck_wd);
 
 static DEFINE_MUTEX(kstuck_wd_mutex);	/* serializes start/stop and config */
 static struct cpumask kstuck_wd_cpus;	/* CPUs whose heartbeat is watched */
-static struct task_struct *kstuck_wd_thread;
+static struct cpumask kstuck_wd_suspects;	/* the check's own */
+static struct work_struct kstuck_wd_check_work;
+static int kstuck_wd_hp_state = -1;
 static bool kstuck_wd_running;
 static u32 kstuck_wd_threshold_ms = 1000;
 static u32 kstuck_wd_flags;
-static u64 kstuck_wd_fired, kstuck_wd_last_seq;
+static u64 kstuck_wd_resume_ns;		/* the machine ran again after a pause */
+static u64 kstuck_wd_fired, kstuck_wd_last_seq, kstuck_wd_skipped;
 static u32 kstuck_wd_last_cpu = ~0u;
 
 /* Beats often enough that a healthy CPU is never near the threshold. */
 static u32 kstuck_wd_period_ms(void)
 {
-	return clamp_t(u32, kstuck_wd_threshold_ms / 4, 10, 1000);
+	return clamp_t(u32, READ_ONCE(kstuck_wd_threshold_ms) / 4, 10, 1000);
+}
+
+static u64 kstuck_wd_threshold_ns(void)
+{
+	return (u64)READ_ONCE(kstuck_wd_threshold_ms) * NSEC_PER_MSEC;
+}
+
+/* How long cpu's heartbeat has been silent at now, pauses of the whole machine excluded. */
+static u64 kstuck_wd_silence_start(unsigned int cpu)
+{
+	return max(READ_ONCE(per_cpu(kstuck_wd, cpu).beat_ns), READ_ONCE(kstuck_wd_resume_ns));
+}
+
+static u64 kstuck_wd_silent(unsigned int cpu, u64 now)
+{
+	u64 since = kstuck_wd_silence_start(cpu);
+
+	return now > since ? now - since : 0;
 }
 
 static enum hrtimer_restart kstuck_wd_beat(struct hrtimer *timer)
 {
-	__this_cpu_write(kstuck_wd_beat_ns, ktime_get_mono_fast_ns());
-	if (!READ_ONCE(kstuck_wd_running))
+	struct kstuck_wd_cpu *wd = container_of(timer, struct kstuck_wd_cpu, timer);
+	u64 now = ktime_get_mono_fast_ns(), threshold = kstuck_wd_threshold_ns();
+	s64 late = ktime_to_ns(ktime_sub(hrtimer_cb_get_time(timer), hrtimer_get_expires(timer)));
+	unsigned int buddy;
+
+	/* Stopping, or a timer that left its CPU: never beat for another CPU. */
+	if (!READ_ONCE(kstuck_wd_running) || wd->cpu != smp_processor_id())
 		return HRTIMER_NORESTART;
+	/*
+	 * This heartbeat is late by half the threshold though this CPU was not the stalled
+	 * one: nothing ran the machine that long (its host paused it). Every heartbeat is as
+	 * late; silences count from now.
+	 */
+	if (late >= (s64)(threshold / 2) && !READ_ONCE(wd->reported))
+		WRITE_ONCE(kstuck_wd_resume_ns, now);
+	WRITE_ONCE(wd->beat_ns, now);
+	buddy = cpumask_next(wd->cpu, &kstuck_wd_cpus);
+	if (buddy >= nr_cpu_ids)
+		buddy = cpumask_first(&kstuck_wd_cpus);
+	if (buddy < nr_cpu_ids && buddy != wd->cpu &&
+	    !READ_ONCE(per_cpu(kstuck_wd, buddy).reported) && kstuck_wd_silent(buddy, now) >= threshold)
+		queue_work_on(wd->cpu, system_highpri_wq, &kstuck_wd_check_work);
 	hrtimer_forward_now(timer, ms_to_ktime(kstuck_wd_period_ms()));
 	return HRTIMER_RESTART;
 }
 
-static void kstuck_wd_start_fn(struct work_struct *work)
+static void kstuck_wd_start_heartbeat(struct kstuck_wd_cpu *wd)
 {
-	struct hrtimer *timer = this_cpu_ptr(&kstuck_wd_timer);
-
-	if (!READ_ONCE(kstuck_wd_running))
-		return;
-	__this_cpu_write(kstuck_wd_beat_ns, ktime_get_mono_fast_ns());
-	hrtimer_start(timer, ms_to_ktime(kstuck_wd_period_ms()), HRTIMER_MODE_REL_PINNED_HARD);
+	WRITE_ONCE(wd->beat_ns, ktime_get_mono_fast_ns());
+	hrtimer_start(&wd->timer, ms_to_ktime(kstuck_wd_period_ms()), HRTIMER_MODE_REL_PINNED_HARD);
 }
 
-static void kstuck_wd_check(void)
+static void kstuck_wd_start_fn(struct work_struct *work)
 {
-	u64 now = ktime_get_mono_fast_ns(), threshold = (u64)kstuck_wd_threshold_ms * NSEC_PER_MSEC;
+	struct kstuck_wd_cpu *wd = container_of(work, struct kstuck_wd_cpu, start_work);
+
+	/* A bound work item runs on its CPU unless that CPU left; then the hotplug did it. */
+	if (!READ_ONCE(kstuck_wd_running) || wd->cpu != raw_smp_processor_id())
+		return;
+	kstuck_wd_start_heartbeat(wd);
+}
+
+/* Runs on a CPU whose heartbeat just saw a silent buddy: that CPU runs. */
+static void kstuck_wd_check_fn(struct work_struct *work)
+{
+	u64 now = ktime_get_mono_fast_ns(), threshold = kstuck_wd_threshold_ns();
 	u64 silent, worst = 0;
 	struct nmi_dump_result res = {};
+	struct kstuck_wd_cpu *wd;
 	int cpu, stalled = -1, ret;
 
+	cpumask_clear(&kstuck_wd_suspects);
 	for_each_cpu(cpu, &kstuck_wd_cpus) {
-		silent = now - READ_ONCE(per_cpu(kstuck_wd_beat_ns, cpu));
-		if (silent < threshold) {
-			per_cpu(kstuck_wd_reported, cpu) = false;
+		wd = per_cpu_ptr(&kstuck_wd, cpu);
+		if (kstuck_wd_silent(cpu, now) < threshold) {
+			WRITE_ONCE(wd->reported, false);
 			continue;
 		}
-		if (per_cpu(kstuck_wd_reported, cpu))
+		if (READ_ONCE(wd->reported))
 			continue;
+		wd->seen_since_ns = kstuck_wd_silence_start(cpu);
+		cpumask_set_cpu(cpu, &kstuck_wd_suspects);
+	}
+	if (cpumask_empty(&kstuck_wd_suspects))
+		return;
+	/* A vCPU its host did not run beats again within moments; a stalled CPU does not. */
+	msleep(max_t(u32, kstuck_wd_period_ms() * 2, 20));
+	now = ktime_get_mono_fast_ns();
+	for_each_cpu(cpu, &kstuck_wd_suspects) {
+		wd = per_cpu_ptr(&kstuck_wd, cpu);
+		if (kstuck_wd_silence_start(cpu) != wd->seen_since_ns) {
+			WRITE_ONCE(kstuck_wd_skipped, kstuck_wd_skipped + 1);
+			pr_info_ratelimited("CPU %d was silent for %llu ms, then ran again: not a stall\n",
+					    cpu, div_u64(kstuck_wd_silence_start(cpu) - wd->seen_since_ns,
+							 NSEC_PER_MSEC));
+			continue;
+		}
 		/* One capture covers every CPU that stalled since the last check. */
-		per_cpu(kstuck_wd_reported, cpu) = true;
+		WRITE_ONCE(wd->reported, true);
+		silent = kstuck_wd_silent(cpu, now);
 		if (silent > worst) {
 			worst = silent;
 			stalled = cpu;
@@ -123,14 +212,29 @@ static void kstuck_wd_check(void)
 		      div_u64(worst, NSEC_PER_MSEC), res.seq);
 }
 
-static int kstuck_wd_thread_fn(void *unused)
+/* CPU hotplug, on the CPU coming up (under the hotplug lock: start/stop excluded). */
+static int kstuck_wd_cpu_online(unsigned int cpu)
 {
-	while (!kthread_should_stop()) {
-		schedule_timeout_interruptible(msecs_to_jiffies(kstuck_wd_period_ms()));
-		if (kthread_should_stop())
-			break;
-		kstuck_wd_check();
-	}
+	struct kstuck_wd_cpu *wd = per_cpu_ptr(&kstuck_wd, cpu);
+
+	if (!kstuck_wd_running)
+		return 0;
+	WRITE_ONCE(wd->reported, false);
+	kstuck_wd_start_heartbeat(wd);
+	cpumask_set_cpu(cpu, &kstuck_wd_cpus);
+	return 0;
+}
+
+/* CPU hotplug, on the CPU going down, before it leaves: no longer watched. */
+static int kstuck_wd_cpu_offline(unsigned int cpu)
+{
+	struct kstuck_wd_cpu *wd = per_cpu_ptr(&kstuck_wd, cpu);
+
+	if (!kstuck_wd_running)
+		return 0;
+	cpumask_clear_cpu(cpu, &kstuck_wd_cpus);
+	cancel_work_sync(&wd->start_work);
+	hrtimer_cancel(&wd->timer);
 	return 0;
 }
 
@@ -141,16 +245,16 @@ static void kstuck_wd_stop(void)
 
 	if (!kstuck_wd_running)
 		return;
+	cpus_read_lock();
 	WRITE_ONCE(kstuck_wd_running, false);
-	if (kstuck_wd_thread)
-		kthread_stop(kstuck_wd_thread);
-	kstuck_wd_thread = NULL;
 	for_each_cpu(cpu, &kstuck_wd_cpus) {
 		/* A start still queued on a wedged CPU is dropped, not waited for. */
-		cancel_work_sync(per_cpu_ptr(&kstuck_wd_start_work, cpu));
-		hrtimer_cancel(per_cpu_ptr(&kstuck_wd_timer, cpu));
+		cancel_work_sync(per_cpu_ptr(&kstuck_wd.start_work, cpu));
+		hrtimer_cancel(per_cpu_ptr(&kstuck_wd.timer, cpu));
 	}
 	cpumask_clear(&kstuck_wd_cpus);
+	cpus_read_unlock();
+	cancel_work_sync(&kstuck_wd_check_work);
 	pr_info("stopped\n");
 }
 
@@ -158,53 +262,61 @@ static void kstuck_wd_stop(void)
 static int kstuck_wd_start(void)
 {
 	u64 now = ktime_get_mono_fast_ns();
-	struct task_struct *t;
+	struct kstuck_wd_cpu *wd;
 	int cpu;
 
 	if (kstuck_wd_running)
 		return 0;
 	cpus_read_lock();
 	cpumask_copy(&kstuck_wd_cpus, cpu_online_mask);
-	cpus_read_unlock();
 	for_each_cpu(cpu, &kstuck_wd_cpus) {
-		per_cpu(kstuck_wd_beat_ns, cpu) = now;
-		per_cpu(kstuck_wd_reported, cpu) = false;
-		kstuck_hrtimer_setup(per_cpu_ptr(&kstuck_wd_timer, cpu), kstuck_wd_beat,
-				     CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
-		INIT_WORK(per_cpu_ptr(&kstuck_wd_start_work, cpu), kstuck_wd_start_fn);
+		wd = per_cpu_ptr(&kstuck_wd, cpu);
+		WRITE_ONCE(wd->beat_ns, now);
+		WRITE_ONCE(wd->reported, false);
 	}
+	WRITE_ONCE(kstuck_wd_resume_ns, 0);
 	WRITE_ONCE(kstuck_wd_running, true);
 	for_each_cpu(cpu, &kstuck_wd_cpus)
-		queue_work_on(cpu, system_highpri_wq, per_cpu_ptr(&kstuck_wd_start_work, cpu));
-	t = kthread_run(kstuck_wd_thread_fn, NULL, "kstuck_wdog");
-	if (IS_ERR(t)) {
-		kstuck_wd_stop();
-		return PTR_ERR(t);
-	}
-	kstuck_wd_thread = t;
+		queue_work_on(cpu, system_highpri_wq, per_cpu_ptr(&kstuck_wd.start_work, cpu));
+	cpus_read_unlock();
 	pr_info("watching %u CPUs, threshold %u ms%s\n", cpumask_weight(&kstuck_wd_cpus),
 		kstuck_wd_threshold_ms,
 		(kstuck_wd_flags & KSTUCK_WATCHDOG_PANIC) ? ", panic after capture" : "");
 	return 0;
 }
 
+/* Reads a size-prefixed struct of ksize bytes; *usize gets the caller's size. */
+static int kstuck_wd_get_struct(void *dst, size_t ksize, void __user *uarg, u32 *usize)
+{
+	int ret;
+
+	if (get_user(*usize, (u32 __user *)uarg))
+		return -EFAULT;
+	if (*usize < sizeof(u32) || *usize > PAGE_SIZE)
+		return -EINVAL;
+	ret = copy_struct_from_user(dst, ksize, uarg, *usize);
+	return ret == -E2BIG ? -EINVAL : ret;
+}
+
 static long kstuck_wd_ioctl_set(void __user *uarg)
 {
 	struct kstuck_watchdog_config c;
-	int ret = 0;
+	u32 usize;
+	int ret;
 
-	if (copy_from_user(&c, uarg, sizeof(c)))
-		return -EFAULT;
-	if (c.size != sizeof(c) || c.reserved || c.enabled > 1 ||
-	    (c.flags & ~KSTUCK_WATCHDOG_PANIC))
+	ret = kstuck_wd_get_struct(&c, sizeof(c), uarg, &usize);
+	if (ret)
+		return ret;
+	if (usize < offsetofend(struct kstuck_watchdog_config, flags) || c.reserved ||
+	    c.enabled > 1 || (c.flags & ~KSTUCK_WATCHDOG_PANIC))
 		return -EINVAL;
 	if (c.threshold_ms < KSTUCK_WATCHDOG_THRESHOLD_MIN_MS ||
 	    c.threshold_ms > KSTUCK_WATCHDOG_THRESHOLD_MAX_MS)
 		return -EINVAL;
 	mutex_lock(&kstuck_wd_mutex);
-	/* Restart so heartbeats and checker use the new period. */
+	/* Restart so heartbeats and checks use the new period. */
 	kstuck_wd_stop();
-	kstuck_wd_threshold_ms = c.threshold_ms;
+	WRITE_ONCE(kstuck_wd_threshold_ms, c.threshold_ms);
 	WRITE_ONCE(kstuck_wd_flags, c.flags);
 	if (c.enabled)
 		ret = kstuck_wd_start();
@@ -215,9 +327,15 @@ static long kstuck_wd_ioctl_set(void __user *uarg)
 static long kstuck_wd_ioctl_get(void __user *uarg)
 {
 	struct kstuck_watchdog_config c;
+	u32 usize;
 
+	/* Only the size is read: an old caller's struct is answered in its size. */
+	if (get_user(usize, (u32 __user *)uarg))
+		return -EFAULT;
+	if (usize < offsetofend(struct kstuck_watchdog_config, flags) || usize > PAGE_SIZE)
+		return -EINVAL;
 	memset(&c, 0, sizeof(c));
-	c.size = sizeof(c);
+	c.size = min_t(u32, usize, sizeof(c));
 	mutex_lock(&kstuck_wd_mutex);
 	c.enabled = kstuck_wd_running;
 	c.threshold_ms = kstuck_wd_threshold_ms;
@@ -225,8 +343,9 @@ static long kstuck_wd_ioctl_get(void __user *uarg)
 	c.fired = READ_ONCE(kstuck_wd_fired);
 	c.last_seq = READ_ONCE(kstuck_wd_last_seq);
 	c.last_cpu = READ_ONCE(kstuck_wd_last_cpu);
+	c.skipped = READ_ONCE(kstuck_wd_skipped);
 	mutex_unlock(&kstuck_wd_mutex);
-	if (copy_to_user(uarg, &c, sizeof(c)))
+	if (copy_to_user(uarg, &c, min_t(u32, usize, sizeof(c))))
 		return -EFAULT;
 	return 0;
 }
@@ -245,18 +364,37 @@ long kstuck_watchdog_ioctl(unsigned int cmd, void __user *uarg)
 
 int kstuck_watchdog_init(void)
 {
-	int ret = 0;
+	struct kstuck_wd_cpu *wd;
+	int cpu, ret = 0;
 
+	if (watchdog_ms && (watchdog_ms < KSTUCK_WATCHDOG_THRESHOLD_MIN_MS ||
+			    watchdog_ms > KSTUCK_WATCHDOG_THRESHOLD_MAX_MS))
+		return -EINVAL;
+	for_each_possible_cpu(cpu) {
+		wd = per_cpu_ptr(&kstuck_wd, cpu);
+		wd->cpu = cpu;
+		kstuck_hrtimer_setup(&wd->timer, kstuck_wd_beat, CLOCK_MONOTONIC,
+				     HRTIMER_MODE_REL_HARD);
+		INIT_WORK(&wd->start_work, kstuck_wd_start_fn);
+	}
+	INIT_WORK(&kstuck_wd_check_work, kstuck_wd_check_fn);
+	/* Without calls: the CPUs online now are started by kstuck_wd_start(). */
+	ret = cpuhp_setup_state_nocalls(CPUHP_AP_ONLINE_DYN, "kstuck/watchdog:online",
+					kstuck_wd_cpu_online, kstuck_wd_cpu_offline);
+	if (ret < 0)
+		return ret;
+	kstuck_wd_hp_state = ret;
 	if (!watchdog_ms)
 		return 0;
-	if (watchdog_ms < KSTUCK_WATCHDOG_THRESHOLD_MIN_MS ||
-	    watchdog_ms > KSTUCK_WATCHDOG_THRESHOLD_MAX_MS)
-		return -EINVAL;
 	mutex_lock(&kstuck_wd_mutex);
 	kstuck_wd_threshold_ms = watchdog_ms;
 	kstuck_wd_flags = watchdog_panic ? KSTUCK_WATCHDOG_PANIC : 0;
 	ret = kstuck_wd_start();
 	mutex_unlock(&kstuck_wd_mutex);
+	if (ret) {
+		cpuhp_remove_state_nocalls(kstuck_wd_hp_state);
+		kstuck_wd_hp_state = -1;
+	}
 	return ret;
 }
 
@@ -265,4 +403,7 @@ void kstuck_watchdog_exit(void)
 	mutex_lock(&kstuck_wd_mutex);
 	kstuck_wd_stop();
 	mutex_unlock(&kstuck_wd_mutex);
+	if (kstuck_wd_hp_state >= 0)
+		cpuhp_remove_state_nocalls(kstuck_wd_hp_state);
+	kstuck_wd_hp_state = -1;
 }

@@ -2,8 +2,9 @@
 /*
  * The NMI-capture and stall-watchdog ioctls of /dev/kstuck (numbers 0x10-0x2f of
  * kmod/uapi/kstuck_ioctl.h's range). Every call needs CAP_SYS_ADMIN; every struct
- * starts with its own size so it may grow at its end; unknown flags and non-zero
- * reserved fields give -EINVAL.
+ * starts with its own size so it may grow at its end: the module accepts an older
+ * (smaller) struct, and a newer (larger) one whose extra bytes are zero, and answers in
+ * the caller's size; unknown flags and non-zero reserved fields give -EINVAL.
  */
 #ifndef NMI_DUMP_UAPI_IOCTL_H
 #define NMI_DUMP_UAPI_IOCTL_H
@@ -56,8 +57,11 @@ struct kstuck_nmi_read {
 
 /*
  * KSTUCK_IOC_WATCHDOG_SET / _GET: the stall watchdog. Each online CPU beats a per-CPU
- * hrtimer heartbeat; a checker on another CPU captures all CPUs once per stall when
- * a heartbeat has been silent for threshold_ms.
+ * hrtimer heartbeat and checks the next watched CPU's; the CPU that sees a heartbeat
+ * silent for threshold_ms has all CPUs captured once per stall. CPUs coming online are
+ * watched, CPUs going offline are not. A silence that ends within threshold_ms / 2 of
+ * being seen (a vCPU the host did not run), or that every heartbeat shares (the host
+ * paused the whole VM), is not a stall: it is counted in skipped.
  */
 struct kstuck_watchdog_config {
 	__u32 size;		/* in: sizeof(struct kstuck_watchdog_config) */
@@ -68,6 +72,7 @@ struct kstuck_watchdog_config {
 	__u64 last_seq;		/* out: snapshot sequence of the last stall capture (if fired) */
 	__u32 last_cpu;		/* out: CPU of the last stall (if fired) */
 	__u32 reserved;		/* in: must be 0 */
+	__u64 skipped;		/* out: silences not captured (paused VM, vCPU not run), since load */
 };
 
 #define KSTUCK_IOC_NMI_CAPTURE	_IOWR(KSTUCK_IOCTL_TYPE, 0x10, struct kstuck_nmi_capture)
