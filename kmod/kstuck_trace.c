@@ -64,15 +64,25 @@ static void kstuck_wake_timer_fn(struct timer_list *t)
 		mod_timer(&s->wake_timer, jiffies + KSTUCK_WAKE_PERIOD);
 }
 
-/* Unregisters every probe once; a concurrent caller waits for the first to finish. */
-static void kstuck_session_stop(struct kstuck_trace_session *s)
+/*
+ * Unregisters every probe once. A concurrent caller waits for the first to finish:
+ * interruptible when it comes from an ioctl (-EINTR; the first stop goes on), not from the
+ * file's release, which must not free the session under the first.
+ */
+static int kstuck_session_stop(struct kstuck_trace_session *s, bool interruptible)
 {
 	u64 t0;
 
 	if (atomic_cmpxchg(&s->state, KSTUCK_SESSION_RUNNING, KSTUCK_SESSION_STOPPING) !=
 	    KSTUCK_SESSION_RUNNING) {
-		wait_event(s->wait, atomic_read(&s->state) == KSTUCK_SESSION_STOPPED);
-		return;
+		if (!interruptible) {
+			wait_event(s->wait, atomic_read(&s->state) == KSTUCK_SESSION_STOPPED);
+			return 0;
+		}
+		if (wait_event_interruptible(s->wait,
+					     atomic_read(&s->state) == KSTUCK_SESSION_STOPPED))
+			return -EINTR;
+		return 0;
 	}
 	t0 = ktime_get_ns();
 	kstuck_syscall_unregister(s);
@@ -82,6 +92,7 @@ static void kstuck_session_stop(struct kstuck_trace_session *s)
 		kstuck_syscall_sessions_update(s->sys_mask, -1);
 	atomic_set(&s->state, KSTUCK_SESSION_STOPPED);
 	wake_up_all(&s->wait);
+	return 0;
 }
 
 static void kstuck_session_free(struct kstuck_trace_session *s)
@@ -95,7 +106,7 @@ static int kstuck_session_release(struct inode *inode, struct file *file)
 {
 	struct kstuck_trace_session *s = file->private_data;
 
-	kstuck_session_stop(s);
+	kstuck_session_stop(s, false);
 	timer_delete_sync(&s->wake_timer);	/* not re-armed once stopped */
 	kstuck_session_free(s);
 	return 0;
@@ -143,15 +154,23 @@ static __poll_t kstuck_session_poll(struct file *file, poll_table *pt)
 	return 0;
 }
 
-static long kstuck_session_stats(struct kstuck_trace_session *s, void __user *arg)
+/* The caller's stats struct is big enough (checked before anything is done for it). */
+static long kstuck_session_stats_arg_ok(void __user *arg)
 {
-	struct kstuck_trace_stats st;
 	u32 size;
 
 	if (get_user(size, (u32 __user *)arg))
 		return -EFAULT;
-	if (size < sizeof(st))
-		return -EINVAL;
+	return size < sizeof(struct kstuck_trace_stats) ? -EINVAL : 0;
+}
+
+static long kstuck_session_stats(struct kstuck_trace_session *s, void __user *arg)
+{
+	struct kstuck_trace_stats st;
+	long ret = kstuck_session_stats_arg_ok(arg);
+
+	if (ret)
+		return ret;
 	memset(&st, 0, sizeof(st));
 	st.size = sizeof(st);
 	st.stopped = atomic_read(&s->state) == KSTUCK_SESSION_STOPPED;
@@ -164,12 +183,18 @@ static long kstuck_session_stats(struct kstuck_trace_session *s, void __user *ar
 static long kstuck_session_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct kstuck_trace_session *s = file->private_data;
+	long ret;
 
 	if (!capable(CAP_SYS_ADMIN))
 		return -EPERM;
 	switch (cmd) {
 	case KSTUCK_IOC_TRACE_STOP:
-		kstuck_session_stop(s);
+		/* A bad argument is refused before the session is torn down. */
+		ret = kstuck_session_stats_arg_ok((void __user *)arg);
+		if (!ret)
+			ret = kstuck_session_stop(s, true);
+		if (ret)
+			return ret;
 		return kstuck_session_stats(s, (void __user *)arg);
 	case KSTUCK_IOC_TRACE_STATS:
 		return kstuck_session_stats(s, (void __user *)arg);
