@@ -121,8 +121,9 @@ int main(void)
 	report("nmi-capture-ioctl", rc == 0 && c.nr_requested == online && c.nr_answered == online,
 	       "rc=%ld answered=%ld", rc, rc ? -1 : (long)c.nr_answered);
 
+	/* Smaller than its input fields (an older, smaller struct is fine: issue 14). */
 	memset(&c, 0, sizeof(c));
-	c.size = sizeof(c) - 8;
+	c.size = 4;
 	rc = ioctl(dev, KSTUCK_IOC_NMI_CAPTURE, &c) ? errno : 0;
 	report("nmi-capture-bad-size-einval", rc == EINVAL, "errno=%ld%ld", rc, 0);
 	memset(&c, 0, sizeof(c));
