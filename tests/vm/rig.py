@@ -291,6 +291,65 @@ def printed_block(user_text, begin, end):
     return _KERNEL_LINE.sub("", m.group(1)) if m else None
 
 
+# The console check (issue 14): kernel complaints that fail any suite whose guest printed
+# them, unless the suite causes them on purpose. Each line is put in at most one class.
+CONSOLE_CLASSES = (
+    # kstuck.ko's own NMI handlers never wait: never allowed.
+    ("took-too-long-kstuck", re.compile(r"NMI handler \(\S+ \[kstuck\]\) took too long to run")),
+    # The kernel printing an RCU stall's or sysrq-l's NMI backtraces to a TCG console.
+    ("took-too-long-backtrace", re.compile(r"NMI handler \(nmi_cpu_backtrace_handler\) took too long")),
+    ("took-too-long", re.compile(r"NMI handler \(.*\) took too long to run")),
+    ("soft-lockup", re.compile(r"BUG: soft lockup|watchdog: BUG: soft lockup")),
+    ("hard-lockup", re.compile(r"[Hh]ard LOCKUP")),
+    ("rcu-stall", re.compile(r"rcu: INFO: .*detected stalls|rcu_.* self-detected stall|detected stalls on CPUs")),
+    ("hung-task", re.compile(r"INFO: task .* blocked for more than \d+ seconds")),
+    ("warning", re.compile(r"WARNING:")),
+    ("bug", re.compile(r"BUG:")),
+    ("oops", re.compile(r"Oops|general protection fault")),
+    # %px (and %lx of a pointer) in kstuck.ko's own lines: 16 hex digits of a kernel address.
+    ("kernel-address", re.compile(r"\bkstuck: .*\b(?:0x)?ffff[0-9a-f]{12}\b")),
+)
+
+# What a guest script causes on purpose, by script name (fnmatch pattern): the wedge
+# scenarios hold CPUs for minutes (soft lockups, RCU stalls, blocked tasks), and the
+# nmi suites' sysrq-l bench and wedges make the kernel's own NMI handlers run long.
+_WEDGED = {"soft-lockup", "rcu-stall", "hung-task", "took-too-long-backtrace"}
+CONSOLE_ALLOW = {
+    "hang_*": _WEDGED, "nmi": _WEDGED, "nmi_panic": _WEDGED, "nmi_bench": _WEDGED, "kmod_nmi": _WEDGED,
+    "kdump": _WEDGED, "witness_kdump": _WEDGED, "analyze*": _WEDGED, "crashext": _WEDGED, "demo": _WEDGED,
+    "foundation": _WEDGED, "target": _WEDGED,
+    "kmod_safety_kdump": {"took-too-long"},  # kstuck_scenario_safety's NMI block (8 s in an NMI)
+}
+
+
+def console_findings(text, script, extra_allow=()):
+    """[(class, line)] of the console lines that fail the guest script, allowances applied."""
+    import fnmatch
+    allow = set(extra_allow)
+    for pattern, classes in CONSOLE_ALLOW.items():
+        if fnmatch.fnmatch(script, pattern):
+            allow |= classes
+    found = []
+    for line in text.splitlines():
+        for cls, rx in CONSOLE_CLASSES:
+            if rx.search(line):
+                if cls not in allow:
+                    found.append((cls, line.strip()))
+                break
+    return found
+
+
+# Findings of every guest that ended since the last take_console_findings(): tests/vm/run.py
+# turns them into a failed "console-clean" check of the suite that booted the guest.
+_CONSOLE_FINDINGS = []
+
+
+def take_console_findings():
+    out = list(_CONSOLE_FINDINGS)
+    _CONSOLE_FINDINGS.clear()
+    return out
+
+
 @dataclass
 class TestResult:
     name: str
@@ -313,6 +372,8 @@ class Guest:
     # "tcg,thread=single" for suites that patch kernel text in loops: QEMU 7.2's
     # multi-threaded TCG was seen executing stale int3s after text_poke (trace suite).
     accel: str = "tcg"
+    # Console classes (CONSOLE_CLASSES) this boot causes on purpose, beyond CONSOLE_ALLOW.
+    console_allow: tuple = ()
 
     def __enter__(self):
         self.workdir = Path(self.workdir)
@@ -350,6 +411,10 @@ class Guest:
         return False
 
     def kill(self):
+        if not getattr(self, "console_checked", False):
+            self.console_checked = True
+            for cls, line in console_findings(self.text(), self.suite, self.console_allow):
+                _CONSOLE_FINDINGS.append((self.suite, cls, line))
         if self.qmp:
             self.qmp.close()
             self.qmp = None

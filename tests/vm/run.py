@@ -23,7 +23,7 @@ KNOWN_INTERMITTENT = set()
 # (Emptied: the nmi suite's spinlock checks stalled about 1 run in 4 until the scenarios
 # waited for their init memory to be freed before wedging -- see kstuck_scenario_quiet.h.)
 
-SUITES = ["foundation", "rig_errors", "hang", "target", "trace", "kdump", "crashext", "nmi", "analyze", "witness", "locks", "lockholder", "matrix"]  # suites append themselves here, in boot order
+SUITES = ["foundation", "rig_errors", "hang", "target", "trace", "kdump", "crashext", "nmi", "analyze", "witness", "locks", "lockholder", "kmod_safety", "matrix"]  # suites append themselves here, in boot order
 
 
 class Context:
@@ -86,6 +86,12 @@ def run_suites(ctx, names, tag):
             suite_results = [TestResult("suite", False, str(e))]
         except Exception:  # a bug in a suite is a failure, not a crash of the runner
             suite_results = [TestResult("suite", False, traceback.format_exc())]
+        # The rig's console check of every guest the suite booted (tests/vm/rig.py).
+        findings = rig.take_console_findings()
+        suite_results.append(TestResult(
+            "console-clean", not findings,
+            " | ".join(f"{script}: {cls}: {line[:160]}" for script, cls, line in findings[:4]) +
+            (f" (+{len(findings) - 4} more)" if len(findings) > 4 else "")))
         for r in suite_results:
             word = "PASS" if r.passed else "XFAIL" if f"{name}/{r.name}" in KNOWN_INTERMITTENT else "FAIL"
             print(f"{word} {tag}/{name}/{r.name} {r.detail}".rstrip(), flush=True)
