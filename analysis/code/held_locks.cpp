@@ -3,6 +3,9 @@
 #include "analysis/code/held_locks.h"
 
 #include <cstdio>
+#include <utility>
+
+#include "analysis/fields.h"
 
 namespace kstuck {
 
@@ -41,6 +44,35 @@ constexpr LockFunction kLockFunctions[] = {
     {"_raw_write_unlock_irqrestore", LockType::Write, false, true, false, "write_unlock_irqrestore"},
     {"_raw_write_unlock_irq", LockType::Write, false, true, false, "write_unlock_irq"},
     {"_raw_write_unlock_bh", LockType::Write, false, false, false, "write_unlock_bh"},
+    // rw_semaphore (kernel/locking/rwsem.c): the reader paths never record who is in.
+    {"down_read", LockType::RwsemRead, true, false, false, "down_read"},
+    {"down_read_nested", LockType::RwsemRead, true, false, false, "down_read_nested"},
+    {"down_read_non_owner", LockType::RwsemRead, true, false, false, "down_read_non_owner"},
+    {"down_read_killable", LockType::RwsemRead, true, false, true, "down_read_killable"},
+    {"down_read_killable_nested", LockType::RwsemRead, true, false, true, "down_read_killable_nested"},
+    {"down_read_interruptible", LockType::RwsemRead, true, false, true, "down_read_interruptible"},
+    {"down_read_trylock", LockType::RwsemRead, true, false, true, "down_read_trylock"},
+    {"up_read", LockType::RwsemRead, false, false, false, "up_read"},
+    {"up_read_non_owner", LockType::RwsemRead, false, false, false, "up_read_non_owner"},
+    {"down_write", LockType::RwsemWrite, true, false, false, "down_write"},
+    {"down_write_nested", LockType::RwsemWrite, true, false, false, "down_write_nested"},
+    {"_down_write_nest_lock", LockType::RwsemWrite, true, false, false, "down_write_nest_lock"},
+    {"down_write_killable", LockType::RwsemWrite, true, false, true, "down_write_killable"},
+    {"down_write_killable_nested", LockType::RwsemWrite, true, false, true, "down_write_killable_nested"},
+    {"down_write_trylock", LockType::RwsemWrite, true, false, true, "down_write_trylock"},
+    {"up_write", LockType::RwsemWrite, false, false, false, "up_write"},
+    // mutex (kernel/locking/mutex.c; PREEMPT_RT: rtmutex_api.c, the same names).
+    {"mutex_lock", LockType::Mutex, true, false, false, "mutex_lock"},
+    {"mutex_lock_nested", LockType::Mutex, true, false, false, "mutex_lock_nested"},
+    {"_mutex_lock_nest_lock", LockType::Mutex, true, false, false, "mutex_lock_nest_lock"},
+    {"mutex_lock_io", LockType::Mutex, true, false, false, "mutex_lock_io"},
+    {"mutex_lock_io_nested", LockType::Mutex, true, false, false, "mutex_lock_io_nested"},
+    {"mutex_lock_interruptible", LockType::Mutex, true, false, true, "mutex_lock_interruptible"},
+    {"mutex_lock_interruptible_nested", LockType::Mutex, true, false, true, "mutex_lock_interruptible_nested"},
+    {"mutex_lock_killable", LockType::Mutex, true, false, true, "mutex_lock_killable"},
+    {"mutex_lock_killable_nested", LockType::Mutex, true, false, true, "mutex_lock_killable_nested"},
+    {"mutex_trylock", LockType::Mutex, true, false, true, "mutex_trylock"},
+    {"mutex_unlock", LockType::Mutex, false, false, false, "mutex_unlock"},
 };
 
 std::string hex(uint64_t v) {
@@ -115,13 +147,41 @@ FrameRegs FrameRegs::from(const CpuRegisters& regs, const std::string& how_text)
   return f;
 }
 
+Result<FrameRegs> FrameRegs::from_switch_frame(Target& target, uint64_t thread_sp) {
+  // Which of inactive_task_frame's members hold which register (x86-64; the 32-bit
+  // frame's si/di/bx/bp are not ours to read).
+  static constexpr std::pair<const char*, Gpr> kSaved[] = {
+      {"r15", Gpr::r15}, {"r14", Gpr::r14}, {"r13", Gpr::r13}, {"r12", Gpr::r12}, {"bx", Gpr::rbx}, {"bp", Gpr::rbp}};
+  FrameRegs f;
+  if (!is_kernel_pointer(thread_sp)) return fail(ErrorKind::Format, "no thread.sp", thread_sp);
+  int found = 0;
+  for (const auto& [member, reg] : kSaved) {
+    auto m = target.member("inactive_task_frame", member);
+    if (!m || m->size != 8) continue;
+    auto v = read_u64(target, thread_sp + m->offset);
+    if (!v) return tl::unexpected(v.error().with_context("inactive_task_frame." + std::string(member)));
+    f.set(reg, *v, "from the task's switch frame (inactive_task_frame." + std::string(member) + " at " +
+                       hex(thread_sp + m->offset) + ")");
+    ++found;
+  }
+  if (!found) return fail(ErrorKind::NotFound, "no type information for inactive_task_frame's registers");
+  return f;
+}
+
 const char* lock_type_name(LockType t) {
   switch (t) {
     case LockType::Spin: return "spinlock";
     case LockType::Read: return "rwlock (read)";
     case LockType::Write: return "rwlock (write)";
+    case LockType::RwsemRead: return "rwsem (read)";
+    case LockType::RwsemWrite: return "rwsem (write)";
+    case LockType::Mutex: return "mutex";
   }
   return "?";
+}
+
+bool lock_type_sleeps(LockType t) {
+  return t == LockType::RwsemRead || t == LockType::RwsemWrite || t == LockType::Mutex;
 }
 
 std::span<const LockFunction> lock_functions() { return kLockFunctions; }
@@ -392,9 +452,13 @@ FrameLocks LockCode::frame_locks(const CodeFrame& frame, const FrameRegs& regs) 
 }
 
 std::vector<FrameRegs> LockCode::recover_registers(const CpuRegisters& regs, std::span<const CodeFrame> frames) {
+  return recover_registers(FrameRegs::from(regs, "from the dump's saved registers"), frames);
+}
+
+std::vector<FrameRegs> LockCode::recover_registers(FrameRegs first, std::span<const CodeFrame> frames) {
   std::vector<FrameRegs> out;
   if (frames.empty()) return out;
-  out.push_back(FrameRegs::from(regs, "from the dump's saved registers"));
+  out.push_back(std::move(first));
   for (size_t i = 1; i < frames.size(); ++i) {
     const CodeFrame& callee = frames[i - 1];
     const CodeFrame& f = frames[i];

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-// Which spinlocks/rwlocks a stack frame holds at its return address, read from the function's code.
+// Which locks (spinlock, rwlock, rwsem, mutex) a stack frame holds at its return address, read from the function's code.
 #pragma once
 
 #include <array>
@@ -26,6 +26,11 @@ struct FrameRegs {
     how[static_cast<size_t>(r)] = std::move(how_text);
   }
   static FrameRegs from(const CpuRegisters& regs, const std::string& how_text);
+  // A switched-out task's callee-saved registers at its first frame (the return address
+  // into __schedule): struct inactive_task_frame at thread.sp, which __switch_to_asm
+  // pushed (arch/x86/include/asm/switch_to.h). The members read are those its type
+  // information has (x86-64: r15, r14, r13, r12, bx, bp); none: NotFound.
+  static Result<FrameRegs> from_switch_frame(Target& target, uint64_t thread_sp);
 };
 
 // One frame of a stack as the code analysis needs it.
@@ -35,15 +40,20 @@ struct CodeFrame {
   bool exact = false; // pc is the instruction about to run, not a return address
 };
 
-// The lock functions of the kernel's spinlock API (kernel/locking/spinlock.c).
-enum class LockType { Spin, Read, Write };
+// The lock functions of the kernel's spinlock API (kernel/locking/spinlock.c) and of the
+// sleeping locks' (kernel/locking/rwsem.c, mutex.c; on PREEMPT_RT rwbase_rt.c and
+// rtmutex_api.c under the same names). Read/Write are rwlock_t; RwsemRead/RwsemWrite
+// an rw_semaphore taken for read or write.
+enum class LockType { Spin, Read, Write, RwsemRead, RwsemWrite, Mutex };
 const char* lock_type_name(LockType t);
+// A lock that sleeps (rw_semaphore, mutex): a task may hold it while it sleeps.
+bool lock_type_sleeps(LockType t);
 struct LockFunction {
   const char* name;   // "_raw_spin_lock_irqsave"
   LockType type;
   bool acquire;       // false: an unlock
   bool irqs;          // _irq / _irqsave variants: IRQs off while held
-  bool trylock;       // returns whether it took the lock
+  bool trylock;       // may return without the lock: a trylock, or a killable/interruptible wait a signal ends
   const char* api;    // how the caller wrote it: "spin_lock_irqsave"
 };
 std::span<const LockFunction> lock_functions();
@@ -92,6 +102,9 @@ class LockCode {
   // pointer; a caller gets the callee-saved registers its callee pushed in its prologue
   // (read from the stack), the others it inherits unchanged from the callee.
   std::vector<FrameRegs> recover_registers(const CpuRegisters& regs, std::span<const CodeFrame> frames);
+  // The same from frame 0's registers as far as they are known (a switched-out task:
+  // FrameRegs::from_switch_frame); an unknown register stays unknown in every caller.
+  std::vector<FrameRegs> recover_registers(FrameRegs first, std::span<const CodeFrame> frames);
 
   // The lock function a call at this target address enters, if any.
   const LockFunction* lock_function_at(uint64_t target);

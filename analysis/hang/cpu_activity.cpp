@@ -161,35 +161,60 @@ bool is_entry_function(const std::string& f) { return f.starts_with("asm_") || f
 
 constexpr size_t kMaxCodeFrames = 32;
 
-// The locks each frame of a CPU's stack took and has not released (or is acquiring).
-void read_held_locks(LockCode& code, const CpuView& c, CpuActivity& a) {
-  if (!c.regs || c.frames.empty()) return;
+// Every lock call before each frame's pc, frame 0's registers given (see StackLocks).
+StackLocks read_stack_locks(LockCode& code, const std::vector<StackFrame>& stack, bool first_exact, FrameRegs first) {
+  StackLocks out;
   std::vector<CodeFrame> frames;
-  for (size_t i = 0; i < c.frames.size() && i < kMaxCodeFrames; ++i)
-    frames.push_back(CodeFrame{c.frames[i].pc, c.frames[i].sp, i == 0 || is_entry_function(c.frames[i - 1].function)});
-  auto regs = code.recover_registers(*c.regs, frames);
+  for (size_t i = 0; i < stack.size() && i < kMaxCodeFrames; ++i)
+    frames.push_back(CodeFrame{stack[i].pc, stack[i].sp,
+                               i == 0 ? first_exact : is_entry_function(stack[i - 1].function)});
+  auto regs = code.recover_registers(std::move(first), frames);
+  bool clean = stack.size() <= kMaxCodeFrames;
   for (size_t i = 0; i < frames.size() && i < regs.size(); ++i) {
     FrameLocks fl = code.frame_locks(frames[i], regs[i]);
-    if (!fl.problem.empty() && a.code_notes.size() < 8)
-      a.code_notes.push_back("frame #" + std::to_string(i) + " (" + c.frames[i].function + "): " + fl.problem);
+    if (!fl.problem.empty()) {
+      clean = false;
+      if (out.notes.size() < 8)
+        out.notes.push_back("frame #" + std::to_string(i) + " (" + stack[i].function + "): " + fl.problem);
+    } else {
+      ++out.frames_read;
+    }
     for (const auto& u : fl.locks) {
-      if (u.state == LockState::Released || !u.address) continue;
       HeldLock h;
-      h.address = *u.address;
+      h.address = u.address.value_or(0);
       h.api = u.fn->api;
+      h.type = u.fn->type;
       h.irqs = u.fn->irqs;
       h.read = u.fn->type == LockType::Read;
       h.write = u.fn->type == LockType::Write;
-      h.function = c.frames[i].function;
+      h.may_fail = u.fn->trylock;
+      h.function = stack[i].function;
       h.where = u.where;
       h.how = u.how;
       h.state = lock_state_name(u.state);
       h.unlock_where = u.unlock_where;
       h.method = fl.method;
       h.frame = i;
-      a.held.push_back(std::move(h));
+      out.locks.push_back(std::move(h));
     }
   }
+  if (stack.size() > kMaxCodeFrames && out.notes.size() < 8)
+    out.notes.push_back("only the innermost " + std::to_string(kMaxCodeFrames) + " of " +
+                        std::to_string(stack.size()) + " frames read");
+  out.every_frame_read = clean && !stack.empty();
+  return out;
+}
+
+// The spinlocks/rwlocks each frame of a CPU's stack took and has not released (or is
+// acquiring), with their address. Sleeping locks (a mutex or rwsem a running task
+// holds) are not what a CPU spins on: they stay out of the spinlock reasoning.
+void read_held_locks(LockCode& code, const CpuView& c, CpuActivity& a) {
+  if (!c.regs || c.frames.empty()) return;
+  StackLocks sl = read_stack_locks(code, c.frames, true, FrameRegs::from(*c.regs, "from the dump's saved registers"));
+  for (auto& n : sl.notes)
+    if (a.code_notes.size() < 8) a.code_notes.push_back(std::move(n));
+  for (auto& h : sl.locks)
+    if (h.state != "released" && h.address && !h.sleeping()) a.held.push_back(std::move(h));
 }
 
 // A qspinlock is held when its locked byte is set; a qrwlock when any bit is (readers
@@ -218,6 +243,36 @@ std::string lock_call_text(const HeldLock& h, const std::string& name) {
 }
 
 }  // namespace
+
+StackLocks read_task_locks(LockCode& code, Target& target, const HangSnapshot& snap, const TaskView& t) {
+  StackLocks out;
+  if (t.frames.empty()) {
+    out.regs_from = "no frames";
+    return out;
+  }
+  FrameRegs first;
+  bool exact = false;
+  if (t.on_cpu >= 0) {
+    const CpuView* c = snap.cpu(t.on_cpu);
+    if (c && c->regs) {
+      first = FrameRegs::from(*c->regs, "from CPU " + std::to_string(t.on_cpu) + "'s saved registers");
+      out.regs_from = "CPU " + std::to_string(t.on_cpu) + "'s saved registers";
+    } else {
+      out.regs_from = "current on CPU " + std::to_string(t.on_cpu) + ", which has no saved registers";
+    }
+    exact = true;
+  } else if (auto f = FrameRegs::from_switch_frame(target, t.sp)) {
+    first = std::move(*f);
+    out.regs_from = "its switch frame at thread.sp " + hex(t.sp);
+  } else {
+    out.regs_from = "switch frame: " + f.error().message();
+  }
+  StackLocks sl = read_stack_locks(code, t.frames, exact, std::move(first));
+  sl.regs_from = std::move(out.regs_from);
+  sl.every_frame_read = sl.every_frame_read && t.frames_complete;
+  if (!t.frames_complete && sl.notes.size() < 8) sl.notes.push_back("the unwind stopped before the stack's end");
+  return sl;
+}
 
 std::vector<CpuActivity> classify_cpus(Target& target, const HangSnapshot& snap) {
   std::vector<CpuActivity> out;

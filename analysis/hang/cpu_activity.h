@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "analysis/code/held_locks.h"
 #include "analysis/hang/hang_snapshot.h"
 
 namespace kstuck {
@@ -32,20 +33,42 @@ struct HolderCandidate {
   std::string function;  // Code*: the function whose frame took the lock
 };
 
-// A lock a CPU's frame took before its pc (read from the frame's code), or is acquiring.
+// A lock a CPU's (or task's) frame took before its pc (read from the frame's code), or is acquiring.
 struct HeldLock {
-  uint64_t address = 0;
+  uint64_t address = 0;       // 0: not recovered (`how` says why)
   std::string api;            // "spin_lock_irqsave"
+  LockType type = LockType::Spin;
   bool irqs = false;          // an _irq/_irqsave variant
   bool read = false, write = false;  // rwlock_t
+  bool may_fail = false;      // a trylock, killable or interruptible call: it may not have taken it
   std::string function;       // the frame's function
   std::string where;          // the call site, "kstuck_x+0x2a"
   std::string how;            // how the address was recovered
-  std::string state;          // "held", "maybe released", "acquiring"
-  std::string unlock_where;   // maybe released: the unlock seen
+  std::string state;          // "held", "maybe released", "released", "acquiring"
+  std::string unlock_where;   // maybe released / released: the unlock seen
   std::string method;         // how the code was read (linear scan, ...)
-  size_t frame = 0;           // index in the CPU's frames
+  size_t frame = 0;           // index in the stack's frames
+  bool sleeping() const { return lock_type_sleeps(type); }
 };
+
+// What one stack's code says about its locks: every lock call before each frame's pc
+// (analysis/code), released ones and ones whose address was not recovered included.
+struct StackLocks {
+  std::vector<HeldLock> locks;
+  std::vector<std::string> notes;  // frames whose code could not be read, and why
+  size_t frames_read = 0;          // frames analysed without a problem
+  // Every frame of the stack was analysed without a problem, and the unwind reached
+  // the stack's end: nothing in it took a lock the scan did not see.
+  bool every_frame_read = false;
+  std::string regs_from;           // where frame 0's registers came from, or why unknown
+};
+
+// The locks a task's frames took: registers for its first frame from its CPU's saved
+// registers when it is current on one, else from its switch frame
+// (FrameRegs::from_switch_frame, the callee-saved registers at __schedule's call of
+// __switch_to_asm); callers' registers recovered frame by frame
+// (LockCode::recover_registers). At most 32 frames.
+StackLocks read_task_locks(LockCode& code, Target& target, const HangSnapshot& snap, const TaskView& task);
 
 struct CpuActivity {
   int cpu = -1;

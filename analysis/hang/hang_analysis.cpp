@@ -296,6 +296,7 @@ class Builder {
         n.waiter_pids.push_back(wt ? wt->pid : 0);
       }
       n.waiters_complete = l->waiters_complete;
+      n.notes = l->notes;
       n.label = std::string(lock_kind_id(l->kind)) + " " + (l->symbol.empty() ? hex(l->address) : l->symbol) +
                 (l->flags.empty() ? "" : " [" + l->flags + "]") +
                 (l->kind == SleepingLockKind::Rwsem || l->kind == SleepingLockKind::Rwlock
@@ -312,6 +313,11 @@ class Builder {
           report_.graph.add_edge(*ln, *on, EdgeKind::OwnedBy, l->owner_evidence,
                                  l->owner_inferred ? Confidence::Inferred : Confidence::Confirmed);
       }
+      // Readers the kernel does not track, found from their code: inferred owners.
+      for (const auto& r : l->code_readers)
+        if (is_kernel_pointer(r.task))
+          if (auto rn = task_node(r.task))
+            report_.graph.add_edge(*ln, *rn, EdgeKind::OwnedBy, r.evidence, Confidence::Inferred);
     }
   }
 

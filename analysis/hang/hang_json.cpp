@@ -65,6 +65,7 @@ nlohmann::ordered_json node_json(const WaitNode& n) {
   if (n.kind == NodeKind::Mutex || n.kind == NodeKind::Rwsem) {
     j["waiters"] = n.waiter_pids;
     j["waiters_complete"] = n.waiters_complete;
+    if (!n.notes.empty()) j["notes"] = n.notes;
   }
   if (!n.stack.empty()) j["stack"] = n.stack;
   return j;

@@ -40,6 +40,7 @@ struct TaskView {
   uint64_t stack_base = 0;  // task->stack
   uint64_t sp = 0;          // thread.sp for a sleeping task, the CPU's rsp for a running one
   std::vector<StackFrame> frames;  // innermost first
+  bool frames_complete = true;     // the unwind reached the stack's end (false: frames are cut short)
 
   // Waits for a CPU: runnable and queued, but not the task its CPU runs.
   bool runnable_not_running() const { return state_char == 'R' && on_rq && on_cpu < 0 && cpu >= 0; }
@@ -51,6 +52,7 @@ struct CpuView {
   bool idle = false;  // curr is the CPU's idle task, or RIP in the idle loop
   std::optional<CpuRegisters> regs;
   std::vector<StackFrame> frames;  // from the saved RIP outwards
+  bool frames_complete = true;     // the unwind reached the stack's end
   uint64_t clock = 0;       // rq->clock (ns): sched_info timestamps are in it
   uint64_t clock_task = 0;  // rq->clock_task (ns): se.exec_start is in it
   // The earliest expiry (CLOCK_MONOTONIC, ns) of the hrtimers queued on this CPU's

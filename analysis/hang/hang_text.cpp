@@ -41,6 +41,7 @@ std::string render_hang_text(const HangReport& r) {
     for (size_t k = 0; k < seq.size(); ++k) {
       const WaitNode& n = nodes[seq[k]];
       o << "  " << n.label << "\n";
+      for (const auto& note : n.notes) o << "    (" << note << ")\n";
       if (k + 1 < seq.size() || r.verdict.verdict == Verdict::Deadlock) {
         size_t next = seq[(k + 1) % seq.size()];
         if (auto ei = r.graph.strongest_edge(seq[k], next)) {

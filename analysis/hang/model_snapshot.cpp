@@ -101,6 +101,7 @@ HangSnapshot snapshot_from_model(KernelModel& model, Target& symbols) {
     if (c.regs) {
       Stack st = model.cpu_stack(c.cpu);
       v.frames = convert(symbols, st);
+      v.frames_complete = st.complete();
       if (!st.complete() && st.stop != StopReason::NoStart)
         warn("cpu " + std::to_string(c.cpu) + ": unwind stopped: " + stop_reason_name(st.stop));
     }
@@ -127,12 +128,16 @@ HangSnapshot snapshot_from_model(KernelModel& model, Target& symbols) {
       const CpuView* c = snap.cpu(v.on_cpu);
       if (c && c->regs) v.sp = c->regs->get(CpuRegisters::rsp);
       if (c) v.frames = c->frames;
+      if (c) v.frames_complete = c->frames_complete;
     } else {
       v.sp = t.thread_sp;
       // Only waiting tasks can be part of a wait chain (a runnable one waits for its
       // CPU, and may hold a lock meanwhile): skip unwinding the rest.
-      if (v.state_char == 'D' || v.state_char == 'S' || v.state_char == 'I' || v.runnable_not_running())
-        v.frames = convert(symbols, model.task_stack(t));
+      if (v.state_char == 'D' || v.state_char == 'S' || v.state_char == 'I' || v.runnable_not_running()) {
+        Stack st = model.task_stack(t);
+        v.frames = convert(symbols, st);
+        v.frames_complete = st.complete();
+      }
     }
     snap.tasks.push_back(std::move(v));
   }

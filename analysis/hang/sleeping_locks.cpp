@@ -3,8 +3,12 @@
 #include "analysis/hang/sleeping_locks.h"
 
 #include <algorithm>
+#include <optional>
 #include <set>
 
+#include "analysis/code/disasm.h"
+#include "analysis/code/held_locks.h"
+#include "analysis/hang/cpu_activity.h"
 #include "analysis/hang/rt_mutex.h"
 #include "analysis/list_walk.h"
 
@@ -357,7 +361,113 @@ void decode_rt(Target& target, Fields& fields, const RtMutexLayout& layout, RtLo
   }
 }
 
+// "down_read(&name) at f+0x1c" (or the address when the lock has no static name).
+std::string read_call_text(const HeldLock& h, const std::string& name) {
+  return h.api + "(" + (name.empty() ? hex(h.address) : "&" + name) + ") at " + h.where;
+}
+
+// The evidence of a code reader: the call, how its argument was followed, what the scan saw after it.
+std::string reader_evidence(const HangSnapshot& snap, uint64_t task, const HeldLock& h, const std::string& name) {
+  std::string ev = task_text(snap, task) + ": " + read_call_text(h, name) + " with " +
+                   (h.state == "held" ? "no up_read before the return address"
+                                      : "an up_read on another path (maybe released: " + h.unlock_where + ")") +
+                   "; address " + h.how + " (" + h.method + ")";
+  if (h.may_fail) ev += "; " + h.api + " may have returned without it (its return value is not followed)";
+  return ev;
+}
+
 }  // namespace
+
+void find_code_readers(Target& target, const HangSnapshot& snap, std::vector<SleepingLock>& locks,
+                       std::vector<std::string>* problems, size_t task_limit) {
+  std::vector<SleepingLock*> want;
+  for (auto& l : locks)
+    if (l.kind == SleepingLockKind::Rwsem && l.readers > 0 && !l.writer_locked) want.push_back(&l);
+  if (want.empty()) return;
+  auto dis = Disassembler::open();
+  if (!dis) {
+    for (auto* l : want) l->notes.push_back("readers not read from code: no disassembler: " + dis.error().message());
+    return;
+  }
+  LockCode code(target, *dis);
+  std::vector<std::vector<SleepingLock::CodeReader>> held(want.size()), maybe(want.size());
+  std::vector<std::optional<StackLocks>> owner(want.size());
+  size_t read = 0;
+  for (const auto& t : snap.tasks) {
+    if (t.frames.empty()) continue;
+    if (++read > task_limit) {
+      problems->push_back("rwsem readers from code: only the first " + std::to_string(task_limit) +
+                          " tasks' stacks read");
+      break;
+    }
+    StackLocks sl = read_task_locks(code, target, snap, t);
+    for (size_t i = 0; i < want.size(); ++i) {
+      const SleepingLock& l = *want[i];
+      const HeldLock* best = nullptr;
+      for (const auto& h : sl.locks)
+        if (h.type == LockType::RwsemRead && h.address == l.address &&
+            (h.state == "held" || h.state == "maybe released") && (!best || (best->state != "held" && h.state == "held")))
+          best = &h;
+      if (best)
+        (best->state == "held" ? held : maybe)[i].push_back(
+            {t.task, reader_evidence(snap, t.task, *best, l.symbol), best->state != "held"});
+      if (l.owner_is_reader_hint && t.task == l.owner_task) owner[i] = sl;
+    }
+  }
+  for (size_t i = 0; i < want.size(); ++i) {
+    SleepingLock& l = *want[i];
+    std::vector<SleepingLock::CodeReader> readers = held[i].empty() ? std::move(maybe[i]) : std::move(held[i]);
+    // The owner field's reader hint against its own task's code.
+    if (l.owner_is_reader_hint && l.owner_task) {
+      const std::string who = task_text(snap, l.owner_task);
+      auto self = std::find_if(readers.begin(), readers.end(), [&](const auto& r) { return r.task == l.owner_task; });
+      if (self != readers.end()) {
+        // Its code holds it too: one edge, the hint with the code's evidence.
+        l.owner_evidence += "; its code holds it: " + self->evidence;
+        readers.erase(self);
+      } else if (!owner[i]) {
+        l.notes.push_back("owner field names " + who + " as a reader; its stack was not read, so it stays a hint");
+      } else {
+        const StackLocks& sl = *owner[i];
+        const HeldLock* released = nullptr;
+        const HeldLock* unresolved = nullptr;
+        for (const auto& h : sl.locks) {
+          if (h.type != LockType::RwsemRead) continue;
+          if (h.address == l.address && h.state == "released" && !released) released = &h;
+          if (!h.address && (h.state == "held" || h.state == "maybe released") && !unresolved) unresolved = &h;
+        }
+        if (unresolved) {
+          l.notes.push_back("owner field names " + who + " as a reader; it stays a hint: its " + unresolved->api +
+                            " at " + unresolved->where + " took a lock whose address was not recovered (" +
+                            unresolved->how + ")");
+        } else if (released) {
+          l.owner_edge = false;
+          l.notes.push_back("owner field names " + who + " as a reader, but it is no owner: its code released it (" +
+                            read_call_text(*released, l.symbol) + ", then " + released->unlock_where +
+                            " on the straight path to the return address; " + released->method +
+                            "); the kernel leaves the last reader in owner after up_read");
+        } else if (sl.every_frame_read) {
+          l.owner_edge = false;
+          l.notes.push_back("owner field names " + who + " as a reader, but it is no owner: none of its " +
+                            std::to_string(sl.frames_read) +
+                            " frames (every one read from code) holds a read lock on it; the kernel leaves the "
+                            "last reader in owner after up_read");
+        } else {
+          l.notes.push_back("owner field names " + who + " as a reader; it stays a hint: its code could not be read "
+                            "in full (" + (sl.notes.empty() ? sl.regs_from : sl.notes.front()) + ")");
+        }
+      }
+    }
+    size_t found = readers.size() + (l.owner_edge && l.owner_is_reader_hint ? 1 : 0);
+    if (readers.empty() && !(l.owner_edge && l.owner_is_reader_hint))
+      l.notes.push_back("no task's code shows a read lock on it (count: " + std::to_string(l.readers) +
+                        " reader(s) in): holder unknown");
+    else if (static_cast<int64_t>(found) != l.readers)
+      l.notes.push_back("count says " + std::to_string(l.readers) + " reader(s) in; " + std::to_string(found) +
+                        " found (code and owner field)");
+    l.code_readers = std::move(readers);
+  }
+}
 
 Result<SleepingLock> read_sleeping_lock(Target& target, Fields& fields, const HangSnapshot& snap,
                                         SleepingLockKind kind, uint64_t address, size_t waiter_limit) {
@@ -388,7 +498,9 @@ Result<SleepingLock> read_sleeping_lock(Target& target, Fields& fields, const Ha
       return fail(ErrorKind::Fault, std::string(sleeping_lock_kind_name(kind)) + " " + hex(address) +
                                         ": wait_list unreadable", address);
   }
-  return l;
+  std::vector<SleepingLock> one{std::move(l)};
+  find_code_readers(target, snap, one, &problems);
+  return std::move(one.front());
 }
 
 SleepingLockScan scan_sleeping_locks(Target& target, Fields& fields, const HangSnapshot& snap, size_t waiter_limit) {
@@ -566,6 +678,9 @@ SleepingLockScan scan_sleeping_locks(Target& target, Fields& fields, const HangS
     for (auto& p : problems) warn(std::move(p));
     out.locks.push_back(std::move(l));
   }
+  std::vector<std::string> problems;
+  find_code_readers(target, snap, out.locks, &problems);
+  for (auto& p : problems) warn(std::move(p));
   return out;
 }
 

@@ -45,6 +45,18 @@ struct SleepingLock {
   std::string note;        // "sleeping (rt)" for PREEMPT_RT's spinlock_t/rwlock_t and friends
   std::vector<uint64_t> waiters;  // task_struct addresses in wait_list order (rt: priority order)
   bool waiters_complete = true;
+  // An rwsem with readers in: the tasks whose code took a read lock on it and has no
+  // up_read before the return address (analysis/code over every task's stack). Readers
+  // are not tracked by the kernel, so each is an inferred owner with its evidence.
+  struct CodeReader {
+    uint64_t task = 0;
+    std::string evidence;       // "down_read(&x) at f+0x1c with no up_read before the return address; ..."
+    bool maybe_released = false;  // an up_read on another path: weaker (only used when no task holds it for sure)
+  };
+  std::vector<CodeReader> code_readers;
+  // Why the owner field's reader hint was dropped or kept, and how the readers the count
+  // says are in compare with those found from code.
+  std::vector<std::string> notes;
 };
 
 struct BlockedOn {
@@ -74,6 +86,16 @@ struct SleepingLockScan {
 // waiters in order.
 SleepingLockScan scan_sleeping_locks(Target& target, Fields& fields, const HangSnapshot& snap,
                                      size_t waiter_limit = 4096);
+
+// The readers of every rwsem in `locks` that has readers in and no writer, found from
+// code (SleepingLock::code_readers), and the owner field's reader hint weighed against
+// its own task's code: when that task's frames show the read lock released (up_read
+// after down_read on the straight path to the return address), or every frame of its
+// stack was read and none holds it, the hint is no owner (owner_edge false) and notes
+// say why. A hint whose task's code cannot be read in full stays, inferred. At most
+// task_limit tasks' stacks are read.
+void find_code_readers(Target& target, const HangSnapshot& snap, std::vector<SleepingLock>& locks,
+                       std::vector<std::string>* problems, size_t task_limit = 20000);
 
 // One lock read at an address (kstuck mutex ADDRESS): owner, flags, waiters; an RT
 // kernel's mutex through its rt_mutex. The snapshot names reader-hint owners' pids.

@@ -76,6 +76,10 @@ struct WaitNode {
   std::vector<std::string> stack;     // function names, innermost first
   std::vector<int> waiter_pids;       // Mutex/Rwsem: its wait_list in order (0: not in the task list)
   bool waiters_complete = true;       // Mutex/Rwsem: the wait_list walk reached its head
+  // Mutex/Rwsem: what was weighed about its owners beyond the edges (a reader-owned
+  // rwsem's owner hint dropped because that task's code released it, readers counted
+  // against those found from code).
+  std::vector<std::string> notes;
 };
 
 struct WaitEdge {

@@ -100,6 +100,13 @@ struct FakeText {
     add("_raw_read_lock", read_lock);
     add("_raw_read_unlock", read_unlock);
     add("smp_call_function_single", other);
+    add("down_read", down_read);
+    add("up_read", up_read);
+    add("down_write", down_write);
+    add("up_write", up_write);
+    add("mutex_lock", mutex_lock);
+    add("mutex_unlock", mutex_unlock);
+    add("down_read_killable", down_read_killable);
   }
   void add(const char* name, uint64_t at) { t_.add_symbol(name, at, 0x40); }
   // Maps and names a built function (as module code).
@@ -116,6 +123,10 @@ struct FakeText {
   const uint64_t spin_lock = kBase, spin_unlock = kBase + 0x40, spin_lock_irqsave = kBase + 0x80,
                  spin_unlock_irqrestore = kBase + 0xc0, write_lock = kBase + 0x100, read_lock = kBase + 0x140,
                  read_unlock = kBase + 0x180, other = kBase + 0x1c0;
+  // The sleeping locks' API (kernel/locking/rwsem.c, mutex.c).
+  const uint64_t down_read = kBase + 0x200, up_read = kBase + 0x240, down_write = kBase + 0x280,
+                 up_write = kBase + 0x2c0, mutex_lock = kBase + 0x300, mutex_unlock = kBase + 0x340,
+                 down_read_killable = kBase + 0x380;
 };
 
 }  // namespace kstuck::test

@@ -11,6 +11,7 @@
 #include "analysis/hang/model_snapshot.h"
 #include "analysis/hang/xcall.h"
 #include "analysis/kernel/kernel_model.h"
+#include "tests/unit/code_builder.h"
 #include "tests/unit/fake_kernel.h"
 #include "tests/unit/fake_target.h"
 
@@ -613,6 +614,171 @@ TEST_F(HangTest, RwsemWriterOwnerAndWaiter) {
   EXPECT_EQ(r.verdict.verdict, Verdict::None);  // the writer sleeps elsewhere: a chain, no cycle
   ASSERT_TRUE(r.verdict.root_cause);
   EXPECT_EQ(r.graph.nodes()[*r.verdict.root_cause].id, "task:300");
+}
+
+// The rwstale scenario (tests/vm/scenarios/kstuck_scenario_rwstale.c) in fake memory: a
+// heap dev {rw_semaphore sem at 0; mutex gate at 0x28}. The holder (pid 400) took a read
+// lock and sleeps; the reader (pid 401) took and released one (owner still names it)
+// and waits for the gate; the writer (pid 402) holds the gate and waits in down_write.
+class RwstaleTest : public HangTest {
+ protected:
+  static constexpr uint64_t kLockText = 0xffffffff82000000ULL;
+  void SetUp() override {
+    t_.add_struct("rw_semaphore", 0x28, {{"count", 0x0, 8}, {"count.counter", 0x0, 8}, {"owner", 0x8, 8},
+                                         {"owner.counter", 0x8, 8}, {"wait_lock", 0x14, 4},
+                                         {"wait_list", 0x18, 16, "struct list_head"}});
+    t_.add_struct("rwsem_waiter", 0x30, {{"list", 0x0, 16}, {"task", 0x10, 8}, {"type", 0x18, 4}});
+    t_.map(kLockText, 0x1000);
+    std::vector<uint8_t> int3(0x1000, 0xcc);
+    t_.write(kLockText, int3.data(), int3.size());
+    const char* api[] = {"down_read", "up_read", "down_write", "up_write", "mutex_lock", "mutex_unlock", "wait_for_completion"};
+    for (size_t i = 0; i < std::size(api); ++i) {
+      t_.add_symbol(api[i], kLockText + 0x40 * i, 0x40);
+      api_[api[i]] = kLockText + 0x40 * i;
+    }
+    holder_ = k_.add_task(400, "kstuck_rwsh", FakeKernel::kUninterruptible, 1);
+    reader_ = k_.add_task(401, "kstuck_rwsr", FakeKernel::kUninterruptible, 1);
+    writer_ = k_.add_task(402, "kstuck_rwsw", FakeKernel::kUninterruptible, 1);
+    dev_ = t_.alloc(0x80);
+    sem_ = dev_;
+    gate_ = dev_ + 0x28;
+    t_.set(sem_, "rw_semaphore", "count", (uint64_t{1} << kRwsemReaderShift) | kRwsemFlagWaiters);
+    t_.set(sem_, "rw_semaphore", "owner", reader_ | kRwsemReaderOwned);
+    k_.list_init(sem_ + 0x18);
+    uint64_t ws = stack_of(writer_);
+    t_.set(ws + 0x3d00, "rwsem_waiter", "task", writer_);
+    k_.list_add_tail(ws + 0x3d00, sem_ + 0x18);
+    t_.write_u64(ws + 0x3c80, sem_);
+    t_.set(gate_, "mutex", "owner", writer_ | kMutexFlagWaiters);
+    k_.list_init(t_.addr_of(gate_, "mutex", "wait_list"));
+    block_on_mutex(reader_, gate_);
+    // Each task's switch frame keeps dev in bx, as the scenario's functions keep it in rbx.
+    for (uint64_t t : {holder_, reader_, writer_}) t_.set(stack_of(t) + 0x3c00, "inactive_task_frame", "bx", dev_);
+
+    test::CodeBuilder h(0xffffffffc0001000);
+    h.push(Gpr::rbx).mov(Gpr::rbx, Gpr::rdi).mov(Gpr::rdi, Gpr::rbx).call(api_["down_read"])
+        .lea(Gpr::rdi, Gpr::rbx, 0x48).call(api_["wait_for_completion"]);
+    holder_ra_ = h.here();
+    h.mov(Gpr::rdi, Gpr::rbx).call(api_["up_read"]).pop(Gpr::rbx).ret();
+    install(h, "kstuck_rwstale_holder");
+    test::CodeBuilder r(0xffffffffc0002000);
+    r.push(Gpr::rbx).mov(Gpr::rbx, Gpr::rdi).mov(Gpr::rdi, Gpr::rbx).call(api_["down_read"]).mov(Gpr::rdi, Gpr::rbx)
+        .call(api_["up_read"]).lea(Gpr::rdi, Gpr::rbx, 0x28).call(api_["mutex_lock"]);
+    reader_ra_ = r.here();
+    r.lea(Gpr::rdi, Gpr::rbx, 0x28).call(api_["mutex_unlock"]).pop(Gpr::rbx).ret();
+    install(r, "kstuck_rwstale_reader");
+  }
+
+  void install(const test::CodeBuilder& b, const std::string& name) {
+    t_.map(b.start(), 0x100);
+    std::vector<uint8_t> pad(0x100, 0xcc);
+    std::copy(b.bytes().begin(), b.bytes().end(), pad.begin());
+    t_.write(b.start(), pad.data(), pad.size());
+    t_.add_symbol(name, b.start(), 0x100, "kstuck_scenario_rwstale");
+  }
+
+  HangSnapshot snapshot(std::vector<StackFrame> reader_frames = {}) {
+    HangSnapshot snap = idle_cpus();
+    TaskView hv = view(holder_, 400, "kstuck_rwsh", 'D', -1, {"__schedule"});
+    hv.frames.push_back({holder_ra_, 0, "kstuck_rwstale_holder", "kstuck_scenario_rwstale"});
+    TaskView rv = view(reader_, 401, "kstuck_rwsr", 'D', -1, {"__schedule", "schedule", "__mutex_lock"});
+    if (reader_frames.empty())
+      rv.frames.push_back({reader_ra_, 0, "kstuck_rwstale_reader", "kstuck_scenario_rwstale"});
+    else
+      rv.frames = reader_frames;
+    TaskView wv = view(writer_, 402, "kstuck_rwsw", 'D', -1, {"__schedule", "schedule", "rwsem_down_write_slowpath"});
+    snap.tasks = {hv, rv, wv};
+    return snap;
+  }
+
+  const WaitEdge* edge(const HangReport& r, const std::string& from, const std::string& to, EdgeKind kind) {
+    for (const auto& e : r.graph.edges())
+      if (r.graph.nodes()[e.from].id == from && r.graph.nodes()[e.to].id == to && e.kind == kind) return &e;
+    return nullptr;
+  }
+
+  std::string notes_of(const HangReport& r, const std::string& id) {
+    std::string all;
+    if (const WaitNode* n = node(r, id))
+      for (const auto& s : n->notes) all += s + "\n";
+    return all;
+  }
+
+  std::map<std::string, uint64_t> api_;
+  uint64_t holder_ = 0, reader_ = 0, writer_ = 0, dev_ = 0, sem_ = 0, gate_ = 0, holder_ra_ = 0, reader_ra_ = 0;
+};
+
+TEST_F(RwstaleTest, TheReadHolderFromCodeEndsTheChainAndTheStaleReaderIsNoOwner) {
+  HangSnapshot snap = snapshot();
+  auto locks = scan_sleeping_locks(t_, fields_, snap);
+  const SleepingLock* l = locks.lock_at(sem_);
+  ASSERT_NE(l, nullptr);
+  EXPECT_TRUE(l->owner_is_reader_hint);
+  EXPECT_FALSE(l->owner_edge);  // the reader's own code released it
+  ASSERT_EQ(l->code_readers.size(), 1u);
+  EXPECT_EQ(l->code_readers[0].task, holder_);
+  HangReport r = report(snap);
+  const std::string sem_id = "rwsem:" + [&] {
+    char b[24];
+    std::snprintf(b, sizeof(b), "0x%llx", static_cast<unsigned long long>(sem_));
+    return std::string(b);
+  }();
+  EXPECT_NE(r.verdict.verdict, Verdict::Deadlock) << r.verdict.reason;
+  EXPECT_TRUE(r.verdict.cycle.empty());
+  ASSERT_TRUE(r.verdict.root_cause);
+  EXPECT_EQ(r.graph.nodes()[*r.verdict.root_cause].id, "task:400");
+  std::vector<std::string> chain;
+  for (size_t i : r.verdict.chain) chain.push_back(r.graph.nodes()[i].id);
+  ASSERT_EQ(chain.size(), 5u);
+  EXPECT_EQ(chain[0], "task:401");
+  EXPECT_EQ(chain[2], "task:402");
+  EXPECT_EQ(chain[3], sem_id);
+  // The holder's edge: inferred, with the code's evidence.
+  const WaitEdge* owned = edge(r, sem_id, "task:400", EdgeKind::OwnedBy);
+  ASSERT_NE(owned, nullptr);
+  EXPECT_EQ(owned->confidence, Confidence::Inferred);
+  EXPECT_NE(owned->evidence.find("down_read(0x"), std::string::npos) << owned->evidence;
+  EXPECT_NE(owned->evidence.find("at kstuck_rwstale_holder+0x"), std::string::npos) << owned->evidence;
+  EXPECT_NE(owned->evidence.find("no up_read before the return address"), std::string::npos) << owned->evidence;
+  EXPECT_NE(owned->evidence.find("inactive_task_frame.bx"), std::string::npos) << owned->evidence;
+  // No edge to the stale reader; the lock says why.
+  EXPECT_EQ(edge(r, sem_id, "task:401", EdgeKind::OwnedBy), nullptr);
+  std::string notes = notes_of(r, sem_id);
+  EXPECT_NE(notes.find("owner field names pid 401 as a reader, but it is no owner: its code released it"),
+            std::string::npos)
+      << notes;
+  EXPECT_NE(notes.find("up_read at kstuck_rwstale_reader+0x"), std::string::npos) << notes;
+}
+
+TEST_F(RwstaleTest, AStaleReaderWhoseCodeCannotBeReadStaysAnInferredHint) {
+  // The reader's outer frame has no symbol: its code cannot say it released the lock.
+  TaskView probe = view(reader_, 401, "kstuck_rwsr", 'D', -1, {"__schedule", "schedule", "__mutex_lock"});
+  probe.frames.push_back({0xffffffffc0ff0010, 0, "?", ""});
+  HangReport r = report(snapshot(probe.frames));
+  EXPECT_EQ(r.verdict.verdict, Verdict::Deadlock);
+  EXPECT_EQ(r.verdict.confidence, Confidence::Inferred);  // never confirmed through the hint
+  ASSERT_FALSE(r.verdict.inferred_edges.empty());
+  bool hint = false;
+  for (size_t e : r.verdict.inferred_edges) hint = hint || r.graph.nodes()[r.graph.edges()[e].to].id == "task:401";
+  EXPECT_TRUE(hint);
+  std::string notes;
+  for (const auto& n : r.graph.nodes())
+    if (n.kind == NodeKind::Rwsem)
+      for (const auto& s : n.notes) notes += s;
+  EXPECT_NE(notes.find("stays a hint: its code could not be read in full"), std::string::npos) << notes;
+}
+
+TEST_F(RwstaleTest, AnOwnerHintWhoseEveryFrameHoldsNothingIsDropped) {
+  // The reader's frames: only functions with no lock calls, every one read.
+  TaskView probe = view(reader_, 401, "kstuck_rwsr", 'D', -1, {"__schedule", "schedule", "__mutex_lock", "worker_b"});
+  HangReport r = report(snapshot(probe.frames));
+  EXPECT_NE(r.verdict.verdict, Verdict::Deadlock) << r.verdict.reason;
+  std::string notes;
+  for (const auto& n : r.graph.nodes())
+    if (n.kind == NodeKind::Rwsem)
+      for (const auto& s : n.notes) notes += s;
+  EXPECT_NE(notes.find("none of its 4 frames (every one read from code) holds a read lock on it"), std::string::npos)
+      << notes;
 }
 
 // smp_call_function_many: the sender's cfd_data slot for CPU 3 stays locked while CPU 3

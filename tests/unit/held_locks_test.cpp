@@ -317,5 +317,128 @@ TEST_F(HeldLocksTest, AnInterruptedFrameGetsItsPtRegs) {
   EXPECT_NE(fr[1].how[static_cast<size_t>(Gpr::rbx)].find("pt_regs"), std::string::npos);
 }
 
+TEST_F(HeldLocksTest, RwsemReadLockTakenAndReleasedBeforeAMutexWaitIsReleased) {
+  // The stale reader: down_read(&dev->sem); up_read(&dev->sem); mutex_lock(&dev->gate)
+  // <- it sleeps inside, dev kept in rbx (sem at offset 0, gate at 0x28).
+  CodeBuilder b(0xffffffffc0001000);
+  b.push(Gpr::rbx).mov(Gpr::rbx, Gpr::rdi).mov(Gpr::rdi, Gpr::rbx).call(kernel_text_->down_read).mov(Gpr::rdi, Gpr::rbx)
+      .call(kernel_text_->up_read).lea(Gpr::rdi, Gpr::rbx, 0x28).call(kernel_text_->mutex_lock);
+  uint64_t ra = b.here();
+  b.pop(Gpr::rbx).ret();
+  kernel_text_->install(b, "stale_reader");
+  FrameRegs regs;
+  regs.set(Gpr::rbx, 0xffff888000500000, "test");
+  auto fl = locks_at(ra, regs);
+  ASSERT_TRUE(fl.problem.empty()) << fl.problem;
+  ASSERT_EQ(fl.locks.size(), 2u);
+  EXPECT_EQ(fl.locks[0].fn->type, LockType::RwsemRead);
+  EXPECT_STREQ(fl.locks[0].fn->api, "down_read");
+  EXPECT_EQ(fl.locks[0].state, LockState::Released);
+  ASSERT_TRUE(fl.locks[0].address);
+  EXPECT_EQ(*fl.locks[0].address, 0xffff888000500000u);
+  EXPECT_NE(fl.locks[0].unlock_where.find("up_read at stale_reader+0x"), std::string::npos) << fl.locks[0].unlock_where;
+  EXPECT_EQ(fl.locks[1].fn->type, LockType::Mutex);
+  EXPECT_EQ(fl.locks[1].state, LockState::Acquiring);
+  ASSERT_TRUE(fl.locks[1].address);
+  EXPECT_EQ(*fl.locks[1].address, 0xffff888000500028u);
+  EXPECT_TRUE(lock_type_sleeps(fl.locks[0].fn->type));
+  EXPECT_FALSE(lock_type_sleeps(LockType::Spin));
+}
+
+TEST_F(HeldLocksTest, RwsemReadLockKeptAcrossASleepIsHeldAndAWriterWaitsInsideDownWrite) {
+  // The holder: down_read(&dev->sem); wait_for_completion(&dev->never) <- asleep.
+  CodeBuilder h(0xffffffffc0001000);
+  h.push(Gpr::rbx).mov(Gpr::rbx, Gpr::rdi).mov(Gpr::rdi, Gpr::rbx).call(kernel_text_->down_read_killable)
+      .lea(Gpr::rdi, Gpr::rbx, 0x48).call(kernel_text_->other);
+  uint64_t ra = h.here();
+  h.mov(Gpr::rdi, Gpr::rbx).call(kernel_text_->up_read).pop(Gpr::rbx).ret();
+  kernel_text_->install(h, "holder");
+  FrameRegs regs;
+  regs.set(Gpr::rbx, 0xffff888000500000, "test");
+  auto fl = locks_at(ra, regs);
+  ASSERT_EQ(fl.locks.size(), 1u);
+  EXPECT_EQ(fl.locks[0].state, LockState::Held);
+  EXPECT_TRUE(fl.locks[0].fn->trylock);  // killable: may return without it
+  ASSERT_TRUE(fl.locks[0].address);
+  EXPECT_EQ(*fl.locks[0].address, 0xffff888000500000u);
+  EXPECT_NE(fl.locks[0].how.find("rbx"), std::string::npos) << fl.locks[0].how;
+
+  // The writer: down_write(&dev->sem) <- it sleeps inside: acquiring, not holding.
+  CodeBuilder w(0xffffffffc0002000);
+  w.push(Gpr::rbx).mov(Gpr::rbx, Gpr::rdi).mov(Gpr::rdi, Gpr::rbx).call(kernel_text_->down_write);
+  uint64_t wra = w.here();
+  w.mov(Gpr::rdi, Gpr::rbx).call(kernel_text_->up_write).pop(Gpr::rbx).ret();
+  kernel_text_->install(w, "writer");
+  auto wl = locks_at(wra, regs);
+  ASSERT_EQ(wl.locks.size(), 1u);
+  EXPECT_EQ(wl.locks[0].fn->type, LockType::RwsemWrite);
+  EXPECT_EQ(wl.locks[0].state, LockState::Acquiring);
+}
+
+TEST_F(HeldLocksTest, AnUpWriteDoesNotReleaseAReadLock) {
+  CodeBuilder b(0xffffffffc0001000);
+  b.push(Gpr::rbx).mov(Gpr::rbx, Gpr::rdi).mov(Gpr::rdi, Gpr::rbx).call(kernel_text_->down_read).mov(Gpr::rdi, Gpr::rbx)
+      .call(kernel_text_->up_write).call(kernel_text_->other);
+  uint64_t ra = b.here();
+  b.pop(Gpr::rbx).ret();
+  kernel_text_->install(b, "mismatched");
+  auto fl = locks_at(ra);
+  ASSERT_EQ(fl.locks.size(), 1u);
+  EXPECT_EQ(fl.locks[0].state, LockState::Held);
+}
+
+TEST_F(HeldLocksTest, ASwitchedOutTasksRegistersComeFromItsSwitchFrameThroughSchedule) {
+  // A sleeping task: thread.sp points at struct inactive_task_frame (r15, r14, r13, r12,
+  // bx, bp, ret_addr). Its first frame returns into "__schedule", which pushed rbp and
+  // rbx and then clobbered rbx; the caller's rbx (dev) is in __schedule's push slot.
+  t_.add_struct("inactive_task_frame", 0x38,
+                {{"r15", 0x0, 8}, {"r14", 0x8, 8}, {"r13", 0x10, 8}, {"r12", 0x18, 8}, {"bx", 0x20, 8},
+                 {"bp", 0x28, 8}, {"ret_addr", 0x30, 8}});
+  CodeBuilder caller(0xffffffffc0001000);
+  caller.push(Gpr::rbx).mov(Gpr::rbx, Gpr::rdi).mov(Gpr::rdi, Gpr::rbx).call(kernel_text_->down_read).call(
+      0xffffffffc0002000);
+  uint64_t ra = caller.here();
+  caller.pop(Gpr::rbx).ret();
+  kernel_text_->install(caller, "holder");
+  CodeBuilder sched(0xffffffffc0002000);
+  sched.nop5().push(Gpr::rbp).push(Gpr::rbx).mov(Gpr::rbx, Gpr::rdi).call(kernel_text_->other);
+  uint64_t sched_ra = sched.here();
+  sched.pop(Gpr::rbx).pop(Gpr::rbp).ret();
+  kernel_text_->install(sched, "__schedule");
+  uint64_t stack = 0xffffc90000010000;
+  t_.map(stack, 0x1000);
+  uint64_t thread_sp = stack + 0x800;
+  t_.write_u64(thread_sp + 0x18, 0x1212);              // r12
+  t_.write_u64(thread_sp + 0x20, 0xffff888000777000);  // bx: __schedule's own value
+  t_.write_u64(thread_sp + 0x28, 0xffffc90000010f00);  // bp
+  t_.write_u64(thread_sp + 0x30, sched_ra);
+  uint64_t s0 = thread_sp + 0x38;                       // __schedule's frame: [s0] rbx, [s0+8] rbp, [s0+16] ra
+  t_.write_u64(s0, 0xffff888000500000);                 // the holder's rbx: dev
+  t_.write_u64(s0 + 8, 0xffffc90000010f80);
+  t_.write_u64(s0 + 16, ra);
+  auto first = FrameRegs::from_switch_frame(t_, thread_sp);
+  ASSERT_TRUE(first) << first.error().message();
+  EXPECT_EQ(first->get(Gpr::rbx), 0xffff888000777000u);
+  EXPECT_EQ(first->get(Gpr::r12), 0x1212u);
+  EXPECT_FALSE(first->known(Gpr::rdi));  // caller-saved registers are not in the switch frame
+  EXPECT_NE(first->how[static_cast<size_t>(Gpr::rbx)].find("inactive_task_frame.bx"), std::string::npos);
+  std::vector<CodeFrame> frames = {{sched_ra, s0, false}, {ra, s0 + 24, false}};
+  auto fr = code_->recover_registers(*first, frames);
+  ASSERT_EQ(fr.size(), 2u);
+  ASSERT_TRUE(fr[1].known(Gpr::rbx));
+  EXPECT_EQ(fr[1].get(Gpr::rbx), 0xffff888000500000u);
+  EXPECT_EQ(fr[1].get(Gpr::r12), 0x1212u);
+  EXPECT_FALSE(fr[1].known(Gpr::rdi));
+  auto fl = code_->frame_locks(frames[1], fr[1]);
+  ASSERT_EQ(fl.locks.size(), 1u);
+  EXPECT_EQ(fl.locks[0].state, LockState::Held);
+  ASSERT_TRUE(fl.locks[0].address) << fl.locks[0].how;
+  EXPECT_EQ(*fl.locks[0].address, 0xffff888000500000u);
+  EXPECT_NE(fl.locks[0].how.find("__schedule's prologue"), std::string::npos) << fl.locks[0].how;
+  // Without type information for the switch frame, nothing is made up.
+  FakeTarget bare;
+  EXPECT_FALSE(FrameRegs::from_switch_frame(bare, thread_sp));
+}
+
 }  // namespace
 }  // namespace kstuck::test

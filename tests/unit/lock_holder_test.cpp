@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 
+#include "analysis/code/disasm.h"
 #include "analysis/hang/cpu_activity.h"
 #include "tests/unit/code_builder.h"
 #include "tests/unit/fake_target.h"
@@ -207,6 +208,66 @@ TEST_F(LockHolderTest, AnUnlockedWordIsNotTakenFromTheWaitersCode) {
   auto act = classify_cpus(t_, snap);
   EXPECT_EQ(cpu(act, 3).lock, 0u);
   EXPECT_TRUE(cpu(act, 3).holders.empty());
+}
+
+TEST_F(LockHolderTest, ATasksRwsemReadLockIsReadFromItsSwitchFrameOrItsCpu) {
+  t_.add_struct("inactive_task_frame", 0x38,
+                {{"r15", 0x0, 8}, {"r14", 0x8, 8}, {"r13", 0x10, 8}, {"r12", 0x18, 8}, {"bx", 0x20, 8},
+                 {"bp", 0x28, 8}, {"ret_addr", 0x30, 8}});
+  // down_read(&dev->sem); wait_for_completion(&dev->never) <- return address; dev in rbx.
+  CodeBuilder h(0xffffffffc0004000);
+  h.push(Gpr::rbx).mov(Gpr::rbx, Gpr::rdi).mov(Gpr::rdi, Gpr::rbx).call(text_->down_read).lea(Gpr::rdi, Gpr::rbx, 0x48)
+      .call(text_->other);
+  uint64_t ra = h.here();
+  h.mov(Gpr::rdi, Gpr::rbx).call(text_->up_read).pop(Gpr::rbx).ret();
+  text_->install(h, "kstuck_read_holder");
+  const uint64_t dev = 0xffff888000600000;
+  // Asleep: frame 0 returns into the scheduler (here `other`, which pushes nothing).
+  uint64_t thread_sp = kStack2 + 0x3000;
+  t_.write_u64(thread_sp + 0x20, dev);  // inactive_task_frame.bx
+  TaskView t;
+  t.task = 0xffff888000002000;
+  t.pid = 77;
+  t.state_char = 'D';
+  t.sp = thread_sp;
+  t.stack_base = kStack2;
+  t.frames = {{text_->other + 0x10, thread_sp + 0x38, "smp_call_function_single", ""},
+              {ra, thread_sp + 0x40, "kstuck_read_holder", "kstuck_test"}};
+  HangSnapshot snap;
+  snap.tasks = {t};
+  auto dis = Disassembler::open();
+  ASSERT_TRUE(dis);
+  LockCode code(t_, *dis);
+  StackLocks sl = read_task_locks(code, t_, snap, t);
+  EXPECT_TRUE(sl.every_frame_read) << (sl.notes.empty() ? "" : sl.notes.front());
+  EXPECT_NE(sl.regs_from.find("switch frame"), std::string::npos) << sl.regs_from;
+  ASSERT_EQ(sl.locks.size(), 1u);
+  EXPECT_EQ(sl.locks[0].type, LockType::RwsemRead);
+  EXPECT_EQ(sl.locks[0].state, "held");
+  EXPECT_EQ(sl.locks[0].address, dev);
+  EXPECT_EQ(sl.locks[0].frame, 1u);
+  EXPECT_NE(sl.locks[0].how.find("inactive_task_frame.bx"), std::string::npos) << sl.locks[0].how;
+
+  // The same task current on CPU 2: its registers are the CPU's.
+  t_.write_u64(thread_sp + 0x20, 0);
+  CpuView c = holder_cpu(2, kStack2);
+  c.regs->regs[CpuRegisters::rbx] = dev;
+  c.frames = t.frames;
+  t.on_cpu = 2;
+  snap.cpus = {c};
+  sl = read_task_locks(code, t_, snap, t);
+  ASSERT_EQ(sl.locks.size(), 1u);
+  EXPECT_EQ(sl.locks[0].address, dev);
+  EXPECT_NE(sl.regs_from.find("CPU 2"), std::string::npos) << sl.regs_from;
+  // A CPU holding a sleeping lock spins on nothing: the rwsem is no spinlock of its.
+  auto act = classify_cpus(t_, snap);
+  EXPECT_TRUE(act.at(0).held.empty());
+
+  // An unwind cut short: the frames read may not be all of them.
+  t.on_cpu = -1;
+  t.frames_complete = false;
+  sl = read_task_locks(code, t_, snap, t);
+  EXPECT_FALSE(sl.every_frame_read);
 }
 
 }  // namespace
