@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 // BtfTypes: member resolution over libbpf's BTF, bounded and cached.
-#include "analysis/kdump_target/btf_types.h"
+#include "analysis/btf/btf_types.h"
 
 #include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <charconv>
@@ -14,6 +17,8 @@ namespace {
 
 // Nesting of anonymous members and of qualifier chains never comes close to this.
 constexpr int kMaxDepth = 32;
+// vmlinux BTF is 4-8 MB (Debian 6.1: 5.3 MB); anything far larger is not BTF.
+constexpr size_t kMaxBtfBytes = 256u << 20;
 
 std::string_view strip_prefix(std::string_view name, std::string_view prefix) {
   if (name.substr(0, prefix.size()) == prefix) name.remove_prefix(prefix.size());
@@ -26,15 +31,76 @@ BtfTypes::~BtfTypes() {
   if (btf_) btf__free(btf_);
 }
 
-Result<std::unique_ptr<BtfTypes>> BtfTypes::open(const std::string& vmlinux) {
+// libbpf reports malformed input on stderr by default; the Error we return says it once.
+static int quiet(enum libbpf_print_level, const char*, va_list) { return 0; }
+static void silence_libbpf() {
+  static const bool done = (libbpf_set_print(quiet), true);
+  (void)done;
+}
+
+Result<std::unique_ptr<BtfTypes>> BtfTypes::adopt(struct btf* b, int err, const std::string& what) {
+  if (!b) return fail(ErrorKind::Format, what + " (" + std::strerror(err ? err : EINVAL) + ")");
   std::unique_ptr<BtfTypes> t(new BtfTypes());
-  errno = 0;
-  t->btf_ = btf__parse_elf(vmlinux.c_str(), nullptr);
-  if (!t->btf_) {
-    int err = errno;
-    return fail(ErrorKind::NotFound, vmlinux + ": no usable .BTF section (" + std::strerror(err) + ")");
-  }
+  t->btf_ = b;
   return t;
+}
+
+Result<std::unique_ptr<BtfTypes>> BtfTypes::open(const std::string& vmlinux) {
+  silence_libbpf();
+  errno = 0;
+  struct btf* b = btf__parse_elf(vmlinux.c_str(), nullptr);
+  int err = errno;
+  if (!b) return fail(ErrorKind::NotFound, vmlinux + ": no usable .BTF section (" + std::strerror(err ? err : EINVAL) + ")");
+  return adopt(b, 0, vmlinux);
+}
+
+Result<std::unique_ptr<BtfTypes>> BtfTypes::from_bytes(std::span<const std::byte> data) {
+  if (data.size() < sizeof(struct btf_header) || data.size() > kMaxBtfBytes)
+    return fail(ErrorKind::Format, "BTF of " + std::to_string(data.size()) + " bytes (expected " +
+                                       std::to_string(sizeof(struct btf_header)) + ".." + std::to_string(kMaxBtfBytes) + ")");
+  silence_libbpf();
+  errno = 0;
+  struct btf* b = btf__new(data.data(), static_cast<uint32_t>(data.size()));
+  return adopt(b, errno, "BTF rejected by libbpf");
+}
+
+Result<std::unique_ptr<BtfTypes>> BtfTypes::from_split_bytes(std::span<const std::byte> data, const BtfTypes& base) {
+  if (data.size() < sizeof(struct btf_header) || data.size() > kMaxBtfBytes)
+    return fail(ErrorKind::Format, "split BTF of " + std::to_string(data.size()) + " bytes");
+  // Debian 12's libbpf 1.1 declares btf__new_split() but does not export it (its
+  // libbpf.map lacks the symbol): hand the bytes over as a raw BTF file in memory.
+  int fd = memfd_create("kstuck-split-btf", MFD_CLOEXEC);
+  if (fd < 0) return fail(ErrorKind::Os, std::string("memfd_create: ") + std::strerror(errno));
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n <= 0) {
+      int err = errno;
+      ::close(fd);
+      return fail(ErrorKind::Os, std::string("memfd write: ") + std::strerror(err));
+    }
+    done += static_cast<size_t>(n);
+  }
+  std::string path = "/proc/self/fd/" + std::to_string(fd);
+  silence_libbpf();
+  errno = 0;
+  // libbpf takes the base non-const but only reads it.
+  struct btf* b = btf__parse_raw_split(path.c_str(), const_cast<struct btf*>(base.btf_));
+  int err = errno;
+  ::close(fd);
+  return adopt(b, err, "split BTF rejected by libbpf");
+}
+
+uint32_t BtfTypes::type_count() const { return btf__type_cnt(btf_); }
+
+Result<uint64_t> BtfTypes::variable_size(std::string_view name) const {
+  std::string n(name);
+  int32_t id = btf__find_by_name_kind(btf_, n.c_str(), BTF_KIND_VAR);
+  if (id <= 0) return fail(ErrorKind::NotFound, "no variable '" + n + "' in BTF");
+  const btf_type* t = btf__type_by_id(btf_, id);
+  int64_t size = t ? btf__resolve_size(btf_, t->type) : -1;
+  if (size < 0) return fail(ErrorKind::Format, "variable '" + n + "' has no size in BTF");
+  return static_cast<uint64_t>(size);
 }
 
 int32_t BtfTypes::skip_qualifiers(int32_t id) const {

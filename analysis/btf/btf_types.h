@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
-// BtfTypes: struct sizes and member offsets from the vmlinux's .BTF section (libbpf).
+// BtfTypes: struct sizes and member offsets from BTF (libbpf): a vmlinux's .BTF section,
+// the bytes between a dump's __start_BTF and __stop_BTF, or a module's split BTF.
 #pragma once
 
 #include <cstdint>
+#include <cstddef>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -24,7 +27,22 @@ class BtfTypes {
   BtfTypes(const BtfTypes&) = delete;
   BtfTypes& operator=(const BtfTypes&) = delete;
 
+  // The .BTF section of an ELF file (a vmlinux).
   static Result<std::unique_ptr<BtfTypes>> open(const std::string& vmlinux);
+  // Raw BTF bytes (header, types, strings), e.g. read from a dump's memory. libbpf copies
+  // and validates them; hostile bytes give a Format error, never a crash.
+  static Result<std::unique_ptr<BtfTypes>> from_bytes(std::span<const std::byte> data);
+  // A module's split BTF: its type ids continue the base's (vmlinux) ids. The base must
+  // outlive the result.
+  static Result<std::unique_ptr<BtfTypes>> from_split_bytes(std::span<const std::byte> data, const BtfTypes& base);
+
+  // Number of types (ids 1..count-1; the base's included for split BTF).
+  uint32_t type_count() const;
+  // The size of a named variable's type, if BTF describes the variable (pahole emits
+  // VARs for per-CPU variables only).
+  Result<uint64_t> variable_size(std::string_view name) const;
+  // The raw libbpf object, for split loading and tests.
+  const struct btf* raw() const { return btf_; }
 
   Result<uint64_t> struct_size(std::string_view name);
   // member_path: "a.b.c", members of anonymous structs/unions by their own names, and
@@ -35,6 +53,7 @@ class BtfTypes {
 
  private:
   BtfTypes() = default;
+  static Result<std::unique_ptr<BtfTypes>> adopt(struct btf* b, int err, const std::string& what);
   Result<int32_t> find_aggregate(std::string_view name) const;
   int32_t skip_qualifiers(int32_t id) const;
   Result<TypeMember> resolve_member(std::string_view struct_name, std::string_view member_path) const;

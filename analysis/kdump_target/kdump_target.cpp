@@ -7,7 +7,7 @@
 #include <cstring>
 #include <vector>
 
-#include "analysis/kdump_target/btf_types.h"
+#include "analysis/btf/btf_types.h"
 #include "analysis/kdump_target/dump_file.h"
 #include "analysis/kdump_target/elf_symbols.h"
 #include "analysis/kdump_target/source_lines.h"
