@@ -418,19 +418,26 @@ int cmd_watchdog(const std::vector<std::string>& args) {
     return 1;
   }
   kstuck_watchdog_config c{};
-  c.size = sizeof(c);
+  // A kstuck.ko of ABI 1.0 wants the struct without 'skipped', in its exact size.
+  auto watchdog_ioctl = [&](unsigned long cmd, const char* what) -> Result<void> {
+    c.size = sizeof(c);
+    if (::ioctl(dev->fd(), cmd, &c) == 0) return {};
+    c.size = offsetof(kstuck_watchdog_config, skipped);
+    if (errno == EINVAL && ::ioctl(dev->fd(), cmd, &c) == 0) return {};
+    c.size = sizeof(c);
+    return dev->ioctl(cmd, &c, what);
+  };
   if (vm.count("enable") || vm.count("disable")) {
     c.enabled = vm.count("enable") ? 1 : 0;
     c.threshold_ms = vm.count("enable") ? vm["enable"].as<uint32_t>() : 1000;
     c.flags = vm.count("panic") ? KSTUCK_WATCHDOG_PANIC : 0;
-    if (auto ok = dev->ioctl(KSTUCK_IOC_WATCHDOG_SET, &c, "KSTUCK_IOC_WATCHDOG_SET"); !ok) {
+    if (auto ok = watchdog_ioctl(KSTUCK_IOC_WATCHDOG_SET, "KSTUCK_IOC_WATCHDOG_SET"); !ok) {
       std::cerr << "kstuck nmi watchdog: " << ok.error().describe() << "\n";
       return 1;
     }
   }
   c = {};
-  c.size = sizeof(c);
-  if (auto ok = dev->ioctl(KSTUCK_IOC_WATCHDOG_GET, &c, "KSTUCK_IOC_WATCHDOG_GET"); !ok) {
+  if (auto ok = watchdog_ioctl(KSTUCK_IOC_WATCHDOG_GET, "KSTUCK_IOC_WATCHDOG_GET"); !ok) {
     std::cerr << "kstuck nmi watchdog: " << ok.error().describe() << "\n";
     return 1;
   }
