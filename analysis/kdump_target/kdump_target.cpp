@@ -9,6 +9,7 @@
 
 #include "analysis/btf/btf_types.h"
 #include "analysis/kdump_target/dump_file.h"
+#include "analysis/kdump_target/dump_kallsyms.h"
 #include "analysis/kdump_target/elf_symbols.h"
 #include "analysis/kdump_target/source_lines.h"
 
@@ -34,22 +35,52 @@ constexpr size_t kMaxBanner = 512;
 
 }  // namespace
 
+// One symbol, from whichever table the target has.
+struct SymView {
+  std::string_view name;
+  uint64_t address = 0;  // KASLR applied; a per-CPU offset for per-CPU symbols
+  uint64_t size = 0;
+};
+
 struct KdumpTarget::Impl {
   std::unique_ptr<DumpFile> dump;
-  std::unique_ptr<ElfSymbols> symbols;
+  std::unique_ptr<ElfSymbols> symbols;     // with a vmlinux
+  std::unique_ptr<DumpKallsyms> kallsyms;  // without one
   std::unique_ptr<BtfTypes> btf;
   std::optional<Error> btf_error;
-  SourceLines lines;
+  std::unique_ptr<SourceLines> lines;      // with a vmlinux
   uint64_t kaslr = 0;
-
-  explicit Impl(const std::string& vmlinux) : lines(vmlinux) {}
 
   uint64_t relocate(const ElfSymbols::Sym& s) const { return s.percpu || s.absolute ? s.value : s.value + kaslr; }
 
+  std::optional<SymView> find(std::string_view name) const {
+    if (symbols) {
+      const auto* s = symbols->find(name);
+      if (!s) return std::nullopt;
+      return SymView{s->name, relocate(*s), s->size};
+    }
+    const auto* s = kallsyms->find(name);
+    if (!s) return std::nullopt;
+    return SymView{s->name, s->address, s->size};
+  }
+
+  std::optional<SymView> containing(uint64_t address) const {
+    if (symbols) {
+      const auto* s = address >= kaslr ? symbols->containing(address - kaslr) : nullptr;
+      if (!s) return std::nullopt;
+      return SymView{s->name, relocate(*s), s->size};
+    }
+    const auto* s = kallsyms->containing(address);
+    if (!s) return std::nullopt;
+    return SymView{s->name, s->address, s->size};
+  }
+
+  // vmlinux BTF: the file's .BTF section, else the copy the kernel keeps in memory
+  // between __start_BTF and __stop_BTF (CONFIG_DEBUG_INFO_BTF; /sys/kernel/btf/vmlinux).
   Result<BtfTypes*> types() {
     if (btf) return btf.get();
     if (btf_error) return tl::unexpected(*btf_error);
-    auto b = BtfTypes::open(symbols->path());
+    auto b = symbols ? BtfTypes::open(symbols->path()) : btf_from_memory();
     if (!b) {
       btf_error = b.error();
       return tl::unexpected(b.error());
@@ -57,17 +88,71 @@ struct KdumpTarget::Impl {
     btf = std::move(*b);
     return btf.get();
   }
+
+  Result<std::unique_ptr<BtfTypes>> btf_from_memory() {
+    auto start = find("__start_BTF");
+    auto stop = find("__stop_BTF");
+    if (!start || !stop)
+      return fail(ErrorKind::NotFound,
+                  "the dumped kernel has no BTF (no __start_BTF/__stop_BTF: CONFIG_DEBUG_INFO_BTF off); "
+                  "give --vmlinux PATH (Debian: the linux-image-RELEASE-dbg package)");
+    if (stop->address <= start->address || stop->address - start->address > kMaxBtf)
+      return fail(ErrorKind::Format, "implausible BTF bounds " + hex(start->address) + ".." + hex(stop->address));
+    std::vector<std::byte> bytes(stop->address - start->address);
+    auto r = dump->read(start->address, bytes);
+    if (!r)
+      return tl::unexpected(r.error().with_context("the kernel's BTF (__start_BTF) is not in the dump; give --vmlinux PATH"));
+    auto b = BtfTypes::from_bytes(bytes);
+    if (!b) return tl::unexpected(b.error().with_context("the kernel's BTF in the dump"));
+    return b;
+  }
+
+  static constexpr uint64_t kMaxBtf = 256u << 20;
 };
 
 KdumpTarget::KdumpTarget(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 KdumpTarget::~KdumpTarget() = default;
 
+namespace {
+
+// The kallsyms tables VMCOREINFO names (kernel/vmcore_info.c, crash_core.c before 6.9;
+// since Linux v6.0, "vmcoreinfo: include kallsyms symbols").
+Result<KallsymsLocation> kallsyms_location(const DumpFile& dump) {
+  KallsymsLocation where;
+  const std::pair<const char*, uint64_t*> keys[] = {
+      {"SYMBOL(kallsyms_names)", &where.names},           {"SYMBOL(kallsyms_token_table)", &where.token_table},
+      {"SYMBOL(kallsyms_token_index)", &where.token_index}, {"SYMBOL(kallsyms_offsets)", &where.offsets},
+      {"SYMBOL(kallsyms_relative_base)", &where.relative_base}, {"SYMBOL(kallsyms_num_syms)", &where.num_syms},
+  };
+  std::string missing;
+  for (auto [key, out] : keys) {
+    auto v = dump.vmcoreinfo(key);
+    auto a = v ? parse_hex(*v) : std::nullopt;
+    if (!a) {
+      missing += missing.empty() ? "" : ", ";
+      missing += key;
+      continue;
+    }
+    *out = *a;
+  }
+  if (!missing.empty())
+    return fail(ErrorKind::NotFound,
+                std::string(dump.vmcoreinfo_raw().empty() ? "the dump has no VMCOREINFO" : "the dump's VMCOREINFO lacks " + missing) +
+                    " (kernels before 6.0 do not write the kallsyms tables there): give --vmlinux PATH "
+                    "(Debian: the linux-image-RELEASE-dbg package)");
+  return where;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<KdumpTarget>> KdumpTarget::open(const std::string& vmcore, const KdumpOptions& options) {
-  if (options.vmlinux.empty()) return fail(ErrorKind::Invalid, "a vmlinux is needed (--vmlinux PATH)");
-  auto impl = std::make_unique<Impl>(options.vmlinux);
-  auto symbols = ElfSymbols::open(options.vmlinux);
-  if (!symbols) return tl::unexpected(symbols.error());
-  impl->symbols = std::move(*symbols);
+  auto impl = std::make_unique<Impl>();
+  if (!options.vmlinux.empty()) {
+    auto symbols = ElfSymbols::open(options.vmlinux);
+    if (!symbols) return tl::unexpected(symbols.error());
+    impl->symbols = std::move(*symbols);
+    impl->lines = std::make_unique<SourceLines>(options.vmlinux);
+  }
   auto dump = DumpFile::open(vmcore);
   if (!dump) return tl::unexpected(dump.error());
   impl->dump = std::move(*dump);
@@ -78,7 +163,7 @@ Result<std::unique_ptr<KdumpTarget>> KdumpTarget::open(const std::string& vmcore
   info.description = impl->dump->description();
   info.notes = impl->dump->notes();
   info.cpu_notes = impl->dump->cpu_count();
-  info.vmlinux_build_id = impl->symbols->build_id();
+  if (impl->symbols) info.vmlinux_build_id = impl->symbols->build_id();
   if (auto v = impl->dump->vmcoreinfo("OSRELEASE")) info.release = *v;
   if (auto v = impl->dump->vmcoreinfo("BUILD-ID")) info.dump_build_id = *v;
   if (auto v = impl->dump->vmcoreinfo("CRASHTIME")) {
@@ -92,24 +177,44 @@ Result<std::unique_ptr<KdumpTarget>> KdumpTarget::open(const std::string& vmcore
     auto off = parse_hex(*v);
     if (!off) return fail(ErrorKind::Format, vmcore + ": malformed VMCOREINFO KERNELOFFSET=" + *v);
     impl->kaslr = *off;
-  } else if (auto v = impl->dump->vmcoreinfo("SYMBOL(_stext)"); v && impl->symbols->find("_stext")) {
+  } else if (auto v = impl->dump->vmcoreinfo("SYMBOL(_stext)"); v && impl->symbols && impl->symbols->find("_stext")) {
     auto stext = parse_hex(*v);
     if (!stext) return fail(ErrorKind::Format, vmcore + ": malformed VMCOREINFO SYMBOL(_stext)=" + *v);
     impl->kaslr = *stext - impl->symbols->find("_stext")->value;
-  } else {
+  } else if (impl->symbols) {
     info.notes.push_back("no KASLR offset in the dump: assuming the kernel was not relocated");
   }
   info.kaslr_offset = impl->kaslr;
 
+  if (!impl->symbols) {
+    // No vmlinux: the kernel's own kallsyms (runtime addresses, KASLR applied) and BTF.
+    auto where = kallsyms_location(*impl->dump);
+    if (!where) return tl::unexpected(where.error().with_context(vmcore));
+    DumpFile* df = impl->dump.get();
+    auto k = DumpKallsyms::load(*where, [df](uint64_t a, std::span<std::byte> out) { return df->read(a, out); });
+    if (!k) return tl::unexpected(k.error().with_context(vmcore + ": the dump's kallsyms"));
+    impl->kallsyms = std::move(*k);
+    info.symbols_from = "dump";
+    info.types_from = "dump";
+    info.symbol_count = impl->kallsyms->count();
+    info.build_id_matches = false;
+  } else {
+    info.symbols_from = "vmlinux";
+    info.types_from = "vmlinux";
+    info.symbol_count = impl->symbols->count();
+  }
+
   // The vmlinux must be the dumped kernel's: compare build-ids, else the banners.
-  if (!info.dump_build_id.empty()) {
+  if (!impl->symbols) {
+    // Nothing to check: symbols and types are the dump's own.
+  } else if (!info.dump_build_id.empty()) {
     // VMCOREINFO carries at most 20 bytes of the id; compare that prefix.
     const std::string& mine = info.vmlinux_build_id;
     info.build_id_matches = !mine.empty() && mine.compare(0, info.dump_build_id.size(), info.dump_build_id) == 0;
     if (!info.build_id_matches && !options.force)
       return fail(ErrorKind::Invalid, "vmlinux " + options.vmlinux + " does not match the dump: build-id " +
                                           (mine.empty() ? "(none)" : mine) + ", dump " + info.dump_build_id +
-                                          " (use --force to analyze anyway)");
+                                          " (use --force to analyze anyway, or leave out --vmlinux: the dump's own symbols and BTF)");
   } else if (const auto* banner = impl->symbols->find("linux_banner")) {
     size_t n = static_cast<size_t>(std::min<uint64_t>(banner->size ? banner->size : 256, kMaxBanner));
     std::vector<std::byte> file_bytes(n), dump_bytes(n);
@@ -124,7 +229,7 @@ Result<std::unique_ptr<KdumpTarget>> KdumpTarget::open(const std::string& vmcore
       info.notes.push_back("could not check that the vmlinux matches the dump (no BUILD-ID, banner unreadable)");
     }
   }
-  if (!info.build_id_matches && options.force) info.notes.push_back("vmlinux/dump mismatch ignored (--force)");
+  if (impl->symbols && !info.build_id_matches && options.force) info.notes.push_back("vmlinux/dump mismatch ignored (--force)");
 
   std::unique_ptr<KdumpTarget> target(new KdumpTarget(std::move(impl)));
   if (target->info_.release.empty()) {
@@ -152,17 +257,17 @@ Result<void> KdumpTarget::read_phys(uint64_t paddr, std::span<std::byte> out) {
 }
 
 Result<uint64_t> KdumpTarget::symbol_address(std::string_view name) {
-  const auto* s = impl_->symbols->find(name);
-  if (!s) return fail(ErrorKind::NotFound, "no symbol '" + std::string(name) + "' in vmlinux");
-  return impl_->relocate(*s);
+  auto s = impl_->find(name);
+  if (!s) return fail(ErrorKind::NotFound, "no symbol '" + std::string(name) + "' in " + (impl_->symbols ? "vmlinux" : "the dump's kallsyms"));
+  return s->address;
 }
 
 Result<Symbol> KdumpTarget::symbol_at(uint64_t address) {
-  const auto* s = address >= impl_->kaslr ? impl_->symbols->containing(address - impl_->kaslr) : nullptr;
+  auto s = impl_->containing(address);
   if (!s) return fail(ErrorKind::NotFound, "no vmlinux symbol at " + hex(address), address);
   Symbol sym;
-  sym.name = s->name;
-  sym.address = impl_->relocate(*s);
+  sym.name = std::string(s->name);
+  sym.address = s->address;
   sym.size = s->size;
   return sym;
 }
@@ -181,8 +286,11 @@ Result<std::string> KdumpTarget::symbolize(uint64_t address) {
 }
 
 Result<std::string> KdumpTarget::source_line(uint64_t address) {
+  if (!impl_->lines)
+    return fail(ErrorKind::NotFound, "file:line needs the kernel's DWARF: --vmlinux PATH (Debian: linux-image-" +
+                                         (info_.release.empty() ? std::string("RELEASE") : info_.release) + "-dbg)");
   if (address < impl_->kaslr) return fail(ErrorKind::NotFound, "not a vmlinux address", address);
-  return impl_->lines.at(address - impl_->kaslr);
+  return impl_->lines->at(address - impl_->kaslr);
 }
 
 Result<uint64_t> KdumpTarget::struct_size(std::string_view struct_name) {
@@ -198,12 +306,14 @@ Result<TypeMember> KdumpTarget::member(std::string_view struct_name, std::string
 }
 
 Result<uint64_t> KdumpTarget::per_cpu_offset(int cpu) {
-  const auto* s = impl_->symbols->find("__per_cpu_offset");
-  if (!s) return fail(ErrorKind::NotFound, "no __per_cpu_offset in vmlinux");
-  uint64_t slots = s->size / 8;
-  if (cpu < 0 || (slots && static_cast<uint64_t>(cpu) >= slots))
+  auto s = impl_->find("__per_cpu_offset");
+  if (!s) return fail(ErrorKind::NotFound, "no __per_cpu_offset in the symbols");
+  // NR_CPUS slots; kallsyms has no sizes and may give none: then x86-64's largest NR_CPUS.
+  constexpr uint64_t kMaxNrCpus = 8192;
+  uint64_t slots = s->size >= 8 ? std::min(s->size / 8, kMaxNrCpus) : kMaxNrCpus;
+  if (cpu < 0 || static_cast<uint64_t>(cpu) >= slots)
     return fail(ErrorKind::Invalid, "cpu " + std::to_string(cpu) + " out of range (NR_CPUS " + std::to_string(slots) + ")");
-  auto v = read_u64(*this, impl_->relocate(*s) + 8 * static_cast<uint64_t>(cpu));
+  auto v = read_u64(*this, s->address + 8 * static_cast<uint64_t>(cpu));
   if (!v) return tl::unexpected(v.error().with_context("__per_cpu_offset[" + std::to_string(cpu) + "]"));
   return *v;
 }
@@ -213,6 +323,7 @@ Result<CpuRegisters> KdumpTarget::cpu_registers(int cpu) { return impl_->dump->c
 std::optional<std::string> KdumpTarget::vmcoreinfo(std::string_view key) { return impl_->dump->vmcoreinfo(key); }
 
 const std::string& KdumpTarget::vmcoreinfo_raw() const { return impl_->dump->vmcoreinfo_raw(); }
+
 
 Result<std::unique_ptr<Target>> open_kdump_target(const std::string& vmcore, const KdumpOptions& options) {
   auto t = KdumpTarget::open(vmcore, options);

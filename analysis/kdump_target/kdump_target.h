@@ -14,7 +14,9 @@
 namespace kstuck {
 
 struct KdumpOptions {
-  std::string vmlinux;  // the matching vmlinux with symbols (Debian: linux-image-*-dbg)
+  // The matching vmlinux with symbols (Debian: linux-image-*-dbg). Empty: symbols from
+  // the dump's own kallsyms and types from its in-memory BTF (no vmlinux needed).
+  std::string vmlinux;
   bool force = false;   // use the vmlinux even if its build-id differs from the dump's
 };
 
@@ -25,7 +27,12 @@ struct DumpInfo {
   std::string description;  // e.g. "Compressed KDUMP", "ELF dump, 64-bit"
   std::string release;      // OSRELEASE, e.g. "6.1.0-56-cloud-amd64"; empty if unknown
   std::string dump_build_id;     // VMCOREINFO BUILD-ID; empty if absent
-  std::string vmlinux_build_id;  // the vmlinux's GNU build-id note
+  std::string vmlinux_build_id;  // the vmlinux's GNU build-id note (empty without --vmlinux)
+  // Where symbols and types came from: "vmlinux" (ELF symbols, .BTF of the file) or
+  // "dump" (kallsyms and BTF read from the dump's memory).
+  std::string symbols_from;
+  std::string types_from;
+  size_t symbol_count = 0;
   bool build_id_matches = false; // also true when the banners matched (dump without BUILD-ID)
   uint64_t kaslr_offset = 0;     // added to every vmlinux (non per-CPU) symbol
   std::optional<int64_t> crash_time;  // VMCOREINFO CRASHTIME (seconds since the epoch)
@@ -35,7 +42,8 @@ struct DumpInfo {
 };
 
 // Implements Target over libkdumpfile (memory), libelf (symbols), libbpf (BTF types)
-// and libdw (file:line, lazily). Conventions:
+// and libdw (file:line, lazily); without a vmlinux, over the dump's kallsyms and its
+// in-memory BTF (__start_BTF..__stop_BTF). Conventions:
 //  - symbol_address() of a per-CPU variable ("runqueues", "current_task") is its offset
 //    in the per-CPU area: add per_cpu_offset(cpu). Other symbols have KASLR applied.
 //  - cpu_registers(n) is the n-th register note; QEMU writes one per vCPU in order

@@ -42,6 +42,10 @@ TaskStateTable read_task_state_table(Fields& f) {
   std::string letters;
   for (uint64_t i = 0; i < info->size / 8; ++i) {
     auto p = read_u64(t, *sym + 8 * i);
+    // A symbol table without sizes (the dump's own kallsyms) gives the distance to the
+    // next symbol, alignment padding included: the array ends at the first entry that
+    // is not a pointer to "X (name)".
+    if (i >= 3 && p && (!is_kernel_pointer(*p) || read_c_string(t, *p, 3).value_or("").substr(1) != " (")) break;
     if (!p || !is_kernel_pointer(*p)) {
       table.problem = "task_state_array[" + std::to_string(i) + "] unreadable";
       return table;

@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: GPL-2.0
+// DumpKallsyms: decodes kallsyms_names/token_table/token_index/offsets as
+// kernel/kallsyms.c's kallsyms_expand_symbol() and kallsyms_sym_address() do.
+#include "analysis/kdump_target/dump_kallsyms.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace kstuck {
+namespace {
+
+// Bounds on hostile bytes: Debian's 6.1 has ~117,000 symbols and 2.6 MB of names.
+constexpr uint32_t kMaxSyms = 4u << 20;
+constexpr size_t kChunk = 64 * 1024;
+constexpr size_t kMaxToken = 256;
+
+// A gap this large between two symbols is not one symbol (per-CPU symbols sit far below
+// the kernel, data sections are far apart): the symbol gets no size (drgn caps the same).
+constexpr uint64_t kMaxSymbolSize = 0x10000;
+
+// Sequential reads of the names stream, a chunk at a time.
+class StreamReader {
+ public:
+  StreamReader(const DumpKallsyms::ReadFn& read, uint64_t start) : read_(read), next_(start) {}
+  Result<uint8_t> byte() {
+    if (pos_ == buf_.size()) {
+      buf_.resize(kChunk);
+      auto r = read_(next_, buf_);
+      if (!r) {
+        // The stream may end close to an unreadable page: retry byte-sized.
+        buf_.resize(1);
+        auto one = read_(next_, buf_);
+        if (!one) return tl::unexpected(one.error());
+      }
+      next_ += buf_.size();
+      pos_ = 0;
+    }
+    return static_cast<uint8_t>(buf_[pos_++]);
+  }
+
+ private:
+  const DumpKallsyms::ReadFn& read_;
+  uint64_t next_;
+  std::vector<std::byte> buf_;
+  size_t pos_ = 0;
+};
+
+bool is_global(char type) { return type >= 'A' && type <= 'Z'; }
+
+}  // namespace
+
+Result<std::unique_ptr<DumpKallsyms>> DumpKallsyms::load(const KallsymsLocation& where, const ReadFn& read) {
+  auto ctx = [](const char* what, const Error& e) { return tl::unexpected(e.with_context(what)); };
+  uint32_t num = 0;
+  if (auto r = read(where.num_syms, std::as_writable_bytes(std::span(&num, 1))); !r) return ctx("kallsyms_num_syms", r.error());
+  if (num == 0 || num > kMaxSyms)
+    return fail(ErrorKind::Format, "kallsyms_num_syms " + std::to_string(num) + " is implausible");
+  uint64_t base = 0;
+  if (auto r = read(where.relative_base, std::as_writable_bytes(std::span(&base, 1))); !r)
+    return ctx("kallsyms_relative_base", r.error());
+
+  uint16_t token_index[256];
+  if (auto r = read(where.token_index, std::as_writable_bytes(std::span(token_index))); !r)
+    return ctx("kallsyms_token_index", r.error());
+  uint16_t max_index = *std::max_element(std::begin(token_index), std::end(token_index));
+  // Tokens are stored one after another: all but the last end before max_index; the last
+  // one (at max_index) ends at the first NUL after it, read a few bytes at a time.
+  std::vector<char> token_bytes(size_t{max_index});
+  if (auto r = read(where.token_table, std::as_writable_bytes(std::span(token_bytes))); !r)
+    return ctx("kallsyms_token_table", r.error());
+  for (size_t i = 0; i < kMaxToken; i++) {
+    char c = 0;
+    if (auto r = read(where.token_table + token_bytes.size(), std::as_writable_bytes(std::span(&c, 1))); !r)
+      return ctx("kallsyms_token_table", r.error());
+    token_bytes.push_back(c);
+    if (c == 0) break;
+  }
+  size_t readable = token_bytes.size();
+  std::string tokens[256];
+  for (int i = 0; i < 256; i++) {
+    const char* start = token_bytes.data() + token_index[i];
+    const char* end = static_cast<const char*>(std::memchr(start, 0, readable - token_index[i]));
+    if (!end) return fail(ErrorKind::Format, "kallsyms token " + std::to_string(i) + " is not terminated");
+    tokens[i].assign(start, end);
+  }
+
+  std::vector<int32_t> offsets(num);
+  if (auto r = read(where.offsets, std::as_writable_bytes(std::span(offsets))); !r) return ctx("kallsyms_offsets", r.error());
+  // With CONFIG_KALLSYMS_ABSOLUTE_PERCPU (x86-64 SMP until Linux commit 01157ddc58dc
+  // ("kallsyms: Remove KALLSYMS_ABSOLUTE_PERCPU") (in v6.15)) a non-negative offset is an
+  // absolute value (a per-CPU offset) and a negative one is base - 1 - offset. Without it
+  // every offset is an unsigned distance from base; kernel text is far below 2 GiB from
+  // _text, so no offset is negative then.
+  bool absolute_percpu = std::any_of(offsets.begin(), offsets.end(), [](int32_t o) { return o < 0; });
+
+  std::unique_ptr<DumpKallsyms> k(new DumpKallsyms());
+  k->syms_.reserve(num);
+  StreamReader names(read, where.names);
+  std::string name;
+  for (uint32_t i = 0; i < num; i++) {
+    auto len = names.byte();
+    if (!len) return ctx("kallsyms_names", len.error());
+    uint32_t n = *len;
+    // Since Linux commit 73bbb94466fd ("kallsyms: support "big" kernel symbols") (in
+    // v6.1) a length with bit 7 set continues in the next byte; before, no length had it.
+    if (n & 0x80) {
+      auto hi = names.byte();
+      if (!hi) return ctx("kallsyms_names", hi.error());
+      n = (n & 0x7f) | (uint32_t{*hi} << 7);
+    }
+    name.clear();
+    for (uint32_t j = 0; j < n; j++) {
+      auto t = names.byte();
+      if (!t) return ctx("kallsyms_names", t.error());
+      name += tokens[*t];
+    }
+    if (name.empty()) return fail(ErrorKind::Format, "kallsyms symbol " + std::to_string(i) + " has no name");
+    Sym s;
+    s.type = name[0];
+    s.name = name.substr(1);
+    int32_t off = offsets[i];
+    if (absolute_percpu) {
+      s.absolute = off >= 0;
+      s.address = off >= 0 ? static_cast<uint64_t>(off) : base - 1 - static_cast<uint64_t>(static_cast<int64_t>(off));
+    } else {
+      s.address = base + static_cast<uint32_t>(off);
+    }
+    // Absolute symbols (a, A) and anything below the kernel half are not code or data
+    // an address lookup should name.
+    if (s.type == 'a' || s.type == 'A' || s.address < 0xffff800000000000ULL) s.absolute = true;
+    k->syms_.push_back(std::move(s));
+  }
+
+  for (uint32_t i = 0; i < k->syms_.size(); i++)
+    if (!k->syms_[i].absolute) k->by_address_.push_back(i);
+  // The table is sorted by address already; sort anyway (stable: a hostile table must
+  // not break the binary search), keeping the first of aliases, as the kernel does.
+  std::stable_sort(k->by_address_.begin(), k->by_address_.end(),
+                   [&k](uint32_t a, uint32_t b) { return k->syms_[a].address < k->syms_[b].address; });
+  k->by_address_.erase(std::unique(k->by_address_.begin(), k->by_address_.end(),
+                                   [&k](uint32_t a, uint32_t b) { return k->syms_[a].address == k->syms_[b].address; }),
+                       k->by_address_.end());
+  // Sizes as kallsyms_lookup_size_offset() computes them: to the next higher address.
+  for (size_t i = 0; i + 1 < k->by_address_.size(); i++) {
+    Sym& s = k->syms_[k->by_address_[i]];
+    uint64_t gap = k->syms_[k->by_address_[i + 1]].address - s.address;
+    s.size = gap <= kMaxSymbolSize ? gap : 0;
+  }
+  for (Sym& s : k->syms_) {
+    if (s.size || s.absolute) continue;
+    // Aliases share their first symbol's size.
+    if (const Sym* first = k->containing(s.address); first && first->address == s.address) s.size = first->size;
+  }
+
+  k->by_name_.reserve(k->syms_.size());
+  for (uint32_t i = 0; i < k->syms_.size(); i++) {
+    auto [it, inserted] = k->by_name_.emplace(k->syms_[i].name, i);
+    if (!inserted && !is_global(k->syms_[it->second].type) && is_global(k->syms_[i].type)) it->second = i;
+  }
+  return k;
+}
+
+const DumpKallsyms::Sym* DumpKallsyms::find(std::string_view name) const {
+  auto it = by_name_.find(name);
+  return it == by_name_.end() ? nullptr : &syms_[it->second];
+}
+
+const DumpKallsyms::Sym* DumpKallsyms::containing(uint64_t address) const {
+  auto it = std::upper_bound(by_address_.begin(), by_address_.end(), address,
+                             [this](uint64_t a, uint32_t i) { return a < syms_[i].address; });
+  if (it == by_address_.begin()) return nullptr;
+  const Sym& s = syms_[*(it - 1)];
+  // Without a size (the last symbol, one before a large gap) only its own address is its.
+  if (s.size ? address - s.address >= s.size : address != s.address) return nullptr;
+  return &s;
+}
+
+}  // namespace kstuck
