@@ -13,58 +13,82 @@ namespace po = boost::program_options;
 
 namespace {
 
-void print_usage(const po::options_description& global) {
-  std::cout << "usage: kstuck [--version] [--help] COMMAND [ARGS...]\n\n" << global << "\ncommands:\n";
+po::options_description global_options() {
+  po::options_description global("global options");
+  global.add_options()("help,h", "show this help")("version", "print kstuck's version and exit");
+  return global;
+}
+
+void print_usage() {
+  std::cout << "usage: kstuck [--version] [--help] COMMAND [ARGS...]\n"
+               "       kstuck help [COMMAND [SUBCOMMAND]]\n\n"
+            << global_options() << "\ncommands:\n";
   for (const auto& c : kstuck::cli::registered_commands()) std::printf("  %-12s %s\n", c.name, c.summary);
-  std::cout << "\nRun 'kstuck COMMAND --help' for a command's options.\n";
+  std::cout << "\nRun 'kstuck help COMMAND' (or 'kstuck COMMAND --help') for a command's options.\n"
+               "exit status: 0 complete, 1 dump or device unusable, 2 usage error, 3 partial report or UNKNOWN\n";
+}
+
+// "kstuck help [COMMAND [SUBCOMMAND...]]": the command's own --help (the man page
+// kstuck(1) documents the same options; tests/package/man_check.py holds them equal).
+int run_help(const std::vector<std::string>& args) {
+  if (args.empty()) {
+    print_usage();
+    return 0;
+  }
+  if (args[0] == "--help" || args[0] == "-h") {
+    std::cout << "usage: kstuck help [COMMAND [SUBCOMMAND]]\n"
+                 "  prints the usage of kstuck, or a command's help (as 'kstuck COMMAND --help')\n";
+    return 0;
+  }
+  const auto* command = kstuck::cli::find_command(args[0]);
+  if (!command) {
+    std::cerr << "kstuck help: unknown command '" << args[0] << "' (see kstuck --help)\n";
+    return 2;
+  }
+  std::vector<std::string> rest(args.begin() + 1, args.end());
+  rest.push_back("--help");
+  return command->run(rest);
 }
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  po::options_description global("global options");
-  global.add_options()("help,h", "show this help")("version", "print kstuck's version and exit");
+KSTUCK_REGISTER_COMMAND({"help", "print the usage of kstuck or of one command", run_help});
 
-  // Global options stop at the first positional argument: the command.
-  std::vector<std::string> rest;
-  po::variables_map vm;
-  try {
-    po::options_description all;
-    all.add(global).add_options()("command", po::value<std::string>())(
-        "args", po::value<std::vector<std::string>>());
-    po::positional_options_description pos;
-    pos.add("command", 1).add("args", -1);
-    // No guessing: a command's own "--comm" must not be taken for a prefix of "--command".
-    auto parsed = po::command_line_parser(argc, argv)
-                      .options(all)
-                      .positional(pos)
-                      .style(po::command_line_style::default_style & ~po::command_line_style::allow_guessing)
-                      .allow_unregistered()
-                      .run();
-    po::store(parsed, vm);
-    po::notify(vm);
-    rest = po::collect_unrecognized(parsed.options, po::include_positional);
-  } catch (const po::error& e) {
-    std::cerr << "kstuck: " << e.what() << "\n";
+int main(int argc, char** argv) {
+  // Global options come before the command; everything from the command on is the
+  // command's, so "kstuck nmi capture --help" reaches nmi capture, not the global help.
+  bool help = false;
+  int i = 1;
+  for (; i < argc; i++) {
+    std::string arg = argv[i];
+    if (arg == "--") {
+      i++;
+      break;
+    }
+    if (arg.empty() || arg[0] != '-') break;
+    if (arg == "--version") {
+      std::cout << "kstuck " << KSTUCK_VERSION << "\n";
+      return 0;
+    }
+    if (arg == "--help" || arg == "-h") {
+      help = true;
+      continue;
+    }
+    std::cerr << "kstuck: unknown global option '" << arg << "' (see kstuck --help)\n";
     return 2;
   }
-
-  if (vm.count("version")) {
-    std::cout << "kstuck " << KSTUCK_VERSION << "\n";
-    return 0;
+  if (i >= argc) {
+    print_usage();
+    return help ? 0 : 2;
   }
-  if (!vm.count("command")) {
-    print_usage(global);
-    return vm.count("help") ? 0 : 2;
-  }
-  // collect_unrecognized returns the command name first: drop it.
-  std::string name = vm["command"].as<std::string>();
-  if (!rest.empty() && rest.front() == name) rest.erase(rest.begin());
+  std::string name = argv[i];
   const auto* command = kstuck::cli::find_command(name);
   if (!command) {
     std::cerr << "kstuck: unknown command '" << name << "' (see kstuck --help)\n";
     return 2;
   }
-  if (vm.count("help")) rest.insert(rest.begin(), "--help");
+  std::vector<std::string> rest(argv + i + 1, argv + argc);
+  // "kstuck --help COMMAND" is "kstuck help COMMAND".
+  if (help) rest.push_back("--help");
   return command->run(rest);
 }

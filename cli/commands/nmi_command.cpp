@@ -422,8 +422,11 @@ int cmd_watchdog(const std::vector<std::string>& args) {
   auto watchdog_ioctl = [&](unsigned long cmd, const char* what) -> Result<void> {
     c.size = sizeof(c);
     if (::ioctl(dev->fd(), cmd, &c) == 0) return {};
+    // Its ioctl number has the 1.0 size in it too (ENOTTY from a module that checks it).
     c.size = offsetof(kstuck_watchdog_config, skipped);
-    if (errno == EINVAL && ::ioctl(dev->fd(), cmd, &c) == 0) return {};
+    unsigned long old_cmd = (cmd & ~(static_cast<unsigned long>(_IOC_SIZEMASK) << _IOC_SIZESHIFT)) |
+                            (static_cast<unsigned long>(c.size) << _IOC_SIZESHIFT);
+    if ((errno == EINVAL || errno == ENOTTY) && ::ioctl(dev->fd(), old_cmd, &c) == 0) return {};
     c.size = sizeof(c);
     return dev->ioctl(cmd, &c, what);
   };
