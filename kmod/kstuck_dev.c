@@ -31,6 +31,9 @@ static long kstuck_ioctl_version(void __user *arg)
 	return 0;
 }
 
+/* An ioctl number without its size field. */
+#define KSTUCK_IOC_UNSIZED(cmd)	((cmd) & ~(_IOC_SIZEMASK << _IOC_SIZESHIFT))
+
 static long kstuck_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	void __user *uarg = (void __user *)arg;
@@ -50,12 +53,22 @@ static long kstuck_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return kstuck_trace_ioctl_list(uarg);
 	case KSTUCK_IOC_TRACE_FUNCS:
 		return kstuck_trace_ioctl_funcs(uarg);
-	case KSTUCK_IOC_NMI_CAPTURE:
-	case KSTUCK_IOC_NMI_READ:
-		return nmi_dump_ioctl(cmd, uarg);
-	case KSTUCK_IOC_WATCHDOG_SET:
-	case KSTUCK_IOC_WATCHDOG_GET:
-		return kstuck_watchdog_ioctl(cmd, uarg);
+	}
+	/*
+	 * An ioctl number carries the size of the caller's struct, and the NMI and watchdog
+	 * structs grow: an older (smaller) or newer (larger) one is dispatched on the rest of
+	 * the number, and the handler reads the size the struct itself starts with
+	 * (copy_struct_from_user()).
+	 */
+	switch (KSTUCK_IOC_UNSIZED(cmd)) {
+	case KSTUCK_IOC_UNSIZED(KSTUCK_IOC_NMI_CAPTURE):
+		return nmi_dump_ioctl(KSTUCK_IOC_NMI_CAPTURE, uarg);
+	case KSTUCK_IOC_UNSIZED(KSTUCK_IOC_NMI_READ):
+		return nmi_dump_ioctl(KSTUCK_IOC_NMI_READ, uarg);
+	case KSTUCK_IOC_UNSIZED(KSTUCK_IOC_WATCHDOG_SET):
+		return kstuck_watchdog_ioctl(KSTUCK_IOC_WATCHDOG_SET, uarg);
+	case KSTUCK_IOC_UNSIZED(KSTUCK_IOC_WATCHDOG_GET):
+		return kstuck_watchdog_ioctl(KSTUCK_IOC_WATCHDOG_GET, uarg);
 	default:
 		return -ENOTTY;
 	}

@@ -170,6 +170,42 @@ TEST(NmiRecords, NewerMinorBiggerRecordsAndUnknownTypesAreSkipped) {
   EXPECT_EQ(s.cpus[1].frames.size(), 3u);
 }
 
+TEST(NmiRecords, Format11PinnedSlotCountersAndStoppedCpus) {
+  // 1.1: slot 0 keeps snapshot 1 (the first hang snapshot); 2..4 rotate through slots 1-2.
+  BufferBuilder b(3, 2);
+  b.header().pinned_slots = 1;
+  b.header().unknown_nmis = 200;
+  b.header().unknown_captured = 10;
+  b.header().unknown_ratelimited = 189;
+  b.header().unknown_busy = 1;
+  b.add_snapshot(3);  // slot 0 (3 % 3): stands for the pinned snapshot
+  b.add_snapshot(4);  // slot 1
+  b.add_snapshot(2);  // slot 2
+  nmi_dump_cpu rec{};
+  std::memcpy(&rec, b.cpu_rec(b.slot(0), 1), sizeof(rec));
+  rec.status |= NMI_DUMP_CPU_STOPPED;
+  std::memcpy(b.cpu_rec(b.slot(0), 1), &rec, sizeof(rec));
+  auto h = parse_nmi_history(b.span());
+  ASSERT_TRUE(h) << h.error().describe();
+  EXPECT_EQ(h->info.pinned_slots, 1u);
+  EXPECT_EQ(h->info.unknown_nmis, 200u);
+  EXPECT_EQ(h->info.unknown_captured, 10u);
+  EXPECT_EQ(h->info.unknown_ratelimited, 189u);
+  EXPECT_EQ(h->info.unknown_busy, 1u);
+  EXPECT_TRUE(h->warnings.empty()) << h->warnings[0];  // no "not in its slot" with pinning
+  ASSERT_EQ(h->snapshots.size(), 3u);
+  EXPECT_NE(nmi_status_names(h->find(3)->cpus[1].status).find("stopped-by-panic"), std::string::npos);
+  // A 1.0 writer's header has none of it, whatever lies in its padding.
+  BufferBuilder old(2, 1);
+  old.header().minor = 0;
+  old.header().pinned_slots = 1;
+  old.header().unknown_nmis = 5;
+  auto o = parse_nmi_history(old.span());
+  ASSERT_TRUE(o) << o.error().describe();
+  EXPECT_EQ(o->info.pinned_slots, 0u);
+  EXPECT_EQ(o->info.unknown_nmis, 0u);
+}
+
 TEST(NmiRecords, DamagedRecordsBecomeWarnings) {
   BufferBuilder b(3, 2);
   b.add_snapshot(0);

@@ -72,9 +72,11 @@ static int sizes(void)
 	report("safety-ioctl-watchdog-get-larger-struct", rc == 0 && wbig.w.size == sizeof(wbig.w),
 	       "errno=%ld size=%ld", rc, (long)wbig.w.size);
 	memset(&wbig, 0, sizeof(wbig));
-	wbig.w.size = offsetof(struct kstuck_watchdog_config, skipped);	/* the 1.0 struct */
+	/* The 1.0 struct, with the ioctl number a 1.0 binary sends (its size is in it). */
+	wbig.w.size = offsetof(struct kstuck_watchdog_config, skipped);
 	wbig.w.skipped = 0x5555;
-	rc = ioctl(dev, KSTUCK_IOC_WATCHDOG_GET, &wbig) ? errno : 0;
+	rc = ioctl(dev, _IOR(KSTUCK_IOCTL_TYPE, 0x19, char[offsetof(struct kstuck_watchdog_config, skipped)]),
+		   &wbig) ? errno : 0;
 	report("safety-ioctl-watchdog-get-older-struct", rc == 0 && wbig.w.skipped == 0x5555 &&
 	       wbig.w.threshold_ms >= KSTUCK_WATCHDOG_THRESHOLD_MIN_MS,
 	       "errno=%ld threshold=%ld", rc, (long)wbig.w.threshold_ms);
