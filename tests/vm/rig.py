@@ -294,8 +294,12 @@ def printed_block(user_text, begin, end):
 # The console check (issue 14): kernel complaints that fail any suite whose guest printed
 # them, unless the suite causes them on purpose. Each line is put in at most one class.
 CONSOLE_CLASSES = (
-    # kstuck.ko's own NMI handlers never wait: never allowed.
-    ("took-too-long-kstuck", re.compile(r"NMI handler \(\S+ \[kstuck\]\) took too long to run")),
+    # kstuck.ko's own NMI handlers never wait for other CPUs (issue 14): one that ran
+    # 250 ms or more fails every suite. Shorter ones are how long a TCG vCPU thread went
+    # unscheduled on a loaded host (2.6-176 ms measured with nothing to wait for).
+    ("took-too-long-kstuck", re.compile(r"NMI handler \(\S+ \[kstuck\]\) took too long to run: "
+                                        r"(?:[2-9]\d\d|\d{4,})\.")),
+    ("took-too-long-tcg", re.compile(r"NMI handler \(\S+ \[kstuck\]\) took too long to run")),
     # The kernel printing an RCU stall's or sysrq-l's NMI backtraces to a TCG console.
     ("took-too-long-backtrace", re.compile(r"NMI handler \(nmi_cpu_backtrace_handler\) took too long")),
     ("took-too-long", re.compile(r"NMI handler \(.*\) took too long to run")),
@@ -315,6 +319,7 @@ CONSOLE_CLASSES = (
 # nmi suites' sysrq-l bench and wedges make the kernel's own NMI handlers run long.
 _WEDGED = {"soft-lockup", "rcu-stall", "hung-task", "took-too-long-backtrace"}
 CONSOLE_ALLOW = {
+    "*": {"took-too-long-tcg"},
     "hang_*": _WEDGED, "nmi": _WEDGED, "nmi_panic": _WEDGED, "nmi_bench": _WEDGED, "kmod_nmi": _WEDGED,
     "kdump": _WEDGED, "witness_kdump": _WEDGED, "analyze*": _WEDGED, "crashext": _WEDGED, "demo": _WEDGED,
     "foundation": _WEDGED, "target": _WEDGED,
