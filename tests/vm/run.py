@@ -23,7 +23,7 @@ KNOWN_INTERMITTENT = set()
 # (Emptied: the nmi suite's spinlock checks stalled about 1 run in 4 until the scenarios
 # waited for their init memory to be freed before wedging -- see kstuck_scenario_quiet.h.)
 
-SUITES = ["foundation", "rig_errors", "hang", "target", "trace", "kdump", "crashext", "nmi", "analyze", "witness", "locks", "lockholder", "kmod_safety", "matrix"]  # suites append themselves here, in boot order
+SUITES = ["foundation", "rig_errors", "hang", "target", "trace", "kdump", "crashext", "nmi", "analyze", "witness", "locks", "lockholder", "kmod_safety", "live", "matrix"]  # suites append themselves here, in boot order
 
 
 class Context:
