@@ -16,11 +16,14 @@
  *    leaves (an hrtimer would migrate and the CPU look silent); a CPU coming online
  *    starts beating from the hotplug startup, on itself;
  *  - a VM its host paused (QMP stop, SIGSTOP, live migration): every heartbeat is late
- *    at once. A heartbeat that finds its own timer late by half the threshold, on a CPU
- *    that was not itself reported stalled, moves kstuck_wd_resume_ns: silence counts
- *    from there;
+ *    at once. A heartbeat late by half the threshold marks its CPU; when all watched
+ *    CPUs but one (at least two) were marked within one threshold, the machine did not
+ *    run: kstuck_wd_resume_ns moves, and silences count from one threshold after it
+ *    (the host may take that long to run every vCPU again). One late CPU alone (a busy
+ *    host's vCPU) moves nothing, so it never hides a stall elsewhere;
  *  - a vCPU the host did not run for a while (steal): a silence is confirmed by waiting
- *    half the threshold more; a CPU that beat meanwhile is skipped (counted).
+ *    half the threshold (at least 100 ms) more; a CPU that beat meanwhile is skipped
+ *    (counted).
  * Heartbeats of the CPUs online at start are started by per-CPU work items, never by
  * IPIs: a CPU that is already wedged keeps its work pending (cancelable at stop) and,
  * having never beaten, is reported as stalled after the threshold.
@@ -62,6 +65,7 @@ struct kstuck_wd_cpu {
 	struct hrtimer timer;		/* the heartbeat, pinned to cpu */
 	struct work_struct start_work;	/* starts the heartbeat on cpu (watchdog start) */
 	u64 beat_ns;			/* last heartbeat, CLOCK_MONOTONIC */
+	u64 late_ns;			/* last heartbeat that came half a threshold late */
 	u64 seen_since_ns;		/* check: the silence's start when first seen */
 	unsigned int cpu;
 	bool reported;			/* this silence was captured (or is being checked) */
@@ -92,10 +96,26 @@ static u64 kstuck_wd_threshold_ns(void)
 	return (u64)READ_ONCE(kstuck_wd_threshold_ms) * NSEC_PER_MSEC;
 }
 
-/* How long cpu's heartbeat has been silent at now, pauses of the whole machine excluded. */
+/* Since when cpu's heartbeat counts as silent: pauses of the whole machine excluded. */
 static u64 kstuck_wd_silence_start(unsigned int cpu)
 {
-	return max(READ_ONCE(per_cpu(kstuck_wd, cpu).beat_ns), READ_ONCE(kstuck_wd_resume_ns));
+	return max(READ_ONCE(per_cpu(kstuck_wd, cpu).beat_ns),
+		   READ_ONCE(kstuck_wd_resume_ns) + kstuck_wd_threshold_ns());
+}
+
+/* A late heartbeat at now: if nearly every CPU's was late too, the whole machine paused. */
+static void kstuck_wd_note_late(struct kstuck_wd_cpu *wd, u64 now, u64 threshold)
+{
+	unsigned int cpu, late = 0, watched = 0;
+
+	WRITE_ONCE(wd->late_ns, now);
+	for_each_cpu(cpu, &kstuck_wd_cpus) {
+		watched++;
+		if (now - READ_ONCE(per_cpu(kstuck_wd, cpu).late_ns) < threshold)
+			late++;
+	}
+	if (late >= max(2U, watched - 1))
+		WRITE_ONCE(kstuck_wd_resume_ns, now);
 }
 
 static u64 kstuck_wd_silent(unsigned int cpu, u64 now)
@@ -115,13 +135,9 @@ static enum hrtimer_restart kstuck_wd_beat(struct hrtimer *timer)
 	/* Stopping, or a timer that left its CPU: never beat for another CPU. */
 	if (!READ_ONCE(kstuck_wd_running) || wd->cpu != smp_processor_id())
 		return HRTIMER_NORESTART;
-	/*
-	 * This heartbeat is late by half the threshold though this CPU was not the stalled
-	 * one: nothing ran the machine that long (its host paused it). Every heartbeat is as
-	 * late; silences count from now.
-	 */
+	/* Late by half the threshold, though this CPU was not the stalled one. */
 	if (late >= (s64)(threshold / 2) && !READ_ONCE(wd->reported))
-		WRITE_ONCE(kstuck_wd_resume_ns, now);
+		kstuck_wd_note_late(wd, now, threshold);
 	WRITE_ONCE(wd->beat_ns, now);
 	buddy = cpumask_next(wd->cpu, &kstuck_wd_cpus);
 	if (buddy >= nr_cpu_ids)
@@ -173,7 +189,7 @@ static void kstuck_wd_check_fn(struct work_struct *work)
 	if (cpumask_empty(&kstuck_wd_suspects))
 		return;
 	/* A vCPU its host did not run beats again within moments; a stalled CPU does not. */
-	msleep(max_t(u32, kstuck_wd_period_ms() * 2, 20));
+	msleep(max_t(u32, kstuck_wd_period_ms() * 2, 100));
 	now = ktime_get_mono_fast_ns();
 	for_each_cpu(cpu, &kstuck_wd_suspects) {
 		wd = per_cpu_ptr(&kstuck_wd, cpu);
@@ -272,6 +288,7 @@ static int kstuck_wd_start(void)
 	for_each_cpu(cpu, &kstuck_wd_cpus) {
 		wd = per_cpu_ptr(&kstuck_wd, cpu);
 		WRITE_ONCE(wd->beat_ns, now);
+		WRITE_ONCE(wd->late_ns, 0);
 		WRITE_ONCE(wd->reported, false);
 	}
 	WRITE_ONCE(kstuck_wd_resume_ns, 0);
