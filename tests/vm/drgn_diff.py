@@ -39,11 +39,13 @@ from tests.vm import dump_check  # noqa: E402
 from tests.vm.rig import TestResult  # noqa: E402
 from tests.vm import drgn_known_defects  # noqa: E402
 
-# The referee is Debian 13's drgn (python3-drgn 0.0.31 with its python3.13, fetched into
-# the cache by scripts/fetch-drgn and run through trixie's own loader): Debian 12's 0.0.22
-# cannot unwind through the ORC of 6.3+ kernels nor load 6.4+ modules, which left every
-# user task of 6.12 and 7.x uncompared. KSTUCK_DRGN_PYTHON picks another interpreter
+# The referee is Debian's newest drgn: sid's python3-drgn 0.3.0 with its python3.14,
+# fetched into the cache by scripts/fetch-drgn and run through sid's own loader. Debian
+# 12's 0.0.22 cannot unwind through the ORC of 6.3+ kernels nor load 6.4+ modules (every
+# user task of 6.12 and 7.x went uncompared), and Debian 13's 0.0.31 refuses 7.x's ORC
+# ("unrecognized .orc_header"). KSTUCK_DRGN_PYTHON picks another interpreter
 # (/usr/bin/python3 for Debian 12's own python3-drgn).
+DRGN_SUITE = "sid"
 FETCH_DRGN = Path(__file__).resolve().parents[2] / "scripts" / "fetch-drgn"
 _drgn_python = None
 
@@ -54,9 +56,9 @@ def drgn_python():
     if _drgn_python is None:
         _drgn_python = os.environ.get("KSTUCK_DRGN_PYTHON")
     if _drgn_python is None:
-        p, err = _run([str(FETCH_DRGN), "trixie"], timeout=1800)
+        p, err = _run([str(FETCH_DRGN), DRGN_SUITE], timeout=1800)
         if p is None or p.returncode != 0:
-            raise RuntimeError(f"scripts/fetch-drgn trixie failed: {err}")
+            raise RuntimeError(f"scripts/fetch-drgn {DRGN_SUITE} failed: {err}")
         _drgn_python = p.stdout.decode().strip().splitlines()[-1]
     return _drgn_python
 VIEW = Path(__file__).resolve().parent / "drgn_view.py"
@@ -66,8 +68,10 @@ UTS_SYSNAME = 12  # new_utsname in disk_dump_header: 6 fields of 65 bytes after 
 class Env:
     """What the known-defect entries may test: the dump and the kernel's type facts."""
 
-    def __init__(self, container, qemu, release, facts, drgn=""):
-        self.drgn = drgn                # drgn's version ("0.0.31")
+    def __init__(self, container, qemu, release, facts, drgn="", kstuck_problems=()):
+        self.drgn = drgn                # drgn's version ("0.3.0")
+        # kstuck's own report says the dump lacks pages (makedumpfile excluded them)
+        self.kstuck_excluded = any("page excluded from dump" in str(p) for p in kstuck_problems)
         self.container = container      # "kdump", "flattened-kdump", "elf"
         self.qemu = qemu                # written by QEMU's dump-guest-memory (empty utsname in the header)
         self.release = release
@@ -375,7 +379,7 @@ def compare(ctx, dump, vmlinux, module_dir=None, label=None, cli=None):
                                                f"{defect} ({e})")]
             return [TestResult(name, False, f"drgn: {e}")]
     env = Env(info.fmt, not info.release and info.fmt != "elf", dv.get("release", ""), dv.get("facts", {}),
-              dv.get("drgn", ""))
+              dv.get("drgn", ""), analyze.get("problems", []))
     diffs, counts = diff_views(analyze, mutexes, dv)
     explained, unexplained = [], []
     for d in diffs:
@@ -417,7 +421,7 @@ def selftest(dump, vmlinux, module_dir, cli):
         dv = drgn_json(path, vmlinux, module_files(module_dir),
                        lock_specs(mutexes), names)
     env = Env(info.fmt, not info.release and info.fmt != "elf", dv.get("release", ""), dv.get("facts", {}),
-              dv.get("drgn", ""))
+              dv.get("drgn", ""), analyze.get("problems", []))
 
     def unexplained(a, m):
         return [json.dumps(d, sort_keys=True) for d in diff_views(a, m, dv)[0]

@@ -51,6 +51,21 @@ def _module_frame_unnamed(diff, env, view):
     return i == len(dn) or (dn[i] == "?" and dp[i] == kp[i])
 
 
+def _excluded_page_gap(diff, env, view):
+    """drgn could not read a page the dump lacks (its FaultError says 'Excluded page'),
+    either for this very stack (no frame at all), or for the struct module of the module
+    the stack enters (drgn logged 'ignoring module: ... Excluded page' and names the
+    frames from the first module frame on '?', at kstuck's pc)."""
+    err = diff.get("drgn_error") or ""
+    if "Excluded page" in err and not diff.get("drgn"):
+        return True
+    ignored = any("ignoring module" in p and "Excluded page" in p for p in view.get("problems", []))
+    i, dn = diff.get("first", 0), diff.get("drgn", [])
+    mods, kp, dp = diff.get("kstuck_modules", []), diff.get("kstuck_pcs", []), diff.get("drgn_pcs", [])
+    return (ignored and i < len(mods) and bool(mods[i]) and i < len(dn) and dn[i] == "?"
+            and i < len(dp) and dp[i] == kp[i] and all(n == "?" for n in dn[i:]))
+
+
 DEFECTS = [
     KnownDefect(
         id="drgn-0.0.22-physical-only-elf",
@@ -101,6 +116,21 @@ DEFECTS = [
         applies=lambda env: True,
         matches=_lost_pc_after_irq_stack),
 ]
+
+
+# Not drgn's defects: the dump's own gaps, accepted only where kstuck's report says the dump
+# lacks pages too (env.kstuck_excluded), so neither tool passes a gap off as data.
+DEFECTS.append(KnownDefect(
+    id="dump-excluded-pages",
+    reason="makedumpfile -d 31 (Debian 13's 1.7.6 and sid's 1.7.8 alike) leaves out some pages of live slab "
+           "objects on 7.x kernels: the second page of task_structs, IDR nodes, struct module. drgn reads "
+           "some fields kstuck does not need from those pages and stops with 'Excluded page' (a task's "
+           "stack, or a module it then ignores, so it names that module's frames '?'). Accepted only when "
+           "drgn's own error or log names an excluded page and kstuck's report lists pages excluded from "
+           "the dump among its problems.",
+    kinds=frozenset({"cpu-stack", "task-stack"}),
+    applies=lambda env: env.kstuck_excluded,
+    matches=_excluded_page_gap))
 
 
 def explain(diff, env, view):

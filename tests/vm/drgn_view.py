@@ -114,6 +114,39 @@ def fault(e):
     return {"message": str(e), "address": hex(e.address) if getattr(e, "address", None) is not None else None}
 
 
+def task_list(prog, problems):
+    """Every task by init_task's process list and each process's thread list, as crash
+    walks them: drgn's for_each_task goes through the pid IDR, whose nodes a dump may lack
+    (makedumpfile -d 31 drops some live slab pages of 7.x kernels). Faults end one list."""
+    out = {}
+    init = prog["init_task"]
+    try:
+        for p in list_for_each_entry("struct task_struct", init.tasks.address_of_(), "tasks"):
+            out[p.value_()] = p
+            try:
+                for t in list_for_each_entry("struct task_struct", p.signal.thread_head.address_of_(),
+                                             "thread_node"):
+                    out[t.value_()] = t
+            except drgn.FaultError as e:
+                problems.append(f"threads of task {hex(p.value_())}: {fault(e)}")
+            if len(out) > 1 << 20:
+                break
+    except drgn.FaultError as e:
+        problems.append(f"process list stopped after {len(out)} tasks: {fault(e)}")
+    return out
+
+
+def drgn_log(problems):
+    """drgn's own warnings (e.g. 'ignoring module: could not read memory ... Excluded
+    page') go to problems[]: they explain what drgn could not name."""
+    import logging
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            problems.append("drgn: " + record.getMessage())
+    logging.getLogger("drgn").addHandler(Keep(level=logging.WARNING))
+
+
 def frames_of(trace):
     """One entry per physical frame (inline frames share their caller's pc): the ELF
     symbol's name, as kstuck names a frame. Returns (frames, why drgn stopped early or
@@ -291,8 +324,9 @@ def resolve(prog, names):
 
 
 def view(dump, vmlinux, kos, locks, names=()):
-    prog = drgn.program_from_core_dump(dump)
     problems = []
+    drgn_log(problems)
+    prog = drgn.program_from_core_dump(dump)
     try:
         prog.load_debug_info([vmlinux, *kos])
     except drgn.MissingDebugInfoError as e:
@@ -339,7 +373,8 @@ def view(dump, vmlinux, kos, locks, names=()):
         for t in for_each_task(prog):
             tasks[t.value_()] = t
     except drgn.FaultError as e:
-        problems.append(f"task list walk stopped after {len(tasks)} tasks: {fault(e)}")
+        problems.append(f"for_each_task stopped after {len(tasks)} tasks: {fault(e)}")
+        tasks.update(task_list(prog, problems))
     for cpu in possible:
         try:
             idle = per_cpu(prog["runqueues"], cpu).idle
