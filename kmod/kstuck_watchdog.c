@@ -16,14 +16,15 @@
  *    leaves (an hrtimer would migrate and the CPU look silent); a CPU coming online
  *    starts beating from the hotplug startup, on itself;
  *  - a VM its host paused (QMP stop, SIGSTOP, live migration): every heartbeat is late
- *    at once. A heartbeat late by half the threshold marks its CPU; when all watched
+ *    at once. A heartbeat late by a whole threshold marks its CPU; when all watched
  *    CPUs but one (at least two) were marked within one threshold, the machine did not
  *    run: kstuck_wd_resume_ns moves, and silences count from one threshold after it
  *    (the host may take that long to run every vCPU again). One late CPU alone (a busy
  *    host's vCPU) moves nothing, so it never hides a stall elsewhere;
  *  - a vCPU the host did not run for a while (steal): a silence is confirmed by waiting
- *    half the threshold (at least 100 ms) more; a CPU that beat meanwhile is skipped
- *    (counted).
+ *    half the threshold (at least 100 ms) more; a CPU that beat meanwhile, or whose
+ *    silence a pause explained meanwhile, is skipped (counted; a silence that goes on is
+ *    seen again).
  * Heartbeats of the CPUs online at start are started by per-CPU work items, never by
  * IPIs: a CPU that is already wedged keeps its work pending (cancelable at stop) and,
  * having never beaten, is reported as stalled after the threshold.
@@ -65,7 +66,7 @@ struct kstuck_wd_cpu {
 	struct hrtimer timer;		/* the heartbeat, pinned to cpu */
 	struct work_struct start_work;	/* starts the heartbeat on cpu (watchdog start) */
 	u64 beat_ns;			/* last heartbeat, CLOCK_MONOTONIC */
-	u64 late_ns;			/* last heartbeat that came half a threshold late */
+	u64 late_ns;			/* last heartbeat that came a threshold late */
 	u64 seen_since_ns;		/* check: the silence's start when first seen */
 	unsigned int cpu;
 	bool reported;			/* this silence was captured (or is being checked) */
@@ -135,8 +136,8 @@ static enum hrtimer_restart kstuck_wd_beat(struct hrtimer *timer)
 	/* Stopping, or a timer that left its CPU: never beat for another CPU. */
 	if (!READ_ONCE(kstuck_wd_running) || wd->cpu != smp_processor_id())
 		return HRTIMER_NORESTART;
-	/* Late by half the threshold, though this CPU was not the stalled one. */
-	if (late >= (s64)(threshold / 2) && !READ_ONCE(wd->reported))
+	/* Late by a whole threshold, though this CPU was not the stalled one. */
+	if (late >= (s64)threshold && !READ_ONCE(wd->reported))
 		kstuck_wd_note_late(wd, now, threshold);
 	WRITE_ONCE(wd->beat_ns, now);
 	buddy = cpumask_next(wd->cpu, &kstuck_wd_cpus);
@@ -183,7 +184,7 @@ static void kstuck_wd_check_fn(struct work_struct *work)
 		}
 		if (READ_ONCE(wd->reported))
 			continue;
-		wd->seen_since_ns = kstuck_wd_silence_start(cpu);
+		wd->seen_since_ns = READ_ONCE(wd->beat_ns);
 		cpumask_set_cpu(cpu, &kstuck_wd_suspects);
 	}
 	if (cpumask_empty(&kstuck_wd_suspects))
@@ -193,11 +194,13 @@ static void kstuck_wd_check_fn(struct work_struct *work)
 	now = ktime_get_mono_fast_ns();
 	for_each_cpu(cpu, &kstuck_wd_suspects) {
 		wd = per_cpu_ptr(&kstuck_wd, cpu);
-		if (kstuck_wd_silence_start(cpu) != wd->seen_since_ns) {
+		if (READ_ONCE(wd->beat_ns) != wd->seen_since_ns ||
+		    kstuck_wd_silent(cpu, now) < threshold) {
 			WRITE_ONCE(kstuck_wd_skipped, kstuck_wd_skipped + 1);
-			pr_info_ratelimited("CPU %d was silent for %llu ms, then ran again: not a stall\n",
-					    cpu, div_u64(kstuck_wd_silence_start(cpu) - wd->seen_since_ns,
-							 NSEC_PER_MSEC));
+			pr_info_ratelimited("CPU %d was silent for %llu ms, then %s: not a stall\n",
+					    cpu, div_u64(now - wd->seen_since_ns, NSEC_PER_MSEC),
+					    READ_ONCE(wd->beat_ns) != wd->seen_since_ns ?
+					    "ran again" : "the whole machine was found paused");
 			continue;
 		}
 		/* One capture covers every CPU that stalled since the last check. */

@@ -69,8 +69,8 @@ if [ -n "$f1" ] && [ "$f1" -gt "$f0" ] && [ "$(last_cpu)" = 1 ]; then
 else
 	fail safety-hotplug-rewatched-cpu-caught "fired $f0 -> $f1; $(wd)"
 fi
-first_seq=$(last_seq)
-echo "KSTUCK-INFO: first hang snapshot $first_seq"
+# The first watchdog snapshot of this boot (the first hang snapshot: slot 0 keeps it).
+[ "${f1:-0}" -gt 0 ] && first_seq=$(last_seq)
 
 # 3. The check runs on whichever CPU sees the stall: a wedge of any CPU is caught. The
 # old checker thread's timer sat on the CPU it last ran on: wedge that one first.
@@ -89,12 +89,14 @@ for c in $cpus; do
 	f0=$(fired)
 	wedge "$c" 800
 	f1=$(fired)
+	if [ -z "$first_seq" ] && [ "${f1:-0}" -gt 0 ]; then first_seq=$(last_seq); fi
 	if [ -n "$f1" ] && [ "$f1" -gt "$f0" ] && [ "$(last_cpu)" = "$c" ]; then
 		caught="$caught $c"
 	else
 		missed="$missed $c"
 	fi
 done
+echo "KSTUCK-INFO: first hang snapshot $first_seq"
 if [ -z "$missed" ]; then
 	pass safety-checker-catches-every-cpu "wedged:$caught; $(wd)"
 else
