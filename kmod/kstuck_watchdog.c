@@ -5,11 +5,13 @@
  * The perf hard-lockup detector needs a PMU, which VMs often lack, so each watched
  * CPU beats a pinned hrtimer heartbeat (hardirq context: it stops exactly when the
  * CPU runs with interrupts off). Each heartbeat also looks at the next watched CPU's
- * (a buddy ring, like the kernel's buddy hard-lockup detector): the CPU that sees a
- * silent buddy queues the check on itself, a CPU that just proved it runs. There is
- * no checker with a timer of its own, which would be lost with the CPU it sits on.
- * The check (process context) confirms the silence, captures all CPUs once and may
- * panic. A stall is captured once; a CPU is eligible again after its heartbeat resumed.
+ * (a buddy ring, like the kernel's buddy hard-lockup detector), and the CPU that sees
+ * its buddy silent confirms it at a later beat and captures all CPUs itself, from its
+ * timer interrupt: the capture path never waits in NMI context and needs no process
+ * context, so neither a checker thread whose timer sits on the wedged CPU nor a work
+ * item queued behind a task spinning with preemption off (an xcall waiter) can miss it.
+ * With --panic the capturing CPU waits (bounded) for every record, then panics.
+ * A stall is captured once; a CPU is eligible again after its heartbeat resumed.
  *
  * Not stalls:
  *  - a CPU going offline: its heartbeat is stopped by the hotplug teardown before it
@@ -21,10 +23,10 @@
  *    run: kstuck_wd_resume_ns moves, and silences count from one threshold after it
  *    (the host may take that long to run every vCPU again). One late CPU alone (a busy
  *    host's vCPU) moves nothing, so it never hides a stall elsewhere;
- *  - a vCPU the host did not run for a while (steal): a silence is confirmed by waiting
- *    half the threshold (at least 100 ms) more; a CPU that beat meanwhile, or whose
- *    silence a pause explained meanwhile, is skipped (counted; a silence that goes on is
- *    seen again).
+ *  - a vCPU the host did not run for a while (steal): a silence is confirmed at a beat
+ *    half the threshold (at least 100 ms) after it was first seen; a CPU that beat
+ *    meanwhile, or whose silence a pause explained meanwhile, is skipped (counted; a
+ *    silence that goes on is seen again).
  * Heartbeats of the CPUs online at start are started by per-CPU work items, never by
  * IPIs: a CPU that is already wedged keeps its work pending (cancelable at stop) and,
  * having never beaten, is reported as stalled after the threshold.
@@ -34,7 +36,6 @@
 #include <linux/cpu.h>
 #include <linux/cpuhotplug.h>
 #include <linux/cpumask.h>
-#include <linux/delay.h>
 #include <linux/hrtimer.h>
 #include <linux/kernel.h>
 #include <linux/module.h>
@@ -48,6 +49,7 @@
 #include <linux/timekeeping.h>
 #include <linux/uaccess.h>
 #include <linux/workqueue.h>
+#include <asm/irq_regs.h>
 
 #include "kmod/kstuck_compat.h"
 #include "kmod/kstuck_watchdog.h"
@@ -67,17 +69,16 @@ struct kstuck_wd_cpu {
 	struct work_struct start_work;	/* starts the heartbeat on cpu (watchdog start) */
 	u64 beat_ns;			/* last heartbeat, CLOCK_MONOTONIC */
 	u64 late_ns;			/* last heartbeat that came a threshold late */
-	u64 seen_since_ns;		/* check: the silence's start when first seen */
+	u64 suspect_ns;			/* when its buddy first saw this silence, or 0 */
+	u64 suspect_beat_ns;		/* beat_ns at that moment */
 	unsigned int cpu;
-	bool reported;			/* this silence was captured (or is being checked) */
+	bool reported;			/* this silence was captured */
 };
 
 static DEFINE_PER_CPU(struct kstuck_wd_cpu, kstuck_wd);
 
 static DEFINE_MUTEX(kstuck_wd_mutex);	/* serializes start/stop and config */
 static struct cpumask kstuck_wd_cpus;	/* CPUs whose heartbeat is watched */
-static struct cpumask kstuck_wd_suspects;	/* the check's own */
-static struct work_struct kstuck_wd_check_work;
 static int kstuck_wd_hp_state = -1;
 static bool kstuck_wd_running;
 static u32 kstuck_wd_threshold_ms = 1000;
@@ -126,6 +127,70 @@ static u64 kstuck_wd_silent(unsigned int cpu, u64 now)
 	return now > since ? now - since : 0;
 }
 
+/* Captures all CPUs for a stall of cpu, from this CPU's timer interrupt. */
+static void kstuck_wd_capture(unsigned int cpu, u64 silent)
+{
+	struct nmi_dump_result res = {};
+	bool panic_after = READ_ONCE(kstuck_wd_flags) & KSTUCK_WATCHDOG_PANIC;
+	int ret;
+
+	/* Before a panic every record is worth the wait; otherwise a short bound. */
+	res.wait_ms = panic_after ? KSTUCK_NMI_DUMP_ATOMIC_MAX_MS : 100;
+	ret = nmi_dump_capture_atomic(NMI_DUMP_TRIGGER_WATCHDOG, get_irq_regs(),
+				      KSTUCK_NMI_DUMP_ATOMIC_MAX_MS, cpu, silent, &res);
+	if (ret) {
+		pr_warn_ratelimited("CPU %u silent for %llu ms, capture failed: %d\n", cpu,
+				    div_u64(silent, NSEC_PER_MSEC), ret);
+		return;
+	}
+	WRITE_ONCE(kstuck_wd_fired, kstuck_wd_fired + 1);
+	WRITE_ONCE(kstuck_wd_last_seq, res.seq);
+	WRITE_ONCE(kstuck_wd_last_cpu, cpu);
+	pr_warn("CPU %u silent for %llu ms (threshold %u ms): snapshot %llu, %u/%u CPUs answered\n",
+		cpu, div_u64(silent, NSEC_PER_MSEC), READ_ONCE(kstuck_wd_threshold_ms), res.seq,
+		res.nr_answered, res.nr_requested);
+	if (panic_after)
+		panic("kstuck watchdog: CPU %u stalled for %llu ms (snapshot %llu)", cpu,
+		      div_u64(silent, NSEC_PER_MSEC), res.seq);
+}
+
+/*
+ * This CPU's heartbeat looks at its buddy's: a silence of a threshold is suspected, and
+ * confirmed at a beat half a threshold (at least 100 ms) later if the buddy has not
+ * beaten since and no pause explains it. Only this CPU checks this buddy.
+ */
+static void kstuck_wd_check_buddy(unsigned int buddy, u64 now, u64 threshold)
+{
+	struct kstuck_wd_cpu *bw = per_cpu_ptr(&kstuck_wd, buddy);
+	u64 silent = kstuck_wd_silent(buddy, now), confirm;
+
+	if (silent < threshold) {
+		if (READ_ONCE(bw->suspect_ns)) {
+			WRITE_ONCE(kstuck_wd_skipped, kstuck_wd_skipped + 1);
+			pr_info_ratelimited("CPU %u was silent for %llu ms, then %s: not a stall\n",
+					    buddy, div_u64(now - bw->suspect_beat_ns, NSEC_PER_MSEC),
+					    READ_ONCE(bw->beat_ns) != bw->suspect_beat_ns ?
+					    "ran again" : "the whole machine was found paused");
+			WRITE_ONCE(bw->suspect_ns, 0);
+		}
+		WRITE_ONCE(bw->reported, false);
+		return;
+	}
+	if (READ_ONCE(bw->reported))
+		return;
+	if (!READ_ONCE(bw->suspect_ns)) {
+		bw->suspect_beat_ns = READ_ONCE(bw->beat_ns);
+		WRITE_ONCE(bw->suspect_ns, now);
+		return;
+	}
+	confirm = max_t(u64, threshold / 2, 100 * NSEC_PER_MSEC);
+	if (now - READ_ONCE(bw->suspect_ns) < confirm)
+		return;
+	WRITE_ONCE(bw->reported, true);
+	WRITE_ONCE(bw->suspect_ns, 0);
+	kstuck_wd_capture(buddy, silent);
+}
+
 static enum hrtimer_restart kstuck_wd_beat(struct hrtimer *timer)
 {
 	struct kstuck_wd_cpu *wd = container_of(timer, struct kstuck_wd_cpu, timer);
@@ -143,9 +208,8 @@ static enum hrtimer_restart kstuck_wd_beat(struct hrtimer *timer)
 	buddy = cpumask_next(wd->cpu, &kstuck_wd_cpus);
 	if (buddy >= nr_cpu_ids)
 		buddy = cpumask_first(&kstuck_wd_cpus);
-	if (buddy < nr_cpu_ids && buddy != wd->cpu &&
-	    !READ_ONCE(per_cpu(kstuck_wd, buddy).reported) && kstuck_wd_silent(buddy, now) >= threshold)
-		queue_work_on(wd->cpu, system_highpri_wq, &kstuck_wd_check_work);
+	if (buddy < nr_cpu_ids && buddy != wd->cpu)
+		kstuck_wd_check_buddy(buddy, now, threshold);
 	hrtimer_forward_now(timer, ms_to_ktime(kstuck_wd_period_ms()));
 	return HRTIMER_RESTART;
 }
@@ -166,71 +230,6 @@ static void kstuck_wd_start_fn(struct work_struct *work)
 	kstuck_wd_start_heartbeat(wd);
 }
 
-/* Runs on a CPU whose heartbeat just saw a silent buddy: that CPU runs. */
-static void kstuck_wd_check_fn(struct work_struct *work)
-{
-	u64 now = ktime_get_mono_fast_ns(), threshold = kstuck_wd_threshold_ns();
-	u64 silent, worst = 0;
-	struct nmi_dump_result res = {};
-	struct kstuck_wd_cpu *wd;
-	int cpu, stalled = -1, ret;
-
-	cpumask_clear(&kstuck_wd_suspects);
-	for_each_cpu(cpu, &kstuck_wd_cpus) {
-		wd = per_cpu_ptr(&kstuck_wd, cpu);
-		if (kstuck_wd_silent(cpu, now) < threshold) {
-			WRITE_ONCE(wd->reported, false);
-			continue;
-		}
-		if (READ_ONCE(wd->reported))
-			continue;
-		wd->seen_since_ns = READ_ONCE(wd->beat_ns);
-		cpumask_set_cpu(cpu, &kstuck_wd_suspects);
-	}
-	if (cpumask_empty(&kstuck_wd_suspects))
-		return;
-	/* A vCPU its host did not run beats again within moments; a stalled CPU does not. */
-	msleep(max_t(u32, kstuck_wd_period_ms() * 2, 100));
-	now = ktime_get_mono_fast_ns();
-	for_each_cpu(cpu, &kstuck_wd_suspects) {
-		wd = per_cpu_ptr(&kstuck_wd, cpu);
-		if (READ_ONCE(wd->beat_ns) != wd->seen_since_ns ||
-		    kstuck_wd_silent(cpu, now) < threshold) {
-			WRITE_ONCE(kstuck_wd_skipped, kstuck_wd_skipped + 1);
-			pr_info_ratelimited("CPU %d was silent for %llu ms, then %s: not a stall\n",
-					    cpu, div_u64(now - wd->seen_since_ns, NSEC_PER_MSEC),
-					    READ_ONCE(wd->beat_ns) != wd->seen_since_ns ?
-					    "ran again" : "the whole machine was found paused");
-			continue;
-		}
-		/* One capture covers every CPU that stalled since the last check. */
-		WRITE_ONCE(wd->reported, true);
-		silent = kstuck_wd_silent(cpu, now);
-		if (silent > worst) {
-			worst = silent;
-			stalled = cpu;
-		}
-	}
-	if (stalled < 0)
-		return;
-	ret = nmi_dump_capture_sync(NMI_DUMP_TRIGGER_WATCHDOG, KSTUCK_NMI_TIMEOUT_DEFAULT_MS,
-				    stalled, worst, &res);
-	if (ret) {
-		pr_warn("CPU %d silent for %llu ms, capture failed: %d\n", stalled,
-			div_u64(worst, NSEC_PER_MSEC), ret);
-		return;
-	}
-	WRITE_ONCE(kstuck_wd_fired, kstuck_wd_fired + 1);
-	WRITE_ONCE(kstuck_wd_last_seq, res.seq);
-	WRITE_ONCE(kstuck_wd_last_cpu, stalled);
-	pr_warn("CPU %d silent for %llu ms (threshold %u ms): snapshot %llu, %u/%u CPUs answered\n",
-		stalled, div_u64(worst, NSEC_PER_MSEC), kstuck_wd_threshold_ms, res.seq,
-		res.nr_answered, res.nr_requested);
-	if (READ_ONCE(kstuck_wd_flags) & KSTUCK_WATCHDOG_PANIC)
-		panic("kstuck watchdog: CPU %d stalled for %llu ms (snapshot %llu)", stalled,
-		      div_u64(worst, NSEC_PER_MSEC), res.seq);
-}
-
 /* CPU hotplug, on the CPU coming up (under the hotplug lock: start/stop excluded). */
 static int kstuck_wd_cpu_online(unsigned int cpu)
 {
@@ -239,6 +238,7 @@ static int kstuck_wd_cpu_online(unsigned int cpu)
 	if (!kstuck_wd_running)
 		return 0;
 	WRITE_ONCE(wd->reported, false);
+	WRITE_ONCE(wd->suspect_ns, 0);
 	kstuck_wd_start_heartbeat(wd);
 	cpumask_set_cpu(cpu, &kstuck_wd_cpus);
 	return 0;
@@ -273,7 +273,6 @@ static void kstuck_wd_stop(void)
 	}
 	cpumask_clear(&kstuck_wd_cpus);
 	cpus_read_unlock();
-	cancel_work_sync(&kstuck_wd_check_work);
 	pr_info("stopped\n");
 }
 
@@ -292,6 +291,7 @@ static int kstuck_wd_start(void)
 		wd = per_cpu_ptr(&kstuck_wd, cpu);
 		WRITE_ONCE(wd->beat_ns, now);
 		WRITE_ONCE(wd->late_ns, 0);
+		WRITE_ONCE(wd->suspect_ns, 0);
 		WRITE_ONCE(wd->reported, false);
 	}
 	WRITE_ONCE(kstuck_wd_resume_ns, 0);
@@ -397,7 +397,6 @@ int kstuck_watchdog_init(void)
 				     HRTIMER_MODE_REL_HARD);
 		INIT_WORK(&wd->start_work, kstuck_wd_start_fn);
 	}
-	INIT_WORK(&kstuck_wd_check_work, kstuck_wd_check_fn);
 	/* Without calls: the CPUs online now are started by kstuck_wd_start(). */
 	ret = cpuhp_setup_state_nocalls(CPUHP_AP_ONLINE_DYN, "kstuck/watchdog:online",
 					kstuck_wd_cpu_online, kstuck_wd_cpu_offline);

@@ -16,6 +16,7 @@ struct nmi_dump_result {
 	u32 nr_requested;	/* CPUs asked */
 	u32 nr_answered;	/* CPUs that answered in time */
 	u64 duration_ns;	/* first NMI sent to last answer (or the bound) */
+	u32 wait_ms;		/* in, nmi_dump_capture_atomic(): how long to wait for it */
 };
 
 int nmi_dump_init(void);
@@ -30,12 +31,14 @@ int nmi_dump_capture_sync(u32 trigger, u32 timeout_ms, u32 stalled_cpu, u64 stal
 			  struct nmi_dump_result *res);
 
 /*
- * External-NMI capture (NMI context): records this CPU from regs, sends NMIs to the
- * other online CPUs and returns at once; the last CPU to answer completes the
- * snapshot, or whoever next finds it past timeout_ms expires it. Never waits.
+ * Atomic-context capture (external NMI, the watchdog's hrtimer): records this CPU from
+ * regs, sends NMIs to the other online CPUs and returns at once; the last CPU to answer
+ * completes the snapshot, or whoever next finds it past timeout_ms expires it. With res,
+ * it then busy-waits up to res->wait_ms for the outcome (never from NMI context).
  * Returns -EBUSY if another capture is in flight.
  */
-int nmi_dump_capture_atomic(u32 trigger, struct pt_regs *regs, u32 timeout_ms);
+int nmi_dump_capture_atomic(u32 trigger, struct pt_regs *regs, u32 timeout_ms,
+			    u32 stalled_cpu, u64 stall_ns, struct nmi_dump_result *res);
 
 /*
  * Panic capture (panic notifier): ends a capture in flight (its CPUs were stopped),

@@ -161,6 +161,8 @@ static notrace void nmi_dump_fill(struct nmi_dump_cpu *rec, struct pt_regs *regs
 	rec->timestamp_ns = ktime_get_mono_fast_ns();
 	if (regs && in_nmi())
 		pc -= NMI_OFFSET + HARDIRQ_OFFSET;	/* undo our own nmi_enter() */
+	else if (regs && in_hardirq())
+		pc -= HARDIRQ_OFFSET;	/* the watchdog's timer interrupt, with its regs */
 	if (pc & HARDIRQ_MASK)
 		ctx |= NMI_DUMP_CTX_HARDIRQ;
 	if (pc & SOFTIRQ_OFFSET)
@@ -485,9 +487,11 @@ out_unlock:
 	return ret;
 }
 
-notrace int nmi_dump_capture_atomic(u32 trigger, struct pt_regs *regs, u32 timeout_ms)
+notrace int nmi_dump_capture_atomic(u32 trigger, struct pt_regs *regs, u32 timeout_ms,
+				    u32 stalled_cpu, u64 stall_ns, struct nmi_dump_result *res)
 {
 	struct nmi_dump_snapshot *snap;
+	u64 deadline, seq;
 
 	if (!nmi_dump_buffer)
 		return -ENODEV;
@@ -498,9 +502,20 @@ notrace int nmi_dump_capture_atomic(u32 trigger, struct pt_regs *regs, u32 timeo
 		if (atomic_cmpxchg(&nmi_dump_busy, 0, 1) != 0)
 			return -EBUSY;
 	}
-	snap = nmi_dump_begin(trigger, timeout_ms, ~0u, 0, false);
+	snap = nmi_dump_begin(trigger, timeout_ms, stalled_cpu, stall_ns, false);
+	seq = snap->seq;
 	nmi_dump_answer(snap, regs, NMI_DUMP_CPU_SELF);
 	nmi_dump_put();
+	if (!res)
+		return 0;
+	/* The caller wants the outcome: it may wait up to wait_ms (never from NMI context). */
+	deadline = ktime_get_mono_fast_ns() + (u64)res->wait_ms * NSEC_PER_MSEC;
+	while (!nmi_dump_ended(snap, seq) && ktime_get_mono_fast_ns() < deadline)
+		cpu_relax();
+	res->seq = seq;
+	res->nr_requested = READ_ONCE(snap->nr_requested);
+	res->nr_answered = READ_ONCE(snap->seq) == seq && READ_ONCE(snap->state) == NMI_DUMP_STATE_COMPLETE ?
+			   READ_ONCE(snap->nr_answered) : atomic_read(&nmi_dump_answered);
 	return 0;
 }
 NOKPROBE_SYMBOL(nmi_dump_capture_atomic);

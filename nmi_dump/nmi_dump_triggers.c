@@ -98,7 +98,7 @@ static notrace int nmi_dump_unknown_handler(unsigned int type, struct pt_regs *r
 		goto out;
 	}
 	if (nmi_dump_capture_atomic(NMI_DUMP_TRIGGER_UNKNOWN_NMI, regs,
-				    READ_ONCE(unknown_nmi_timeout_ms)) == 0)
+				    READ_ONCE(unknown_nmi_timeout_ms), ~0u, 0, NULL) == 0)
 		nmi_dump_count_unknown(NMI_DUMP_UNKNOWN_CAPTURED);
 	else
 		nmi_dump_count_unknown(NMI_DUMP_UNKNOWN_BUSY);
