@@ -168,6 +168,10 @@ def frames_of(trace):
                     "interrupted": frame.interrupted})
         if len(out) >= MAX_FRAMES:
             break
+        if frame.pc < 1 << 63:
+            # The user pc in the pt_regs at the stack's top: newer drgn goes on unwinding
+            # user space; kstuck's stacks, like the kernel's own backtraces, end here.
+            break
     return out, None
 
 
