@@ -175,6 +175,9 @@ int live_hang(const std::vector<std::string>& args) {
     live.capture_ms.push_back(pass.capture_ms);
     live.read_ms.push_back(pass.load_ms + (live.read_ms.empty() ? analyse1 : analyse2));
   }
+  live.symbols_ms = session->target().info().symbols_ms;
+  live.types_ms = session->target().info().types_ms;
+  live.symbol_source = session->target().info().symbol_source;
   live.total_ms = ms(t0);
   print(vm.count("json")  ? render_live_hang_json(live)
         : vm.count("dot") ? render_live_hang_dot(live)

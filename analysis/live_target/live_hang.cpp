@@ -86,7 +86,9 @@ std::string render_live_hang_json(const LiveHangReport& r) {
     ej["transient"] = true;
     j["edges"].push_back(std::move(ej));
   }
-  j["timing_ms"] = {{"capture", r.capture_ms}, {"read_and_analyse", r.read_ms}, {"total", r.total_ms}};
+  j["timing_ms"] = {{"symbols", r.symbols_ms}, {"types", r.types_ms}, {"capture", r.capture_ms},
+                    {"read_and_analyse", r.read_ms}, {"total", r.total_ms}};
+  j["symbols"] = r.symbol_source;
   j["transient_edges"] = r.transient.size();
   j["vanished_edges"] = r.vanished;
   return j.dump(1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";

@@ -24,6 +24,8 @@ struct LiveHangReport {
   // /proc/kcore plus the analysis; total: from the command's start to the report.
   std::vector<double> capture_ms, read_ms;
   double total_ms = 0;
+  double symbols_ms = 0, types_ms = 0;  // opening the target: symbols, BTF
+  std::string symbol_source;            // where the symbols came from
 };
 
 // Joins two passes' reports: an edge is kept when both have it (same node ids at both

@@ -10,10 +10,12 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <cstring>
 
 #include "analysis/btf/btf_types.h"
 #include "analysis/fields.h"
+#include "analysis/kdump_target/dump_kallsyms.h"
 #include "nmi_dump/uapi/nmi_dump_record.h"
 
 namespace kstuck {
@@ -121,7 +123,9 @@ Result<std::unique_ptr<LiveTarget>> LiveTarget::open(const LiveOptions& options)
   std::vector<Elf64_Phdr> ph(eh.e_phnum);
   if (!pread_all(t->fd_, ph.data(), ph.size() * sizeof(Elf64_Phdr), eh.e_phoff))
     return fail(ErrorKind::Os, options.kcore + ": cannot read the program headers");
+  std::vector<std::pair<uint64_t, uint64_t>> notes;  // (offset, size) of PT_NOTEs
   for (const auto& p : ph) {
+    if (p.p_type == PT_NOTE && p.p_filesz) notes.emplace_back(p.p_offset, p.p_filesz);
     if (p.p_type != PT_LOAD || p.p_filesz == 0 || p.p_vaddr + p.p_filesz < p.p_vaddr) continue;
     t->segments_.push_back({p.p_vaddr, p.p_filesz, p.p_offset});
   }
@@ -129,9 +133,73 @@ Result<std::unique_ptr<LiveTarget>> LiveTarget::open(const LiveOptions& options)
   t->info_.kcore_segments = t->segments_.size();
   if (t->segments_.empty()) return fail(ErrorKind::Format, options.kcore + ": no PT_LOAD segments");
 
-  // Symbols: every vmlinux symbol (data too: CONFIG_KALLSYMS_ALL), module lines skipped
-  // (the kernel model reads module symbols from the modules' own kallsyms).
-  auto text = slurp(options.kallsyms, kMaxKallsyms);
+  // Symbols: the kernel's own kallsyms tables decoded from memory where /proc/kcore's
+  // VMCOREINFO note says where they are (6.0+), which is far quicker than the kernel
+  // printing /proc/kallsyms line by line; else /proc/kallsyms.
+  auto t0 = std::chrono::steady_clock::now();
+  t->read_vmcoreinfo(notes);
+  KallsymsLocation where;
+  const std::pair<const char*, uint64_t*> keys[] = {
+      {"SYMBOL(kallsyms_names)", &where.names},           {"SYMBOL(kallsyms_token_table)", &where.token_table},
+      {"SYMBOL(kallsyms_token_index)", &where.token_index}, {"SYMBOL(kallsyms_offsets)", &where.offsets},
+      {"SYMBOL(kallsyms_relative_base)", &where.relative_base}, {"SYMBOL(kallsyms_num_syms)", &where.num_syms}};
+  bool located = true;
+  for (auto [key, out] : keys) {
+    auto it = t->vmcoreinfo_.find(key);
+    uint64_t v = 0;
+    if (it == t->vmcoreinfo_.end() ||
+        std::from_chars(it->second.data(), it->second.data() + it->second.size(), v, 16).ec != std::errc() || !v)
+      located = false;
+    *out = v;
+  }
+  if (located) {
+    LiveTarget* self = t.get();
+    auto k = DumpKallsyms::load(where, [self](uint64_t a, std::span<std::byte> out) { return self->read(a, out); });
+    if (k) {
+      t->kallsyms_ = std::move(*k);
+      t->info_.symbol_source = "kallsyms tables in memory (VMCOREINFO)";
+      // Looked up through DumpKallsyms itself (global over local, sizes as %pS has them).
+      t->pages_.clear();
+      t->last_page_ = nullptr;
+    } else {
+      t->info_.notes.push_back("kallsyms tables in memory: " + k.error().describe() + ": read /proc/kallsyms instead");
+    }
+  }
+  if (!t->kallsyms_)
+    if (auto r = t->load_proc_kallsyms(); !r) return tl::unexpected(r.error());
+  t->info_.symbols_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  t->info_.symbols = t->kallsyms_ ? t->kallsyms_->count() : t->by_name_.size();
+  auto stext = t->symbol_address("_text");
+  if (!stext) return fail(ErrorKind::NotFound, t->info_.symbol_source + ": no _text symbol");
+  t->info_.text = *stext;
+  t->info_.kaslr_offset = *stext - kDefaultText;
+  // The text segment of /proc/kcore starts at _text: a cross-check that the symbols are
+  // this kernel's and addresses are not hidden.
+  if (!t->segment_of(*stext))
+    return fail(ErrorKind::Format, t->info_.symbol_source + "'s _text " + std::to_string(*stext) +
+                                       " lies in no /proc/kcore segment");
+
+  auto t1 = std::chrono::steady_clock::now();
+  auto btf = slurp(options.btf_dir + "/vmlinux", kMaxBtf);
+  if (!btf)
+    return tl::unexpected(btf.error().with_context("kernel types (CONFIG_DEBUG_INFO_BTF)"));
+  auto types = BtfTypes::from_bytes(std::as_bytes(std::span(btf->data(), btf->size())));
+  if (!types) return tl::unexpected(types.error().with_context(options.btf_dir + "/vmlinux"));
+  t->btf_ = std::move(*types);
+  t->info_.types_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t1).count();
+
+  if (auto rel = slurp(options.osrelease, 4096)) {
+    t->info_.release = *rel;
+    while (!t->info_.release.empty() && (t->info_.release.back() == '\n' || t->info_.release.back() == ' '))
+      t->info_.release.pop_back();
+  }
+  return t;
+}
+
+Result<void> LiveTarget::load_proc_kallsyms() {
+  // Every vmlinux symbol (data too: CONFIG_KALLSYMS_ALL), module lines skipped (the
+  // kernel model reads module symbols from the modules' own kallsyms).
+  auto text = slurp(options_.kallsyms, kMaxKallsyms);
   if (!text) return tl::unexpected(text.error());
   std::string_view rest(*text);
   bool any_address = false;
@@ -148,44 +216,55 @@ Result<std::unique_ptr<LiveTarget>> LiveTarget::open(const LiveOptions& options)
     auto [p, ec] = std::from_chars(addr_s.data(), addr_s.data() + addr_s.size(), addr, 16);
     if (ec != std::errc()) continue;
     if (addr) any_address = true;
-    // Static symbols repeat across files: the first global one wins, else the first.
+    // Static symbols repeat across files: a global one wins, else the first.
     bool global = type[0] >= 'A' && type[0] <= 'Z';
-    auto [it, fresh] = t->by_name_.try_emplace(std::string(name), addr);
-    if (fresh && global) t->global_.insert(it->first);
-    if (!fresh && global && t->global_.insert(it->first).second) it->second = addr;
-    if (is_kernel_pointer(addr)) t->sorted_.push_back({addr, std::string(name)});
+    auto [it, fresh] = by_name_.try_emplace(std::string(name), addr);
+    if (fresh && global) global_.insert(it->first);
+    if (!fresh && global && global_.insert(it->first).second) it->second = addr;
+    if (is_kernel_pointer(addr)) sorted_.push_back({addr, std::string(name)});
   }
   if (!any_address)
-    return fail(ErrorKind::Os, options.kallsyms + " shows no addresses (kptr_restrict): run kstuck as root");
-  std::stable_sort(t->sorted_.begin(), t->sorted_.end(), [](const Sym& a, const Sym& b) { return a.address < b.address; });
-  t->info_.symbols = t->by_name_.size();
-  auto stext = t->by_name_.find("_text");
-  if (stext == t->by_name_.end()) return fail(ErrorKind::NotFound, options.kallsyms + ": no _text symbol");
-  t->info_.text = stext->second;
-  t->info_.kaslr_offset = stext->second - kDefaultText;
-  // The text segment of /proc/kcore starts at _text: a cross-check that the symbols are
-  // this kernel's and addresses are not hidden.
-  if (!t->segment_of(stext->second))
-    return fail(ErrorKind::Format, options.kallsyms + "'s _text " + std::to_string(stext->second) +
-                                       " lies in no /proc/kcore segment");
+    return fail(ErrorKind::Os, options_.kallsyms + " shows no addresses (kptr_restrict): run kstuck as root");
+  std::stable_sort(sorted_.begin(), sorted_.end(), [](const Sym& a, const Sym& b) { return a.address < b.address; });
+  info_.symbol_source = "/proc/kallsyms";
+  return {};
+}
 
-  auto btf = slurp(options.btf_dir + "/vmlinux", kMaxBtf);
-  if (!btf)
-    return tl::unexpected(btf.error().with_context("kernel types (CONFIG_DEBUG_INFO_BTF)"));
-  auto types = BtfTypes::from_bytes(std::as_bytes(std::span(btf->data(), btf->size())));
-  if (!types) return tl::unexpected(types.error().with_context(options.btf_dir + "/vmlinux"));
-  t->btf_ = std::move(*types);
-
-  if (auto rel = slurp(options.osrelease, 4096)) {
-    t->info_.release = *rel;
-    while (!t->info_.release.empty() && (t->info_.release.back() == '\n' || t->info_.release.back() == ' '))
-      t->info_.release.pop_back();
+void LiveTarget::read_vmcoreinfo(const std::vector<std::pair<uint64_t, uint64_t>>& notes) {
+  // ELF notes: Elf64_Nhdr, the name and the descriptor each padded to 4 bytes.
+  constexpr uint64_t kMaxNotes = 1u << 20;
+  for (auto [offset, size] : notes) {
+    if (size > kMaxNotes) continue;
+    std::string buf(size, '\0');
+    if (!pread_all(fd_, buf.data(), size, offset)) continue;
+    size_t at = 0;
+    while (at + sizeof(Elf64_Nhdr) <= buf.size()) {
+      Elf64_Nhdr nh;
+      std::memcpy(&nh, buf.data() + at, sizeof(nh));
+      size_t name_at = at + sizeof(nh);
+      size_t desc_at = name_at + ((uint64_t{nh.n_namesz} + 3) & ~uint64_t{3});
+      size_t next = desc_at + ((uint64_t{nh.n_descsz} + 3) & ~uint64_t{3});
+      if (desc_at > buf.size() || next > buf.size() || next <= at) break;
+      std::string_view name(buf.data() + name_at, nh.n_namesz ? nh.n_namesz - 1 : 0);
+      if (name == "VMCOREINFO") {
+        std::string_view text(buf.data() + desc_at, nh.n_descsz);
+        while (!text.empty()) {
+          size_t nl = text.find('\n');
+          std::string_view line = text.substr(0, nl);
+          text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
+          size_t eq = line.find('=');
+          if (eq != std::string_view::npos && vmcoreinfo_.size() < 4096)
+            vmcoreinfo_.emplace(std::string(line.substr(0, eq)), std::string(line.substr(eq + 1)));
+        }
+      }
+      at = next;
+    }
   }
-  return t;
 }
 
 void LiveTarget::begin_pass(std::optional<NmiSnapshot> capture, std::string why_no_capture) {
   pages_.clear();
+  last_page_ = nullptr;
   capture_ = std::move(capture);
   why_no_capture_ = std::move(why_no_capture);
 }
@@ -198,52 +277,66 @@ const LiveTarget::Segment* LiveTarget::segment_of(uint64_t addr) const {
   return addr - it->vaddr < it->size ? &*it : nullptr;
 }
 
-Result<void> LiveTarget::read_page(uint64_t page, std::byte* out) {
+Result<const std::byte*> LiveTarget::page(uint64_t page) {
+  // The last page asked for answers most reads (walks read several fields of a node).
+  if (last_page_ && last_addr_ == page) return last_page_;
   if (auto it = pages_.find(page); it != pages_.end()) {
-    std::memcpy(out, it->second.data(), kPage);
-    return {};
+    last_addr_ = page;
+    last_page_ = it->second.data();
+    return last_page_;
   }
   const Segment* s = segment_of(page);
-  if (!s || page - s->vaddr > s->size - kPage) {
-    // A page at the edge of a segment (segments are page-aligned, but be exact).
+  if (!s || page - s->vaddr > s->size - kPage)
     return fail(ErrorKind::Fault, "address not in /proc/kcore (not mapped kernel memory)", page);
-  }
   std::vector<std::byte> buf(kPage);
   if (!pread_all(fd_, buf.data(), kPage, s->offset + (page - s->vaddr)))
     return fail(ErrorKind::Fault, std::string("/proc/kcore read failed: ") + std::strerror(errno), page);
   ++pages_read_;
   if (pages_.size() >= kMaxCachedPages) pages_.clear();
-  std::memcpy(out, buf.data(), kPage);
-  pages_.emplace(page, std::move(buf));
-  return {};
+  auto [it, fresh] = pages_.emplace(page, std::move(buf));
+  static_cast<void>(fresh);
+  last_addr_ = page;
+  last_page_ = it->second.data();
+  return last_page_;
 }
 
 Result<void> LiveTarget::read(uint64_t kvaddr, std::span<std::byte> out) {
   if (out.empty()) return {};
   if (kvaddr + out.size() < kvaddr) return fail(ErrorKind::Fault, "read wraps around the address space", kvaddr);
-  std::byte page_buf[kPage];
   size_t done = 0;
   while (done < out.size()) {
     uint64_t at = kvaddr + done;
-    uint64_t page = at & ~(kPage - 1);
-    if (auto r = read_page(page, page_buf); !r) {
-      // Report the first unreadable byte, not the page.
-      return fail(ErrorKind::Fault, r.error().message(), at);
-    }
-    size_t in_page = std::min<size_t>(kPage - (at - page), out.size() - done);
-    std::memcpy(out.data() + done, page_buf + (at - page), in_page);
+    uint64_t base = at & ~(kPage - 1);
+    auto p = page(base);
+    // Report the first unreadable byte, not the page.
+    if (!p) return fail(ErrorKind::Fault, p.error().message(), at);
+    size_t in_page = std::min<size_t>(kPage - (at - base), out.size() - done);
+    std::memcpy(out.data() + done, *p + (at - base), in_page);
     done += in_page;
   }
   return {};
 }
 
 Result<uint64_t> LiveTarget::symbol_address(std::string_view name) {
+  if (kallsyms_) {
+    if (const auto* k = kallsyms_->find(name)) return k->address;
+    return fail(ErrorKind::NotFound, "no symbol '" + std::string(name) + "' in the kernel's kallsyms");
+  }
   auto it = by_name_.find(std::string(name));
   if (it == by_name_.end()) return fail(ErrorKind::NotFound, "no symbol '" + std::string(name) + "' in /proc/kallsyms");
   return it->second;
 }
 
 Result<Symbol> LiveTarget::symbol_at(uint64_t address) {
+  if (kallsyms_) {
+    const auto* k = kallsyms_->containing(address);
+    if (!k) return fail(ErrorKind::NotFound, "no symbol", address);
+    Symbol s;
+    s.name = k->name;
+    s.address = k->address;
+    s.size = k->size;
+    return s;
+  }
   auto it = std::upper_bound(sorted_.begin(), sorted_.end(), address,
                              [](uint64_t a, const Sym& s) { return a < s.address; });
   if (it == sorted_.begin()) return fail(ErrorKind::NotFound, "no symbol", address);
@@ -314,6 +407,8 @@ Result<CpuRegisters> LiveTarget::cpu_registers(int) {
 
 std::optional<std::string> LiveTarget::vmcoreinfo(std::string_view key) {
   if (key == "OSRELEASE" && !info_.release.empty()) return info_.release;
+  // What a running kernel's VMCOREINFO says (no CRASHTIME: nothing crashed).
+  if (auto it = vmcoreinfo_.find(key); it != vmcoreinfo_.end()) return it->second;
   return std::nullopt;
 }
 

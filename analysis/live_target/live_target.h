@@ -18,6 +18,7 @@
 namespace kstuck {
 
 class BtfTypes;
+class DumpKallsyms;
 
 struct LiveOptions {
   std::string kcore = "/proc/kcore";
@@ -33,7 +34,9 @@ struct LiveInfo {
   uint64_t text = 0;           // _text from /proc/kallsyms (KASLR applied)
   uint64_t kaslr_offset = 0;   // _text - the x86-64 default link address of _text
   size_t kcore_segments = 0;   // PT_LOAD segments of /proc/kcore
-  size_t symbols = 0;          // vmlinux symbols from /proc/kallsyms
+  size_t symbols = 0;          // vmlinux symbols
+  std::string symbol_source;   // "kallsyms tables in memory (VMCOREINFO)" or "/proc/kallsyms"
+  double symbols_ms = 0, types_ms = 0;  // wall clock of loading each
   std::vector<std::string> notes;  // degraded parts (no module BTF, ...)
 };
 
@@ -83,9 +86,11 @@ class LiveTarget : public Target {
     std::string name;
   };
   LiveTarget() = default;
-  Result<void> read_page(uint64_t page, std::byte* out);
+  Result<const std::byte*> page(uint64_t page);  // a cached page of this pass
   const Segment* segment_of(uint64_t addr) const;
   void load_module_btf();
+  Result<void> load_proc_kallsyms();
+  void read_vmcoreinfo(const std::vector<std::pair<uint64_t, uint64_t>>& notes);
 
   LiveOptions options_;
   LiveInfo info_;
@@ -94,11 +99,15 @@ class LiveTarget : public Target {
   std::unordered_map<std::string, uint64_t> by_name_;
   std::unordered_set<std::string> global_;           // names whose by_name_ entry is a global symbol
   std::vector<Sym> sorted_;                           // kernel-address symbols, by address
+  std::unique_ptr<DumpKallsyms> kallsyms_;            // decoded from memory, when VMCOREINFO says where
+  std::map<std::string, std::string, std::less<>> vmcoreinfo_;  // /proc/kcore's VMCOREINFO note
   std::unique_ptr<BtfTypes> btf_;
   bool modules_loaded_ = false;
   std::vector<std::unique_ptr<BtfTypes>> module_btf_;
   std::unordered_map<uint64_t, std::vector<std::byte>> pages_;
   uint64_t pages_read_ = 0;
+  uint64_t last_addr_ = 0;
+  const std::byte* last_page_ = nullptr;  // pages_[last_addr_]'s bytes
   std::optional<NmiSnapshot> capture_;
   std::string why_no_capture_;
 };
