@@ -59,9 +59,11 @@ struct kstuck_nmi_read {
  * KSTUCK_IOC_WATCHDOG_SET / _GET: the stall watchdog. Each online CPU beats a per-CPU
  * hrtimer heartbeat and checks the next watched CPU's; the CPU that sees a heartbeat
  * silent for threshold_ms has all CPUs captured once per stall. CPUs coming online are
- * watched, CPUs going offline are not. A silence that ends within threshold_ms / 2 of
- * being seen (a vCPU the host did not run), or that every heartbeat shares (the host
- * paused the whole VM), is not a stall: it is counted in skipped.
+ * watched, CPUs going offline are not. A silence that ends within threshold_ms / 2
+ * (at least 600 ms) of being seen (a vCPU the host did not run), or that every
+ * heartbeat shares (the host paused the whole VM), is not a stall: it is counted in
+ * skipped. A stall is thus captured threshold_ms + max(threshold_ms / 2, 600 ms) after
+ * it began, give or take a heartbeat period.
  */
 struct kstuck_watchdog_config {
 	__u32 size;		/* in: sizeof(struct kstuck_watchdog_config) */

@@ -15,11 +15,16 @@ if [ "$(cat /sys/kernel/kexec_crash_loaded 2>/dev/null)" = 1 ]; then
 else
 	fail kexec-crash-loaded "kexec_crash_loaded=$(cat /sys/kernel/kexec_crash_loaded 2>&1)"
 fi
-echo 8000 >$P/nmi_block_ms
+echo 30000 >$P/nmi_block_ms
 echo 3 >$P/nmi_block
-# The capture asks every CPU; CPU 3 spins 8 s in the NMI before kstuck's handler sees it.
+# The capture asks every CPU; CPU 3 spins 30 s in the NMI before kstuck's handler sees it.
 kstuck nmi capture --timeout 10000 --quiet >/tmp/cap.txt 2>&1 &
 sleep 1
+if [ "$(cat $P/nmi_blocking)" = 1 ]; then
+	pass safety-cpu3-held-in-nmi
+else
+	fail safety-cpu3-held-in-nmi "nmi_blocking=$(cat $P/nmi_blocking)"
+fi
 echo "KSTUCK-PANIC: sysrq-c with a capture in flight"
 sleep 1
 echo c >/proc/sysrq-trigger

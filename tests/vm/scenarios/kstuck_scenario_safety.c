@@ -29,6 +29,9 @@ module_param(nmi_block_ms, uint, 0644);
 MODULE_PARM_DESC(nmi_block_ms, "how long the blocked CPU spins inside its next NMI (ms)");
 
 static atomic_t safety_nmi_block_cpu = ATOMIC_INIT(-1);
+static int nmi_blocking;	/* 1 while a CPU spins inside its NMI */
+module_param(nmi_blocking, int, 0444);
+MODULE_PARM_DESC(nmi_blocking, "1 while the blocked CPU spins inside its NMI");
 static atomic_t safety_wedges_running = ATOMIC_INIT(0);
 
 static int safety_wedge_fn(void *data)
@@ -81,9 +84,11 @@ static int safety_nmi(unsigned int type, struct pt_regs *regs)
 	if (atomic_read(&safety_nmi_block_cpu) != cpu ||
 	    atomic_cmpxchg(&safety_nmi_block_cpu, cpu, -1) != cpu)
 		return NMI_DONE;
+	WRITE_ONCE(nmi_blocking, 1);
 	end = ktime_get_mono_fast_ns() + (u64)ms * NSEC_PER_MSEC;
 	while (ktime_get_mono_fast_ns() < end)
 		cpu_relax();
+	WRITE_ONCE(nmi_blocking, 0);
 	return NMI_DONE;	/* not ours: the handlers after this one see the NMI too */
 }
 
