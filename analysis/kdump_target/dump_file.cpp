@@ -13,8 +13,10 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "analysis/kdump_target/dump_notes.h"
 #include "analysis/kdump_target/flattened.h"
 #include "analysis/kdump_target/header_check.h"
+#include "analysis/kdump_target/input_file.h"
 
 namespace kstuck {
 namespace {
@@ -45,6 +47,9 @@ Result<int> make_temp_file() {
   return fd;
 }
 
+const char kNoVmcoreinfo[] = "the dump carries no VMCOREINFO";
+const char kNoRegisterNotes[] = "the dump carries no CPU register notes";
+
 const char* const kRegNames[CpuRegisters::count] = {
     "r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9",     "r8", "rax",
     "rcx", "rdx", "rsi", "rdi", "orig_rax", "rip", "cs", "rflags", "rsp", "ss"};
@@ -59,11 +64,12 @@ DumpFile::~DumpFile() {
 
 Result<std::unique_ptr<DumpFile>> DumpFile::open(const std::string& path) {
   std::unique_ptr<DumpFile> dump(new DumpFile());
-  dump->fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (dump->fd_ < 0) return fail(ErrorKind::Os, path + ": " + std::strerror(errno));
-  struct stat st {};
-  if (::fstat(dump->fd_, &st) != 0) return fail(ErrorKind::Os, path + ": " + std::strerror(errno));
-  if (!S_ISREG(st.st_mode)) return fail(ErrorKind::Invalid, path + ": not a regular file");
+  // A FIFO, socket or tty is refused before any blocking open or read.
+  auto fd = open_input_file(path, InputKind::RegularOrBlockDevice);
+  if (!fd) return tl::unexpected(fd.error());
+  dump->fd_ = *fd;
+  auto file_size = input_file_size(dump->fd_);
+  if (!file_size) return tl::unexpected(file_size.error().with_context(path));
 
   std::byte head[kFlattenedHeaderSize] = {};
   ssize_t n = ::pread(dump->fd_, head, sizeof(head), 0);
@@ -77,7 +83,7 @@ Result<std::unique_ptr<DumpFile>> DumpFile::open(const std::string& path) {
     dump->tmp_fd_ = *tmp;
     FlattenedLimits limits;
     // The plain dump is about as large as the stream; allow generous holes, no more.
-    limits.max_output_size = static_cast<uint64_t>(st.st_size) * 4 + (uint64_t{1} << 30);
+    limits.max_output_size = *file_size * 4 + (uint64_t{1} << 30);
     auto stats = reassemble_flattened(dump->fd_, dump->tmp_fd_, limits);
     if (!stats) return tl::unexpected(stats.error().with_context(path));
     if (stats->truncated)
@@ -106,10 +112,114 @@ Result<std::unique_ptr<DumpFile>> DumpFile::open(const std::string& path) {
     return fail(ErrorKind::Format, path + ": not a vmcore (no kdump-compressed, flattened or ELF signature)");
   auto checked = check_dump_headers(data_fd);
   if (!checked) return tl::unexpected(checked.error().with_context(path));
-  dump->notes_.insert(dump->notes_.end(), checked->begin(), checked->end());
+  dump->notes_.insert(dump->notes_.end(), checked->notes.begin(), checked->notes.end());
+  // What libkdumpfile must not see: damaged page descriptors, and CPU notes it would
+  // refuse the whole dump for (kstuck reads the notes itself, use_own_notes()).
+  std::vector<std::pair<uint64_t, std::vector<unsigned char>>> patches;
+  for (uint64_t at : checked->bad_descriptors) {
+    std::vector<unsigned char> desc(24, 0);
+    desc[8] = 1;   // size 1 at offset 0 (the header's "K"),
+    desc[12] = 1;  // flagged zlib: inflating it fails, the page reads as corrupt
+    patches.emplace_back(at, std::move(desc));
+  }
+  if (checked->note_area_read && checked->note_size_field) {
+    NoteScan scan = scan_elf_notes(checked->note_area);
+    for (const auto& n : scan.prstatus) {
+      if (n.regs) continue;
+      // A damaged CPU note whose sizes still hold: an unknown type, which libkdumpfile skips.
+      uint32_t unknown = 0x4b535443;
+      std::vector<unsigned char> type(4);
+      std::memcpy(type.data(), &unknown, 4);
+      patches.emplace_back(checked->note_area_offset + n.offset + 8, std::move(type));
+    }
+    if (scan.cut_short) {
+      // The note area ends where its first impossible size begins.
+      uint64_t keep = scan.walked;
+      std::vector<unsigned char> size(8);
+      std::memcpy(size.data(), &keep, 8);
+      patches.emplace_back(checked->note_size_field, std::move(size));
+    }
+  }
+  if (!patches.empty()) {
+    auto copy = dump->patched_copy(data_fd, patches);
+    if (!copy) return tl::unexpected(copy.error().with_context(path));
+    data_fd = *copy;
+  }
   auto r = dump->open_context(data_fd, arch_unknown);
   if (!r) return tl::unexpected(r.error().with_context(path));
+  if (checked->note_area_read) dump->use_own_notes(checked->note_area);
   return dump;
+}
+
+// libkdumpfile follows a page descriptor wherever it points and decompresses by its size,
+// and refuses a dump for one malformed note: those bytes are rewritten in a private copy
+// (a damaged descriptor to one byte of zlib data that fails to inflate, so its page reads
+// as corrupt), and nothing else changes. The copy costs the dump's size in $TMPDIR.
+Result<int> DumpFile::patched_copy(int fd, const std::vector<std::pair<uint64_t, std::vector<unsigned char>>>& patches) {
+  auto size = input_file_size(fd);
+  if (!size) return tl::unexpected(size.error());
+  auto tmp = make_temp_file();
+  if (!tmp) return tl::unexpected(tmp.error());
+  int out = *tmp;
+  loff_t in_off = 0, out_off = 0;
+  while (static_cast<uint64_t>(in_off) < *size) {
+    ssize_t n = ::copy_file_range(fd, &in_off, out, &out_off, static_cast<size_t>(*size - in_off), 0);
+    if (n <= 0) {
+      // Across file systems, or an old kernel: copy by hand.
+      std::vector<char> buf(1 << 20);
+      ssize_t r = ::pread(fd, buf.data(), buf.size(), in_off);
+      if (r <= 0 || ::pwrite(out, buf.data(), static_cast<size_t>(r), out_off) != r) {
+        ::close(out);
+        return fail(ErrorKind::Os, std::string("copying the damaged dump: ") + std::strerror(errno));
+      }
+      in_off += r;
+      out_off += r;
+    }
+  }
+  for (const auto& [at, bytes] : patches) {
+    if (::pwrite(out, bytes.data(), bytes.size(), static_cast<off_t>(at)) != static_cast<ssize_t>(bytes.size())) {
+      ::close(out);
+      return fail(ErrorKind::Os, std::string("patching the copy of the dump: ") + std::strerror(errno));
+    }
+  }
+  if (tmp_fd_ >= 0) ::close(tmp_fd_);
+  tmp_fd_ = out;
+  return out;
+}
+
+void DumpFile::use_own_notes(const std::vector<std::byte>& area) {
+  NoteScan scan = scan_elf_notes(area);
+  for (const auto& p : scan.problems) notes_.push_back(p);
+  if (vmcoreinfo_.empty() && scan.vmcoreinfo) {
+    // libkdumpfile found none (its copy is damaged or missing): the note's copy serves.
+    VmcoreinfoScan vi = parse_vmcoreinfo(*scan.vmcoreinfo);
+    if (!vi.entries.empty()) {
+      vmcoreinfo_raw_ = *scan.vmcoreinfo;
+      vmcoreinfo_ = std::move(vi.entries);
+      for (auto& p : vi.problems) notes_.push_back(p);
+      for (auto it = notes_.begin(); it != notes_.end(); ++it)
+        if (*it == kNoVmcoreinfo) {
+          notes_.erase(it);
+          break;
+        }
+      notes_.push_back("VMCOREINFO read from the ELF note (the sub-header's copy is unreadable)");
+    }
+  }
+  if (scan.prstatus.empty()) return;
+  // kstuck's walk decides which CPU a note belongs to: a damaged note keeps its slot, so
+  // the notes after it stay with their CPUs (libkdumpfile drops it and shifts them).
+  if (static_cast<size_t>(cpu_count_) != scan.prstatus.size())
+    notes_.push_back("libkdumpfile found " + std::to_string(cpu_count_) + " CPU register notes, kstuck " +
+                     std::to_string(scan.prstatus.size()) + ": kstuck's are used");
+  cpu_count_ = static_cast<int>(scan.prstatus.size());
+  cpu_regs_.assign(scan.prstatus.size(), std::nullopt);
+  for (size_t i = 0; i < scan.prstatus.size(); i++) cpu_regs_[i] = scan.prstatus[i].regs;
+  if (scan.cut_short) notes_.push_back("CPU register notes after note " + std::to_string(scan.prstatus.size()) + " are lost");
+  for (auto it = notes_.begin(); it != notes_.end(); ++it)
+    if (*it == kNoRegisterNotes) {
+      notes_.erase(it);
+      break;
+    }
 }
 
 Result<void> DumpFile::open_context(int fd, bool arch_unknown) {
@@ -117,12 +227,17 @@ Result<void> DumpFile::open_context(int fd, bool arch_unknown) {
   if (!ctx_) return fail(ErrorKind::Os, "libkdumpfile: out of memory");
   if (arch_unknown && kdump_set_string_attr(ctx_, KDUMP_ATTR_ARCH_NAME, KDUMP_ARCH_X86_64) != KDUMP_OK)
     return fail(ErrorKind::Format, std::string("libkdumpfile: cannot set the architecture: ") + kdump_get_err(ctx_));
+  // read(2), never mmap(2): a page descriptor pointing past the end of a truncated file
+  // then fails one read instead of raising SIGBUS on the mapped tail.
+  if (kdump_set_number_attr(ctx_, KDUMP_ATTR_FILE_MMAP_POLICY, KDUMP_MMAP_NEVER) != KDUMP_OK)
+    return fail(ErrorKind::Format, std::string("libkdumpfile: cannot turn mmap off: ") + kdump_get_err(ctx_));
   kdump_status s = kdump_open_fd(ctx_, fd);
   if (s != KDUMP_OK) {
     const char* err = kdump_get_err(ctx_);
-    if (s == KDUMP_ERR_NOTIMPL)
-      return fail(ErrorKind::Format, std::string("not a vmcore (no known dump format): ") + (err ? err : ""));
-    return fail(ErrorKind::Format, std::string("cannot open the dump: ") + (err ? err : kdump_strerror(s)));
+    std::string why = err ? err : kdump_strerror(s);
+    disarm_failed_context();
+    if (s == KDUMP_ERR_NOTIMPL) return fail(ErrorKind::Format, "not a vmcore (no known dump format): " + why);
+    return fail(ErrorKind::Format, "cannot open the dump: " + why);
   }
   // Without the OS type addrxlat cannot build the kernel's page-table translation
   // ("Cannot determine 5-level paging").
@@ -138,23 +253,25 @@ Result<void> DumpFile::open_context(int fd, bool arch_unknown) {
     vmcoreinfo_raw_ = raw;
     std::free(raw);
   }
-  size_t start = 0;
-  while (start < vmcoreinfo_raw_.size()) {
-    size_t end = vmcoreinfo_raw_.find('\n', start);
-    if (end == std::string::npos) end = vmcoreinfo_raw_.size();
-    std::string_view line(vmcoreinfo_raw_.data() + start, end - start);
-    size_t eq = line.find('=');
-    if (eq != std::string_view::npos) vmcoreinfo_.emplace(std::string(line.substr(0, eq)), std::string(line.substr(eq + 1)));
-    start = end + 1;
-  }
-  if (vmcoreinfo_.empty()) notes_.push_back("the dump carries no VMCOREINFO");
+  VmcoreinfoScan vi = parse_vmcoreinfo(vmcoreinfo_raw_);
+  vmcoreinfo_ = std::move(vi.entries);
+  for (auto& p : vi.problems) notes_.push_back(std::move(p));
+  if (vmcoreinfo_.empty()) notes_.push_back(kNoVmcoreinfo);
   return load_cpu_registers();
 }
+
+// libkdumpfile 0.5.1's diskdump open frees its private data on an error and leaves the
+// format set, so kdump_free() frees it again (SIGSEGV on a kdump header with
+// header_version or max_mapnr 0xffffffff). check_dump_headers() refuses every header
+// field known to fail that way; a context that fails to open anyway is leaked, never
+// freed: one small leak on the way to an error exit, instead of a crash that loses the
+// message.
+void DumpFile::disarm_failed_context() { ctx_ = nullptr; }
 
 Result<void> DumpFile::load_cpu_registers() {
   kdump_num_t num = 0;
   if (kdump_get_number_attr(ctx_, KDUMP_ATTR_NUM_CPUS, &num) != KDUMP_OK) {
-    notes_.push_back("the dump carries no CPU register notes");
+    notes_.push_back(kNoRegisterNotes);
     return {};
   }
   // A hostile header can claim any number; real machines stop far below this.
@@ -196,9 +313,10 @@ std::optional<std::string> DumpFile::vmcoreinfo(std::string_view key) const {
 
 namespace {
 
-Result<void> read_space(_kdump_ctx* ctx, kdump_addrspace_t as, uint64_t addr, std::span<std::byte> out) {
+Result<void> read_space(_kdump_ctx* ctx, kdump_addrspace_t as, uint64_t addr, std::span<std::byte> out,
+                        kdump_status& s) {
   size_t len = out.size();
-  kdump_status s = kdump_read(ctx, as, addr, out.data(), &len);
+  s = kdump_read(ctx, as, addr, out.data(), &len);
   if (s == KDUMP_OK) return {};
   uint64_t bad = addr + len;
   const char* err = kdump_get_err(ctx);
@@ -218,11 +336,52 @@ Result<void> read_space(_kdump_ctx* ctx, kdump_addrspace_t as, uint64_t addr, st
 }  // namespace
 
 Result<void> DumpFile::read(uint64_t kvaddr, std::span<std::byte> out) {
-  return read_space(ctx_, KDUMP_KVADDR, kvaddr, out);
+  kdump_status s;
+  auto r = read_space(ctx_, KDUMP_KVADDR, kvaddr, out, s);
+  if (!r) note_damage(s, r.error());
+  return r;
 }
 
 Result<void> DumpFile::read_phys(uint64_t paddr, std::span<std::byte> out) {
-  return read_space(ctx_, KDUMP_KPHYSADDR, paddr, out);
+  kdump_status s;
+  auto r = read_space(ctx_, KDUMP_KPHYSADDR, paddr, out, s);
+  if (!r) note_damage(s, r.error());
+  return r;
+}
+
+// An excluded page (makedumpfile -d) or an address nothing maps is the dump as it was
+// meant to be; data that is there but cannot be read is damage, and every report that
+// read through it must say so.
+void DumpFile::note_damage(int status, const Error& e) {
+  const char* cause = nullptr;
+  std::string_view msg = e.message();
+  switch (status) {
+    case KDUMP_OK:
+    case KDUMP_ERR_NODATA: return;
+    case KDUMP_ERR_ADDRXLAT:
+      // A page-table page that is itself corrupt or cut off fails the translation.
+      if (msg.find("orrupt") == std::string_view::npos && msg.find("ecompress") == std::string_view::npos &&
+          msg.find("EOF") == std::string_view::npos && msg.find("Wrong") == std::string_view::npos &&
+          msg.find("Cannot read page data") == std::string_view::npos)
+        return;
+      cause = "page-table reads through damaged pages";
+      break;
+    case KDUMP_ERR_EOF: cause = "reads past the end of the truncated file"; break;
+    case KDUMP_ERR_CORRUPT: cause = "reads of corrupt page data"; break;
+    default: cause = "reads that failed"; break;
+  }
+  auto& d = damage_[cause];
+  if (d.count++ == 0) {
+    d.first_address = e.address().value_or(0);
+    d.first_message = std::string(msg);
+  }
+}
+
+std::vector<std::string> DumpFile::read_problems() const {
+  std::vector<std::string> out;
+  for (const auto& [cause, d] : damage_)
+    out.push_back(std::to_string(d.count) + " " + cause + " (first: " + d.first_message + "): the items read there are missing or incomplete");
+  return out;
 }
 
 }  // namespace kstuck

@@ -2,6 +2,7 @@
 // DumpFile: the bytes of a vmcore through libkdumpfile (any format it or we can read).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -9,6 +10,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "analysis/error.h"
@@ -36,6 +38,11 @@ class DumpFile {
   std::optional<std::string> vmcoreinfo(std::string_view key) const;
   const std::string& vmcoreinfo_raw() const { return vmcoreinfo_raw_; }
 
+  // Reads that failed on damage (corrupt page data, a truncated file, a page table read
+  // through them), one line per cause with its count and first failure; excluded pages
+  // and unmapped addresses are not damage. Grows as the analysis reads.
+  std::vector<std::string> read_problems() const;
+
   int cpu_count() const { return cpu_count_; }
   // The registers of the index-th register note (for QEMU: vCPU index; for a real
   // kdump: the index among the CPUs that saved a note, in CPU order). NotFound past the
@@ -53,10 +60,21 @@ class DumpFile {
   DumpFile() = default;
   Result<void> open_context(int fd, bool arch_unknown);
   Result<void> load_cpu_registers();
+  void disarm_failed_context();
+  Result<int> patched_copy(int fd, const std::vector<std::pair<uint64_t, std::vector<unsigned char>>>& patches);
+  void use_own_notes(const std::vector<std::byte>& area);
+  void note_damage(int status, const Error& e);
+
+  struct Damage {
+    uint64_t count = 0;
+    uint64_t first_address = 0;
+    std::string first_message;
+  };
+  std::map<std::string, Damage, std::less<>> damage_;
 
   _kdump_ctx* ctx_ = nullptr;
   int fd_ = -1;   // the file given
-  int tmp_fd_ = -1;  // the reassembled flattened stream
+  int tmp_fd_ = -1;  // the reassembled flattened stream, or the copy with damaged descriptors hidden
   std::string format_;
   std::string description_;
   std::string vmcoreinfo_raw_;

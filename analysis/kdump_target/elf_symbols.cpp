@@ -11,6 +11,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "analysis/kdump_target/input_file.h"
+
 namespace kstuck {
 namespace {
 
@@ -33,8 +35,10 @@ ElfSymbols::~ElfSymbols() {
 Result<std::unique_ptr<ElfSymbols>> ElfSymbols::open(const std::string& path) {
   std::unique_ptr<ElfSymbols> s(new ElfSymbols());
   s->path_ = path;
-  s->fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (s->fd_ < 0) return fail(ErrorKind::Os, path + ": " + std::strerror(errno));
+  // A FIFO, a device or a directory is refused before anything blocks on it.
+  auto fd = open_input_file(path, InputKind::RegularFile);
+  if (!fd) return tl::unexpected(fd.error());
+  s->fd_ = *fd;
   elf_version(EV_CURRENT);
   s->elf_ = elf_begin(s->fd_, ELF_C_READ_MMAP, nullptr);
   if (!s->elf_ || elf_kind(s->elf_) != ELF_K_ELF)

@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "analysis/kdump_target/input_file.h"
+
 namespace kstuck {
 namespace {
 
@@ -35,8 +37,71 @@ Result<size_t> pread_some(int fd, void* buf, size_t size, uint64_t off) {
 
 Error bad(const std::string& what) { return Error(ErrorKind::Format, "corrupt dump header: " + what); }
 
+constexpr uint32_t kCompressedFlags = 0x1 | 0x2 | 0x4 | 0x20;  // zlib, lzo, snappy, zstd
+constexpr uint64_t kMaxCheckedDescriptors = uint64_t{1} << 24;  // 384 MiB of descriptors
+
+// Every page descriptor against the file and the block size: libkdumpfile 0.5.1 reads a
+// compressed page's data by the descriptor's size into a block-sized buffer, and follows
+// an offset anywhere. A descriptor whose data cannot be a page is listed in bad_descriptors
+// (DumpFile then hides it from libkdumpfile); data past the end of a truncated file is
+// the truncation note's, read as a failed read.
+Result<void> check_descriptors(int fd, uint64_t file_size, uint64_t bs, uint64_t descs, uint64_t dumped,
+                               bool truncated, HeaderCheck& out) {
+  constexpr uint64_t kDescSize = 24;
+  uint64_t count = std::min(dumped, kMaxCheckedDescriptors);
+  if (descs > file_size) return {};
+  count = std::min(count, (file_size - descs) / kDescSize);
+  std::vector<unsigned char> buf(kDescSize * 8192);
+  uint64_t first_bad = 0, past_eof = 0, first_past_eof = 0;
+  std::string first_why;
+  for (uint64_t i = 0; i < count;) {
+    uint64_t n = std::min<uint64_t>(count - i, buf.size() / kDescSize);
+    auto m = pread_some(fd, buf.data(), n * kDescSize, descs + i * kDescSize);
+    if (!m) return tl::unexpected(m.error());
+    n = *m / kDescSize;
+    if (n == 0) break;
+    for (uint64_t k = 0; k < n; k++) {
+      const unsigned char* d = buf.data() + k * kDescSize;
+      uint64_t off = get<uint64_t>(d, 0);
+      uint32_t size = get<uint32_t>(d, 8), flags = get<uint32_t>(d, 12);
+      std::string why;
+      if ((flags & kCompressedFlags) && (size == 0 || size > bs)) {
+        why = "compressed size " + std::to_string(size) + " outside 1.." + std::to_string(bs);
+      } else if (off >= (uint64_t{1} << 62) || size > (uint64_t{1} << 30)) {
+        why = "data at byte " + std::to_string(off) + " size " + std::to_string(size);
+      }
+      uint64_t at = descs + (i + k) * kDescSize;
+      if (why.empty()) {
+        // Past the end: a truncated file (said once, by the caller) or a wild offset;
+        // libkdumpfile's read of it fails cleanly and counts as a damaged read.
+        if (off + size > file_size && past_eof++ == 0) first_past_eof = at;
+        continue;
+      }
+      if (out.bad_descriptors.empty()) {
+        first_bad = at;
+        first_why = why;
+      }
+      out.bad_descriptors.push_back(at);
+    }
+    i += n;
+  }
+  if (!out.bad_descriptors.empty())
+    out.notes.push_back(std::to_string(out.bad_descriptors.size()) + " page descriptor" +
+                        (out.bad_descriptors.size() == 1 ? " is" : "s are") + " damaged (first at byte " +
+                        std::to_string(first_bad) + ": " + first_why + "): those pages read as corrupt");
+  if (past_eof && !truncated)
+    out.notes.push_back(std::to_string(past_eof) + " page descriptor" + (past_eof == 1 ? " points" : "s point") +
+                        " past the end of the file though the file is not cut short (first at byte " +
+                        std::to_string(first_past_eof) + "): those pages are unreadable");
+  if (dumped > count)
+    out.notes.push_back("only the first " + std::to_string(count) + " of " + std::to_string(dumped) +
+                        " page descriptors were checked against the file");
+  return {};
+}
+
 // disk_dump_header (makedumpfile diskdump_mod.h, x86-64 layout) and kdump_sub_header.
-Result<std::vector<std::string>> check_diskdump(int fd, uint64_t file_size) {
+Result<HeaderCheck> check_diskdump(int fd, uint64_t file_size) {
+  HeaderCheck out;
   unsigned char h[464];
   auto n = pread_some(fd, h, sizeof(h), 0);
   if (!n) return tl::unexpected(n.error());
@@ -49,6 +114,9 @@ Result<std::vector<std::string>> check_diskdump(int fd, uint64_t file_size) {
   int32_t nr_cpus = get<int32_t>(h, 460);
   if (block_size < 4096 || block_size > (1 << 20) || (block_size & (block_size - 1)))
     return tl::unexpected(bad("block size " + std::to_string(block_size)));
+  // makedumpfile writes versions 1 to 6 (0: the old diskdump); libkdumpfile 0.5.1 refuses
+  // a negative one and then crashes freeing what its failed open left behind.
+  if (version < 0 || version > 64) return tl::unexpected(bad("header version " + std::to_string(version)));
   uint64_t bs = static_cast<uint64_t>(block_size);
   if (nr_cpus < 0 || static_cast<uint64_t>(nr_cpus) > kMaxCpus)
     return tl::unexpected(bad("CPU count " + std::to_string(nr_cpus)));
@@ -66,13 +134,32 @@ Result<std::vector<std::string>> check_diskdump(int fd, uint64_t file_size) {
     uint64_t mapnr64 = get<uint64_t>(s, 96);
     if (mapnr64) max_mapnr = mapnr64;
     // Notes and VMCOREINFO are read whole into memory.
-    for (auto [off_at, size_at, what] : {std::tuple{32, 40, "VMCOREINFO"}, std::tuple{48, 56, "ELF notes"}}) {
+    for (auto [off_at, size_at, what] :
+         {std::tuple{32, 40, "VMCOREINFO"}, std::tuple{48, 56, "ELF notes"}, std::tuple{64, 72, "ERASEINFO"}}) {
       uint64_t off = get<uint64_t>(s, off_at), size = get<uint64_t>(s, size_at);
       if (size == 0) continue;
       if (size > kMaxNoteBytes || off > file_size || size > file_size - off)
         return tl::unexpected(bad(std::string(what) + " at " + std::to_string(off) + " size " + std::to_string(size)));
     }
+    // Header version 4 on keeps the ELF notes (CPU registers, VMCOREINFO) after the sub-header.
+    uint64_t note_off = get<uint64_t>(s, 48), note_size = get<uint64_t>(s, 56);
+    if (version >= 4 && note_size > 0) {
+      out.note_area.resize(static_cast<size_t>(note_size));
+      auto r = pread_some(fd, out.note_area.data(), out.note_area.size(), note_off);
+      if (r && *r == out.note_area.size()) {
+        out.note_area_read = true;
+        out.note_area_offset = note_off;
+        out.note_size_field = bs + 56;
+      } else {
+        out.note_area.clear();
+      }
+    }
   }
+  out.block_size = static_cast<uint32_t>(bs);
+  // libkdumpfile checks the header's 32-bit max_mapnr whatever the sub-header says.
+  uint64_t max_mapnr32 = get<uint32_t>(h, 440);
+  if (max_mapnr32 > bitmap_blocks * bs * 8)
+    return tl::unexpected(bad("max_mapnr " + std::to_string(max_mapnr32) + " exceeds the bitmaps"));
   // Each of the two bitmaps has a bit per page frame.
   if (max_mapnr > (bitmap_blocks * bs * 8))
     return tl::unexpected(bad("max_mapnr " + std::to_string(max_mapnr) + " exceeds the bitmaps"));
@@ -80,7 +167,7 @@ Result<std::vector<std::string>> check_diskdump(int fd, uint64_t file_size) {
   // A truncated file keeps its headers but loses page data, which libkdumpfile then
   // reports as corrupt pages: say so once. The second bitmap (dumped pages) counts the
   // page descriptors; the last descriptor says where the data should end.
-  std::vector<std::string> notes;
+  std::vector<std::string>& notes = out.notes;
   uint64_t half = bitmap_blocks * bs / 2, dumped = 0;
   uint64_t bitmap2 = (1 + static_cast<uint64_t>(sub_hdr_size)) * bs + half;
   std::vector<unsigned char> buf(1 << 16);
@@ -108,15 +195,18 @@ Result<std::vector<std::string>> check_diskdump(int fd, uint64_t file_size) {
   if (data_end > file_size)
     notes.push_back("dump truncated: the file ends at byte " + std::to_string(file_size) + " but its pages extend to " +
                     std::to_string(data_end) + "; reads of the missing pages fail");
-  return notes;
+  if (auto r = check_descriptors(fd, file_size, bs, descs, dumped, data_end > file_size, out); !r)
+    return tl::unexpected(r.error());
+  return out;
 }
 
-Result<std::vector<std::string>> check_elf(int fd, uint64_t file_size) {
+Result<HeaderCheck> check_elf(int fd, uint64_t file_size) {
+  HeaderCheck out;
   Elf64_Ehdr eh;
   auto n = pread_some(fd, &eh, sizeof(eh), 0);
   if (!n) return tl::unexpected(n.error());
   if (*n < sizeof(eh)) return tl::unexpected(bad("ELF header is cut short"));
-  if (eh.e_ident[EI_CLASS] != ELFCLASS64) return std::vector<std::string>{};  // not ours to judge; libkdumpfile decides
+  if (eh.e_ident[EI_CLASS] != ELFCLASS64) return out;  // not ours to judge; libkdumpfile decides
   if (eh.e_type != ET_CORE) return tl::unexpected(Error(ErrorKind::Format, "not a vmcore: an ELF file, but not a core dump"));
   uint64_t phnum = eh.e_phnum;
   if (phnum == PN_XNUM) {  // the real count is in section header 0's sh_info
@@ -129,7 +219,6 @@ Result<std::vector<std::string>> check_elf(int fd, uint64_t file_size) {
   if (eh.e_phentsize != sizeof(Elf64_Phdr) || phnum == 0) return tl::unexpected(bad("no program headers"));
   if (eh.e_phoff > file_size || phnum > (file_size - eh.e_phoff) / sizeof(Elf64_Phdr))
     return tl::unexpected(bad(std::to_string(phnum) + " program headers do not fit in the file"));
-  std::vector<std::string> notes;
   uint64_t cut = 0;
   Elf64_Phdr ph;
   for (uint64_t i = 0; i < phnum; i++) {
@@ -139,25 +228,32 @@ Result<std::vector<std::string>> check_elf(int fd, uint64_t file_size) {
     bool fits = ph.p_offset <= file_size && ph.p_filesz <= file_size - ph.p_offset;
     if (ph.p_type == PT_NOTE && (!fits || ph.p_filesz > kMaxNoteBytes))
       return tl::unexpected(bad("note segment at " + std::to_string(ph.p_offset) + " size " + std::to_string(ph.p_filesz)));
+    if (ph.p_type == PT_NOTE && out.note_area.size() + ph.p_filesz <= kMaxNoteBytes) {
+      size_t at = out.note_area.size();
+      out.note_area.resize(at + static_cast<size_t>(ph.p_filesz));
+      auto r = pread_some(fd, out.note_area.data() + at, static_cast<size_t>(ph.p_filesz), ph.p_offset);
+      if (!r || *r != ph.p_filesz) return tl::unexpected(bad("note segment at " + std::to_string(ph.p_offset) + " unreadable"));
+      out.note_area_read = true;
+    }
     if (ph.p_type == PT_LOAD && !fits) cut++;
   }
-  if (cut) notes.push_back(std::to_string(cut) + " memory segments extend beyond the end of the file (truncated dump)");
-  return notes;
+  if (cut) out.notes.push_back(std::to_string(cut) + " memory segments extend beyond the end of the file (truncated dump)");
+  return out;
 }
 
 }  // namespace
 
-Result<std::vector<std::string>> check_dump_headers(int fd) {
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) return fail(ErrorKind::Os, std::string("stat: ") + std::strerror(errno));
-  uint64_t size = static_cast<uint64_t>(st.st_size);
+Result<HeaderCheck> check_dump_headers(int fd) {
+  auto file_size = input_file_size(fd);
+  if (!file_size) return tl::unexpected(file_size.error());
+  uint64_t size = *file_size;
   char magic[8] = {};
   auto n = pread_some(fd, magic, sizeof(magic), 0);
   if (!n) return tl::unexpected(n.error());
   if (*n == sizeof(magic) && (std::memcmp(magic, "KDUMP   ", 8) == 0 || std::memcmp(magic, "DISKDUMP", 8) == 0))
     return check_diskdump(fd, size);
   if (*n >= 4 && std::memcmp(magic, ELFMAG, SELFMAG) == 0) return check_elf(fd, size);
-  return std::vector<std::string>{};
+  return HeaderCheck{};
 }
 
 }  // namespace kstuck

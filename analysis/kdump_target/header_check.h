@@ -2,6 +2,7 @@
 // Sanity checks of a dump's headers before libkdumpfile trusts (and allocates by) them.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -14,6 +15,24 @@ namespace kstuck {
 // note sizes): a flipped byte there asked it for 32 GiB. These checks hold every such
 // field to what the file can actually contain. Problems that only lose data (a truncated
 // ELF segment) are returned as notes instead of errors.
-Result<std::vector<std::string>> check_dump_headers(int fd);
+struct HeaderCheck {
+  std::vector<std::string> notes;  // data lost (truncation, invalid page descriptors)
+  // The ELF note area (kdump-compressed: the notes after the sub-header; ELF: the
+  // PT_NOTE segments, concatenated), read here so the CPU registers and VMCOREINFO can
+  // be parsed by kstuck's own walker (dump_notes.h). Empty when there is none.
+  std::vector<std::byte> note_area;
+  bool note_area_read = false;     // false: the format has none, or it could not be read
+  // kdump-compressed only: where the note area is in the file and where the sub-header
+  // keeps its size (DumpFile shortens a damaged note area in its private copy); 0 if none.
+  uint64_t note_area_offset = 0;
+  uint64_t note_size_field = 0;
+  // File offsets of kdump page descriptors libkdumpfile must never follow: a compressed
+  // size above the block size, data past the end of the file or past 2^62. DumpFile
+  // gives libkdumpfile a copy in which these read as corrupt pages.
+  std::vector<uint64_t> bad_descriptors;
+  uint32_t block_size = 0;
+};
+
+Result<HeaderCheck> check_dump_headers(int fd);
 
 }  // namespace kstuck

@@ -324,6 +324,8 @@ std::optional<std::string> KdumpTarget::vmcoreinfo(std::string_view key) { retur
 
 const std::string& KdumpTarget::vmcoreinfo_raw() const { return impl_->dump->vmcoreinfo_raw(); }
 
+std::vector<std::string> KdumpTarget::read_problems() const { return impl_->dump->read_problems(); }
+
 
 Result<std::unique_ptr<Target>> open_kdump_target(const std::string& vmcore, const KdumpOptions& options) {
   auto t = KdumpTarget::open(vmcore, options);

@@ -74,6 +74,9 @@ class KdumpTarget : public Target {
   Result<void> read_phys(uint64_t paddr, std::span<std::byte> out);
   // Raw VMCOREINFO text (empty if the dump carries none).
   const std::string& vmcoreinfo_raw() const;
+  // Reads so far that failed on damaged data (corrupt pages, a truncated file), one line
+  // per cause; empty when every failed read was an excluded page or an unmapped address.
+  std::vector<std::string> read_problems() const;
 
  private:
   struct Impl;

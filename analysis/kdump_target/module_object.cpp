@@ -13,6 +13,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "analysis/kdump_target/input_file.h"
+
 namespace kstuck {
 
 namespace {
@@ -95,10 +97,10 @@ Result<ModuleObject> ModuleObject::open(const std::string& path, uint64_t name_o
   auto format = [&](const std::string& why) { return fail(ErrorKind::Format, path + ": " + why); };
   elf_version(EV_CURRENT);
   ElfFile f;
-  f.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (f.fd < 0) return fail(ErrorKind::Os, path + ": " + std::strerror(errno));
-  struct stat st;
-  if (fstat(f.fd, &st) != 0 || !S_ISREG(st.st_mode)) return fail(ErrorKind::Invalid, path + ": not a regular file");
+  // A FIFO or device named *.ko is refused before anything blocks on it.
+  auto fd = open_input_file(path, InputKind::RegularFile);
+  if (!fd) return tl::unexpected(fd.error());
+  f.fd = *fd;
   // ELF_C_READ, not mmap: libelf then reads each piece with bounds checks and a file
   // that shrinks under us gives an error instead of SIGBUS.
   f.elf = elf_begin(f.fd, ELF_C_READ, nullptr);

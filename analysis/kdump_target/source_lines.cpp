@@ -13,6 +13,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "analysis/kdump_target/input_file.h"
+
 namespace kstuck {
 namespace {
 
@@ -108,11 +110,12 @@ Result<void> SourceLines::ensure_open() {
   if (dwarf_) return {};
   if (tried_) return fail(ErrorKind::NotFound, open_error_);
   tried_ = true;
-  fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd_ < 0) {
-    open_error_ = path_ + ": " + std::strerror(errno);
-    return fail(ErrorKind::Os, open_error_);
+  auto fd = open_input_file(path_, InputKind::RegularFile);
+  if (!fd) {
+    open_error_ = fd.error().message();
+    return fail(fd.error().kind(), open_error_);
   }
+  fd_ = *fd;
   elf_version(EV_CURRENT);
   elf_ = elf_begin(fd_, ELF_C_READ_MMAP, nullptr);
   dwarf_ = elf_ ? dwarf_begin_elf(elf_, DWARF_C_READ, nullptr) : nullptr;

@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: GPL-2.0
+// scan_elf_notes / parse_vmcoreinfo: the dump's self-description, read as hostile bytes.
+#include "analysis/kdump_target/dump_notes.h"
+
+#include <cstdio>
+#include <cstring>
+
+namespace kstuck {
+namespace {
+
+constexpr uint32_t kNtPrstatus = 1;
+// struct elf_prstatus on x86-64: pr_pid at 32, pr_reg (struct user_regs_struct, 27
+// registers, the first 21 in CpuRegisters' order) at 112, 336 bytes in all.
+constexpr size_t kPrstatusSize = 336;
+constexpr size_t kPrPidOffset = 32;
+constexpr size_t kPrRegOffset = 112;
+constexpr size_t kMaxVmcoreinfo = 64 << 10;
+constexpr size_t kMaxProblems = 16;
+
+std::string hex(uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+template <typename T>
+T load(std::span<const std::byte> b, size_t off) {
+  T v;
+  std::memcpy(&v, b.data() + off, sizeof(v));
+  return v;
+}
+
+// x86-64 with 4- or 5-level paging: bits 63..47 (or 63..56) all equal. 4-level is the
+// stricter test for a kernel text or stack address and the only one a real note fails.
+bool canonical(uint64_t a) {
+  uint64_t top = a >> 47;
+  return top == 0 || top == 0x1ffff;
+}
+
+size_t pad4(uint64_t n) { return static_cast<size_t>((n + 3) & ~uint64_t{3}); }
+
+}  // namespace
+
+NoteScan scan_elf_notes(std::span<const std::byte> notes) {
+  NoteScan scan;
+  auto problem = [&](std::string p) {
+    if (scan.problems.size() < kMaxProblems) scan.problems.push_back(std::move(p));
+  };
+  size_t pos = 0;
+  while (pos + 12 <= notes.size()) {
+    uint32_t namesz = load<uint32_t>(notes, pos), descsz = load<uint32_t>(notes, pos + 4);
+    uint32_t type = load<uint32_t>(notes, pos + 8);
+    // The kernel pads the note area with zeros after the last note (crash_notes are
+    // per-CPU buffers with a terminating empty note).
+    if (namesz == 0 && descsz == 0 && type == 0) break;
+    size_t left = notes.size() - pos - 12;
+    if (namesz > left || pad4(namesz) > left || descsz > left - pad4(namesz)) {
+      scan.cut_short = true;
+      problem("ELF note at byte " + std::to_string(pos) + " claims " + std::to_string(namesz) + "+" +
+              std::to_string(descsz) + " bytes, past the end of the " + std::to_string(notes.size()) +
+              "-byte note area: the notes from there on (CPU registers, VMCOREINFO) are unreadable");
+      break;
+    }
+    std::string_view name(reinterpret_cast<const char*>(notes.data() + pos + 12), namesz);
+    while (!name.empty() && name.back() == '\0') name.remove_suffix(1);
+    auto desc = notes.subspan(pos + 12 + pad4(namesz), descsz);
+    bool core = name == "CORE";
+    if (name == "VMCOREINFO") {
+      if (!scan.vmcoreinfo) scan.vmcoreinfo = std::string(reinterpret_cast<const char*>(desc.data()), desc.size());
+    } else if (type == kNtPrstatus || (core && descsz == kPrstatusSize)) {
+      // A CPU note, or one whose type was damaged but whose name and size still say it is.
+      PrStatusNote n;
+      n.offset = pos;
+      size_t index = scan.prstatus.size();
+      std::string what = "register note " + std::to_string(index) + " (byte " + std::to_string(pos) + ")";
+      if (descsz != kPrstatusSize) {
+        n.problem = what + ": " + std::to_string(descsz) + " bytes, not " + std::to_string(kPrstatusSize);
+      } else if (type != kNtPrstatus) {
+        n.problem = what + ": note type " + std::to_string(type) + ", not NT_PRSTATUS";
+      } else {
+        n.pid = load<int32_t>(desc, kPrPidOffset);
+        CpuRegisters regs;
+        for (size_t i = 0; i < CpuRegisters::count; i++) regs.regs[i] = load<uint64_t>(desc, kPrRegOffset + 8 * i);
+        regs.note_pid = n.pid;
+        uint64_t rip = regs.get(CpuRegisters::rip), rsp = regs.get(CpuRegisters::rsp);
+        if (!canonical(rip) || !canonical(rsp))
+          n.problem = what + ": rip " + hex(rip) + " rsp " + hex(rsp) + " is not an address an x86-64 CPU can hold";
+        else
+          n.regs = regs;
+        if (!core && n.regs) n.problem = what + ": note name is not CORE (registers kept)";
+      }
+      if (!n.problem.empty()) problem(n.problem);
+      scan.prstatus.push_back(std::move(n));
+    }
+    pos += 12 + pad4(namesz) + pad4(descsz);
+  }
+  scan.walked = pos;
+  return scan;
+}
+
+VmcoreinfoScan parse_vmcoreinfo(std::string_view text) {
+  VmcoreinfoScan scan;
+  if (text.size() > kMaxVmcoreinfo) {
+    scan.problems.push_back("VMCOREINFO is " + std::to_string(text.size()) + " bytes: only the first " +
+                            std::to_string(kMaxVmcoreinfo) + " read");
+    text = text.substr(0, kMaxVmcoreinfo);
+  }
+  // The note's descsz includes the terminating NUL and padding.
+  while (!text.empty() && text.back() == '\0') text.remove_suffix(1);
+  size_t line_no = 0, bad = 0;
+  std::string first_bad;
+  for (size_t start = 0; start < text.size();) {
+    size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(start, end - start);
+    start = end + 1;
+    line_no++;
+    if (line.empty()) continue;
+    bool printable = true;
+    for (char c : line) printable = printable && c >= 0x20 && c < 0x7f;
+    size_t eq = line.find('=');
+    if (!printable || eq == std::string_view::npos || eq == 0) {
+      if (bad++ == 0) first_bad = "line " + std::to_string(line_no);
+      continue;
+    }
+    scan.entries.emplace(std::string(line.substr(0, eq)), std::string(line.substr(eq + 1)));
+  }
+  if (bad)
+    scan.problems.push_back("VMCOREINFO has " + std::to_string(bad) + " damaged line" + (bad == 1 ? "" : "s") +
+                            " (not KEY=VALUE in printable ASCII; first: " + first_bad + "), left out");
+  return scan;
+}
+
+}  // namespace kstuck
