@@ -236,7 +236,7 @@ std::string render_nmi_json(const NmiHistory& history, const std::vector<const N
     arr.push_back(std::move(js));
   }
   root["warnings"] = history.warnings;
-  return root.dump(2) + "\n";
+  return root.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace kstuck

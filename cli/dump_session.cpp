@@ -7,6 +7,9 @@
 #include <cstdio>
 #include <iostream>
 
+#include "analysis/report/text_sanitize.h"
+#include "cli/commands/dump_problems.h"
+
 namespace po = boost::program_options;
 
 namespace kstuck::cli {
@@ -87,7 +90,7 @@ std::unique_ptr<KdumpTarget> open_dump(const po::variables_map& vm, const char* 
   options.force = vm.count("force") > 0;
   auto opened = KdumpTarget::open(vm["vmcore"].as<std::string>(), options);
   if (!opened) {
-    std::cerr << "kstuck " << command << ": " << opened.error().describe() << "\n";
+    std::cerr << "kstuck " << command << ": " << sanitize_text(opened.error().describe()) << "\n";
     return nullptr;
   }
   return std::move(*opened);
@@ -125,7 +128,8 @@ std::unique_ptr<DumpSession> DumpSession::open(const po::variables_map& vm, cons
   auto model = KernelModel::load(*s->target_, mo);
   if (!model) {
     if (stderr_is_tty()) std::fputs("\r\033[K", stderr);
-    std::cerr << "kstuck " << command << ": " << model.error().describe() << "\n";
+    std::cerr << "kstuck " << command << ": "
+              << sanitize_text(failure_with_causes(*s->target_, model.error().describe())) << "\n";
     return nullptr;
   }
   s->model_ = std::move(*model);

@@ -139,7 +139,7 @@ std::string render_xcalls_json(const HangScans& scans, std::optional<int> cpu) {
   root["xcalls"] = list;
   root["partial"] = scans.xcalls.partial || scans.snap.partial;
   root["warnings"] = warnings_json(scans.snap.warnings, scans.xcalls.warnings);
-  return root.dump(1) + "\n";
+  return root.dump(1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
 }
 
 std::string render_xcalls_text(const HangScans& scans, std::optional<int> cpu) {
@@ -171,7 +171,7 @@ Result<std::string> render_mutexes_json(KernelModel& model, const HangScans& sca
   root["locks"] = list;
   root["partial"] = scans.locks.partial || scans.snap.partial;
   root["warnings"] = warnings_json(scans.snap.warnings, scans.locks.warnings);
-  return root.dump(1) + "\n";
+  return root.dump(1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
 }
 
 Result<std::string> render_mutexes_text(KernelModel& model, const HangScans& scans, std::optional<uint64_t> address) {

@@ -115,7 +115,7 @@ std::string render_analyze_json(const AnalyzeReport& r) {
   }
   j["nmi"] = {{"module_loaded", r.nmi_module_loaded}, {"status", r.nmi_status}, {"snapshots", nmi}};
   j["problems"] = r.problems;
-  return j.dump(1) + "\n";
+  return j.dump(1, ' ', false, json::error_handler_t::replace) + "\n";
 }
 
 std::string render_tasks_json(const AnalyzeReport& r) {
@@ -130,7 +130,7 @@ std::string render_tasks_json(const AnalyzeReport& r) {
   }
   j["tasks"] = tasks;
   j["problems"] = r.problems;
-  return j.dump(1) + "\n";
+  return j.dump(1, ' ', false, json::error_handler_t::replace) + "\n";
 }
 
 std::string render_stack_json(const ReportStack& stack, const std::string& kind, int id) {
@@ -138,7 +138,7 @@ std::string render_stack_json(const ReportStack& stack, const std::string& kind,
   j["schema"] = "kstuck.bt";
   j[kind] = id;
   j["stack"] = stack_json(stack);
-  return j.dump(1) + "\n";
+  return j.dump(1, ' ', false, json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace kstuck

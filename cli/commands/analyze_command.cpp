@@ -4,7 +4,9 @@
 #include <iostream>
 
 #include "analysis/report/analyze_render.h"
+#include "analysis/report/text_sanitize.h"
 #include "cli/command.h"
+#include "cli/commands/dump_problems.h"
 #include "cli/dump_session.h"
 
 namespace po = boost::program_options;
@@ -20,16 +22,25 @@ int run_analyze(const std::vector<std::string>& args) {
   if (auto stop = kstuck::cli::parse_dump_args(args, "analyze",
                                                "usage: kstuck analyze VMCORE --vmlinux VMLINUX [--module-dir DIR]... [--force] [--json]\n"
                  "  prints the system, every CPU's stack, all tasks grouped by identical stack and the\n"
-                 "  D-state tasks with how long they waited (JSON schema: docs/json-schema.md)\n\n",
+                 "  D-state tasks with how long they waited (JSON schema: docs/json-schema.md)\n"
+                 "  exit: 0 complete, 1 dump unusable, 2 usage, 3 partial (the dump is damaged: problems say where)\n\n",
                                                opts, vm))
     return *stop;
   auto session = kstuck::cli::DumpSession::open(vm, "analyze");
-  if (!session) return 1;
+  if (!session) return kstuck::cli::kExitUnusable;
   auto report = session->report(vm["log-lines"].as<size_t>());
   session->add_source_lines(report);  // vmlinux frames with --lines, module frames with --module-dir
-  std::string out = vm.count("json") ? kstuck::render_analyze_json(report) : kstuck::render_analyze_text(report);
+  // The dump's own damage (its notes are already among the problems) and the reads that
+  // failed on damaged data while the report was built make it partial: exit 3.
+  auto problems = kstuck::cli::dump_problems(session->target().info());
+  auto reads = session->target().read_problems();
+  for (const auto& r : reads) report.problems.push_back("dump: " + r);
+  const bool partial = problems.degraded || !reads.empty();
+  // Dump strings (comms, log lines, module names) may hold any byte: text escapes them.
+  std::string out = vm.count("json") ? kstuck::render_analyze_json(report)
+                                     : kstuck::sanitize_text(kstuck::render_analyze_text(report));
   std::fwrite(out.data(), 1, out.size(), stdout);
-  return 0;
+  return partial ? kstuck::cli::kExitPartial : kstuck::cli::kExitComplete;
 }
 
 }  // namespace

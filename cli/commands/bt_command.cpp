@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "analysis/report/analyze_render.h"
+#include "analysis/report/text_sanitize.h"
 #include "cli/command.h"
 #include "cli/dump_session.h"
 
@@ -65,7 +66,7 @@ int run_bt(const std::vector<std::string>& args) {
   }
   session->add_source_lines(stack);  // vmlinux frames with --lines, module frames with --module-dir
   for (const auto& p : session->source_line_problems()) std::cerr << "kstuck bt: " << p << "\n";
-  std::string out = vm.count("json") ? kstuck::render_stack_json(stack, kind, id) : kstuck::render_stack_text(stack, heading);
+  std::string out = vm.count("json") ? kstuck::render_stack_json(stack, kind, id) : kstuck::sanitize_text(kstuck::render_stack_text(stack, heading));
   std::fwrite(out.data(), 1, out.size(), stdout);
   return 0;
 }

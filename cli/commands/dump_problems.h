@@ -18,7 +18,18 @@ inline constexpr int kExitPartial = 3;   // a report, but partial (warnings say 
 struct DumpProblems {
   std::vector<std::string> lines;  // the notes that degrade the report, "dump: ..."
   bool degraded = false;           // data is missing or may be wrong
+  // The first note that takes away what any verdict rests on (VMCOREINFO and with it the
+  // KASLR offset, the CPU register notes): a NONE drawn without it is UNKNOWN. Empty if none.
+  std::string essential;
 };
+
+// Notes that say the dump lacks what a verdict needs (DumpFile and KdumpTarget word them).
+inline bool essential_note(const std::string& n) {
+  for (const char* p : {"the dump carries no VMCOREINFO", "no KASLR offset", "the dump carries no CPU register notes",
+                        "register note ", "ELF note at byte ", "CPU register notes after"})
+    if (n.rfind(p, 0) == 0) return true;
+  return false;
+}
 
 // What DumpInfo says about the input. Notes are quirks handled or things that degrade
 // the report; only the handled quirk of QEMU's empty utsname (the architecture is known
@@ -31,6 +42,7 @@ inline DumpProblems dump_problems(const DumpInfo& info) {
     if (n.rfind("dump header has an empty utsname", 0) == 0) continue;
     p.lines.push_back("dump: " + n);
     p.degraded = true;
+    if (p.essential.empty() && essential_note(n)) p.essential = n;
   }
   if (!info.build_id_matches) {
     p.degraded = true;
@@ -39,6 +51,25 @@ inline DumpProblems dump_problems(const DumpInfo& info) {
     if (!said) p.lines.push_back("dump: the vmlinux does not match the dump (build-id)");
   }
   return p;
+}
+
+// Adds the reads that failed on damaged data during the analysis (KdumpTarget::read_problems).
+inline void add_read_problems(DumpProblems& p, const KdumpTarget& target) {
+  for (const auto& r : target.read_problems()) {
+    p.lines.push_back("dump: " + r);
+    p.degraded = true;
+  }
+}
+
+// When no report can be made: the dump's own damage first (the cause: a missing
+// VMCOREINFO, damaged notes, corrupt page tables), then the failure it led to.
+inline std::string failure_with_causes(const KdumpTarget& target, const std::string& failure) {
+  std::string out;
+  for (const auto& n : target.info().notes)
+    if (essential_note(n) || n.rfind("dump truncated", 0) == 0 || n.find("damaged") != std::string::npos)
+      out += "dump: " + n + "\n  then: ";
+  for (const auto& r : target.read_problems()) out += "dump: " + r + "\n  then: ";
+  return out + failure;
 }
 
 // The text renderers' tail for what they do not print themselves: the snapshot's and

@@ -9,6 +9,7 @@
 #include <boost/program_options.hpp>
 
 #include "analysis/kdump_target/kdump_target.h"
+#include "analysis/report/text_sanitize.h"
 #include "cli/command.h"
 #include "cli/dump_session.h"
 
@@ -103,7 +104,7 @@ int run_dumpinfo(const std::vector<std::string>& args) {
   bool lines = !vm.count("no-lines");
   std::printf("dump:       %s\n", info.path.c_str());
   std::printf("format:     %s (%s)\n", info.format.c_str(), info.description.c_str());
-  std::printf("release:    %s\n", info.release.empty() ? "unknown" : info.release.c_str());
+  std::printf("release:    %s\n", info.release.empty() ? "unknown" : kstuck::sanitize_text(info.release).c_str());
   std::printf("build-id:   %s (%s)\n", info.dump_build_id.empty() ? "not in dump" : info.dump_build_id.c_str(),
               info.build_id_matches ? "matches vmlinux" : "NOT CHECKED OR MISMATCH");
   std::printf("kaslr:      0x%llx\n", static_cast<unsigned long long>(info.kaslr_offset));
@@ -115,7 +116,7 @@ int run_dumpinfo(const std::vector<std::string>& args) {
   }
   if (info.panic_cpu) std::printf("panic cpu:  %d\n", *info.panic_cpu);
   else std::printf("panic cpu:  none (no CPU entered panic)\n");
-  for (const auto& n : info.notes) std::printf("note:       %s\n", n.c_str());
+  for (const auto& n : info.notes) std::printf("note:       %s\n", kstuck::sanitize_text(n).c_str());
   std::printf("cpus:       %d register notes\n", info.cpu_notes);
   for (int cpu = 0; cpu < info.cpu_notes; cpu++) {
     auto regs = t.cpu_registers(cpu);
@@ -133,7 +134,7 @@ int run_dumpinfo(const std::vector<std::string>& args) {
       std::printf("cpu %d task: %s\n", cpu, rt.error().describe().c_str());
       continue;
     }
-    std::printf("cpu %d task: pid %d comm %s task_struct 0x%llx\n", cpu, rt->pid, rt->comm.c_str(),
+    std::printf("cpu %d task: pid %d comm %s task_struct 0x%llx\n", cpu, rt->pid, kstuck::sanitize_text(rt->comm).c_str(),
                 static_cast<unsigned long long>(rt->address));
     if (vm.count("stack-scan")) print_stack_scan(t, cpu, *rt);
   }

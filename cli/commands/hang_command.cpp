@@ -12,6 +12,7 @@
 #include "analysis/hang/model_snapshot.h"
 #include "analysis/kdump_target/kdump_target.h"
 #include "analysis/kernel/kernel_model.h"
+#include "analysis/report/text_sanitize.h"
 #include "cli/command.h"
 #include "cli/commands/dump_problems.h"
 #include "cli/dump_session.h"
@@ -58,22 +59,31 @@ int run_hang(const std::vector<std::string>& args) {
   // fails only when not even the CPUs can be found, and then no verdict can be drawn.
   auto model = kstuck::KernelModel::load(*opened);
   if (!model) {
-    std::cerr << "kstuck hang: " << model.error().describe() << "\n";
+    std::cerr << "kstuck hang: "
+              << kstuck::sanitize_text(kstuck::cli::failure_with_causes(*opened, model.error().describe())) << "\n";
     return kstuck::cli::kExitUnusable;
   }
   auto report = kstuck::analyse_hang_with_model(**model, options);
   if (!report) {
-    std::cerr << "kstuck hang: " << report.error().describe() << "\n";
+    std::cerr << "kstuck hang: "
+              << kstuck::sanitize_text(kstuck::cli::failure_with_causes(*opened, report.error().describe())) << "\n";
     return kstuck::cli::kExitUnusable;
   }
   // The dump's own problems (truncated, --force over a build-id mismatch) are the
   // report's too: they come first among its warnings.
   auto problems = kstuck::cli::dump_problems(opened->info());
+  kstuck::cli::add_read_problems(problems, *opened);
   report->warnings.insert(report->warnings.begin(), problems.lines.begin(), problems.lines.end());
   report->partial = report->partial || problems.degraded;
+  // NONE claims that nothing waits: without the registers or VMCOREINFO it rests on, the
+  // answer is UNKNOWN (a cycle or a stuck chain found in what was read still stands).
+  if (!problems.essential.empty() && report->verdict.verdict == kstuck::Verdict::None) {
+    report->verdict.verdict = kstuck::Verdict::Unknown;
+    report->verdict.reason = problems.essential + "; " + report->verdict.reason;
+  }
   std::string out = vm.count("json") ? kstuck::render_hang_json(*report)
-                    : vm.count("dot") ? kstuck::render_hang_dot(*report)
-                                      : kstuck::render_hang_text(*report);
+                    : vm.count("dot") ? kstuck::sanitize_text(kstuck::render_hang_dot(*report))
+                                      : kstuck::sanitize_text(kstuck::render_hang_text(*report));
   std::fwrite(out.data(), 1, out.size(), stdout);
   return report->partial || report->verdict.verdict == kstuck::Verdict::Unknown ? kstuck::cli::kExitPartial
                                                                                 : kstuck::cli::kExitComplete;

@@ -11,6 +11,7 @@
 
 #include "analysis/hang/scan_views.h"
 #include "analysis/kdump_target/kdump_target.h"
+#include "analysis/report/text_sanitize.h"
 #include "cli/command.h"
 #include "cli/commands/dump_problems.h"
 #include "cli/dump_session.h"
@@ -49,6 +50,7 @@ int run_mutex(const std::vector<std::string>& args) {
   auto scans = kstuck::scan_hang_with_model(**model);
   // The dump's own problems (truncated, --force over a build-id mismatch) are the report's too.
   auto problems = kstuck::cli::dump_problems(opened->info());
+  kstuck::cli::add_read_problems(problems, *opened);
   scans.snap.warnings.insert(scans.snap.warnings.begin(), problems.lines.begin(), problems.lines.end());
   scans.snap.partial = scans.snap.partial || problems.degraded;
   const bool partial = scans.snap.partial || scans.locks.partial;
@@ -58,7 +60,7 @@ int run_mutex(const std::vector<std::string>& args) {
     std::cerr << "kstuck mutex: " << out.error().describe() << "\n";
     return 1;
   }
-  if (!vm.count("json")) *out += kstuck::cli::partial_text(scans.snap.warnings, partial);
+  if (!vm.count("json")) *out = kstuck::sanitize_text(*out + kstuck::cli::partial_text(scans.snap.warnings, partial));
   std::fwrite(out->data(), 1, out->size(), stdout);
   return partial ? kstuck::cli::kExitPartial : kstuck::cli::kExitComplete;
 }

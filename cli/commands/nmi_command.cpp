@@ -30,6 +30,7 @@
 #include "analysis/nmi_dump_history.h"
 #include "analysis/nmi_records.h"
 #include "analysis/nmi_report.h"
+#include "analysis/report/text_sanitize.h"
 #include "cli/command.h"
 #include "cli/dump_session.h"
 #include "nmi_dump/uapi/nmi_dump_ioctl.h"
@@ -207,7 +208,7 @@ int render(const kstuck::NmiHistory& h, const std::vector<const kstuck::NmiSnaps
     std::cout << "no snapshots (history of " << h.info.nr_slots << " slots, " << h.info.write_seq
               << " captures since load)\n";
   else
-    std::cout << kstuck::render_nmi_text(h, snaps, namer, o);
+    std::cout << kstuck::sanitize_text(kstuck::render_nmi_text(h, snaps, namer, o));
   return 0;
 }
 

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "analysis/report/analyze_render.h"
+#include "analysis/report/text_sanitize.h"
 #include "cli/command.h"
 #include "cli/dump_session.h"
 
@@ -31,7 +32,7 @@ int run_tasks(const std::vector<std::string>& args) {
       if (keep.find(t.state) != std::string::npos) kept.push_back(std::move(t));
     report.tasks = std::move(kept);
   }
-  std::string out = vm.count("json") ? kstuck::render_tasks_json(report) : kstuck::render_tasks_text(report);
+  std::string out = vm.count("json") ? kstuck::render_tasks_json(report) : kstuck::sanitize_text(kstuck::render_tasks_text(report));
   std::fwrite(out.data(), 1, out.size(), stdout);
   return 0;
 }

@@ -10,6 +10,7 @@
 
 #include "analysis/hang/scan_views.h"
 #include "analysis/kdump_target/kdump_target.h"
+#include "analysis/report/text_sanitize.h"
 #include "cli/command.h"
 #include "cli/commands/dump_problems.h"
 #include "cli/dump_session.h"
@@ -40,13 +41,14 @@ int run_xcall(const std::vector<std::string>& args) {
   auto scans = kstuck::scan_hang_with_model(**model);
   // The dump's own problems (truncated, --force over a build-id mismatch) are the report's too.
   auto problems = kstuck::cli::dump_problems(opened->info());
+  kstuck::cli::add_read_problems(problems, *opened);
   scans.snap.warnings.insert(scans.snap.warnings.begin(), problems.lines.begin(), problems.lines.end());
   scans.snap.partial = scans.snap.partial || problems.degraded;
   const bool partial = scans.snap.partial || scans.xcalls.partial;
   std::optional<int> cpu;
   if (vm.count("cpu")) cpu = vm["cpu"].as<int>();
   std::string out = vm.count("json") ? kstuck::render_xcalls_json(scans, cpu) : kstuck::render_xcalls_text(scans, cpu);
-  if (!vm.count("json")) out += kstuck::cli::partial_text(scans.snap.warnings, partial);
+  if (!vm.count("json")) out = kstuck::sanitize_text(out + kstuck::cli::partial_text(scans.snap.warnings, partial));
   std::fwrite(out.data(), 1, out.size(), stdout);
   return partial ? kstuck::cli::kExitPartial : kstuck::cli::kExitComplete;
 }
