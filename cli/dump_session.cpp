@@ -39,6 +39,11 @@ void DumpSession::add_source_lines(AnalyzeReport& report) {
   if (!vmlinux_lines_ && !module_lines_) return;
   LineSources sources{*target_, model_->modules(), vmlinux_lines_, module_lines_.get()};
   annotate_sources(report, frame_line, &sources);
+  // Without --vmlinux, --lines needs the vmlinux found by build-id: say once if it was not.
+  if (auto stext = target_->symbol_address("_stext"); vmlinux_lines_ && stext)
+    if (auto line = target_->source_line(*stext); !line && line.error().kind() != ErrorKind::Fault)
+      if (line.error().message().find("DWARF") != std::string::npos)
+        report.problems.push_back("--lines: " + line.error().describe());
   for (auto& p : source_line_problems()) report.problems.push_back(std::move(p));
 }
 
@@ -53,7 +58,8 @@ std::vector<std::string> DumpSession::source_line_problems() {
 }
 
 void add_dump_options(po::options_description& opts) {
-  opts.add_options()("vmlinux", po::value<std::string>(), "the dumped kernel's vmlinux with symbols (required)")(
+  opts.add_options()("vmlinux", po::value<std::string>(),
+                     "the dumped kernel's vmlinux with DWARF (optional: without it, symbols and types come from the dump's kallsyms and BTF)")(
       "module-dir", po::value<std::vector<std::string>>(), "directory with the dump's .ko files, searched recursively (repeatable): file:line of module frames")(
       "force", "use the vmlinux even if its build-id does not match the dump")("json", "print JSON")(
       "lines", "add file:line to vmlinux frames (reads the vmlinux's DWARF: slower)");
@@ -77,23 +83,11 @@ std::optional<int> parse_dump_args(const std::vector<std::string>& args, const c
     std::cerr << "kstuck " << command << ": " << e.what() << "\n";
     return 2;
   }
-  if (vm.count("help") || !vm.count("vmcore") || !vm.count("vmlinux")) {
+  if (vm.count("help") || !vm.count("vmcore")) {
     std::cout << usage << opts;
     return vm.count("help") ? 0 : 2;
   }
   return std::nullopt;
-}
-
-std::unique_ptr<KdumpTarget> open_dump(const po::variables_map& vm, const char* command) {
-  KdumpOptions options;
-  options.vmlinux = vm["vmlinux"].as<std::string>();
-  options.force = vm.count("force") > 0;
-  auto opened = KdumpTarget::open(vm["vmcore"].as<std::string>(), options);
-  if (!opened) {
-    std::cerr << "kstuck " << command << ": " << sanitize_text(opened.error().describe()) << "\n";
-    return nullptr;
-  }
-  return std::move(*opened);
 }
 
 namespace {
@@ -103,6 +97,28 @@ bool stderr_is_tty() {
 }
 void task_progress(size_t done, void* ctx) { progress_bar("tasks", done, 0, ctx); }
 }  // namespace
+
+std::unique_ptr<KdumpTarget> open_dump(const po::variables_map& vm, const char* command) {
+  KdumpOptions options;
+  if (vm.count("vmlinux")) options.vmlinux = vm["vmlinux"].as<std::string>();
+  options.force = vm.count("force") > 0;
+  auto opened = KdumpTarget::open(vm["vmcore"].as<std::string>(), options);
+  if (!opened) {
+    std::cerr << "kstuck " << command << ": " << sanitize_text(opened.error().describe()) << "\n";
+    return nullptr;
+  }
+  // A debuginfod download of a vmlinux (for --lines without --vmlinux) is 300-600 MB.
+  (*opened)->set_debuginfo_lookup("", [](long done, long total) {
+    if (!stderr_is_tty()) return;
+    if (total > 0)
+      std::fprintf(stderr, "\r\033[Kdebuginfod: vmlinux %ld/%ld MB", done >> 20, total >> 20);
+    else
+      std::fprintf(stderr, "\r\033[Kdebuginfod: vmlinux %ld MB", done >> 20);
+    std::fflush(stderr);
+  });
+  return std::move(*opened);
+}
+
 
 void progress_bar(const char* phase, size_t done, size_t total, void*) {
   if (!stderr_is_tty()) return;
@@ -151,7 +167,11 @@ AnalyzeReport DumpSession::report(size_t log_lines) {
   char buf[32];
   std::snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(info.kaslr_offset));
   r.system.source["kaslr"] = buf;
-  r.system.source["build-id"] = info.build_id_matches ? "matches" : "MISMATCH (--force)";
+  // Where symbols and types came from; a comparison of both modes leaves these two out.
+  r.system.source["build-id"] = info.symbols_from == "dump" ? "not checked (no --vmlinux)"
+                                : info.build_id_matches      ? "matches"
+                                                             : "MISMATCH (--force)";
+  r.system.source["symbols"] = info.symbols_from == "dump" ? "dump (kallsyms, BTF)" : "vmlinux";
   for (const auto& n : info.notes) r.problems.push_back("dump: " + n);
   return r;
 }

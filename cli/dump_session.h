@@ -21,7 +21,7 @@ void add_dump_options(boost::program_options::options_description& opts);
 
 // Parses "VMCORE [EXTRA]" plus opts for a dump command. Returns the exit code to stop
 // with (0 after --help, 2 after a usage or option error, with usage and options
-// printed), or nullopt to go on. VMCORE and --vmlinux are required.
+// printed), or nullopt to go on. VMCORE is required; --vmlinux is optional.
 std::optional<int> parse_dump_args(const std::vector<std::string>& args, const char* command, const char* usage,
                                    const boost::program_options::options_description& opts,
                                    boost::program_options::variables_map& vm, const char* extra_positional = nullptr);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "analysis/btf/btf_types.h"
+#include "analysis/kdump_target/debuginfo.h"
 #include "analysis/kdump_target/dump_file.h"
 #include "analysis/kdump_target/dump_kallsyms.h"
 #include "analysis/kdump_target/elf_symbols.h"
@@ -48,7 +49,10 @@ struct KdumpTarget::Impl {
   std::unique_ptr<DumpKallsyms> kallsyms;  // without one
   std::unique_ptr<BtfTypes> btf;
   std::optional<Error> btf_error;
-  std::unique_ptr<SourceLines> lines;      // with a vmlinux
+  std::unique_ptr<SourceLines> lines;      // with a vmlinux, or once found by build-id
+  std::optional<Error> lines_error;        // why no vmlinux was found by build-id
+  std::string debug_root;
+  std::function<void(long, long)> debuginfo_progress;
   uint64_t kaslr = 0;
 
   uint64_t relocate(const ElfSymbols::Sym& s) const { return s.percpu || s.absolute ? s.value : s.value + kaslr; }
@@ -197,7 +201,8 @@ Result<std::unique_ptr<KdumpTarget>> KdumpTarget::open(const std::string& vmcore
     info.symbols_from = "dump";
     info.types_from = "dump";
     info.symbol_count = impl->kallsyms->count();
-    info.build_id_matches = false;
+    // The symbols and types are the dump's own: they match it by construction.
+    info.build_id_matches = true;
   } else {
     info.symbols_from = "vmlinux";
     info.types_from = "vmlinux";
@@ -285,10 +290,29 @@ Result<std::string> KdumpTarget::symbolize(uint64_t address) {
   return out + buf;
 }
 
+void KdumpTarget::set_debuginfo_lookup(std::string debug_root, std::function<void(long, long)> progress) {
+  impl_->debug_root = std::move(debug_root);
+  impl_->debuginfo_progress = std::move(progress);
+}
+
 Result<std::string> KdumpTarget::source_line(uint64_t address) {
-  if (!impl_->lines)
-    return fail(ErrorKind::NotFound, "file:line needs the kernel's DWARF: --vmlinux PATH (Debian: linux-image-" +
-                                         (info_.release.empty() ? std::string("RELEASE") : info_.release) + "-dbg)");
+  if (!impl_->lines && !impl_->lines_error) {
+    DebuginfoQuery q;
+    q.build_id = info_.dump_build_id;
+    q.release = info_.release;
+    q.debug_root = impl_->debug_root;
+    q.progress = impl_->debuginfo_progress;
+    auto path = find_vmlinux_debuginfo(q);
+    if (path) {
+      impl_->lines = std::make_unique<SourceLines>(*path);
+      info_.debuginfo_path = *path;
+    } else {
+      impl_->lines_error = path.error().with_context(
+          "file:line needs the kernel's DWARF: --vmlinux PATH, the linux-image-" +
+          (info_.release.empty() ? std::string("RELEASE") : info_.release) + "-dbg package, or DEBUGINFOD_URLS");
+    }
+  }
+  if (!impl_->lines) return tl::unexpected(*impl_->lines_error);
   if (address < impl_->kaslr) return fail(ErrorKind::NotFound, "not a vmlinux address", address);
   return impl_->lines->at(address - impl_->kaslr);
 }
@@ -325,7 +349,6 @@ std::optional<std::string> KdumpTarget::vmcoreinfo(std::string_view key) { retur
 const std::string& KdumpTarget::vmcoreinfo_raw() const { return impl_->dump->vmcoreinfo_raw(); }
 
 std::vector<std::string> KdumpTarget::read_problems() const { return impl_->dump->read_problems(); }
-
 
 Result<std::unique_ptr<Target>> open_kdump_target(const std::string& vmcore, const KdumpOptions& options) {
   auto t = KdumpTarget::open(vmcore, options);

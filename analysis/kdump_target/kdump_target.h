@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -32,6 +33,7 @@ struct DumpInfo {
   // "dump" (kallsyms and BTF read from the dump's memory).
   std::string symbols_from;
   std::string types_from;
+  std::string debuginfo_path;  // the vmlinux file:line came from, once looked up (empty before)
   size_t symbol_count = 0;
   bool build_id_matches = false; // also true when the banners matched (dump without BUILD-ID)
   uint64_t kaslr_offset = 0;     // added to every vmlinux (non per-CPU) symbol
@@ -67,11 +69,16 @@ class KdumpTarget : public Target {
 
   const DumpInfo& info() const { return info_; }
   // "kernel/smp.c:612" for a (KASLR-applied) vmlinux text address, from DWARF on demand.
+  // Without --vmlinux the vmlinux is looked up by the dump's build-id on first use
+  // (find_vmlinux_debuginfo: /usr/lib/debug, then debuginfod).
   Result<std::string> source_line(uint64_t address);
   // "func+0x1c/0x80" for a vmlinux address (NotFound outside the image).
   Result<std::string> symbolize(uint64_t address);
   // Reads physical memory (e.g. for page-table walks of user space).
   Result<void> read_phys(uint64_t paddr, std::span<std::byte> out);
+  // Where source_line() looks for a vmlinux by build-id (default /usr/lib/debug) and
+  // what it calls while debuginfod downloads one. Only before the first source_line().
+  void set_debuginfo_lookup(std::string debug_root, std::function<void(long done, long total)> progress);
   // Raw VMCOREINFO text (empty if the dump carries none).
   const std::string& vmcoreinfo_raw() const;
   // Reads so far that failed on damaged data (corrupt pages, a truncated file), one line

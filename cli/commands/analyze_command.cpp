@@ -20,7 +20,7 @@ int run_analyze(const std::vector<std::string>& args) {
   kstuck::cli::add_dump_options(opts);
   po::variables_map vm;
   if (auto stop = kstuck::cli::parse_dump_args(args, "analyze",
-                                               "usage: kstuck analyze VMCORE --vmlinux VMLINUX [--module-dir DIR]... [--force] [--json]\n"
+                                               "usage: kstuck analyze VMCORE [--vmlinux VMLINUX] [--module-dir DIR]... [--force] [--json]\n"
                  "  prints the system, every CPU's stack, all tasks grouped by identical stack and the\n"
                  "  D-state tasks with how long they waited (JSON schema: docs/json-schema.md)\n"
                  "  exit: 0 complete, 1 dump unusable, 2 usage, 3 partial (the dump is damaged: problems say where)\n\n",

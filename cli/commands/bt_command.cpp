@@ -28,8 +28,8 @@ int run_bt(const std::vector<std::string>& args) {
     std::cerr << "kstuck bt: " << e.what() << "\n";
     return 2;
   }
-  if (vm.count("help") || !vm.count("vmcore") || !vm.count("vmlinux") || (vm.count("pid") == vm.count("cpu"))) {
-    std::cout << "usage: kstuck bt VMCORE --vmlinux VMLINUX (PID | --cpu N) [--json]\n\n" << opts;
+  if (vm.count("help") || !vm.count("vmcore") || (vm.count("pid") == vm.count("cpu"))) {
+    std::cout << "usage: kstuck bt VMCORE [--vmlinux VMLINUX] (PID | --cpu N) [--json]\n\n" << opts;
     return vm.count("help") ? 0 : 2;
   }
   auto session = kstuck::cli::DumpSession::open(vm, "bt");

@@ -85,7 +85,7 @@ void print_stack_scan(kstuck::KdumpTarget& t, int cpu, const RunningTask& rt) {
 
 int run_dumpinfo(const std::vector<std::string>& args) {
   po::options_description opts("dumpinfo options");
-  opts.add_options()("help,h", "show this help")("vmlinux", po::value<std::string>(), "the dumped kernel's vmlinux (required)")(
+  opts.add_options()("help,h", "show this help")("vmlinux", po::value<std::string>(), "the dumped kernel's vmlinux (optional: the dump's own kallsyms and BTF otherwise)")(
       "force", "use the vmlinux even if its build-id does not match")(
       "symbol", po::value<std::vector<std::string>>(), "also print a symbol's address (repeatable)")(
       "member", po::value<std::vector<std::string>>(), "also print STRUCT:MEMBER.PATH's offset and size (repeatable)")(
@@ -93,7 +93,7 @@ int run_dumpinfo(const std::vector<std::string>& args) {
       "stack-scan", "also list the kernel text addresses on each CPU's current task stack");
   po::variables_map vm;
   if (auto stop = kstuck::cli::parse_dump_args(args, "dumpinfo",
-                                               "usage: kstuck dumpinfo VMCORE --vmlinux VMLINUX [--force]\n"
+                                               "usage: kstuck dumpinfo VMCORE [--vmlinux VMLINUX] [--force]\n"
                  "  prints the dump's format, kernel release, KASLR offset and each CPU's saved RIP\n\n",
                                                opts, vm))
     return *stop;
@@ -106,7 +106,12 @@ int run_dumpinfo(const std::vector<std::string>& args) {
   std::printf("format:     %s (%s)\n", info.format.c_str(), info.description.c_str());
   std::printf("release:    %s\n", info.release.empty() ? "unknown" : kstuck::sanitize_text(info.release).c_str());
   std::printf("build-id:   %s (%s)\n", info.dump_build_id.empty() ? "not in dump" : info.dump_build_id.c_str(),
-              info.build_id_matches ? "matches vmlinux" : "NOT CHECKED OR MISMATCH");
+              info.symbols_from == "dump" ? "no --vmlinux"
+              : info.build_id_matches     ? "matches vmlinux"
+                                          : "NOT CHECKED OR MISMATCH");
+  std::printf("symbols:    %zu from the %s\n", info.symbol_count,
+              info.symbols_from == "dump" ? "dump's kallsyms" : "vmlinux");
+  std::printf("types:      BTF from the %s\n", info.types_from == "dump" ? "dump's memory (__start_BTF)" : "vmlinux");
   std::printf("kaslr:      0x%llx\n", static_cast<unsigned long long>(info.kaslr_offset));
   if (info.crash_time) {
     std::time_t tt = static_cast<std::time_t>(*info.crash_time);

@@ -24,7 +24,7 @@ namespace {
 int run_hang(const std::vector<std::string>& args) {
   po::options_description opts("hang options");
   opts.add_options()("help,h", "show this help")("vmlinux", po::value<std::string>(),
-                                                 "the dumped kernel's vmlinux (required)")(
+                                                 "the dumped kernel's vmlinux (optional: the dump's own kallsyms and BTF otherwise)")(
       "module-dir", po::value<std::vector<std::string>>(), "accepted for symmetry with analyze; not needed: module symbols come from the kallsyms in the dump")(
       "force", "use the vmlinux even if its build-id does not match")("json", "print the report as JSON")(
       "dot", "print the wait-for graph as Graphviz DOT")(
@@ -32,7 +32,7 @@ int run_hang(const std::vector<std::string>& args) {
       "seconds a runnable task may wait on a busy CPU's runqueue before that CPU counts as stuck");
   po::variables_map vm;
   if (auto stop = kstuck::cli::parse_dump_args(args, "hang",
-                                               "usage: kstuck hang VMCORE --vmlinux VMLINUX [--module-dir DIR]... [--json|--dot] [--starved-after S]\n"
+                                               "usage: kstuck hang VMCORE [--vmlinux VMLINUX] [--module-dir DIR]... [--json|--dot] [--starved-after S]\n"
                  "  finds who waits on whom (xcalls, mutexes, rwsems, spinlocks) and prints the verdict:\n"
                  "  DEADLOCK (a cycle), STUCK (a chain ending at a CPU busy with IRQs off, or at a busy CPU\n"
                  "  that has kept a runnable task waiting --starved-after seconds), NONE, or UNKNOWN (the dump\n"

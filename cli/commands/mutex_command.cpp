@@ -22,11 +22,11 @@ namespace {
 
 int run_mutex(const std::vector<std::string>& args) {
   po::options_description opts("mutex options");
-  opts.add_options()("help,h", "show this help")("vmlinux", po::value<std::string>(), "the dumped kernel's vmlinux (required)")(
+  opts.add_options()("help,h", "show this help")("vmlinux", po::value<std::string>(), "the dumped kernel's vmlinux (optional: the dump's own kallsyms and BTF otherwise)")(
       "force", "use the vmlinux even if its build-id does not match")("json", "print JSON (schema kstuck-mutex/1)");
   po::variables_map vm;
   if (auto stop = kstuck::cli::parse_dump_args(args, "mutex",
-                                               "usage: kstuck mutex VMCORE --vmlinux VMLINUX [ADDRESS] [--json]\n"
+                                               "usage: kstuck mutex VMCORE [--vmlinux VMLINUX] [ADDRESS] [--json]\n"
                  "  the mutexes and rwsems tasks sleep on (or the mutex at ADDRESS): owner, flags, waiters\n\n",
                                                opts, vm, "address"))
     return *stop;

@@ -300,10 +300,7 @@ int cmd_capture(const std::vector<std::string>& args) {
 
 // The history from a vmcore: kstuck.ko's nmi_dump_buffer pointer, found by module kallsyms.
 int show_vmcore(const po::variables_map& vm) {
-  if (!vm.count("vmlinux")) {
-    std::cerr << "kstuck nmi show: --vmcore needs --vmlinux\n";
-    return 2;
-  }
+  // Without --vmlinux the dump's own kallsyms and BTF serve (no file:line then).
   auto t = kstuck::cli::open_dump(vm, "nmi show");
   if (!t) return 1;
   kstuck::Fields fields(*t);
@@ -321,7 +318,7 @@ int show_vmcore(const po::variables_map& vm) {
   if (vm.count("module-dir"))
     module_lines = std::make_unique<kstuck::ModuleSourceLines>(*t, modules,
                                                                vm["module-dir"].as<std::vector<std::string>>());
-  DumpNamer namer(*t, sym, modules, !vm.count("no-lines"), module_lines.get());
+  DumpNamer namer(*t, sym, modules, !vm.count("no-lines") && vm.count("vmlinux"), module_lines.get());
   int rc = render(*h, select(*h, vm), namer, vm);
   if (module_lines)
     for (const auto& p : module_lines->problems()) std::cerr << "kstuck nmi show: warning: " << p << "\n";
@@ -332,7 +329,7 @@ int cmd_show(const std::vector<std::string>& args) {
   po::options_description opts("nmi show options");
   opts.add_options()("help,h", "show this help")("input", po::value<std::string>(),
                                                   "a raw history buffer saved by 'nmi save' or 'capture --save'")(
-      "vmcore", po::value<std::string>(), "read the history from a vmcore (needs --vmlinux)")(
+      "vmcore", po::value<std::string>(), "read the history from a vmcore (--vmlinux optional)")(
       "no-lines", "with --vmcore: no DWARF source lines of vmlinux frames")(
       "module-dir", po::value<std::vector<std::string>>(),
       "with --vmcore: directory with the dump's .ko files, searched recursively (repeatable): file:line of module frames")("seq", po::value<uint64_t>(), "only this snapshot")(
@@ -341,7 +338,7 @@ int cmd_show(const std::vector<std::string>& args) {
   po::variables_map vm;
   if (!parse_args(args, opts, vm, "show")) return 2;
   if (vm.count("help")) {
-    std::cout << "usage: kstuck nmi show [--last N|--all|--seq N] [--input FILE | --vmcore DUMP --vmlinux V [--module-dir DIR]...] [--json]\n"
+    std::cout << "usage: kstuck nmi show [--last N|--all|--seq N] [--input FILE | --vmcore DUMP [--vmlinux V] [--module-dir DIR]...] [--json]\n"
                  "  prints snapshots of the NMI history (live from /dev/kstuck by default)\n\n"
               << opts;
     return 0;
@@ -463,7 +460,7 @@ int run_nmi(const std::vector<std::string>& args) {
   if (sub == "watchdog") return cmd_watchdog(rest);
   std::cout << "usage: kstuck nmi SUBCOMMAND [OPTIONS]\n"
                "  capture    NMI every CPU now and print all stacks (even CPUs with interrupts off)\n"
-               "  show       print the snapshot history (live, --input FILE, or --vmcore DUMP --vmlinux V)\n"
+               "  show       print the snapshot history (live, --input FILE, or --vmcore DUMP [--vmlinux V])\n"
                "  save FILE  write the raw history buffer to FILE\n"
                "  watchdog   show or set the stall watchdog\n"
                "Run 'kstuck nmi SUBCOMMAND --help' for its options.\n";

@@ -19,7 +19,7 @@ int run_tasks(const std::vector<std::string>& args) {
   kstuck::cli::add_dump_options(opts);
   po::variables_map vm;
   if (auto stop = kstuck::cli::parse_dump_args(args, "tasks",
-                                               "usage: kstuck tasks VMCORE --vmlinux VMLINUX [--state LETTERS] [--json]\n\n",
+                                               "usage: kstuck tasks VMCORE [--vmlinux VMLINUX] [--state LETTERS] [--json]\n\n",
                                                opts, vm))
     return *stop;
   auto session = kstuck::cli::DumpSession::open(vm, "tasks");

@@ -21,13 +21,13 @@ namespace {
 
 int run_xcall(const std::vector<std::string>& args) {
   po::options_description opts("xcall options");
-  opts.add_options()("help,h", "show this help")("vmlinux", po::value<std::string>(), "the dumped kernel's vmlinux (required)")(
+  opts.add_options()("help,h", "show this help")("vmlinux", po::value<std::string>(), "the dumped kernel's vmlinux (optional: the dump's own kallsyms and BTF otherwise)")(
       "force", "use the vmlinux even if its build-id does not match")("cpu", po::value<int>(),
                                                                       "only xcalls this CPU must run or sent")(
       "json", "print JSON (schema kstuck-xcall/1)");
   po::variables_map vm;
   if (auto stop = kstuck::cli::parse_dump_args(args, "xcall",
-                                               "usage: kstuck xcall VMCORE --vmlinux VMLINUX [--cpu N] [--json]\n"
+                                               "usage: kstuck xcall VMCORE [--vmlinux VMLINUX] [--cpu N] [--json]\n"
                  "  lists the cross-CPU calls queued, locked or waited for, with sender and target CPUs\n\n",
                                                opts, vm))
     return *stop;

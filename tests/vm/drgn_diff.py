@@ -38,6 +38,7 @@ if __package__ in (None, ""):
 from tests.vm import dump_check  # noqa: E402
 from tests.vm.rig import TestResult  # noqa: E402
 from tests.vm import drgn_known_defects  # noqa: E402
+from tests.vm import dump_only  # noqa: E402
 
 # The referee is Debian's newest drgn: sid's python3-drgn 0.3.0 with its python3.14,
 # fetched into the cache by scripts/fetch-drgn and run through sid's own loader. Debian
@@ -347,8 +348,14 @@ def _short(d):
 
 
 def compare(ctx, dump, vmlinux, module_dir=None, label=None, cli=None):
-    """Compares kstuck with drgn on one dump; returns [TestResult('drgn-diff-LABEL')].
+    """Compares kstuck with drgn on one dump; returns [TestResult('drgn-diff-LABEL')],
+    plus tests/vm/dump_only.py's checks that kstuck says the same without the vmlinux.
     ctx gives the kstuck CLI (ctx.kstuck_cli) unless cli is passed."""
+    both_ways = dump_only.compare(cli or ctx.kstuck_cli, dump, vmlinux, label=label or Path(dump).stem)
+    return both_ways + _compare_with_drgn(ctx, dump, vmlinux, module_dir, label, cli)
+
+
+def _compare_with_drgn(ctx, dump, vmlinux, module_dir=None, label=None, cli=None):
     dump = Path(dump)
     label = label or dump.stem
     name = f"drgn-diff-{label}"
@@ -489,10 +496,11 @@ def main():
         for name, ok, got in cases:
             print(f"{'PASS' if ok else 'FAIL'} selftest {name}: {got}")
         return 0 if cases and all(ok for _, ok, _ in cases) else 1
-    r = compare(None, a.dump, a.vmlinux, a.module_dir, a.label, cli=a.cli)[0]
-    print(f"{'PASS' if r.passed else 'FAIL'} {r.name} {r.detail}")
+    results = compare(None, a.dump, a.vmlinux, a.module_dir, a.label, cli=a.cli)
+    for r in results:
+        print(f"{'PASS' if r.passed else 'FAIL'} {r.name} {r.detail}")
     print(f"full comparison: {a.dump}.drgn-diff.json")
-    return 0 if r.passed else 1
+    return 0 if all(r.passed for r in results) else 1
 
 
 if __name__ == "__main__":

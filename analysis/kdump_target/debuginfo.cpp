@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: GPL-2.0
+// find_vmlinux_debuginfo: standard debug paths by build-id, then libdebuginfod's client.
+#include "analysis/kdump_target/debuginfo.h"
+
+#include <elfutils/debuginfod.h>
+#include <elfutils/libdwelf.h>
+#include <fcntl.h>
+#include <libelf.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+
+namespace kstuck {
+namespace {
+
+bool is_hex_id(const std::string& id) {
+  if (id.size() < 8 || id.size() > 128 || id.size() % 2) return false;
+  for (char c : id)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
+// A release is a path component here: no '/', no "..".
+bool is_plain_release(const std::string& r) {
+  return !r.empty() && r.find('/') == std::string::npos && r != "." && r != "..";
+}
+
+int report_progress(debuginfod_client* c, long done, long total) {
+  auto* q = static_cast<const DebuginfoQuery*>(debuginfod_get_user_data(c));
+  if (q && q->progress) q->progress(done, total);
+  return 0;  // non-zero would cancel
+}
+
+}  // namespace
+
+std::string elf_build_id(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return {};
+  elf_version(EV_CURRENT);
+  Elf* elf = elf_begin(fd, ELF_C_READ_MMAP, nullptr);
+  std::string out;
+  if (elf && elf_kind(elf) == ELF_K_ELF) {
+    const void* id = nullptr;
+    ssize_t n = dwelf_elf_gnu_build_id(elf, &id);
+    static const char digits[] = "0123456789abcdef";
+    for (ssize_t i = 0; i < n && id; i++) {
+      auto b = static_cast<const unsigned char*>(id)[i];
+      out += digits[b >> 4];
+      out += digits[b & 15];
+    }
+  }
+  if (elf) elf_end(elf);
+  ::close(fd);
+  return out;
+}
+
+Result<std::string> find_vmlinux_debuginfo(const DebuginfoQuery& q) {
+  if (!is_hex_id(q.build_id))
+    return fail(ErrorKind::NotFound, "the dump carries no BUILD-ID to look the vmlinux up by");
+  std::string root = q.debug_root.empty() ? "/usr/lib/debug" : q.debug_root;
+  std::vector<std::string> candidates = {root + "/.build-id/" + q.build_id.substr(0, 2) + "/" + q.build_id.substr(2) + ".debug"};
+  if (is_plain_release(q.release)) {
+    candidates.push_back(root + "/boot/vmlinux-" + q.release);
+    candidates.push_back(root + "/lib/modules/" + q.release + "/vmlinux");
+  }
+  std::string tried;
+  for (const auto& c : candidates) {
+    if (::access(c.c_str(), R_OK) != 0) {
+      tried += (tried.empty() ? "" : ", ") + c;
+      continue;
+    }
+    // VMCOREINFO may carry a prefix of a longer id: compare that much.
+    std::string id = elf_build_id(c);
+    if (!id.empty() && id.compare(0, q.build_id.size(), q.build_id) == 0) return c;
+    tried += (tried.empty() ? "" : ", ") + c + " (another build)";
+  }
+  const char* urls = std::getenv("DEBUGINFOD_URLS");
+  if (!urls || !*urls)
+    return fail(ErrorKind::NotFound, "no vmlinux with build-id " + q.build_id + " (tried " + tried +
+                                         "; DEBUGINFOD_URLS is not set)");
+  std::unique_ptr<debuginfod_client, void (*)(debuginfod_client*)> client(debuginfod_begin(), debuginfod_end);
+  if (!client) return fail(ErrorKind::Os, "debuginfod_begin failed");
+  debuginfod_set_user_data(client.get(), const_cast<DebuginfoQuery*>(&q));
+  debuginfod_set_progressfn(client.get(), report_progress);
+  char* path = nullptr;
+  // A build-id length of 0: the id is given as a hex string.
+  int fd = debuginfod_find_debuginfo(client.get(), reinterpret_cast<const unsigned char*>(q.build_id.c_str()), 0, &path);
+  if (fd < 0)
+    return fail(ErrorKind::NotFound, "no vmlinux with build-id " + q.build_id + " (tried " + tried + "; debuginfod at " +
+                                         urls + ": " + std::strerror(-fd) + ")");
+  ::close(fd);
+  std::string out = path ? path : "";
+  std::free(path);
+  if (out.empty()) return fail(ErrorKind::Os, "debuginfod returned no path");
+  return out;
+}
+
+}  // namespace kstuck

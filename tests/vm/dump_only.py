@@ -1,0 +1,143 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Analysis with the dump alone must say what analysis with the vmlinux says. On one
+dump, `kstuck hang --json` and `kstuck analyze --json` run twice -- with --vmlinux and
+without it (symbols from the dump's kallsyms, types from its in-memory BTF) -- and the
+two JSON documents must be identical after the differences the two sources are allowed:
+
+  - file:line ("source" keys): the dump carries no DWARF;
+  - the size after a symbol's offset ("func+0x1c/0x80"): kallsyms has no sizes, so
+    without the vmlinux a symbol reaches to the next one, as the kernel's own %pS
+    prints it, where the vmlinux gives the ELF size (which leaves out alignment padding);
+  - system.source's "build-id" and "symbols", which say which source was used.
+
+Verdict, signature, every frame's function and offset, tasks, locks and edges must be
+equal. Called by drgn_diff.compare, so every suite that makes dumps runs it:
+
+    from tests.vm import dump_only
+    results += dump_only.compare(cli, dump, vmlinux, label="hang_abba")
+
+Re-run on a kept dump:  python3 -m tests.vm.dump_only DUMP VMLINUX [--cli KSTUCK]
+"""
+import argparse
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tests.vm.rig import TestResult  # noqa: E402
+
+_SIZE = re.compile(r"(\+0x[0-9a-f]+)/0x[0-9a-f]+")
+
+
+def _normalize(value, path=""):
+    """The JSON with the allowed differences taken out (see the module's docstring)."""
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if k == "source" and isinstance(v, str):
+                continue  # a frame's file:line
+            if path == ".system.source" and k in ("build-id", "symbols"):
+                continue
+            out[k] = _normalize(v, f"{path}.{k}")
+        return out
+    if isinstance(value, list):
+        return [_normalize(v, path) for v in value]
+    if isinstance(value, str):
+        return _SIZE.sub(r"\1", value)
+    return value
+
+
+def _first_difference(a, b, path=""):
+    """The JSON path of the first difference and both values there, or None."""
+    if type(a) is not type(b):
+        return path or ".", a, b
+    if isinstance(a, dict):
+        for k in sorted(set(a) | set(b)):
+            if k not in a or k not in b:
+                return f"{path}.{k}", a.get(k, "<absent>"), b.get(k, "<absent>")
+            d = _first_difference(a[k], b[k], f"{path}.{k}")
+            if d:
+                return d
+        return None
+    if isinstance(a, list):
+        for i, (x, y) in enumerate(zip(a, b)):
+            d = _first_difference(x, y, f"{path}[{i}]")
+            if d:
+                return d
+        if len(a) != len(b):
+            return f"{path}.length", len(a), len(b)
+        return None
+    return None if a == b else (path or ".", a, b)
+
+
+def _kstuck(cli, command, dump, vmlinux):
+    cmd = [str(cli), command, str(dump), "--json"] + (["--vmlinux", str(vmlinux)] if vmlinux else [])
+    t = time.monotonic()
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=900)
+    elapsed = time.monotonic() - t
+    try:
+        return json.loads(p.stdout), elapsed, ""
+    except json.JSONDecodeError:
+        return None, elapsed, f"exit {p.returncode}: {p.stderr.strip()[-300:]}"
+
+
+def _frames(doc):
+    n = 0
+    if isinstance(doc, dict):
+        for k, v in doc.items():
+            if k in ("frames", "stack") and isinstance(v, list):
+                n += len(v)
+            else:
+                n += _frames(v)
+    elif isinstance(doc, list):
+        n += sum(_frames(v) for v in doc)
+    return n
+
+
+def compare(cli, dump, vmlinux, label=None):
+    """[TestResult('dump-only-<command>-<label>')] for hang and analyze on one dump."""
+    dump = Path(dump)
+    label = label or dump.stem
+    results = []
+    for command in ("hang", "analyze"):
+        name = f"dump-only-{command}-{label}"
+        with_v, t_with, err_with = _kstuck(cli, command, dump, vmlinux)
+        without, t_without, err_without = _kstuck(cli, command, dump, None)
+        if with_v is None or without is None:
+            results.append(TestResult(name, False, f"with --vmlinux: {err_with or 'ok'}; "
+                                                   f"without: {err_without or 'ok'}"))
+            continue
+        a, b = _normalize(with_v), _normalize(without)
+        d = _first_difference(a, b)
+        extra = ""
+        if command == "hang":
+            extra = (f"verdict {with_v.get('verdict')} / {without.get('verdict')}, "
+                     f"signature {with_v.get('signature')} / {without.get('signature')}, ")
+        detail = (f"{extra}{_frames(with_v)} frames; {t_with:.1f}s with --vmlinux, {t_without:.1f}s without")
+        if d:
+            path, x, y = d
+            detail += f"; first difference at {path}: vmlinux {json.dumps(x)[:160]} dump-only {json.dumps(y)[:160]}"
+        results.append(TestResult(name, d is None and _frames(with_v) > 0, detail))
+    return results
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("dump")
+    ap.add_argument("vmlinux")
+    ap.add_argument("--cli", default=str(Path(__file__).resolve().parents[2] / "build" / "release" / "cli" / "kstuck"))
+    args = ap.parse_args()
+    ok = True
+    for r in compare(args.cli, args.dump, args.vmlinux):
+        print(f"{'PASS' if r.passed else 'FAIL'} {r.name} {r.detail}")
+        ok &= r.passed
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
