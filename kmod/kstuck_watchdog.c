@@ -18,11 +18,11 @@
  *    leaves (an hrtimer would migrate and the CPU look silent); a CPU coming online
  *    starts beating from the hotplug startup, on itself;
  *  - a VM its host paused (QMP stop, SIGSTOP, live migration): every heartbeat is late
- *    at once. A heartbeat late by a whole threshold marks its CPU; when all watched
- *    CPUs but one (at least two) were marked within one threshold, the machine did not
- *    run: kstuck_wd_resume_ns moves, and silences count from one threshold after it
- *    (the host may take that long to run every vCPU again). One late CPU alone (a busy
- *    host's vCPU) moves nothing, so it never hides a stall elsewhere;
+ *    at once. A heartbeat late by a threshold (at least KSTUCK_WD_PAUSE_MIN_MS) marks its
+ *    CPU; when all watched CPUs but one (at least two) were marked within one threshold,
+ *    the machine did not run: kstuck_wd_resume_ns moves, and silences count from one
+ *    threshold after it (the host may take that long to run every vCPU again). One late
+ *    CPU alone (a busy host's vCPU) moves nothing, so it never hides a stall elsewhere;
  *  - a vCPU the host did not run for a while (steal): a silence is confirmed at a beat
  *    half the threshold (at least KSTUCK_WD_CONFIRM_MIN_MS) after it was first seen; a
  *    CPU that beat meanwhile, or whose silence a pause explained meanwhile, is skipped
@@ -93,6 +93,13 @@ static u32 kstuck_wd_last_cpu = ~0u;
  * 20 runnable threads per core), which is steal, not a stall.
  */
 #define KSTUCK_WD_CONFIRM_MIN_MS	600
+/*
+ * The least lateness of a heartbeat that counts towards a whole-machine pause (QMP stop,
+ * SIGSTOP, migration downtime): a busy host made all vCPUs of a TCG guest 100-500 ms late
+ * together every second or so, and taking that for pauses kept restarting the silence of
+ * a wedged CPU.
+ */
+#define KSTUCK_WD_PAUSE_MIN_MS		500
 
 /* Beats often enough that a healthy CPU is never near the threshold. */
 static u32 kstuck_wd_period_ms(void)
@@ -208,8 +215,9 @@ static enum hrtimer_restart kstuck_wd_beat(struct hrtimer *timer)
 	/* Stopping, or a timer that left its CPU: never beat for another CPU. */
 	if (!READ_ONCE(kstuck_wd_running) || wd->cpu != smp_processor_id())
 		return HRTIMER_NORESTART;
-	/* Late by a whole threshold, though this CPU was not the stalled one. */
-	if (late >= (s64)threshold && !READ_ONCE(wd->reported))
+	/* Late by a threshold and a pause's worth, though this CPU was not the stalled one. */
+	if (late >= (s64)max_t(u64, threshold, KSTUCK_WD_PAUSE_MIN_MS * NSEC_PER_MSEC) &&
+	    !READ_ONCE(wd->reported))
 		kstuck_wd_note_late(wd, now, threshold);
 	WRITE_ONCE(wd->beat_ns, now);
 	buddy = cpumask_next(wd->cpu, &kstuck_wd_cpus);

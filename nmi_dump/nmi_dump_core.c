@@ -514,7 +514,7 @@ notrace int nmi_dump_capture_atomic(u32 trigger, struct pt_regs *regs, u32 timeo
 		cpu_relax();
 	res->seq = seq;
 	res->nr_requested = READ_ONCE(snap->nr_requested);
-	res->nr_answered = READ_ONCE(snap->seq) == seq && READ_ONCE(snap->state) == NMI_DUMP_STATE_COMPLETE ?
+	res->nr_answered = nmi_dump_ended(snap, seq) && READ_ONCE(snap->seq) == seq ?
 			   READ_ONCE(snap->nr_answered) : atomic_read(&nmi_dump_answered);
 	return 0;
 }

@@ -62,7 +62,7 @@ usleep 300000
 echo 1 >/sys/devices/system/cpu/cpu1/online
 sleep 1
 f0=$(fired)
-wedge 1 1500
+wedge 1 2500
 f1=$(fired)
 if [ -n "$f1" ] && [ "$f1" -gt "$f0" ] && [ "$(last_cpu)" = 1 ]; then
 	pass safety-hotplug-rewatched-cpu-caught "$(wd)"
@@ -87,7 +87,7 @@ caught=""
 missed=""
 for c in $cpus; do
 	f0=$(fired)
-	wedge "$c" 1500
+	wedge "$c" 2500
 	f1=$(fired)
 	if [ -z "$first_seq" ] && [ "${f1:-0}" -gt 0 ]; then first_seq=$(last_seq); fi
 	if [ -n "$f1" ] && [ "$f1" -gt "$f0" ] && [ "$(last_cpu)" = "$c" ]; then
