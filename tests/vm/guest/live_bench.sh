@@ -29,6 +29,9 @@ while [ $i -lt "$ROUNDS" ]; do
 	t3=$(uptime_cs)
 	echo "KSTUCK-LIVE-BENCH-ROUND: round=$i rc=$rc live_ms=$(((t1 - t0) * 10)) capture_ms=$(((t3 - t2) * 10)) $(grep -o '"verdict": "[A-Z]*"' /tmp/live.json | head -1 | tr -d '" ' | tr : =) $(grep -o '"signature": "[0-9a-f]*"' /tmp/live.json | head -1 | tr -d '" ' | tr : =) $(grep -o '"root_cause": "[^"]*"' /tmp/live.json | head -1 | tr -d '" ' | sed 's/:/=/') $(tr -d ' \n' </tmp/live.json | grep -o '"timing_ms":{[^}]*}')"
 done
+# What reading /proc/kallsyms alone costs (the symbol source kstuck falls back to).
+t0=$(uptime_cs); n=$(wc -l </proc/kallsyms); t1=$(uptime_cs)
+echo "KSTUCK-LIVE-BENCH-KALLSYMS: lines=$n ms=$(((t1 - t0) * 10))"
 # The text report (README's live example), between markers for the host.
 echo "KSTUCK-LIVE-TEXT-BEGIN"
 kstuck hang --live 2>&1
