@@ -19,7 +19,12 @@ echo 30000 >$P/nmi_block_ms
 echo 3 >$P/nmi_block
 # The capture asks every CPU; CPU 3 spins 30 s in the NMI before kstuck's handler sees it.
 kstuck nmi capture --timeout 10000 --quiet >/tmp/cap.txt 2>&1 &
-sleep 1
+# The CLI may take seconds to start under TCG: wait (bounded) for CPU 3 to be held.
+i=0
+while [ $i -lt 200 ] && [ "$(cat $P/nmi_blocking)" != 1 ]; do
+	usleep 100000
+	i=$((i + 1))
+done
 if [ "$(cat $P/nmi_blocking)" = 1 ]; then
 	pass safety-cpu3-held-in-nmi
 else
