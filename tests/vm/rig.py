@@ -307,6 +307,8 @@ CONSOLE_CLASSES = (
     ("hard-lockup", re.compile(r"[Hh]ard LOCKUP")),
     ("rcu-stall", re.compile(r"rcu: INFO: .*detected stalls|rcu_.* self-detected stall|detected stalls on CPUs")),
     ("hung-task", re.compile(r"INFO: task .* blocked for more than \d+ seconds")),
+    # The mixed-cycle scenario calls smp_call_function_single() with IRQs off on purpose.
+    ("warning-xcall-irqs-off", re.compile(r"WARNING: .* at kernel/smp\.c:\d+ (__)?smp_call_function_single")),
     ("warning", re.compile(r"WARNING:")),
     ("bug", re.compile(r"BUG:")),
     ("oops", re.compile(r"Oops|general protection fault")),
@@ -317,7 +319,7 @@ CONSOLE_CLASSES = (
 # What a guest script causes on purpose, by script name (fnmatch pattern): the wedge
 # scenarios hold CPUs for minutes (soft lockups, RCU stalls, blocked tasks), and the
 # nmi suites' sysrq-l bench and wedges make the kernel's own NMI handlers run long.
-_WEDGED = {"soft-lockup", "rcu-stall", "hung-task", "took-too-long-backtrace"}
+_WEDGED = {"soft-lockup", "rcu-stall", "hung-task", "took-too-long-backtrace", "warning-xcall-irqs-off"}
 CONSOLE_ALLOW = {
     "*": {"took-too-long-tcg"},
     "hang_*": _WEDGED, "nmi": _WEDGED, "nmi_panic": _WEDGED, "nmi_bench": _WEDGED, "kmod_nmi": _WEDGED,
