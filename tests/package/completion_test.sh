@@ -51,6 +51,25 @@ expect() {
 	fi
 }
 
+# As bash splits "--vmlinux=PATH" at the '=' (COMP_WORDBREAKS): three words.
+expect_words() {
+	local name=$1 want=$2
+	shift 2
+	COMP_WORDS=("$kstuck" "$@")
+	COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+	COMP_LINE="${COMP_WORDS[*]}"
+	COMP_POINT=${#COMP_LINE}
+	COMPREPLY=()
+	"$func" kstuck "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD - 1]}"
+	if [[ "${COMPREPLY[*]}" == "$want" ]]; then
+		passed=$((passed + 1))
+		echo "PASS $name"
+	else
+		failed=$((failed + 1))
+		echo "FAIL $name: [${COMP_WORDS[*]}] gave [${COMPREPLY[*]}] wanted [$want]"
+	fi
+}
+
 # The commands are the binary's own list.
 mapfile -t commands < <("$kstuck" --help | sed -n '/^commands:/,/^$/{s/^  \([a-z][a-z0-9-]*\) .*/\1/p}')
 [[ ${#commands[@]} -ge 10 ]] || { echo "FAIL: kstuck --help lists ${#commands[@]} commands"; exit 1; }
@@ -76,6 +95,9 @@ expect help-nmi "help nmi c" capture
 expect trace-probes "trace " fbt: syscall:
 expect trace-options "trace --c" --count --comm
 expect bt-options "bt --" --cpu --vmlinux --module-dir --force --json --lines --help
+
+expect_words vmlinux-equals "$dir/vmlinux-6.1" hang "$dir/vmcore" --vmlinux = "$dir/vml"
+expect_words vmlinux-equals-empty-dir "$dir/vmcore" hang --vmlinux = "$dir/vmc"
 
 echo "completion: $passed passed, $failed failed"
 [[ $failed -eq 0 ]]
