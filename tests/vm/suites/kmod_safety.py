@@ -76,7 +76,8 @@ def run_main(ctx):
     results = []
     # no_timer_check: a busy TCG host failed 6.1's IO-APIC timer check ("IO-APIC + timer
     # doesn't work!" panic at boot).
-    with ctx.boot("kmod_safety", append="no_timer_check") as g:
+    # KSTUCK_SAFETY_APPEND: more command line for the main boot (e.g. kstuck.safety_skip=hotplug).
+    with ctx.boot("kmod_safety", append=f"no_timer_check {os.environ.get('KSTUCK_SAFETY_APPEND', '')}".strip()) as g:
         g.storm_secs = None
         g.wait_for(r"^KSTUCK-BOOTED:", 120, user=True)
         try:
