@@ -32,7 +32,7 @@ void write_file(const fs::path& p, const std::string& bytes) {
 
 // A small /proc/kcore: two PT_LOADs (kernel text 2 pages, direct map 2 pages), every
 // byte of them its own offset's low byte plus a per-segment tag.
-std::string make_kcore(uint8_t tag = 0) {
+std::string make_kcore(uint8_t tag = 0, const std::string& vmcoreinfo = {}) {
   Elf64_Ehdr eh{};
   std::memcpy(eh.e_ident, ELFMAG, SELFMAG);
   eh.e_ident[EI_CLASS] = ELFCLASS64;
@@ -45,6 +45,17 @@ std::string make_kcore(uint8_t tag = 0) {
   eh.e_phnum = 3;
   Elf64_Phdr note{}, text{}, direct{};
   note.p_type = PT_NOTE;
+  std::string notes;
+  if (!vmcoreinfo.empty()) {
+    // Elf64_Nhdr, "VMCOREINFO\0" padded to 12, the text padded to 4 (fs/proc/kcore.c).
+    Elf64_Nhdr nh{11, static_cast<Elf64_Word>(vmcoreinfo.size()), 0};
+    notes.append(reinterpret_cast<const char*>(&nh), sizeof(nh));
+    notes.append("VMCOREINFO\0\0", 12);
+    notes.append(vmcoreinfo);
+    notes.append((4 - vmcoreinfo.size() % 4) % 4, '\0');
+    note.p_offset = 0x800;
+    note.p_filesz = notes.size();
+  }
   text.p_type = direct.p_type = PT_LOAD;
   text.p_vaddr = kText;
   text.p_offset = kPage;
@@ -58,6 +69,7 @@ std::string make_kcore(uint8_t tag = 0) {
   std::memcpy(f.data() + sizeof(eh) + sizeof(note), &text, sizeof(text));
   std::memcpy(f.data() + sizeof(eh) + 2 * sizeof(note), &direct, sizeof(direct));
   for (size_t i = kPage; i < f.size(); ++i) f[i] = static_cast<char>((i & 0xff) ^ tag);
+  std::memcpy(f.data() + 0x800, notes.data(), notes.size());
   return f;
 }
 
@@ -198,6 +210,17 @@ TEST_F(LiveFiles, RegistersFromTheCaptureByCpuNumber) {
   EXPECT_NE(r1.error().message().find("NMI capture 7: the CPU did not answer"), std::string::npos)
       << r1.error().message();
   EXPECT_FALSE(t->captured_registers(5).value());
+}
+
+TEST_F(LiveFiles, VmcoreinfoNoteIsRead) {
+  // /proc/kcore's VMCOREINFO note: its values answer vmcoreinfo(); without every
+  // SYMBOL(kallsyms_*) of 6.0+ the symbols come from /proc/kallsyms.
+  write_file(dir_ / "kcore", make_kcore(0, "OSRELEASE=6.1.0-99-cloud-amd64\nPAGESIZE=4096\nSYMBOL(kallsyms_names)=ffffffff9a001000\n"));
+  auto t = LiveTarget::open(options_).value();
+  EXPECT_EQ(t->vmcoreinfo("PAGESIZE"), "4096");
+  EXPECT_FALSE(t->vmcoreinfo("CRASHTIME"));
+  EXPECT_EQ(t->info().symbol_source, "/proc/kallsyms");
+  EXPECT_EQ(t->symbol_address("init_task").value(), kText + 0x1000);
 }
 
 TEST_F(LiveFiles, RefusalsAreClear) {
