@@ -21,7 +21,7 @@ import signal
 import subprocess
 import time
 
-from tests.vm import kdump, rig
+from tests.vm import kdump
 from tests.vm.rig import RigError, TestResult, printed_block
 
 
