@@ -32,13 +32,13 @@ check safety-insmod insmod /lib/kstuck/kstuck.ko nmi_history=4
 check safety-scenario-insmod insmod /lib/kstuck/kstuck_scenario_safety.ko
 dmesg | grep "kstuck: " | head -5
 
-# kstuck.safety_skip=hotplug on the command line skips steps 1-2 (to see what the later
-# steps do with a module whose hotplug handling panics the guest).
+# kstuck.safety_skip=hotplug on the command line skips steps 1-2, =watchdog steps 1-4 (to
+# see what the later steps do with a module whose watchdog panics the guest there).
 skip=$(sed -n 's/.*kstuck\.safety_skip=\([^ ]*\).*/\1/p' /proc/cmdline)
 
 # 1. CPUs go offline and come back while the watchdog runs at its smallest threshold with
 # --panic: no capture, no panic (an offline CPU's heartbeat used to migrate and go silent).
-if [ "$skip" != hotplug ]; then
+if [ "$skip" != hotplug ] && [ "$skip" != watchdog ]; then
 kstuck nmi watchdog --enable 100 --panic >/dev/null
 sleep 1
 f0=$(fired)
@@ -78,6 +78,7 @@ fi
 [ "${f1:-0}" -gt 0 ] && first_seq=$(last_seq)
 fi
 
+if [ "$skip" != watchdog ]; then
 # 3. The check runs on whichever CPU sees the stall: a wedge of any CPU is caught. The
 # old checker thread's timer sat on the CPU it last ran on: wedge that one first.
 kstuck nmi watchdog --enable 200 >/dev/null
@@ -131,6 +132,15 @@ else
 	fail safety-host-pause-sigstop-no-capture "reply=$reply fired $f0 -> $f2"
 fi
 kstuck nmi watchdog --disable >/dev/null
+else
+	# A first hang snapshot for the storm step: one wedge under the watchdog, no panic.
+	kstuck nmi watchdog --enable 1000 >/dev/null
+	sleep 1
+	wedge 3 3000
+	first_seq=$(last_seq)
+	echo "KSTUCK-INFO: first hang snapshot $first_seq"
+	kstuck nmi watchdog --disable >/dev/null
+fi
 
 # 5. An external-NMI storm: 200 inject-nmi in 10 s. The guest lives, captures are
 # rate-limited and counted, and slot 0 still holds the first hang snapshot.
