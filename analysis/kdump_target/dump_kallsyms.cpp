@@ -4,6 +4,7 @@
 #include "analysis/kdump_target/dump_kallsyms.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 
 namespace kstuck {
@@ -56,8 +57,12 @@ Result<std::unique_ptr<DumpKallsyms>> DumpKallsyms::load(const KallsymsLocation&
   if (num == 0 || num > kMaxSyms)
     return fail(ErrorKind::Format, "kallsyms_num_syms " + std::to_string(num) + " is implausible");
   uint64_t base = 0;
-  if (auto r = read(where.relative_base, std::as_writable_bytes(std::span(&base, 1))); !r)
-    return ctx("kallsyms_relative_base", r.error());
+  if (where.relative_base) {
+    if (auto r = read(where.relative_base, std::as_writable_bytes(std::span(&base, 1))); !r)
+      return ctx("kallsyms_relative_base", r.error());
+  } else if (!where.stext) {
+    return fail(ErrorKind::NotFound, "neither kallsyms_relative_base nor _stext is known");
+  }
 
   uint16_t token_index[256];
   if (auto r = read(where.token_index, std::as_writable_bytes(std::span(token_index))); !r)
@@ -118,17 +123,41 @@ Result<std::unique_ptr<DumpKallsyms>> DumpKallsyms::load(const KallsymsLocation&
     Sym s;
     s.type = name[0];
     s.name = name.substr(1);
+    k->syms_.push_back(std::move(s));
+  }
+
+  // Without kallsyms_relative_base (dropped from the kernel in 6.x: the offsets are then
+  // relative to _text), the base is where VMCOREINFO's _stext says it is: the one base
+  // that puts kallsyms' _stext there. drgn checks its reading against _stext the same way.
+  auto address_of = [&](uint32_t i) {
     int32_t off = offsets[i];
-    if (absolute_percpu) {
-      s.absolute = off >= 0;
-      s.address = off >= 0 ? static_cast<uint64_t>(off) : base - 1 - static_cast<uint64_t>(static_cast<int64_t>(off));
-    } else {
-      s.address = base + static_cast<uint32_t>(off);
+    if (absolute_percpu)
+      return off >= 0 ? static_cast<uint64_t>(off) : base - 1 - static_cast<uint64_t>(static_cast<int64_t>(off));
+    return base + static_cast<uint32_t>(off);
+  };
+  uint32_t stext = num;
+  for (uint32_t i = 0; i < num && where.stext; i++)
+    if (k->syms_[i].name == "_stext") {
+      stext = i;
+      break;
     }
+  if (!where.relative_base) {
+    if (stext == num) return fail(ErrorKind::Format, "no _stext in the dump's kallsyms to place its offsets");
+    base = 0;
+    base = where.stext - address_of(stext);
+  } else if (stext < num && address_of(stext) != where.stext) {
+    char buf[96];
+    std::snprintf(buf, sizeof(buf), "kallsyms puts _stext at 0x%llx, VMCOREINFO at 0x%llx",
+                  static_cast<unsigned long long>(address_of(stext)), static_cast<unsigned long long>(where.stext));
+    return fail(ErrorKind::Format, std::string(buf) + ": the tables are not understood");
+  }
+  for (uint32_t i = 0; i < num; i++) {
+    Sym& s = k->syms_[i];
+    s.absolute = absolute_percpu && offsets[i] >= 0;
+    s.address = address_of(i);
     // Absolute symbols (a, A) and anything below the kernel half are not code or data
     // an address lookup should name.
     if (s.type == 'a' || s.type == 'A' || s.address < 0xffff800000000000ULL) s.absolute = true;
-    k->syms_.push_back(std::move(s));
   }
 
   for (uint32_t i = 0; i < k->syms_.size(); i++)

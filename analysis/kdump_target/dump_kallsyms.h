@@ -24,8 +24,11 @@ struct KallsymsLocation {
   uint64_t token_table = 0;    // 256 NUL-terminated strings
   uint64_t token_index = 0;    // u16[256]: offsets into token_table
   uint64_t offsets = 0;        // s32[num_syms] (KALLSYMS_BASE_RELATIVE)
-  uint64_t relative_base = 0;  // address of the u64 base the offsets are relative to
+  uint64_t relative_base = 0;  // address of the u64 base the offsets are relative to; 0 when
+                               // the kernel has none (offsets relative to _text)
   uint64_t num_syms = 0;       // address of the u32 count
+  uint64_t stext = 0;          // _stext's runtime address (VMCOREINFO SYMBOL(_stext)): places
+                               // the offsets without relative_base, checks them with it
 };
 
 class DumpKallsyms {

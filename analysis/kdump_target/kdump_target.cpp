@@ -126,7 +126,7 @@ Result<KallsymsLocation> kallsyms_location(const DumpFile& dump) {
   const std::pair<const char*, uint64_t*> keys[] = {
       {"SYMBOL(kallsyms_names)", &where.names},           {"SYMBOL(kallsyms_token_table)", &where.token_table},
       {"SYMBOL(kallsyms_token_index)", &where.token_index}, {"SYMBOL(kallsyms_offsets)", &where.offsets},
-      {"SYMBOL(kallsyms_relative_base)", &where.relative_base}, {"SYMBOL(kallsyms_num_syms)", &where.num_syms},
+      {"SYMBOL(kallsyms_num_syms)", &where.num_syms},
   };
   std::string missing;
   for (auto [key, out] : keys) {
@@ -139,6 +139,10 @@ Result<KallsymsLocation> kallsyms_location(const DumpFile& dump) {
     }
     *out = *a;
   }
+  // Optional: newer kernels have no kallsyms_relative_base; _stext then places the offsets.
+  if (auto v = dump.vmcoreinfo("SYMBOL(kallsyms_relative_base)"); v && parse_hex(*v)) where.relative_base = *parse_hex(*v);
+  if (auto v = dump.vmcoreinfo("SYMBOL(_stext)"); v && parse_hex(*v)) where.stext = *parse_hex(*v);
+  if (missing.empty() && !where.relative_base && !where.stext) missing = "SYMBOL(kallsyms_relative_base) and SYMBOL(_stext)";
   if (!missing.empty())
     return fail(ErrorKind::NotFound,
                 std::string(dump.vmcoreinfo_raw().empty() ? "the dump has no VMCOREINFO" : "the dump's VMCOREINFO lacks " + missing) +

@@ -151,6 +151,29 @@ TEST(DumpKallsyms, RelativeOffsetsWithoutAbsolutePercpu) {
   EXPECT_FALSE((*k)->find("pcpu_var")->absolute);
 }
 
+TEST(DumpKallsyms, NoRelativeBaseOffsetsPlacedByStext) {
+  // Newer kernels dropped kallsyms_relative_base: VMCOREINFO's _stext places the offsets.
+  Table t;
+  t.absolute_percpu = false;
+  t.syms = {{"T_text", kBase}, {"T_stext", kBase}, {"Tf", kBase + 0x40}, {"Tg", kBase + 0x90}};
+  Memory m;
+  KallsymsLocation where = lay_out(m, t);
+  where.relative_base = 0;
+  where.stext = kBase;
+  auto k = load(m, where);
+  ASSERT_TRUE(k) << k.error().describe();
+  EXPECT_EQ((*k)->find("g")->address, kBase + 0x90);
+  // Neither a base nor _stext: nothing places the offsets.
+  where.stext = 0;
+  EXPECT_EQ(load(m, where).error().kind(), ErrorKind::NotFound);
+  // With a base, a _stext that disagrees means the tables were not understood.
+  KallsymsLocation checked = lay_out(m, t);
+  checked.stext = kBase + 0x1000;
+  EXPECT_EQ(load(m, checked).error().kind(), ErrorKind::Format);
+  checked.stext = kBase;
+  EXPECT_TRUE(load(m, checked));
+}
+
 TEST(DumpKallsyms, BigSymbolLengths) {
   // Since 6.1 a name of 128+ tokens has a two-byte length.
   Table t;

@@ -126,16 +126,47 @@ def compare(cli, dump, vmlinux, label=None):
     return results
 
 
+def release_of(cli, dump):
+    """OSRELEASE as `kstuck dumpinfo` (without a vmlinux) reads it, or ''."""
+    p = subprocess.run([str(cli), "dumpinfo", str(dump), "--no-lines"], stdout=subprocess.PIPE,
+                       stderr=subprocess.DEVNULL, text=True, timeout=300)
+    m = re.search(r"^release: +(\S+)", p.stdout, re.M)
+    return m.group(1) if m else ""
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("dump")
-    ap.add_argument("vmlinux")
+    ap.add_argument("dump", nargs="?")
+    ap.add_argument("vmlinux", nargs="?")
+    ap.add_argument("--scan", nargs="+", metavar="DIR",
+                    help="every dump under DIRs, each with the kernel cache's vmlinux of its release")
     ap.add_argument("--cli", default=str(Path(__file__).resolve().parents[2] / "build" / "release" / "cli" / "kstuck"))
     args = ap.parse_args()
-    ok = True
-    for r in compare(args.cli, args.dump, args.vmlinux):
-        print(f"{'PASS' if r.passed else 'FAIL'} {r.name} {r.detail}")
-        ok &= r.passed
+    pairs = []
+    if args.scan:
+        from tests.vm.rig import CACHE
+        for d in args.scan:
+            for dump in sorted(Path(d).rglob("*")):
+                if not dump.is_file() or dump.suffix in (".json", ".log", ".txt", ".cpio", ".img") or \
+                        dump.stat().st_size < (1 << 20) or not ("vmcore" in dump.name or dump.suffix == ".kdump"):
+                    continue
+                rel = release_of(args.cli, dump)
+                vmlinux = CACHE / "kernel" / rel / "vmlinux"
+                if rel and vmlinux.exists():
+                    pairs.append((dump, vmlinux))
+                else:
+                    print(f"SKIP {dump}: release '{rel}', no {vmlinux}")
+    elif args.dump and args.vmlinux:
+        pairs.append((Path(args.dump), Path(args.vmlinux)))
+    else:
+        ap.error("DUMP VMLINUX or --scan DIR...")
+    ok, n = True, 0
+    for dump, vmlinux in pairs:
+        for r in compare(args.cli, dump, vmlinux, label=str(dump)):
+            print(f"{'PASS' if r.passed else 'FAIL'} {r.name} {r.detail}", flush=True)
+            ok &= r.passed
+            n += 1
+    print(f"{n} comparisons on {len(pairs)} dumps: {'all identical' if ok else 'DIFFERENCES'}")
     return 0 if ok else 1
 
 
