@@ -113,7 +113,7 @@ DEFECTS = [
                "backtraces. Accepted only when drgn's frames equal kstuck's up to that handler and "
                "kstuck's next frame is the handler's asm_ entry.",
         kinds=frozenset({"cpu-stack", "task-stack"}),
-        applies=lambda env: True,
+        applies=lambda env: env.drgn == "0.0.22",
         matches=_lost_pc_after_irq_stack),
 ]
 
