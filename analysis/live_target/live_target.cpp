@@ -97,7 +97,12 @@ std::string kcore_refusal(const std::string& kcore, int err, const std::string& 
                    "cannot read kernel memory here, and kstuck does not read it through its module instead: take a "
                    "dump (kdump) and analyze that";
     if (geteuid() != 0) return why + ": live analysis reads /proc/kcore, which needs root (CAP_SYS_RAWIO)";
-    return why + " (kernel lockdown? " + (mode ? "lockdown: " + *mode : std::string("no lockdown file")) + ")";
+    // Root refused: that is what lockdown does, whether or not securityfs shows the mode.
+    return why + ": refused to root, as kernel lockdown (confidentiality mode) does" +
+           (mode ? " (" + lockdown_file + ": " + std::string(mode->substr(0, mode->find('\n'))) + ")"
+                 : " (" + lockdown_file + " is not readable: is securityfs mounted?)") +
+           "; live analysis cannot read kernel memory here, and kstuck does not read it through its module "
+           "instead: take a dump (kdump) and analyze that";
   }
   if (err == ENOENT) return why + ": this kernel has no /proc/kcore (CONFIG_PROC_KCORE=n): take a dump instead";
   return why;

@@ -5,7 +5,8 @@ without kstuck.ko (running CPUs unknown, the rest works), an idle guest (no verd
 with a clear error), the foundation scenario live (STUCK at the IRQs-off CPU, with the
 xcall waiter and the mutex waiter) and the mixed cycle live (DEADLOCK). After each live
 report the host takes a QMP dump right away and `kstuck hang` on it must give the same
-verdict and signature. Guest-time numbers (KSTUCK-LIVE-TIME) feed bench/live.
+verdict and signature (the signature for DEADLOCK and STUCK). A second short boot with
+lockdown=confidentiality: /proc/kcore is refused and kstuck says so in one line, exit 1.
 """
 import json
 import os
@@ -24,8 +25,8 @@ REPORTS = ["live_idle", "live_foundation", "live_mixed"]
 # The foundation and mixed scenarios wedge CPUs on purpose (RCU stalls, soft lockups);
 # the torture part of the console is checked on its own below.
 # The mixed scenario's smp_call_function_single() with IRQs off is the bug it builds, and
-# kernel/smp.c warns about it ("warning").
-WEDGED = ("soft-lockup", "rcu-stall", "hung-task", "took-too-long-backtrace", "warning")
+# kernel/smp.c warns about it (rig's "warning-xcall-irqs-off" class).
+WEDGED = ("soft-lockup", "rcu-stall", "hung-task", "took-too-long-backtrace", "warning-xcall-irqs-off")
 CONSOLE_BAD = re.compile(r"(Oops|BUG:|WARNING:|soft lockup|Kernel panic|general protection|RIP: .*kstuck|"
                          r"detected stalls)")
 
@@ -100,6 +101,16 @@ def run(ctx):
         console = g.text()
         truth = g.truth()
     results.append(TestResult("boot-seconds", True, f"{time.monotonic() - t_boot:.0f} s from boot to the last dump"))
+
+    # A second, short boot: kernel lockdown refuses /proc/kcore; kstuck says so.
+    t_lock = time.monotonic()
+    with ctx.boot("live_lockdown", append="lockdown=confidentiality") as g:
+        try:
+            g.wait_for(r"^KSTUCK-DONE", 300, user=True)
+        except RigError as e:
+            results.append(TestResult("lockdown-guest-finished", False, str(e)[-400:]))
+        results += g.results()
+    results.append(TestResult("lockdown-boot-seconds", True, f"{time.monotonic() - t_lock:.0f} s"))
 
     # The console while hang --live raced the trace torture: no oops, WARN, BUG, stall.
     begin, end = console.find("KSTUCK-LIVE-TORTURE-BEGIN"), console.find("KSTUCK-LIVE-TORTURE-END")
