@@ -295,8 +295,10 @@ def printed_block(user_text, begin, end):
 # them, unless the suite causes them on purpose. Each line is put in at most one class.
 CONSOLE_CLASSES = (
     # kstuck.ko's own NMI handlers never wait for other CPUs (issue 14): one that ran
-    # 250 ms or more fails every suite. Shorter ones are how long a TCG vCPU thread went
-    # unscheduled on a loaded host (2.6-176 ms measured with nothing to wait for).
+    # 250 ms or more fails the suites in NMI_TIMING_STRICT. Shorter ones, and any in the
+    # other suites, are a TCG vCPU thread left unscheduled by a loaded host: 2.6-176 ms
+    # and once 2547 ms (the guest's other CPUs went on meanwhile) were measured with
+    # nothing to wait for, on a 2-core host at load 23.
     ("took-too-long-kstuck", re.compile(r"NMI handler \(\S+ \[kstuck\]\) took too long to run: "
                                         r"(?:[2-9]\d\d|\d{4,})\.")),
     ("took-too-long-tcg", re.compile(r"NMI handler \(\S+ \[kstuck\]\) took too long to run")),
@@ -330,12 +332,16 @@ CONSOLE_ALLOW = {
 
 
 CAPTURE_KERNEL_ALLOW = {"soft-lockup", "rcu-stall", "hung-task"}
+# The guest scripts whose kstuck NMI handler durations are checked (see CONSOLE_CLASSES).
+NMI_TIMING_STRICT = ("kmod_safety", "kmod_safety_kdump")
 
 
 def console_findings(text, script, extra_allow=()):
     """[(class, line)] of the console lines that fail the guest script, allowances applied."""
     import fnmatch
     allow = set(extra_allow)
+    if script not in NMI_TIMING_STRICT:
+        allow.add("took-too-long-kstuck")
     for pattern, classes in CONSOLE_ALLOW.items():
         if fnmatch.fnmatch(script, pattern):
             allow |= classes
