@@ -28,9 +28,12 @@ TaskInfo read_task(Fields& f, uint64_t task, const CpuSet& cpus, const TaskState
   // Since Linux commit 2f064a59a11f ("sched: Change task_struct::state") (in v5.14) it is
   // `unsigned int __state`; before, `volatile long state` (read by its size either way).
   const char* state_member = f.has("task_struct", "__state") ? "__state" : "state";
-  if (auto v = f.read_uint(task, "task_struct", state_member)) t.state_raw = uint32_t(*v); else note("state", v.error());
+  auto state = f.read_uint(task, "task_struct", state_member);
+  if (state) t.state_raw = uint32_t(*state); else note("state", state.error());
   if (auto v = f.read_uint(task, "task_struct", "exit_state")) t.exit_state = uint32_t(*v);
-  t.state = decode_task_state(t.state_raw, t.exit_state, states);
+  // An unreadable state is '?' (seen: makedumpfile -d 31 leaving out a task_struct's
+  // page on 7.3), never the 'R' that a zero would decode to.
+  if (state) t.state = decode_task_state(t.state_raw, t.exit_state, states);
   if (auto v = f.read_uint(task, "task_struct", "flags")) t.flags = uint32_t(*v);
   // Since Linux commit bcf9033e5449 ("sched: move CPU field back into thread_info if
   // THREAD_INFO_IN_TASK") (in v5.16) x86 keeps it in thread_info.cpu (6.1, 6.12 and 7.3

@@ -2,6 +2,8 @@
 // Task and CPU loading on a FakeKernel: threads, idle tasks, current tasks, corrupt lists.
 #include "analysis/kernel/tasks.h"
 
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 #include "tests/unit/fake_kernel.h"
@@ -62,6 +64,19 @@ TEST(Tasks, LeadersThreadsIdleAndCurrent) {
   EXPECT_FALSE(set.by_pid(1)->since_ran_ns);  // running: no "since"
   EXPECT_EQ(set.by_address(idle1)->current_on, 1);
   EXPECT_TRUE(set.by_address(idle1)->idle_task());
+}
+
+TEST(Tasks, AnUnreadableStateIsUnknownNotRunning) {
+  FakeTarget t;
+  FakeKernel k(t, 1);
+  uint64_t gone = k.add_task(146, "kstuck_abba1", FakeKernel::kUninterruptible, 0);
+  Fields f(t);
+  auto cpus = load_cpus(f).value();
+  t.unmap(gone);  // its page excluded from the dump
+  TaskInfo info = read_task(f, gone, cpus);
+  EXPECT_EQ(info.state.letter, '?');
+  EXPECT_TRUE(std::any_of(info.problems.begin(), info.problems.end(),
+                          [](const std::string& p) { return p.starts_with("state: "); }));
 }
 
 TEST(Tasks, CorruptTaskListGivesMarkedPartialResult) {
