@@ -17,6 +17,9 @@ has one register note per possible CPU (QEMU writes one per vCPU), from the note
 CPU's index. Each CPU and its current task are unwound from those registers through a
 `struct pt_regs` object, never through drgn's own note-to-task matching (drgn 0.0.22
 matches notes to tasks by pid, and QEMU's notes carry pid = vCPU + 1).
+The CPUs are the online ones, plus those a panic stopped (present, still in
+`__cpu_active_mask`, not online) that have a note of their own as above (`state`:
+`stopped`), as kstuck lists them.
 """
 import argparse
 import json
@@ -26,7 +29,7 @@ import traceback
 
 import drgn
 from drgn import Object
-from drgn.helpers.linux.cpumask import for_each_online_cpu, for_each_possible_cpu
+from drgn.helpers.linux.cpumask import for_each_cpu, for_each_online_cpu, for_each_possible_cpu, for_each_present_cpu
 from drgn.helpers.linux.list import list_for_each_entry
 from drgn.helpers.linux.percpu import per_cpu
 from drgn.helpers.linux.pid import for_each_task
@@ -107,6 +110,16 @@ def crash_note(prog, cpu):
             return _prstatus(desc)
         return None
     return None
+
+
+def stopped_cpus(prog, online):
+    """CPUs another one stopped without unplugging them (panic's smp_send_stop(): stop_this_cpu()
+    clears only the online bit): present and still in __cpu_active_mask, not online."""
+    try:
+        active = set(for_each_cpu(prog["__cpu_active_mask"]))
+    except (KeyError, drgn.FaultError):
+        return []
+    return [cpu for cpu in for_each_present_cpu(prog) if cpu in active and cpu not in online]
 
 
 def fault(e):
@@ -341,7 +354,7 @@ def view(dump, vmlinux, kos, locks, names=()):
     notes = file_notes(dump)
     cpus = []
     current = {}
-    for cpu in online:
+    for cpu, state in [(cpu, "online") for cpu in online] + [(cpu, "stopped") for cpu in stopped_cpus(prog, online)]:
         c = {"cpu": cpu}
         rq = per_cpu(prog["runqueues"], cpu)
         try:
@@ -350,8 +363,9 @@ def view(dump, vmlinux, kos, locks, names=()):
             c["pid"] = curr.pid.value_()
             c["comm"] = curr.comm.string_().decode(errors="replace")
         except drgn.FaultError as e:
-            c.update(frames=[], unreadable=fault(e))
-            cpus.append(c)
+            if state == "online":
+                c.update(frames=[], unreadable=fault(e))
+                cpus.append(c)
             continue
         note = crash_note(prog, cpu)
         if note:
@@ -359,6 +373,12 @@ def view(dump, vmlinux, kos, locks, names=()):
         elif len(notes) == len(possible) and cpu < len(notes):
             note = notes[cpu]
             c["registers_from"] = f"file note {cpu}"
+        if state == "stopped":
+            # Listed only with a note of its own: its crash_notes naming its rq->curr's pid,
+            # or QEMU's note of its vCPU (cpu_active_mask said it was not unplugged).
+            if not note or (c["registers_from"] == "crash_notes" and note[0] != c["pid"]):
+                continue
+            c["state"] = "stopped"
         if note:
             pid, regs = note
             c["note_pid"] = pid
