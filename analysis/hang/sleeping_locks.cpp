@@ -431,12 +431,18 @@ void find_code_readers(Target& target, const HangSnapshot& snap, std::vector<Sle
         const StackLocks& sl = *owner[i];
         const HeldLock* released = nullptr;
         const HeldLock* unresolved = nullptr;
+        const HeldLock* maybe_held = nullptr;  // only when another task surely holds it (readers took them)
         for (const auto& h : sl.locks) {
           if (h.type != LockType::RwsemRead) continue;
           if (h.address == l.address && h.state == "released" && !released) released = &h;
+          if (h.address == l.address && h.state == "maybe released" && !maybe_held) maybe_held = &h;
           if (!h.address && (h.state == "held" || h.state == "maybe released") && !unresolved) unresolved = &h;
         }
-        if (unresolved) {
+        if (maybe_held) {
+          l.notes.push_back("owner field names " + who + " as a reader; it stays a hint: its code took it and " +
+                            "maybe released it (" + read_call_text(*maybe_held, l.symbol) + "; " +
+                            maybe_held->unlock_where + ")");
+        } else if (unresolved) {
           l.notes.push_back("owner field names " + who + " as a reader; it stays a hint: its " + unresolved->api +
                             " at " + unresolved->where + " took a lock whose address was not recovered (" +
                             unresolved->how + ")");

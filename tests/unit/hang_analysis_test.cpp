@@ -622,7 +622,7 @@ TEST_F(HangTest, RwsemWriterOwnerAndWaiter) {
 // and waits for the gate; the writer (pid 402) holds the gate and waits in down_write.
 class RwstaleTest : public HangTest {
  protected:
-  static constexpr uint64_t kLockText = 0xffffffff82000000ULL;
+  static constexpr uint64_t kLockText = 0xffffffff81100000ULL;  // past HangTest's kText, below the FakeTarget globals
   void SetUp() override {
     t_.add_struct("rw_semaphore", 0x28, {{"count", 0x0, 8}, {"count.counter", 0x0, 8}, {"owner", 0x8, 8},
                                          {"owner.counter", 0x8, 8}, {"wait_lock", 0x14, 4},
@@ -766,6 +766,33 @@ TEST_F(RwstaleTest, AStaleReaderWhoseCodeCannotBeReadStaysAnInferredHint) {
     if (n.kind == NodeKind::Rwsem)
       for (const auto& s : n.notes) notes += s;
   EXPECT_NE(notes.find("stays a hint: its code could not be read in full"), std::string::npos) << notes;
+}
+
+TEST_F(RwstaleTest, AnOwnerHintWhoseCodeMaybeReleasedItStaysBesideTheHolder) {
+  // down_read; if (err) { up_read; goto out; } mutex_lock(&dev->gate) <- asleep; out:
+  // the up_read is on a path that jumps away, so the scan cannot say it was released.
+  // (An early exit that pops rbx before the pc would make rbx unknown instead.)
+  test::CodeBuilder m(0xffffffffc0003000);
+  m.push(Gpr::rbx).mov(Gpr::rbx, Gpr::rdi).mov(Gpr::rdi, Gpr::rbx).call(api_["down_read"]).test_eax().jne8(10);
+  m.mov(Gpr::rdi, Gpr::rbx).call(api_["up_read"]).raw({0xeb, 9});  // 3 + 5 + 2 = 10 bytes; jmp out
+  m.lea(Gpr::rdi, Gpr::rbx, 0x28).call(api_["mutex_lock"]);    // 4 + 5 = 9 bytes
+  uint64_t ra = m.here();
+  m.pop(Gpr::rbx).ret();
+  install(m, "kstuck_rwstale_reader_maybe");
+  TaskView probe = view(reader_, 401, "kstuck_rwsr", 'D', -1, {"__schedule", "schedule", "__mutex_lock"});
+  probe.frames.push_back({ra, 0, "kstuck_rwstale_reader_maybe", "kstuck_scenario_rwstale"});
+  HangReport r = report(snapshot(probe.frames));
+  std::string sem_id;
+  for (const auto& n : r.graph.nodes())
+    if (n.kind == NodeKind::Rwsem) sem_id = n.id;
+  ASSERT_NE(edge(r, sem_id, "task:400", EdgeKind::OwnedBy), nullptr);  // the holder, from code
+  const WaitEdge* hint = edge(r, sem_id, "task:401", EdgeKind::OwnedBy);
+  ASSERT_NE(hint, nullptr);  // the hint stays: the reader may still hold it
+  EXPECT_EQ(hint->confidence, Confidence::Inferred);
+  EXPECT_EQ(r.verdict.confidence, Confidence::Inferred);
+  std::string notes = notes_of(r, sem_id);
+  EXPECT_NE(notes.find("stays a hint: its code took it and maybe released it"), std::string::npos) << notes;
+  EXPECT_NE(notes.find("on a path that leaves before the pc"), std::string::npos) << notes;
 }
 
 TEST_F(RwstaleTest, AnOwnerHintWhoseEveryFrameHoldsNothingIsDropped) {
