@@ -76,7 +76,9 @@ mapfile -t commands < <("$kstuck" --help | sed -n '/^commands:/,/^$/{s/^  \([a-z
 expect commands "" "${commands[@]}"
 expect command-prefix "h" hang help
 expect global-options "--v" --version
-expect hang-options "hang --" --vmlinux --module-dir --force --json --dot --starved-after --help
+hang_live=""
+"$kstuck" help hang --live 2>/dev/null | grep -q -- '--capture-timeout' && hang_live=--live
+expect hang-options "hang --" --vmlinux --module-dir --force --json --dot --starved-after --help $hang_live
 expect hang-option-prefix "hang $dir/vmcore --vm" --vmlinux
 expect dump-path "hang $dir/vm" "$dir/vmcore" "$dir/vmlinux-6.1"
 expect dump-path-with-blank "analyze $dir/my" "$dir/my dump"
@@ -94,8 +96,15 @@ expect help-commands "help n" nmi
 expect help-nmi "help nmi c" capture
 expect trace-probes "trace " fbt: syscall:
 expect trace-options "trace --c" --count --comm
-expect bt-options "bt --" --cpu --vmlinux --module-dir --force --json --lines --help
+expect bt-options "bt --" --cpu --vmlinux --module-dir --force --json --lines --help $hang_live
 
+# The live forms, when the binary has them (kstuck help hang --live).
+if "$kstuck" help hang --live 2>/dev/null | grep -q -- '--capture-timeout'; then
+	expect hang-live-option "hang --li" --live
+	expect hang-live-options "hang --live --c" --capture-timeout
+	expect live-no-dump-path "hang --live $dir/vm"
+	expect analyze-live-options "analyze --live --" --capture-timeout --help --json --live --log-lines
+fi
 expect_words vmlinux-equals "$dir/vmlinux-6.1" hang "$dir/vmcore" --vmlinux = "$dir/vml"
 expect_words vmlinux-equals-empty-dir "$dir/vmcore" hang --vmlinux = "$dir/vmc"
 
