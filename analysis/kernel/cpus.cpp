@@ -35,22 +35,50 @@ int64_t task_pid(Fields& f, uint64_t task) {
   return v ? *v : -1;
 }
 
-// Ties the dump's register notes (in the dump's order) to the online CPUs.
-void match_register_notes(Fields& f, CpuSet& set, const std::vector<std::pair<int, CpuRegisters>>& notes) {
+// Whether the kernel still counted a CPU that is not online as one it had not unplugged:
+// hotplug clears its __cpu_active_mask bit first (sched_cpu_deactivate()) and its
+// rq->online (set_rq_offline() in sched_cpu_dying()); stop_this_cpu() clears neither.
+// Unknown when both are unreadable.
+std::optional<bool> still_active(Fields& f, const CpuInfo& c, std::string& how) {
+  Target& t = f.target();
+  if (auto a = t.symbol_address("__cpu_active_mask")) {
+    if (auto w = read_u64(t, *a + 8 * uint64_t(c.cpu / 64))) {
+      bool on = *w >> (c.cpu % 64) & 1;
+      how = on ? "still in __cpu_active_mask" : "not in __cpu_active_mask";
+      return on;
+    }
+  }
+  if (c.rq && f.has("rq", "online")) {
+    if (auto v = f.read_uint(c.rq, "rq", "online")) {
+      how = *v ? "its rq->online still set" : "its rq->online cleared";
+      return *v != 0;
+    }
+  }
+  return std::nullopt;
+}
+
+// Ties the dump's register notes (in the dump's order) to the online CPUs and to the
+// candidates for stopped CPUs (present, not online); a candidate takes only a note that
+// is its own by identity (its crash_notes, or QEMU's vCPU order), never one by order.
+void match_register_notes(Fields& f, CpuSet& set, std::vector<CpuInfo>& candidates,
+                          const std::vector<std::pair<int, CpuRegisters>>& notes) {
   std::vector<bool> used(notes.size(), false);
-  std::vector<std::optional<CpuRegisters>> memory(set.cpus.size());
+  std::vector<CpuInfo*> all;
+  for (auto& c : set.cpus) all.push_back(&c);
+  for (auto& c : candidates) all.push_back(&c);
+  std::vector<std::optional<CpuRegisters>> memory(all.size());
   bool any_memory = false;
-  for (size_t i = 0; i < set.cpus.size(); ++i) {
-    if (auto r = crash_notes_registers(f, set.cpus[i].cpu)) {
+  for (size_t i = 0; i < all.size(); ++i) {
+    if (auto r = crash_notes_registers(f, all[i]->cpu)) {
       memory[i] = *r;
       any_memory = true;
     }
   }
   // 1. Identity: the note a CPU wrote into its own crash_notes buffer is the note the
   //    capture kernel copied into the dump, byte for byte.
-  for (size_t i = 0; i < set.cpus.size(); ++i) {
+  for (size_t i = 0; i < all.size(); ++i) {
     if (!memory[i]) continue;
-    CpuInfo& c = set.cpus[i];
+    CpuInfo& c = *all[i];
     for (size_t n = 0; n < notes.size(); ++n) {
       if (used[n] || !same_note(notes[n].second, *memory[i])) continue;
       used[n] = true;
@@ -73,11 +101,11 @@ void match_register_notes(Fields& f, CpuSet& set, const std::vector<std::pair<in
   if (qemu) {
     for (size_t n = 0; n < notes.size(); ++n) {
       int cpu = notes[n].first;
-      for (auto& c : set.cpus) {
-        if (c.cpu != cpu || c.regs) continue;
-        c.regs = notes[n].second;
-        c.regs_match = RegsMatch::QemuOrder;
-        c.regs_note = cpu;
+      for (CpuInfo* c : all) {
+        if (c->cpu != cpu || c->regs) continue;
+        c->regs = notes[n].second;
+        c->regs_match = RegsMatch::QemuOrder;
+        c->regs_note = cpu;
         used[n] = true;
       }
     }
@@ -119,6 +147,62 @@ void match_register_notes(Fields& f, CpuSet& set, const std::vector<std::pair<in
     c.problems.push_back(notes.empty() ? "registers: the dump saved no CPU registers"
                                        : "registers: the dump saved none for this CPU (it did not answer the crash "
                                          "NMI, or its note could not be identified)");
+  }
+  // The candidates: a CPU whose own note fits what the kernel says of it was stopped,
+  // not unplugged. Anything else stays offline, and a note that does not fit is nobody's.
+  for (CpuInfo& c : candidates) {
+    if (!c.regs) continue;
+    std::string how;
+    std::optional<bool> active = still_active(f, c, how);
+    int64_t cur = task_pid(f, c.current_task ? c.current_task : c.curr);
+    bool own = true;  // the note is this CPU's (else it is dropped)
+    bool stopped = false;
+    std::string why = how;
+    if (c.regs_match == RegsMatch::CrashNotes || c.regs_match == RegsMatch::CrashMemory) {
+      // crash_save_cpu() ran on it (the crash NMI reaches a parked CPU too): it ran the
+      // note's pid then, its rq->curr.
+      own = cur >= 0 && c.regs->note_pid == cur;
+      if (!own)
+        set.problems.push_back(cpu_name(c.cpu) + " is offline; its crash_notes name pid " +
+                               std::to_string(c.regs->note_pid) + " but its rq->curr is pid " + std::to_string(cur) +
+                               ": the note is not used");
+      stopped = own && active.value_or(true);
+      why = "its crash_notes name its rq->curr, pid " + std::to_string(cur) + (how.empty() ? "" : "; " + how);
+    } else if (c.regs_match == RegsMatch::QemuOrder) {
+      // QEMU writes a note for every vCPU, an unplugged one too: the kernel decides.
+      if (active) {
+        stopped = *active;
+      } else {
+        // An unplugged CPU dies in its idle task (do_idle() -> cpuhp_report_idle_dead()).
+        stopped = c.curr && c.idle && c.curr != c.idle;
+        why = "its rq->curr is not its idle task (cpu_active_mask and rq->online unreadable)";
+        own = stopped;
+        if (!stopped)
+          set.problems.push_back(cpu_name(c.cpu) +
+                                 " is offline and cannot be told unplugged or stopped (cpu_active_mask and "
+                                 "rq->online unreadable, rq->curr its idle task): QEMU's register note " +
+                                 std::to_string(c.cpu) + " is not used");
+      }
+    }
+    if (stopped) {
+      c.state = CpuState::Stopped;
+      c.state_detail = std::string("stopped: not in cpu_online_mask, registers from its note (") +
+                       regs_match_name(c.regs_match) + "; " + why + ")";
+      continue;
+    }
+    c.state = CpuState::Offline;
+    c.problems.clear();
+    if (own) {
+      // Unplugged, with its own note: where its idle task sits in play_dead().
+      c.state_detail = "offline: unplugged (" + how + "), registers from its note (" + regs_match_name(c.regs_match) + ")";
+      continue;
+    }
+    // A crash note that does not fit is nobody's; QEMU's is this vCPU's, unused.
+    for (size_t n = 0; n < notes.size(); ++n)
+      if (notes[n].first == c.regs_note && c.regs_match != RegsMatch::QemuOrder) used[n] = false;
+    c.regs.reset();
+    c.regs_match = RegsMatch::None;
+    c.regs_note = -1;
   }
   int unused = 0;
   for (size_t n = 0; n < notes.size(); ++n) unused += !used[n];
@@ -207,6 +291,61 @@ void decide_clocks(Fields& f, CpuSet& set) {
   }
 }
 
+// One CPU's per-CPU data: runqueue, clocks, the arch's current task (no registers yet).
+CpuInfo read_cpu(Fields& fields, int cpu, const Result<uint64_t>& rq_sym) {
+  Target& t = fields.target();
+  CpuInfo c;
+  c.cpu = cpu;
+  auto off = t.per_cpu_offset(cpu);
+  if (!off) {
+    c.problems.push_back("per-CPU offset: " + off.error().describe());
+    return c;
+  }
+  c.per_cpu_offset = *off;
+  if (rq_sym) {
+    c.rq = *rq_sym + *off;
+    if (auto v = fields.read_ptr(c.rq, "rq", "curr")) c.curr = *v;
+    else c.problems.push_back("runqueue: " + v.error().describe());
+    if (auto v = fields.read_ptr(c.rq, "rq", "idle")) c.idle = *v;
+    if (auto v = fields.read_uint(c.rq, "rq", "clock")) c.clock = *v;
+    if (auto v = fields.read_uint(c.rq, "rq", "clock_task")) c.clock_task = *v;
+    if (c.curr && !is_kernel_pointer(c.curr)) {
+      c.problems.push_back("rq->curr " + std::to_string(c.curr) + " is not a kernel pointer");
+      c.curr = 0;
+    }
+  } else {
+    c.problems.push_back("runqueues: " + rq_sym.error().describe());
+  }
+  // The arch's `current`: what the registers' stack belongs to. It differs from
+  // rq->curr only inside a context switch (rq->curr is set before switch_to()).
+  if (auto a = percpu_hot_address(fields, cpu, "current_task")) {
+    if (auto v = read_u64(t, *a); v && is_kernel_pointer(*v)) c.current_task = *v;
+  }
+  if (c.current_task && c.curr && c.current_task != c.curr)
+    c.problems.push_back("in a context switch: rq->curr is not the CPU's current task");
+  return c;
+}
+
+// The stopped candidates join the listed CPUs (ascending); the rest stay offline, their
+// idle task and rq->curr kept for the task list.
+void settle_offline(CpuSet& set, std::vector<CpuInfo>& candidates) {
+  set.offline.clear();
+  for (auto& c : candidates) {
+    if (c.state == CpuState::Stopped && c.regs) {
+      set.stopped.push_back(c.cpu);
+      set.cpus.push_back(std::move(c));
+      continue;
+    }
+    c.state = CpuState::Offline;
+    if (c.state_detail.empty()) c.state_detail = "offline: no register note of its own";
+    set.offline.push_back(c.cpu);
+    // An offline CPU keeps its idle task (swapper/N), which is on no task list.
+    if (c.idle && is_kernel_pointer(c.idle)) set.offline_idle.push_back(c.idle);
+    set.offline_cpus.push_back(std::move(c));
+  }
+  std::sort(set.cpus.begin(), set.cpus.end(), [](const CpuInfo& a, const CpuInfo& b) { return a.cpu < b.cpu; });
+}
+
 }  // namespace
 
 const char* regs_match_name(RegsMatch m) {
@@ -221,8 +360,23 @@ const char* regs_match_name(RegsMatch m) {
   return "?";
 }
 
+const char* cpu_state_name(CpuState s) {
+  switch (s) {
+    case CpuState::Online: return "online";
+    case CpuState::Stopped: return "stopped";
+    case CpuState::Offline: return "offline";
+  }
+  return "?";
+}
+
 const CpuInfo* CpuSet::find(int cpu) const {
   for (const auto& c : cpus)
+    if (c.cpu == cpu) return &c;
+  return nullptr;
+}
+
+const CpuInfo* CpuSet::find_offline(int cpu) const {
+  for (const auto& c : offline_cpus)
     if (c.cpu == cpu) return &c;
   return nullptr;
 }
@@ -311,44 +465,13 @@ Result<CpuSet> load_cpus(Fields& fields) {
     }
   }
   auto rq_sym = t.symbol_address("runqueues");
-  // An offline CPU keeps its idle task (swapper/N), which is on no task list.
+  for (int cpu = 0; cpu < nr_cpu_ids; ++cpu)
+    if (words[cpu / 64] >> (cpu % 64) & 1) set.cpus.push_back(read_cpu(fields, cpu, rq_sym));
+  // The offline CPUs may yet be stopped ones (CpuState::Stopped): their notes decide.
+  std::vector<CpuInfo> candidates;
   for (int cpu : set.offline) {
-    auto off = t.per_cpu_offset(cpu);
-    if (!off || !rq_sym) continue;
-    if (auto v = fields.read_ptr(*rq_sym + *off, "rq", "idle"); v && is_kernel_pointer(*v)) set.offline_idle.push_back(*v);
-  }
-  for (int cpu = 0; cpu < nr_cpu_ids; ++cpu) {
-    if (!(words[cpu / 64] >> (cpu % 64) & 1)) continue;
-    CpuInfo c;
-    c.cpu = cpu;
-    auto off = t.per_cpu_offset(cpu);
-    if (!off) {
-      c.problems.push_back("per-CPU offset: " + off.error().describe());
-    } else {
-      c.per_cpu_offset = *off;
-      if (rq_sym) {
-        c.rq = *rq_sym + *off;
-        if (auto v = fields.read_ptr(c.rq, "rq", "curr")) c.curr = *v;
-        else c.problems.push_back("runqueue: " + v.error().describe());
-        if (auto v = fields.read_ptr(c.rq, "rq", "idle")) c.idle = *v;
-        if (auto v = fields.read_uint(c.rq, "rq", "clock")) c.clock = *v;
-        if (auto v = fields.read_uint(c.rq, "rq", "clock_task")) c.clock_task = *v;
-        if (c.curr && !is_kernel_pointer(c.curr)) {
-          c.problems.push_back("rq->curr " + std::to_string(c.curr) + " is not a kernel pointer");
-          c.curr = 0;
-        }
-      } else {
-        c.problems.push_back("runqueues: " + rq_sym.error().describe());
-      }
-      // The arch's `current`: what the registers' stack belongs to. It differs from
-      // rq->curr only inside a context switch (rq->curr is set before switch_to()).
-      if (auto a = percpu_hot_address(fields, cpu, "current_task")) {
-        if (auto v = read_u64(t, *a); v && is_kernel_pointer(*v)) c.current_task = *v;
-      }
-      if (c.current_task && c.curr && c.current_task != c.curr)
-        c.problems.push_back("in a context switch: rq->curr is not the CPU's current task");
-    }
-    set.cpus.push_back(std::move(c));
+    candidates.push_back(read_cpu(fields, cpu, rq_sym));
+    candidates.back().state = CpuState::Stopped;  // tentatively; match_register_notes decides
   }
   if (set.cpus.empty()) set.problems.push_back("no CPU is online in __cpu_online_mask");
 
@@ -373,6 +496,7 @@ Result<CpuSet> load_cpus(Fields& fields) {
         c.current_task = c.regs->task;
       }
     }
+    settle_offline(set, candidates);
     decide_clocks(fields, set);
     return set;
   }
@@ -383,7 +507,8 @@ Result<CpuSet> load_cpus(Fields& fields) {
   for (int i = 0; i < std::min(bound, kMaxCpus); ++i)
     if (auto r = t.cpu_registers(i)) notes.emplace_back(i, *r);
   set.register_notes = int(notes.size());
-  match_register_notes(fields, set, notes);
+  match_register_notes(fields, set, candidates, notes);
+  settle_offline(set, candidates);
   decide_clocks(fields, set);
   return set;
 }

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,20 @@ enum class RegsMatch {
 };
 const char* regs_match_name(RegsMatch m);
 
+// Whether a listed CPU was running when the dump was taken.
+enum class CpuState {
+  Online,   // in __cpu_online_mask
+  // Not in __cpu_online_mask, yet its own register note says where it was: a CPU that
+  // another one stopped without unplugging it. panic()'s smp_send_stop() parks every other
+  // CPU in stop_this_cpu(), which clears only its bit in __cpu_online_mask
+  // (set_cpu_online(cpu, false)); hotplug clears __cpu_active_mask first
+  // (sched_cpu_deactivate()) and leaves the dead CPU in its idle task. Its rq->curr is
+  // the task it was running when it stopped, and its registers are that task's present.
+  Stopped,
+  Offline,  // unplugged, or nothing tells (CpuSet::offline_cpus, never in CpuSet::cpus)
+};
+const char* cpu_state_name(CpuState s);  // "online", "stopped", "offline"
+
 struct CpuInfo {
   int cpu = -1;
   uint64_t per_cpu_offset = 0;
@@ -36,13 +51,20 @@ struct CpuInfo {
   std::optional<CpuRegisters> regs;  // the registers the CPU saved when the dump was taken
   RegsMatch regs_match = RegsMatch::None;
   int regs_note = -1;         // index of the dump's note used (-1: none, or from memory)
+  CpuState state = CpuState::Online;
+  std::string state_detail;   // for a stopped CPU: why it is listed (not a problem: the report is whole)
   std::vector<std::string> problems;  // what could not be read, for the report
 };
 
 struct CpuSet {
-  std::vector<CpuInfo> cpus;          // online CPUs, ascending
-  std::vector<int> offline;           // present (or possible) CPUs that were offline
+  std::vector<CpuInfo> cpus;          // online and stopped CPUs (CpuState), ascending
+  std::vector<int> stopped;           // the stopped ones among cpus, ascending
+  std::vector<int> offline;           // present (or possible) CPUs that were offline, and not stopped
   std::vector<uint64_t> offline_idle; // their idle tasks (rq->idle): tasks too, on no CPU
+  // One per offline CPU, as read (CpuState::Offline): its rq->curr (its idle task, which
+  // an unplugged CPU dies in: play_dead()) runs there, and QEMU's note of that vCPU, when
+  // the dump holds one, is its own registers; without them it is not unwound at all.
+  std::vector<CpuInfo> offline_cpus;
   int register_notes = 0;             // register notes the dump holds
   std::vector<std::string> problems;  // global ones (online mask unreadable, notes unmatched, ...)
   // The newest scheduler clock among the CPUs: "now" for ages (a wedged CPU's is stale).
@@ -57,13 +79,18 @@ struct CpuSet {
   // The core timekeeper's CLOCK_BOOTTIME at its last tick, the second opinion on uptime_ns.
   std::optional<uint64_t> timekeeper_ns;
   std::string timekeeper_problem;  // why timekeeper_ns is unknown
-  const CpuInfo* find(int cpu) const;
+  const CpuInfo* find(int cpu) const;          // an online or stopped CPU
+  const CpuInfo* find_offline(int cpu) const;  // an offline one (offline_cpus)
 };
 
 // Reads __cpu_online_mask (bounded by nr_cpu_ids and 8192 CPUs) and, for each online
 // CPU, __per_cpu_offset, runqueues.{curr,idle,clock,clock_task}, the arch's current task
 // and the registers the dump saved, matched to CPUs by identity (see RegsMatch). A CPU
-// whose data cannot be read is kept with its problems listed.
+// whose data cannot be read is kept with its problems listed. A present CPU that is not
+// online is listed as Stopped when a register note is its own by identity (its
+// crash_notes with its current task's pid, or QEMU's note of that vCPU) and the kernel
+// did not unplug it (still in __cpu_active_mask; rq->online, else a non-idle rq->curr,
+// when that mask is unreadable); else it stays offline.
 Result<CpuSet> load_cpus(Fields& fields);
 
 // Address of a per-CPU variable's instance on a CPU.

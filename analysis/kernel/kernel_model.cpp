@@ -49,15 +49,19 @@ Stack KernelModel::cpu_stack(int cpu) {
 }
 
 Stack KernelModel::task_stack(const TaskInfo& task) {
-  if (task.current_on >= 0) {
-    const CpuInfo* c = cpus_.find(task.current_on);
-    if (c && c->regs) return unwinder_.from_registers(*c->regs, ranges_for(task.current_on, task.stack));
+  int cpu = task.running_on(cpus_);
+  if (cpu >= 0) {
+    const CpuInfo* c = cpus_.find(cpu);
+    if (!c) c = cpus_.find_offline(cpu);
+    // Only the CPU's current task runs on its registers (not one whose on_cpu alone says so).
+    if (c && c->regs && (task.current_on >= 0 || task.offline_on >= 0))
+      return unwinder_.from_registers(*c->regs, ranges_for(cpu, task.stack));
     // A running task's thread.sp is where it last switched out, long overwritten: an
     // unwind from it would print someone else's past as this task's present.
     Stack s;
     s.stop = StopReason::NoStart;
-    s.detail = "running on CPU " + std::to_string(task.current_on) +
-               ", whose registers the dump did not save: not unwound from the stale thread.sp";
+    s.detail = "running on CPU " + std::to_string(cpu) +
+               " when the dump was taken; no saved registers (not unwound from its stale thread.sp)";
     return s;
   }
   return unwinder_.from_thread_sp(task.thread_sp, ranges_for(-1, task.stack));

@@ -12,6 +12,19 @@ const TaskInfo* TaskSet::by_pid(int pid) const {
   return nullptr;
 }
 
+int TaskInfo::running_on(const CpuSet& cpus) const {
+  if (current_on >= 0) return current_on;
+  if (offline_on >= 0) return offline_on;
+  if (!on_cpu || cpu < 0) return -1;
+  // on_cpu stays set from before switch_to() until finish_task_switch(): a task whose CPU
+  // runs another one already switched away and saved a fresh thread.sp.
+  const CpuInfo* c = cpus.find(cpu);
+  if (!c) c = cpus.find_offline(cpu);
+  uint64_t now = c ? (c->current_task ? c->current_task : c->curr) : 0;
+  if (now && now != address) return -1;
+  return cpu;
+}
+
 const TaskInfo* TaskSet::by_address(uint64_t address) const {
   for (const auto& t : tasks)
     if (t.address == address) return &t;
@@ -53,6 +66,8 @@ TaskInfo read_task(Fields& f, uint64_t task, const CpuSet& cpus, const TaskState
   // the next task, whose thread.sp is still valid); rq->curr when that is unknown.
   for (const auto& c : cpus.cpus)
     if ((c.current_task ? c.current_task : c.curr) == task) t.current_on = c.cpu;
+  for (const auto& c : cpus.offline_cpus)
+    if ((c.current_task ? c.current_task : c.curr) == task) t.offline_on = c.cpu;
   if (t.current_on < 0 && cpus.now_clock) {
     auto exec_start = f.read_uint(task, "task_struct", "se.exec_start");
     if (exec_start && *exec_start && cpus.now_clock_task >= *exec_start)
@@ -116,6 +131,16 @@ TaskSet load_tasks(Fields& f, const CpuSet& cpus, const TaskLimits& limits, void
   for (const auto& c : cpus.cpus)
     if (c.idle && is_kernel_pointer(c.idle)) add(c.idle);
   for (uint64_t idle : cpus.offline_idle) add(idle);
+  // A running task's stack starts from its CPU's registers; without them it is unknown.
+  for (const auto& t : set.tasks) {
+    int cpu = t.running_on(cpus);
+    if (cpu < 0) continue;
+    const CpuInfo* c = cpus.find(cpu);
+    if (!c) c = cpus.find_offline(cpu);
+    if (c && c->regs && (t.current_on >= 0 || t.offline_on >= 0)) continue;
+    set.problems.push_back("pid " + std::to_string(t.pid) + " (" + t.comm + "): running on CPU " + std::to_string(cpu) +
+                           " when the dump was taken; no saved registers: its stack is unknown");
+  }
   // Without the symbol the built-in letters are right for every kernel 4.14..7.3; a table
   // that exists but cannot be read is worth a line.
   if (!states.from_kernel && target.symbol_address("task_state_array"))

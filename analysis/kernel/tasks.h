@@ -26,7 +26,8 @@ struct TaskInfo {
   int cpu = -1;             // task_struct.cpu (5.16+) or thread_info.cpu
   bool on_cpu = false;      // task_struct.on_cpu
   bool on_rq = false;       // task_struct.on_rq == TASK_ON_RQ_QUEUED: queued on cpu's runqueue
-  int current_on = -1;      // the CPU whose rq->curr this task is, else -1
+  int current_on = -1;      // the listed (online or stopped) CPU whose rq->curr this task is, else -1
+  int offline_on = -1;      // the offline CPU whose rq->curr it is (its idle task), else -1
   uint64_t stack = 0;       // task_struct.stack (THREAD_SIZE bytes)
   uint64_t thread_sp = 0;   // thread.sp: its struct inactive_task_frame when switched out
   // sched_info.last_arrival: when it last got a CPU (rq clock, ns).
@@ -41,6 +42,12 @@ struct TaskInfo {
   std::optional<uint64_t> queued_ns;
   std::vector<std::string> problems;
 
+  // Where it ran when the dump was taken, though the dump may hold no registers for it:
+  // the CPU of current_on or offline_on, else its own cpu while on_cpu is set and that
+  // CPU's current task is not known to be another one (past switch_to(), thread.sp is
+  // fresh); -1 when it was not running (thread.sp is where it stopped). Only a CPU's
+  // current task runs on that CPU's registers: on_cpu alone makes its stack unknown.
+  int running_on(const CpuSet& cpus) const;
   bool kthread() const { return flags & 0x00200000; }  // PF_KTHREAD
   bool idle_task() const { return flags & 0x00000002; }  // PF_IDLE
 };

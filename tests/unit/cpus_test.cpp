@@ -56,6 +56,15 @@ class CpuNotes : public ::testing::Test {
     t_.write(at + 20 + 112, r.regs.data(), r.regs.size() * 8);
   }
   void set_online(uint64_t mask) { t_.write_u64(t_.symbol_address("__cpu_online_mask").value(), mask); }
+  void set_active(uint64_t mask) { t_.write_u64(t_.add_global("__cpu_active_mask", 8), mask); }
+  // Makes the CPU's idle task (swapper/N, pid 0) its rq->idle and rq->curr.
+  uint64_t idle_on(int cpu) {
+    uint64_t idle = cpu == 0 ? k_.init_task() : k_.add_task(0, "swapper/" + std::to_string(cpu), FakeKernel::kRunning, cpu);
+    t_.set(k_.per_cpu_addr(cpu, "runqueues"), "rq", "idle", idle);
+    k_.set_curr(cpu, idle);
+    tasks_[cpu] = idle;
+    return idle;
+  }
   void present_all() { t_.write_u64(t_.add_global("__cpu_present_mask", 8), 0xf); }
   int pid_of(int cpu) { return cpu == 0 ? 0 : 100 + cpu; }
 
@@ -133,20 +142,186 @@ TEST_F(CpuNotes, ANoteOnlyInMemoryIsTakenFromCrashNotes) {
 }
 
 TEST_F(CpuNotes, QemuNotesGoByVcpuWithACpuOffline) {
-  // QEMU writes a note per vCPU (pid = vCPU + 1), also for the guest's offline CPU 1.
+  // QEMU writes a note per vCPU (pid = vCPU + 1), also for the guest's unplugged CPU 1,
+  // which hotplug took out of __cpu_active_mask and left in its idle task.
   present_all();
   set_online(0b1101);
+  set_active(0b1101);
+  uint64_t idle1 = idle_on(1);
   for (int cpu = 0; cpu < 4; ++cpu) t_.set_registers(cpu, regs_of(cpu, cpu + 1));
-  Fields f(t_);
-  auto cpus = load_cpus(f).value();
+  auto model = KernelModel::load(t_);
+  ASSERT_TRUE(model) << model.error().describe();
+  const CpuSet& cpus = (*model)->cpus();
   ASSERT_EQ(cpus.cpus.size(), 3u);
   for (int cpu : {0, 2, 3}) {
     ASSERT_TRUE(cpus.find(cpu)->regs);
     EXPECT_EQ(cpus.find(cpu)->regs_match, RegsMatch::QemuOrder);
+    EXPECT_EQ(cpus.find(cpu)->state, CpuState::Online);
     EXPECT_EQ(cpus.find(cpu)->regs->get(CpuRegisters::rip), 0xffffffff81000000ULL + uint64_t(cpu));
   }
-  ASSERT_EQ(cpus.problems.size(), 1u);  // the offline vCPU's note is nobody's
-  EXPECT_NE(cpus.problems[0].find("1 of 4 register notes"), std::string::npos) << cpus.problems[0];
+  EXPECT_EQ(cpus.offline, std::vector<int>{1});
+  EXPECT_TRUE(cpus.stopped.empty());
+  // The unplugged vCPU's note is its own: its idle task (in play_dead()) runs on it.
+  const CpuInfo* off = cpus.find_offline(1);
+  ASSERT_NE(off, nullptr);
+  EXPECT_EQ(off->state, CpuState::Offline);
+  ASSERT_TRUE(off->regs);
+  EXPECT_EQ(off->regs->get(CpuRegisters::rip), 0xffffffff81000001ULL);
+  EXPECT_NE(off->state_detail.find("unplugged (not in __cpu_active_mask)"), std::string::npos) << off->state_detail;
+  EXPECT_TRUE(cpus.problems.empty()) << cpus.problems.front();
+  const TaskInfo* swapper1 = (*model)->tasks().by_address(idle1);
+  ASSERT_NE(swapper1, nullptr);
+  EXPECT_EQ(swapper1->current_on, -1);
+  EXPECT_EQ(swapper1->offline_on, 1);
+  Stack s = (*model)->task_stack(*swapper1);
+  EXPECT_NE(s.stop, StopReason::NoStart) << s.detail;  // from vCPU 1's registers
+  ASSERT_FALSE(s.frames.empty());
+  EXPECT_EQ(s.frames[0].ip, 0xffffffff81000001ULL);
+}
+
+TEST_F(CpuNotes, QemuCpusStoppedByPanicAreListedAndTheirTasksUnwoundFromTheirNotes) {
+  // panic() on CPU 1: smp_send_stop() parked CPUs 0, 2, 3 in stop_this_cpu(), which
+  // cleared them from __cpu_online_mask only; QEMU saved every vCPU's registers.
+  present_all();
+  set_online(0b0010);
+  set_active(0b1111);
+  for (int cpu = 0; cpu < 4; ++cpu) t_.set_registers(cpu, regs_of(cpu, cpu + 1));
+  // A stale thread.sp that would unwind if anyone tried.
+  t_.set(tasks_[2], "task_struct", "thread.sp", t_.peek_u64(t_.addr_of(tasks_[2], "task_struct", "stack")) + 0x3f00);
+  auto model = KernelModel::load(t_);
+  ASSERT_TRUE(model) << model.error().describe();
+  const CpuSet& cpus = (*model)->cpus();
+  ASSERT_EQ(cpus.cpus.size(), 4u);
+  EXPECT_EQ(cpus.stopped, (std::vector<int>{0, 2, 3}));
+  EXPECT_TRUE(cpus.offline.empty());
+  EXPECT_TRUE(cpus.offline_cpus.empty());
+  for (int cpu = 0; cpu < 4; ++cpu) {
+    const CpuInfo* c = cpus.find(cpu);
+    ASSERT_NE(c, nullptr) << cpu;
+    EXPECT_EQ(c->cpu, cpu);  // ascending
+    EXPECT_EQ(c->state, cpu == 1 ? CpuState::Online : CpuState::Stopped) << cpu;
+    ASSERT_TRUE(c->regs) << cpu;
+    EXPECT_EQ(c->regs->get(CpuRegisters::rip), 0xffffffff81000000ULL + uint64_t(cpu));
+    EXPECT_TRUE(c->problems.empty()) << c->problems.front();
+  }
+  EXPECT_NE(cpus.find(2)->state_detail.find("stopped: not in cpu_online_mask, registers from its note (QEMU vCPU "
+                                            "order; still in __cpu_active_mask)"),
+            std::string::npos)
+      << cpus.find(2)->state_detail;
+  EXPECT_TRUE(cpus.problems.empty()) << cpus.problems.front();  // every note is some CPU's
+  const TaskInfo* t2 = (*model)->tasks().by_address(tasks_[2]);
+  ASSERT_NE(t2, nullptr);
+  EXPECT_EQ(t2->current_on, 2);
+  Stack s = (*model)->task_stack(*t2);
+  ASSERT_FALSE(s.frames.empty());
+  EXPECT_EQ(s.frames[0].ip, 0xffffffff81000002ULL);  // its CPU's registers, not thread.sp
+  EXPECT_TRUE((*model)->tasks().problems.empty()) << (*model)->tasks().problems.front();
+}
+
+TEST_F(CpuNotes, WithoutTheActiveMaskAnOfflineCpusIdleOrNotDecides) {
+  // cpu_active_mask and rq->online unreadable: an unplugged CPU dies in its idle task,
+  // so a CPU running another task was stopped; one in its idle task cannot be told.
+  present_all();
+  set_online(0b0010);
+  idle_on(0);  // CPU 0 sits in its idle task, CPUs 2 and 3 run tasks
+  for (int cpu : {2, 3})
+    t_.set(k_.per_cpu_addr(cpu, "runqueues"), "rq", "idle",
+           k_.add_task(0, "swapper/" + std::to_string(cpu), FakeKernel::kRunning, cpu));
+  for (int cpu = 0; cpu < 4; ++cpu) t_.set_registers(cpu, regs_of(cpu, cpu + 1));
+  Fields f(t_);
+  auto cpus = load_cpus(f).value();
+  EXPECT_EQ(cpus.stopped, (std::vector<int>{2, 3}));
+  EXPECT_EQ(cpus.offline, std::vector<int>{0});
+  EXPECT_NE(cpus.find(3)->state_detail.find("not its idle task"), std::string::npos) << cpus.find(3)->state_detail;
+  ASSERT_EQ(cpus.problems.size(), 1u);
+  EXPECT_NE(cpus.problems[0].find("CPU 0 is offline and cannot be told unplugged or stopped"), std::string::npos)
+      << cpus.problems[0];
+  EXPECT_FALSE(cpus.find_offline(0)->regs);  // not unwound from a note it may not own
+}
+
+TEST_F(CpuNotes, AStoppedCpusCrashNoteIsItsOwnOnlyWithItsTasksPid) {
+  // A kdump: CPU 2 was stopped before the crash NMI reached it (crash_save_cpu() still
+  // ran on it, with its task's pid); CPU 3's crash_notes name a pid it does not run.
+  with_crash_notes();
+  present_all();
+  set_online(0b0011);
+  for (int cpu = 0; cpu < 4; ++cpu) save_crash_note(cpu, regs_of(cpu, cpu == 3 ? 999 : pid_of(cpu)));
+  for (int cpu = 0; cpu < 4; ++cpu) t_.set_registers(cpu, regs_of(cpu, cpu == 3 ? 999 : pid_of(cpu)));
+  auto model = KernelModel::load(t_);
+  ASSERT_TRUE(model) << model.error().describe();
+  const CpuSet& cpus = (*model)->cpus();
+  EXPECT_EQ(cpus.stopped, std::vector<int>{2});
+  EXPECT_EQ(cpus.find(2)->regs_match, RegsMatch::CrashNotes);
+  EXPECT_EQ(cpus.find(2)->regs_note, 2);
+  EXPECT_EQ(cpus.offline, std::vector<int>{3});
+  EXPECT_FALSE(cpus.find_offline(3)->regs);
+  ASSERT_EQ(cpus.problems.size(), 2u);
+  EXPECT_NE(cpus.problems[0].find("CPU 3 is offline; its crash_notes name pid 999 but its rq->curr is pid 103"),
+            std::string::npos)
+      << cpus.problems[0];
+  EXPECT_NE(cpus.problems[1].find("1 of 4 register notes"), std::string::npos) << cpus.problems[1];
+  // task3 is CPU 3's rq->curr, with no registers of its own: unknown, and a problem.
+  const TaskInfo* t3 = (*model)->tasks().by_address(tasks_[3]);
+  ASSERT_NE(t3, nullptr);
+  EXPECT_EQ(t3->offline_on, 3);
+  Stack s = (*model)->task_stack(*t3);
+  EXPECT_EQ(s.stop, StopReason::NoStart);
+  EXPECT_NE(s.detail.find("running on CPU 3 when the dump was taken; no saved registers"), std::string::npos)
+      << s.detail;
+  const auto& tp = (*model)->tasks().problems;
+  ASSERT_EQ(tp.size(), 1u);
+  EXPECT_NE(tp[0].find("pid 103 (task3): running on CPU 3 when the dump was taken; no saved registers"),
+            std::string::npos)
+      << tp[0];
+}
+
+TEST_F(CpuNotes, AnUnpluggedCpuThatAnsweredTheCrashNmiStaysOffline) {
+  // A parked CPU can answer the crash NMI and fill its crash_notes (its idle task's pid
+  // 0): hotplug took it out of __cpu_active_mask, so it is offline, its note its own.
+  with_crash_notes();
+  present_all();
+  set_online(0b1101);
+  set_active(0b1101);
+  uint64_t idle1 = idle_on(1);
+  for (int cpu = 0; cpu < 4; ++cpu) save_crash_note(cpu, regs_of(cpu, cpu == 1 ? 0 : pid_of(cpu)));
+  for (int cpu = 0; cpu < 4; ++cpu) t_.set_registers(cpu, regs_of(cpu, cpu == 1 ? 0 : pid_of(cpu)));
+  auto model = KernelModel::load(t_);
+  ASSERT_TRUE(model) << model.error().describe();
+  const CpuSet& cpus = (*model)->cpus();
+  EXPECT_TRUE(cpus.stopped.empty());
+  EXPECT_EQ(cpus.offline, std::vector<int>{1});
+  ASSERT_TRUE(cpus.find_offline(1)->regs);
+  EXPECT_EQ(cpus.find_offline(1)->regs_match, RegsMatch::CrashNotes);
+  EXPECT_TRUE(cpus.problems.empty()) << cpus.problems.front();
+  const TaskInfo* swapper1 = (*model)->tasks().by_address(idle1);
+  ASSERT_NE(swapper1, nullptr);
+  Stack s = (*model)->task_stack(*swapper1);
+  ASSERT_FALSE(s.frames.empty()) << s.detail;
+  EXPECT_EQ(s.frames[0].ip, 0xffffffff81000001ULL);
+}
+
+TEST_F(CpuNotes, OnCpuAloneIsRunningUnlessItsCpuRunsAnotherTask) {
+  // pcpu_hot.current_task known: a task with on_cpu set that its CPU switched away from
+  // (past switch_to(), before finish_task_switch()) has a fresh thread.sp.
+  t_.add_struct("pcpu_hot", 0x40, {{"current_task", 0x0, 8, "struct task_struct *"}, {"preempt_count", 0x8, 4, "int"}});
+  k_.define_per_cpu("pcpu_hot", 0x40);
+  for (int cpu = 0; cpu < 4; ++cpu) t_.write_u64(k_.per_cpu_addr(cpu, "pcpu_hot"), tasks_[cpu]);
+  for (int cpu = 0; cpu < 4; ++cpu) t_.set_registers(cpu, regs_of(cpu, cpu + 1));
+  uint64_t prev = k_.add_task(200, "prev", 0, 2);
+  t_.set(prev, "task_struct", "on_cpu", 1);
+  // on_cpu on a CPU that is not there at all (nr_cpu_ids 4, cpu 7): running, no registers.
+  uint64_t lost = k_.add_task(201, "lost", 0, 0);
+  t_.set(lost, "task_struct", "on_cpu", 1);
+  t_.set(lost, "task_struct", "cpu", uint32_t(7));
+  auto model = KernelModel::load(t_);
+  ASSERT_TRUE(model) << model.error().describe();
+  const auto& tasks = (*model)->tasks();
+  EXPECT_EQ(tasks.by_pid(200)->running_on((*model)->cpus()), -1);
+  EXPECT_EQ(tasks.by_pid(201)->running_on((*model)->cpus()), 7);
+  Stack s = (*model)->task_stack(*tasks.by_pid(201));
+  EXPECT_EQ(s.stop, StopReason::NoStart);
+  ASSERT_EQ(tasks.problems.size(), 1u);
+  EXPECT_NE(tasks.problems[0].find("pid 201 (lost): running on CPU 7"), std::string::npos) << tasks.problems[0];
 }
 
 TEST_F(CpuNotes, WithoutCrashNotesTheOrderIsCheckedByPid) {
