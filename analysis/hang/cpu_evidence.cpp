@@ -56,6 +56,10 @@ std::vector<CpuEvidence> cpu_evidence(const HangSnapshot& snap) {
         break;
       }
     }
+    if (c.stopped && !e.stopped_by_panic && !e.panicking) {
+      e.stopped_by_panic = true;
+      why.push_back("stopped: not in cpu_online_mask");
+    }
     if (e.panicking) e.stopped_by_panic = false;
     for (size_t i = 0; i < why.size(); ++i) e.witness += (i ? "; " : "") + why[i];
 

@@ -50,6 +50,9 @@ struct CpuView {
   int cpu = -1;
   uint64_t curr = 0;  // rq->curr
   bool idle = false;  // curr is the CPU's idle task, or RIP in the idle loop
+  // Not in cpu_online_mask, its registers from its own note (CpuState::Stopped): another
+  // CPU stopped it (panic's smp_send_stop()); a witness like the panicking CPU.
+  bool stopped = false;
   std::optional<CpuRegisters> regs;
   std::vector<StackFrame> frames;  // from the saved RIP outwards
   bool frames_complete = true;     // the unwind reached the stack's end

@@ -94,6 +94,7 @@ HangSnapshot snapshot_from_model(KernelModel& model, Target& symbols) {
     v.cpu = c.cpu;
     v.curr = c.curr;
     v.idle = c.curr && c.curr == c.idle;
+    v.stopped = c.state == CpuState::Stopped;
     v.regs = c.regs;
     v.clock = c.clock;
     v.clock_task = c.clock_task;
