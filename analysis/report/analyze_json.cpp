@@ -71,6 +71,8 @@ std::string render_analyze_json(const AnalyzeReport& r) {
     json jc = {{"cpu", c.cpu},     {"has_registers", c.has_registers}, {"rip", hex(c.rip)}, {"rsp", hex(c.rsp)},
                {"eflags", hex(c.eflags)}, {"irqs_off", c.irqs_off}, {"task", hex(c.task)}, {"pid", c.pid},
                {"comm", c.comm},   {"stack", stack_json(c.stack)}};
+    jc["state"] = c.state;
+    if (!c.state_detail.empty()) jc["state_detail"] = c.state_detail;
     if (!c.problems.empty()) jc["problems"] = c.problems;
     cpus.push_back(jc);
   }

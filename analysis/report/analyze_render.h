@@ -12,7 +12,7 @@ namespace kstuck {
 // Minor additions keep the major version; removing or changing a field bumps it.
 inline constexpr const char* kAnalyzeSchema = "kstuck.analyze";
 inline constexpr int kAnalyzeSchemaMajor = 1;
-inline constexpr int kAnalyzeSchemaMinor = 1;  // 1.1: system.uptime_unknown
+inline constexpr int kAnalyzeSchemaMinor = 2;  // 1.1: system.uptime_unknown; 1.2: cpus[].state, .state_detail
 
 std::string render_analyze_text(const AnalyzeReport& report);
 std::string render_analyze_json(const AnalyzeReport& report);

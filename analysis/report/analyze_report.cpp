@@ -180,7 +180,7 @@ AnalyzeReport build_analyze_report(KernelModel& model, const AnalyzeOptions& opt
   fill_system(model, r.system, options);
   r.problems = model.cpus().problems;
   if (!model.cpus().offline.empty()) {
-    std::string off = "offline CPUs (no runqueue, no registers):";
+    std::string off = "offline CPUs (not in cpu_online_mask, and no note of their own says they were stopped):";
     for (int c : model.cpus().offline) off += " " + std::to_string(c);
     r.problems.push_back(off);
   }
@@ -194,6 +194,8 @@ AnalyzeReport build_analyze_report(KernelModel& model, const AnalyzeOptions& opt
     progress("cpus", size_t(c.cpu), model.cpus().cpus.size());
     ReportCpu rc;
     rc.cpu = c.cpu;
+    rc.state = cpu_state_name(c.state);
+    rc.state_detail = c.state_detail;
     rc.task = c.curr;
     rc.problems = c.problems;
     if (const TaskInfo* t = model.tasks().by_address(c.curr)) {

@@ -35,6 +35,8 @@ struct ReportStack {
 
 struct ReportCpu {
   int cpu = -1;
+  std::string state = "online";  // cpu_state_name: "online", or "stopped" (not in cpu_online_mask)
+  std::string state_detail;      // why a stopped CPU is listed, and whose registers these are
   bool has_registers = false;
   uint64_t rip = 0, rsp = 0, eflags = 0;
   bool irqs_off = false;  // EFLAGS.IF clear

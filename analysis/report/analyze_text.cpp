@@ -68,11 +68,17 @@ std::string render_analyze_text(const AnalyzeReport& r) {
       appendf(out, "  [%5llu.%06llu] %s\n", static_cast<unsigned long long>(rec.ts_nsec / 1000000000),
               static_cast<unsigned long long>(rec.ts_nsec % 1000000000 / 1000), rec.text.c_str());
   }
-  appendf(out, "\n== CPUs (%zu online) ==\n", r.cpus.size());
+  size_t stopped = 0;
+  for (const auto& c : r.cpus) stopped += c.state != "online";
+  if (stopped)
+    appendf(out, "\n== CPUs (%zu online, %zu stopped) ==\n", r.cpus.size() - stopped, stopped);
+  else
+    appendf(out, "\n== CPUs (%zu online) ==\n", r.cpus.size());
   for (const auto& c : r.cpus) {
-    appendf(out, "CPU %d: pid %d (%s)  IRQs %s  rip 0x%llx rsp 0x%llx\n", c.cpu, c.pid, c.comm.c_str(),
+    appendf(out, "CPU %d: pid %d (%s)  IRQs %s  rip 0x%llx rsp 0x%llx%s\n", c.cpu, c.pid, c.comm.c_str(),
             !c.has_registers ? "?" : c.irqs_off ? "OFF" : "on", static_cast<unsigned long long>(c.rip),
-            static_cast<unsigned long long>(c.rsp));
+            static_cast<unsigned long long>(c.rsp), c.state != "online" ? ("  [" + c.state + "]").c_str() : "");
+    if (!c.state_detail.empty()) appendf(out, "  (%s)\n", c.state_detail.c_str());
     append_stack(out, c.stack, "");
     for (const auto& p : c.problems) appendf(out, "  ! %s\n", p.c_str());
   }

@@ -51,7 +51,8 @@ int run_bt(const std::vector<std::string>& args) {
     const auto* t = model.tasks().by_address(c->curr);
     bool irqs_off = c->regs && !(c->regs->get(kstuck::CpuRegisters::eflags) & 0x200);
     heading = "CPU " + std::to_string(id) + ": pid " + (t ? std::to_string(t->pid) + " (" + t->comm + ")" : "?") +
-              (c->regs ? irqs_off ? "  IRQs OFF" : "  IRQs on" : "  no registers");
+              (c->regs ? irqs_off ? "  IRQs OFF" : "  IRQs on" : "  no registers") +
+              (c->state != kstuck::CpuState::Online ? std::string("  [") + kstuck::cpu_state_name(c->state) + "]" : "");
   } else {
     id = vm["pid"].as<int>();
     kind = "pid";

@@ -20,7 +20,8 @@ Result<std::string> cpu_stack(KernelModel& model, int cpu, bool json) {
   bool irqs_off = c->regs && !(c->regs->get(CpuRegisters::eflags) & 0x200);
   std::string heading = "CPU " + std::to_string(cpu) + ": pid " +
                         (t ? std::to_string(t->pid) + " (" + t->comm + ")" : "?") +
-                        (c->regs ? irqs_off ? "  IRQs OFF" : "  IRQs on" : "  no registers");
+                        (c->regs ? irqs_off ? "  IRQs OFF" : "  IRQs on" : "  no registers") +
+                        (c->state != CpuState::Online ? std::string("  [") + cpu_state_name(c->state) + "]" : "");
   return render_stack_text(stack, heading);
 }
 
