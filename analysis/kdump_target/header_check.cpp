@@ -52,7 +52,7 @@ Result<void> check_descriptors(int fd, uint64_t file_size, uint64_t bs, uint64_t
   if (descs > file_size) return {};
   count = std::min(count, (file_size - descs) / kDescSize);
   std::vector<unsigned char> buf(kDescSize * 8192);
-  uint64_t first_bad = 0, past_eof = 0, first_past_eof = 0;
+  uint64_t first_bad = 0, past_eof = 0, first_past_eof = 0, lowest_data = UINT64_MAX;
   std::string first_why;
   for (uint64_t i = 0; i < count;) {
     uint64_t n = std::min<uint64_t>(count - i, buf.size() / kDescSize);
@@ -72,6 +72,7 @@ Result<void> check_descriptors(int fd, uint64_t file_size, uint64_t bs, uint64_t
       }
       uint64_t at = descs + (i + k) * kDescSize;
       if (why.empty()) {
+        lowest_data = std::min(lowest_data, off);
         // Past the end: a truncated file (said once, by the caller) or a wild offset;
         // libkdumpfile's read of it fails cleanly and counts as a damaged read.
         if (off + size > file_size && past_eof++ == 0) first_past_eof = at;
@@ -89,6 +90,19 @@ Result<void> check_descriptors(int fd, uint64_t file_size, uint64_t bs, uint64_t
     out.notes.push_back(std::to_string(out.bad_descriptors.size()) + " page descriptor" +
                         (out.bad_descriptors.size() == 1 ? " is" : "s are") + " damaged (first at byte " +
                         std::to_string(first_bad) + ": " + first_why + "): those pages read as corrupt");
+  // makedumpfile and QEMU write the page data right after the descriptor table, the
+  // lowest page at its end or one uncompressed zero page (makedumpfile -d 1) after it. A
+  // flipped bit in the bitmap of dumped pages adds or drops a descriptor: from that page
+  // frame on every page would read its neighbour's data, silently. The table's end then
+  // misses the data by a descriptor or more.
+  uint64_t table_end = descs + count * kDescSize;
+  if (count == dumped && lowest_data != UINT64_MAX && lowest_data != table_end && lowest_data != table_end + bs) {
+    int64_t miss = static_cast<int64_t>(lowest_data - table_end);
+    out.notes.push_back("the bitmap of dumped pages counts " + std::to_string(dumped) +
+                        " pages but the page data begins " + std::to_string(miss) +
+                        " bytes from the end of their descriptor table (bitmap damaged?): pages may read another "
+                        "page's data");
+  }
   if (past_eof && !truncated)
     out.notes.push_back(std::to_string(past_eof) + " page descriptor" + (past_eof == 1 ? " points" : "s point") +
                         " past the end of the file though the file is not cut short (first at byte " +
