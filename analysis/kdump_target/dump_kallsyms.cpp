@@ -14,6 +14,7 @@ namespace {
 constexpr uint32_t kMaxSyms = 4u << 20;
 constexpr size_t kChunk = 64 * 1024;
 constexpr size_t kMaxToken = 256;
+constexpr size_t kMaxNameBytes = 64u << 20;
 
 // A gap this large between two symbols is not one symbol (per-CPU symbols sit far below
 // the kernel, data sections are far apart): the symbol gets no size (drgn caps the same).
@@ -60,8 +61,6 @@ Result<std::unique_ptr<DumpKallsyms>> DumpKallsyms::load(const KallsymsLocation&
   if (where.relative_base) {
     if (auto r = read(where.relative_base, std::as_writable_bytes(std::span(&base, 1))); !r)
       return ctx("kallsyms_relative_base", r.error());
-  } else if (!where.stext) {
-    return fail(ErrorKind::NotFound, "neither kallsyms_relative_base nor _stext is known");
   }
 
   uint16_t token_index[256];
@@ -96,10 +95,17 @@ Result<std::unique_ptr<DumpKallsyms>> DumpKallsyms::load(const KallsymsLocation&
   // absolute value (a per-CPU offset) and a negative one is base - 1 - offset. Without it
   // every offset is an unsigned distance from base; kernel text is far below 2 GiB from
   // _text, so no offset is negative then.
-  bool absolute_percpu = std::any_of(offsets.begin(), offsets.end(), [](int32_t o) { return o < 0; });
+  // Kernels without kallsyms_relative_base (newer than 6.15, which already dropped
+  // ABSOLUTE_PERCPU) store place-relative offsets: entry i is the symbol's address minus
+  // &kallsyms_offsets[i] (seen on Debian's 7.2 and 7.3; VMCOREINFO's _stext checks it).
+  bool absolute_percpu =
+      where.relative_base && std::any_of(offsets.begin(), offsets.end(), [](int32_t o) { return o < 0; });
 
   std::unique_ptr<DumpKallsyms> k(new DumpKallsyms());
   k->syms_.reserve(num);
+  std::vector<uint32_t> name_at, name_len;
+  name_at.reserve(num);
+  name_len.reserve(num);
   StreamReader names(read, where.names);
   std::string name;
   for (uint32_t i = 0; i < num; i++) {
@@ -122,17 +128,23 @@ Result<std::unique_ptr<DumpKallsyms>> DumpKallsyms::load(const KallsymsLocation&
     if (name.empty()) return fail(ErrorKind::Format, "kallsyms symbol " + std::to_string(i) + " has no name");
     Sym s;
     s.type = name[0];
-    s.name = name.substr(1);
-    k->syms_.push_back(std::move(s));
+    // The name's place in the blob for now; a view once the blob stops growing.
+    name_at.push_back(static_cast<uint32_t>(k->names_.size()));
+    name_len.push_back(static_cast<uint32_t>(name.size() - 1));
+    k->names_.append(name, 1);
+    if (k->names_.size() > kMaxNameBytes) return fail(ErrorKind::Format, "kallsyms names exceed 64 MiB");
+    k->syms_.push_back(s);
   }
+  k->names_.shrink_to_fit();
+  for (uint32_t i = 0; i < num; i++) k->syms_[i].name = std::string_view(k->names_).substr(name_at[i], name_len[i]);
 
-  // Without kallsyms_relative_base (dropped from the kernel in 6.x: the offsets are then
-  // relative to _text), the base is where VMCOREINFO's _stext says it is: the one base
-  // that puts kallsyms' _stext there. drgn checks its reading against _stext the same way.
+  // VMCOREINFO's _stext checks the reading (drgn checks it the same way): a kernel whose
+  // offsets mean something else is refused rather than misread.
   auto address_of = [&](uint32_t i) {
     int32_t off = offsets[i];
     if (absolute_percpu)
       return off >= 0 ? static_cast<uint64_t>(off) : base - 1 - static_cast<uint64_t>(static_cast<int64_t>(off));
+    if (!where.relative_base) return where.offsets + 4 * uint64_t{i} + static_cast<uint64_t>(static_cast<int64_t>(off));
     return base + static_cast<uint32_t>(off);
   };
   uint32_t stext = num;
@@ -141,11 +153,7 @@ Result<std::unique_ptr<DumpKallsyms>> DumpKallsyms::load(const KallsymsLocation&
       stext = i;
       break;
     }
-  if (!where.relative_base) {
-    if (stext == num) return fail(ErrorKind::Format, "no _stext in the dump's kallsyms to place its offsets");
-    base = 0;
-    base = where.stext - address_of(stext);
-  } else if (stext < num && address_of(stext) != where.stext) {
+  if (stext < num && address_of(stext) != where.stext) {
     char buf[96];
     std::snprintf(buf, sizeof(buf), "kallsyms puts _stext at 0x%llx, VMCOREINFO at 0x%llx",
                   static_cast<unsigned long long>(address_of(stext)), static_cast<unsigned long long>(where.stext));
@@ -173,7 +181,7 @@ Result<std::unique_ptr<DumpKallsyms>> DumpKallsyms::load(const KallsymsLocation&
   for (size_t i = 0; i + 1 < k->by_address_.size(); i++) {
     Sym& s = k->syms_[k->by_address_[i]];
     uint64_t gap = k->syms_[k->by_address_[i + 1]].address - s.address;
-    s.size = gap <= kMaxSymbolSize ? gap : 0;
+    s.size = gap <= kMaxSymbolSize ? static_cast<uint32_t>(gap) : 0;
   }
   for (Sym& s : k->syms_) {
     if (s.size || s.absolute) continue;
@@ -181,17 +189,23 @@ Result<std::unique_ptr<DumpKallsyms>> DumpKallsyms::load(const KallsymsLocation&
     if (const Sym* first = k->containing(s.address); first && first->address == s.address) s.size = first->size;
   }
 
-  k->by_name_.reserve(k->syms_.size());
-  for (uint32_t i = 0; i < k->syms_.size(); i++) {
-    auto [it, inserted] = k->by_name_.emplace(k->syms_[i].name, i);
-    if (!inserted && !is_global(k->syms_[it->second].type) && is_global(k->syms_[i].type)) it->second = i;
-  }
+  // By name: a sorted index (a few hundred KB; a hash map of 100,000 names costs MBs).
+  // Among equal names a global comes first, then the lowest address (table order).
+  k->by_name_.resize(k->syms_.size());
+  for (uint32_t i = 0; i < k->syms_.size(); i++) k->by_name_[i] = i;
+  std::stable_sort(k->by_name_.begin(), k->by_name_.end(), [&k](uint32_t a, uint32_t b) {
+    const Sym& x = k->syms_[a];
+    const Sym& y = k->syms_[b];
+    if (x.name != y.name) return x.name < y.name;
+    return is_global(x.type) && !is_global(y.type);
+  });
   return k;
 }
 
 const DumpKallsyms::Sym* DumpKallsyms::find(std::string_view name) const {
-  auto it = by_name_.find(name);
-  return it == by_name_.end() ? nullptr : &syms_[it->second];
+  auto it = std::lower_bound(by_name_.begin(), by_name_.end(), name,
+                             [this](uint32_t i, std::string_view n) { return syms_[i].name < n; });
+  return it == by_name_.end() || syms_[*it].name != name ? nullptr : &syms_[*it];
 }
 
 const DumpKallsyms::Sym* DumpKallsyms::containing(uint64_t address) const {

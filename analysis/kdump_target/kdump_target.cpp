@@ -139,10 +139,9 @@ Result<KallsymsLocation> kallsyms_location(const DumpFile& dump) {
     }
     *out = *a;
   }
-  // Optional: newer kernels have no kallsyms_relative_base; _stext then places the offsets.
+  // Optional: 7.x has no kallsyms_relative_base (place-relative offsets); _stext checks.
   if (auto v = dump.vmcoreinfo("SYMBOL(kallsyms_relative_base)"); v && parse_hex(*v)) where.relative_base = *parse_hex(*v);
   if (auto v = dump.vmcoreinfo("SYMBOL(_stext)"); v && parse_hex(*v)) where.stext = *parse_hex(*v);
-  if (missing.empty() && !where.relative_base && !where.stext) missing = "SYMBOL(kallsyms_relative_base) and SYMBOL(_stext)";
   if (!missing.empty())
     return fail(ErrorKind::NotFound,
                 std::string(dump.vmcoreinfo_raw().empty() ? "the dump has no VMCOREINFO" : "the dump's VMCOREINFO lacks " + missing) +

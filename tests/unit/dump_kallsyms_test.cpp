@@ -35,6 +35,7 @@ struct Table {
   // name with its type letter first, and the address (or the per-CPU offset).
   std::vector<std::pair<std::string, uint64_t>> syms;
   bool absolute_percpu = true;
+  bool place_relative = false;  // 7.x: no kallsyms_relative_base, offsets from each entry
 };
 
 // Tokens: 0x01 = "T_" (type T + "_"), 0x02 = "lock", every other byte itself.
@@ -68,7 +69,9 @@ KallsymsLocation lay_out(Memory& m, const Table& t, size_t pad_names = 0) {
       names += static_cast<char>(enc.size() >> 7);
     }
     names += enc;
-    if (t.absolute_percpu)
+    if (t.place_relative)
+      offsets.push_back(static_cast<int32_t>(static_cast<int64_t>(addr - (where.offsets + 4 * offsets.size()))));
+    else if (t.absolute_percpu)
       offsets.push_back(addr < kBase ? static_cast<int32_t>(addr) : static_cast<int32_t>(-1 - static_cast<int64_t>(addr - kBase)));
     else
       offsets.push_back(static_cast<int32_t>(addr - kBase));
@@ -151,23 +154,31 @@ TEST(DumpKallsyms, RelativeOffsetsWithoutAbsolutePercpu) {
   EXPECT_FALSE((*k)->find("pcpu_var")->absolute);
 }
 
-TEST(DumpKallsyms, NoRelativeBaseOffsetsPlacedByStext) {
-  // Newer kernels dropped kallsyms_relative_base: VMCOREINFO's _stext places the offsets.
+TEST(DumpKallsyms, PlaceRelativeOffsetsWithoutRelativeBase) {
+  // 7.x has no kallsyms_relative_base: entry i holds the address minus &offsets[i]
+  // (symbols below the table give negative entries).
   Table t;
   t.absolute_percpu = false;
-  t.syms = {{"T_text", kBase}, {"T_stext", kBase}, {"Tf", kBase + 0x40}, {"Tg", kBase + 0x90}};
+  t.place_relative = true;
+  t.syms = {{"T_text", kBase}, {"T_stext", kBase}, {"Tf", kBase + 0x40}, {"Dpcpu_var", kBase + 0x3000000}};
   Memory m;
   KallsymsLocation where = lay_out(m, t);
   where.relative_base = 0;
-  where.stext = kBase;
   auto k = load(m, where);
   ASSERT_TRUE(k) << k.error().describe();
-  EXPECT_EQ((*k)->find("g")->address, kBase + 0x90);
-  // Neither a base nor _stext: nothing places the offsets.
-  where.stext = 0;
-  EXPECT_EQ(load(m, where).error().kind(), ErrorKind::NotFound);
-  // With a base, a _stext that disagrees means the tables were not understood.
-  KallsymsLocation checked = lay_out(m, t);
+  EXPECT_EQ((*k)->find("f")->address, kBase + 0x40);
+  EXPECT_EQ((*k)->find("pcpu_var")->address, kBase + 0x3000000);
+  EXPECT_FALSE((*k)->find("pcpu_var")->absolute);
+  // VMCOREINFO's _stext checks the reading: agreeing, it loads; disagreeing, it is refused.
+  where.stext = kBase;
+  EXPECT_TRUE(load(m, where));
+  where.stext = kBase + 0x1000;
+  EXPECT_EQ(load(m, where).error().kind(), ErrorKind::Format);
+  // The same check with a relative base.
+  Table b;
+  b.absolute_percpu = false;
+  b.syms = t.syms;
+  KallsymsLocation checked = lay_out(m, b);
   checked.stext = kBase + 0x1000;
   EXPECT_EQ(load(m, checked).error().kind(), ErrorKind::Format);
   checked.stext = kBase;
