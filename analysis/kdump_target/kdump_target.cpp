@@ -99,7 +99,8 @@ struct KdumpTarget::Impl {
     if (!start || !stop)
       return fail(ErrorKind::NotFound,
                   "the dumped kernel has no BTF (no __start_BTF/__stop_BTF: CONFIG_DEBUG_INFO_BTF off); "
-                  "give --vmlinux PATH (Debian: the linux-image-RELEASE-dbg package)");
+                  "give --vmlinux PATH (Debian: the linux-image-" + dump->vmcoreinfo("OSRELEASE").value_or("RELEASE") +
+                      "-dbg package)");
     if (stop->address <= start->address || stop->address - start->address > kMaxBtf)
       return fail(ErrorKind::Format, "implausible BTF bounds " + hex(start->address) + ".." + hex(stop->address));
     std::vector<std::byte> bytes(stop->address - start->address);
@@ -146,7 +147,7 @@ Result<KallsymsLocation> kallsyms_location(const DumpFile& dump) {
     return fail(ErrorKind::NotFound,
                 std::string(dump.vmcoreinfo_raw().empty() ? "the dump has no VMCOREINFO" : "the dump's VMCOREINFO lacks " + missing) +
                     " (kernels before 6.0 do not write the kallsyms tables there): give --vmlinux PATH "
-                    "(Debian: the linux-image-RELEASE-dbg package)");
+                    "(Debian: the linux-image-" + dump.vmcoreinfo("OSRELEASE").value_or("RELEASE") + "-dbg package)");
   return where;
 }
 
