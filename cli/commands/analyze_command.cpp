@@ -35,6 +35,20 @@ int run_analyze(const std::vector<std::string>& args) {
   auto problems = kstuck::cli::dump_problems(session->target().info());
   auto reads = session->target().read_problems();
   for (const auto& r : reads) report.problems.push_back("dump: " + r);
+  // A stack that could not be unwound to its end is a loss too: say where it stopped.
+  char at[32];
+  for (const auto& c : report.cpus)
+    if (c.has_registers && !c.stack.complete) {
+      std::snprintf(at, sizeof(at), "0x%llx", static_cast<unsigned long long>(c.stack.stop_address));
+      report.problems.push_back("cpu " + std::to_string(c.cpu) + ": stack incomplete (" + c.stack.stop + " at " + at +
+                                (c.stack.detail.empty() ? "" : ": " + c.stack.detail) + ")");
+    }
+  for (size_t g = 0; g < report.groups.size(); g++)
+    if (!report.groups[g].stack.complete)
+      report.problems.push_back("stack group " + std::to_string(g + 1) + " (" +
+                                std::to_string(report.groups[g].tasks.size()) + " tasks): stack incomplete (" +
+                                report.groups[g].stack.stop +
+                                (report.groups[g].stack.detail.empty() ? "" : ": " + report.groups[g].stack.detail) + ")");
   const bool partial = problems.degraded || !reads.empty();
   // Dump strings (comms, log lines, module names) may hold any byte: text escapes them.
   std::string out = vm.count("json") ? kstuck::render_analyze_json(report)
