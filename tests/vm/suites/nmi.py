@@ -8,6 +8,7 @@ import json
 import re
 import subprocess
 
+from tests.vm import drgn_diff
 from tests.vm.rig import RigError, TestResult, printed_block
 
 # Kernel complaints that fail the suite. Soft-lockup, RCU-stall and the "unknown NMI"
@@ -150,6 +151,10 @@ def run_panic(ctx):
     results.append(TestResult("nmi-panic-notifier-snapshot", ok,
                               f"panic snapshots={[(s['seq'], s['answered'], s['requested']) for s in pn]} "
                               f"self={[_functions(c)[:6] for c in self_cpu][-1:]}"))
+    # panic() without kdump: smp_send_stop() took CPUs 0, 2, 3 out of cpu_online_mask, and
+    # QEMU saved their registers. kstuck lists them as stopped and unwinds their tasks from
+    # those notes; drgn must agree on every CPU and task.
+    results += drgn_diff.compare(ctx, dump, ctx.kernel.vmlinux, ctx.scenarios[0].parent, label="nmi_panic")
     return results
 
 
