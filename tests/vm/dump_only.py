@@ -75,6 +75,16 @@ def _first_difference(a, b, path=""):
     return None if a == b else (path or ".", a, b)
 
 
+def _lacks_kallsyms(dump):
+    """Whether the dump's VMCOREINFO lists no kallsyms tables (read by tests/vm/dump_check,
+    not by kstuck)."""
+    from tests.vm import dump_check
+    try:
+        return "SYMBOL(kallsyms_names)" not in dump_check.read_dump(dump).vmcoreinfo
+    except (dump_check.DumpFormatError, OSError):
+        return False
+
+
 def _kstuck(cli, command, dump, vmlinux):
     cmd = [str(cli), command, str(dump), "--json"] + (["--vmlinux", str(vmlinux)] if vmlinux else [])
     t = time.monotonic()
@@ -108,6 +118,14 @@ def compare(cli, dump, vmlinux, label=None):
         name = f"dump-only-{command}-{label}"
         with_v, t_with, err_with = _kstuck(cli, command, dump, vmlinux)
         without, t_without, err_without = _kstuck(cli, command, dump, None)
+        if with_v is not None and without is None and _lacks_kallsyms(dump):
+            # A dump without the kallsyms tables in VMCOREINFO (kernels before 6.0) must
+            # be refused in one line naming --vmlinux and the -dbg package, exit 1.
+            ok = (err_without.startswith("exit 1:") and "--vmlinux" in err_without and "-dbg" in err_without
+                  and len(err_without.splitlines()) == 1)
+            results.append(TestResult(name, ok, f"no SYMBOL(kallsyms_names) in VMCOREINFO: refused without "
+                                                f"--vmlinux: {err_without}"))
+            continue
         if with_v is None or without is None:
             results.append(TestResult(name, False, f"with --vmlinux: {err_with or 'ok'}; "
                                                    f"without: {err_without or 'ok'}"))
