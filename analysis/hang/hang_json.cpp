@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "analysis/hang/hang_json.h"
 #include "analysis/hang/hang_render.h"
 
 namespace kstuck {
@@ -73,6 +74,17 @@ nlohmann::ordered_json node_json(const WaitNode& n) {
 
 }  // namespace
 
+nlohmann::ordered_json hang_edge_json(const WaitEdge& e, const std::vector<WaitNode>& nodes) {
+  nlohmann::ordered_json ej;
+  ej["from"] = nodes[e.from].id;
+  ej["to"] = nodes[e.to].id;
+  ej["kind"] = edge_kind_name(e.kind);
+  ej["inferred"] = e.inferred();
+  ej["confidence"] = confidence_name(e.confidence);
+  ej["evidence"] = e.evidence;
+  return ej;
+}
+
 std::string render_hang_json(const HangReport& r) {
   const auto& nodes = r.graph.nodes();
   auto ids = [&](const std::vector<size_t>& v) {
@@ -112,16 +124,7 @@ std::string render_hang_json(const HangReport& r) {
   j["nodes"] = nlohmann::ordered_json::array();
   for (const auto& n : nodes) j["nodes"].push_back(node_json(n));
   j["edges"] = nlohmann::ordered_json::array();
-  for (const auto& e : r.graph.edges()) {
-    nlohmann::ordered_json ej;
-    ej["from"] = nodes[e.from].id;
-    ej["to"] = nodes[e.to].id;
-    ej["kind"] = edge_kind_name(e.kind);
-    ej["inferred"] = e.inferred();
-    ej["confidence"] = confidence_name(e.confidence);
-    ej["evidence"] = e.evidence;
-    j["edges"].push_back(std::move(ej));
-  }
+  for (const auto& e : r.graph.edges()) j["edges"].push_back(hang_edge_json(e, nodes));
   // Never throw on odd bytes from a dump (a comm is not guaranteed UTF-8).
   return j.dump(1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
 }

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "analysis/hang/hang_json.h"
 #include "analysis/hang/hang_render.h"
 
 namespace kstuck {
@@ -76,13 +77,7 @@ std::string render_live_hang_json(const LiveHangReport& r) {
   }
   for (auto& e : j["edges"]) e["transient"] = false;
   for (const auto& e : r.transient) {
-    nlohmann::ordered_json ej;
-    ej["from"] = nodes[e.from].id;
-    ej["to"] = nodes[e.to].id;
-    ej["kind"] = edge_kind_name(e.kind);
-    ej["inferred"] = e.inferred();
-    ej["confidence"] = confidence_name(e.confidence);
-    ej["evidence"] = e.evidence;
+    nlohmann::ordered_json ej = hang_edge_json(e, nodes);
     ej["transient"] = true;
     j["edges"].push_back(std::move(ej));
   }
