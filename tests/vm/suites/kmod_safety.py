@@ -23,6 +23,7 @@ import time
 
 from tests.vm import kdump
 from tests.vm.rig import RigError, TestResult, printed_block
+from tests.vm.suites.nmi import _functions, _show_vmcore
 
 
 def _serve(g, timeout=900):
@@ -57,19 +58,6 @@ def _serve(g, timeout=900):
             g.reply("ok")
         else:
             g.reply("unexpected")
-
-
-def _show_vmcore(ctx, dump):
-    p = subprocess.run([str(ctx.kstuck_cli), "nmi", "show", "--vmcore", str(dump), "--vmlinux",
-                        str(ctx.kernel.vmlinux), "--all", "--json", "--no-lines"],
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=300)
-    if p.returncode != 0:
-        raise RigError(f"kstuck nmi show --vmcore: exit {p.returncode}: {p.stderr.strip()[-300:]}")
-    return json.loads(p.stdout)
-
-
-def _functions(cpu):
-    return [f.get("function", "") for f in cpu.get("frames", [])]
 
 
 def run_main(ctx):
