@@ -18,7 +18,6 @@ import json
 import os
 import re
 import signal
-import subprocess
 import time
 
 from tests.vm import kdump
