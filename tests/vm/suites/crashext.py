@@ -36,7 +36,13 @@ def build_extension(build):
     """kstuck.so in the release build the rig already configured for the CLI, installed
     by `cmake --install` into a DESTDIR: returns the installed extension directory."""
     bdir = Path(build) / "release"
-    rig.run(["ninja", "-C", str(bdir), "kstuck_crash", "kstuck"], what="ninja (kstuck_crash)", timeout=1800)
+    # cmake --install installs everything the build defines: the man page too when scdoc
+    # was found, so its target is built here as well.
+    targets = ["kstuck_crash", "kstuck"]
+    known = subprocess.run(["ninja", "-C", str(bdir), "-t", "targets", "all"], capture_output=True, text=True).stdout
+    if any(line.startswith("kstuck_man:") for line in known.splitlines()):
+        targets.append("kstuck_man")
+    rig.run(["ninja", "-C", str(bdir), *targets], what="ninja (kstuck_crash)", timeout=1800)
     dest = Path(build) / "crashext-install"
     rig.run(["cmake", "--install", str(bdir)], env=dict(os.environ, DESTDIR=str(dest)), what="cmake --install")
     ext_dir = dest / "usr" / "lib" / "crash" / "extensions"
