@@ -304,7 +304,9 @@ std::vector<CpuActivity> classify_cpus(Target& target, const HangSnapshot& snap)
     if (!in_irq || serving_xcall_from_idle)
       first = 0;
     else if (through_nmi)
-      a.irqs_off = std::nullopt;  // the registers are the NMI handler's (IF clear), not the context's
+      // The registers are the NMI handler's (IF clear), not the context's: the NMI's own
+      // pt_regs say whether the context it interrupted (a stopped CPU's, say) had them on.
+      a.irqs_off = c.frames[first].flags ? std::optional<bool>(!(*c.frames[first].flags & kEflagsIf)) : std::nullopt;
     else
       a.irqs_off = false;
     a.where = first < c.frames.size() ? c.frames[first].function : std::string();

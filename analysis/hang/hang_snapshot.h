@@ -24,6 +24,7 @@ struct StackFrame {
   uint64_t sp = 0;        // where the return address was found (0 for the live RIP)
   std::string function;   // without "+off" and without ".constprop.0"-style suffixes
   std::string module;
+  std::optional<uint64_t> flags = std::nullopt;  // RFLAGS when the frame comes from saved registers (Frame::flags)
 };
 
 struct TaskView {

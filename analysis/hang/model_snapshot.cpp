@@ -24,6 +24,7 @@ std::vector<StackFrame> convert(Target& symbols, const Stack& stack) {
     StackFrame s;
     s.pc = f.ip;
     s.sp = f.sp;
+    s.flags = f.flags;
     // A return address belongs to the call before it (as %pB prints it).
     s.function = function_name(symbols, f.exact_ip || !f.ip ? f.ip : f.ip - 1, &s.module);
     if (s.function.empty()) s.function = "?";
@@ -105,6 +106,10 @@ HangSnapshot snapshot_from_model(KernelModel& model, Target& symbols) {
       v.frames_complete = st.complete();
       if (!st.complete() && st.stop != StopReason::NoStart)
         warn("cpu " + std::to_string(c.cpu) + ": unwind stopped: " + stop_reason_name(st.stop));
+      if (!st.start_problem.empty()) {
+        warn("cpu " + std::to_string(c.cpu) + ": " + st.start_problem);
+        v.frames_complete = false;
+      }
     }
     snap.cpus.push_back(std::move(v));
   }

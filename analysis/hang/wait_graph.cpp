@@ -90,9 +90,11 @@ bool is_stuck_sink(const WaitNode& n) {
   // everything waiting on it; the threshold is time evidence of its own.
   if (n.starved_pid) return true;
   // A CPU busy with interrupts off takes no IPI and schedules nothing: nothing that
-  // waits on it can go on until it stops by itself. Unless the panic turned them off.
-  if (!n.irqs_off.value_or(false) || n.stopped_by_panic) return false;
-  return !n.panicking || n.stall_evidenced;
+  // waits on it can go on until it stops by itself. Unless the panic turned them off:
+  // a witness of the panic is stuck only when the dump's clocks show its stall began
+  // before the panic (the hard-lockup detector's CPU, one the panic had to stop by NMI).
+  if (!n.irqs_off.value_or(false)) return false;
+  return !(n.panicking || n.stopped_by_panic) || n.stall_evidenced;
 }
 
 bool stall_is_evidenced(const WaitNode& n) {
@@ -248,8 +250,10 @@ GraphVerdict WaitGraph::analyse() const {
       }
   std::optional<size_t> best;
   for (size_t i = 0; i < n; ++i) {
-    // A root cause waits on nothing itself: the end of a chain.
-    if (dist[i] == 0 || !adj[i].empty()) continue;
+    // A root cause waits on nothing itself: the end of a chain. A CPU whose stall the
+    // dump's clocks show is one even when nothing waits on it yet (a hard lockup).
+    if (!adj[i].empty()) continue;
+    if (dist[i] == 0 && !(is_stuck_sink(nodes_[i]) && stall_is_evidenced(nodes_[i]))) continue;
     if (!best) {
       best = i;
       continue;
@@ -296,7 +300,8 @@ GraphVerdict WaitGraph::analyse() const {
   const WaitNode& root = nodes_[*best];
   if (is_stuck_sink(root)) {
     out.verdict = Verdict::Stuck;
-    out.reason = "the longest wait chain ends at " + root.id;
+    out.reason = chain.size() == 1 ? root.id + " is stuck by itself (nothing in the dump waits on it yet)"
+                                   : "the longest wait chain ends at " + root.id;
     if (root.kind == NodeKind::Spinlock) {
       out.reason += ", spun on with interrupts off; its holder is unknown (no CPU or task is known to hold it)";
     } else {

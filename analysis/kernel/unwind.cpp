@@ -9,12 +9,13 @@
 
 #include "analysis/kernel/cpus.h"
 #include "analysis/kernel/percpu_hot.h"
+#include "analysis/hex_text.h"
 
 namespace kstuck {
 namespace {
 
 // struct pt_regs word indexes (x86-64), the same order as CpuRegisters.
-constexpr int kR13 = 2, kBp = 4, kR10 = 7, kAx = 10, kDx = 12, kDi = 14, kIp = 16, kCs = 17, kSp = 19;
+constexpr int kR13 = 2, kBp = 4, kR10 = 7, kAx = 10, kDx = 12, kDi = 14, kIp = 16, kCs = 17, kFlags = 18, kSp = 19;
 constexpr int kPtRegsWords = 21;
 constexpr uint64_t kIretFrameOffset = kIp * 8;  // offsetof(struct pt_regs, ip)
 constexpr uint64_t kIretFrameSize = 5 * 8;      // ip, cs, flags, sp, ss
@@ -190,12 +191,16 @@ Stack Unwinder::from_registers(const CpuRegisters& regs, const StackRanges& stac
   st.signal = true;
   if ((regs.get(CpuRegisters::cs) & 3) != 0) {
     Stack s;
-    s.frames.push_back({st.ip, st.sp, true, true, StackKind::User});
+    s.frames.push_back({st.ip, st.sp, true, true, StackKind::User, regs.get(CpuRegisters::eflags)});
     s.stop = StopReason::UserMode;
     s.detail = "CPU was in user mode";
     return s;
   }
-  return run(st, stacks);
+  Stack s = run(st, stacks);
+  if (stacks.classify(regs.get(CpuRegisters::rsp)).kind == StackKind::Unknown && !stacks.ranges.empty())
+    s.start_problem = "the saved stack pointer " + hex_text(regs.get(CpuRegisters::rsp)) +
+                      " is on none of this CPU's stacks (task, IRQ, exception, entry): its registers may be damaged";
+  return s;
 }
 
 Stack Unwinder::from_thread_sp(uint64_t thread_sp, const StackRanges& stacks) {
@@ -265,7 +270,8 @@ Stack Unwinder::run(State& st, const StackRanges& stacks) {
   while (true) {
     if (out.frames.size() >= limits_.max_frames) return stop(StopReason::Limit, st.ip, "stopped after max frames");
     bool user = st.regs && ((*st.regs)[kCs] & 3);
-    out.frames.push_back({st.ip, st.sp, st.signal, st.reliable, user ? StackKind::User : cur.kind});
+    out.frames.push_back({st.ip, st.sp, st.signal, st.reliable, user ? StackKind::User : cur.kind,
+                          st.signal && st.regs ? std::optional<uint64_t>((*st.regs)[kFlags]) : std::nullopt});
     if (user) return stop(StopReason::UserMode, 0, "entered from user space");
     // No guessing beyond the start when the entry format is not recognized: say which fact.
     if (!orc_.format_known()) return stop(StopReason::BadOrc, st.ip, "unknown ORC entry format: " + orc_.format().error);

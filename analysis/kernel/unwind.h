@@ -52,6 +52,9 @@ struct Frame {
   bool exact_ip = false;      // an interrupted/registers ip (not a return address)
   bool reliable = true;       // false after a frame-pointer guess
   StackKind stack = StackKind::Unknown;
+  // RFLAGS of the context this frame ran in, when it comes from saved registers (a note,
+  // a pt_regs or iret frame): whether an interrupted context had its interrupts off.
+  std::optional<uint64_t> flags = std::nullopt;
 };
 
 struct Stack {
@@ -59,6 +62,10 @@ struct Stack {
   StopReason stop = StopReason::EndOfStack;
   uint64_t stop_address = 0;  // faulting address, or the IP without ORC
   std::string detail;
+  // Set when the saved registers' stack pointer lies on none of the CPU's known stacks
+  // (task, IRQ, exception, entry): the registers themselves are then suspect, however
+  // plausible the frames an unwind through rbp finds.
+  std::string start_problem;
   bool complete() const { return stop == StopReason::EndOfStack || stop == StopReason::UserMode; }
 };
 

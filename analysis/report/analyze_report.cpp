@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <unordered_map>
 
+#include "analysis/hex_text.h"
 #include "analysis/nmi_dump_history.h"
 #include "analysis/nmi_report.h"
 
@@ -40,12 +41,6 @@ ReportStack make_report_stack(KernelModel& model, const Stack& stack) {
 }
 
 namespace {
-
-std::string hex_text(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
 
 void fill_system(KernelModel& model, SystemInfo& sys, const AnalyzeOptions& options) {
   Fields& f = model.fields();
@@ -214,7 +209,12 @@ AnalyzeReport build_analyze_report(KernelModel& model, const AnalyzeOptions& opt
       rc.eflags = c.regs->get(CpuRegisters::eflags);
       rc.irqs_off = !(rc.eflags & 0x200);  // X86_EFLAGS_IF
     }
-    rc.stack = make_report_stack(model, model.cpu_stack(c.cpu));
+    Stack stack = model.cpu_stack(c.cpu);
+    if (!stack.start_problem.empty()) {
+      rc.problems.push_back(stack.start_problem);
+      r.problems.push_back("CPU " + std::to_string(c.cpu) + ": " + stack.start_problem);
+    }
+    rc.stack = make_report_stack(model, stack);
     r.cpus.push_back(std::move(rc));
   }
 

@@ -342,6 +342,47 @@ TEST_F(HangTest, HungTaskPanicDoesNotBlameKhungtaskdsCpu) {
   EXPECT_EQ(report(snap).verdict.verdict, Verdict::Stuck);
 }
 
+// kstuck's watchdog (or the hard-lockup detector) panicked on CPU 1 because CPU 3 spun
+// with IRQs off; nothing waits on CPU 3 yet. panic() stopped CPU 3 by NMI, so its
+// registers are the NMI handler's; the NMI's pt_regs say the interrupted spin had IRQs
+// off. With its timer 2 s overdue, CPU 3 is STUCK by itself; without that evidence, or
+// with IRQs on in the interrupted context, the dump is NONE.
+TEST_F(HangTest, ACpuThePanicStoppedByNmiWhileSpinningWithIrqsOffIsStuckByItself) {
+  HangSnapshot snap = idle_cpus();
+  uint64_t spinner = k_.add_task(119, "kstuck_spin/3", FakeKernel::kRunning, 3);
+  uint64_t wdog = k_.add_task(116, "kstuck_wdog", FakeKernel::kRunning, 1);
+  k_.set_curr(3, spinner);
+  k_.set_curr(1, wdog);
+  snap.cpus[1] = cpu_view(1, wdog, true, {"panic", "worker_a"}, stack_of(wdog) + 0x3e00);
+  snap.cpus[1].idle = false;
+  snap.clock.panic_cpu = 1;
+  std::vector<std::string> fr = {"stop_this_cpu", "smp_stop_nmi_callback", "nmi_handle", "exc_nmi",
+                                 "end_repeat_nmi", "spin_fn", "worker_b"};
+  snap.cpus[3] = cpu_view(3, spinner, true, fr, stack_of(spinner) + 0x3e00);
+  snap.cpus[3].idle = false;
+  snap.cpus[3].stopped = true;
+  snap.cpus[3].frames[5].flags = 0x46;  // the NMI's pt_regs: IF clear in the spin
+  snap.tasks = {view(spinner, 119, "kstuck_spin/3", 'R', 3, fr, 0x3e00),
+                view(wdog, 116, "kstuck_wdog", 'R', 1, {"panic", "worker_a"}, 0x3e00)};
+  // No clock evidence: one IRQ flag sample of a CPU the panic stopped proves nothing.
+  EXPECT_EQ(report(snap).verdict.verdict, Verdict::None);
+  snap.cpus[3].timer_expires = 4'000'000'000;
+  snap.cpus[3].timer_source = "earliest CLOCK_MONOTONIC hrtimer";
+  snap.clock.now_mono = 6'000'000'000;
+  snap.clock.now_mono_source = "last_jiffies_update";
+  HangReport r = report(snap);
+  EXPECT_EQ(r.verdict.verdict, Verdict::Stuck) << r.verdict.reason;
+  EXPECT_EQ(r.verdict.confidence, Confidence::Confirmed) << r.verdict.reason;
+  ASSERT_TRUE(r.verdict.root_cause);
+  EXPECT_EQ(r.graph.nodes()[*r.verdict.root_cause].id, "cpu:3");
+  EXPECT_NE(r.verdict.reason.find("stuck by itself"), std::string::npos) << r.verdict.reason;
+  EXPECT_NE(r.verdict.reason.find("no timer interrupt for at least 2.0 s"), std::string::npos) << r.verdict.reason;
+  // The same stall seen by a CPU whose interrupted context had IRQs on (idle in hlt when
+  // the NMI came) is no lockup: its timer was late for another reason.
+  snap.cpus[3].frames[5].flags = 0x246;
+  EXPECT_EQ(report(snap).verdict.verdict, Verdict::None);
+}
+
 // A CPU spinning with IRQs off on a lock nobody is known to hold: STUCK at the lock,
 // holder unknown (it was NONE: "can still progress"). With IRQs on it may still progress.
 TEST_F(HangTest, SpinningWithIrqsOffOnALockWithNoKnownHolderIsStuck) {

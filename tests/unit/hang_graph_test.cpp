@@ -240,9 +240,12 @@ TEST(WaitGraph, ThePanickingCpuIsAWitnessNotASink) {
   GraphVerdict lockup = g.analyse();
   EXPECT_EQ(lockup.verdict, Verdict::Stuck);
   EXPECT_EQ(lockup.confidence, Confidence::Confirmed);
-  // A CPU the panic stopped: its stall is the panic's, whatever its length.
+  // A CPU the panic stopped is judged the same way: its IRQ flag alone proves nothing
+  // (the panic turned it off), a stall that began long before the panic does.
   g.nodes()[c1].panicking = false;
   g.nodes()[c1].stopped_by_panic = true;
+  EXPECT_EQ(g.analyse().verdict, Verdict::Stuck);
+  g.nodes()[c1].stall_evidenced = false;
   EXPECT_EQ(g.analyse().verdict, Verdict::None);
 }
 
