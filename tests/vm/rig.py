@@ -310,7 +310,9 @@ CONSOLE_CLASSES = (
     ("rcu-stall", re.compile(r"rcu: INFO: .*detected stalls|rcu_.* self-detected stall|detected stalls on CPUs")),
     ("hung-task", re.compile(r"INFO: task .* blocked for more than \d+ seconds")),
     # The mixed-cycle scenario calls smp_call_function_single() with IRQs off on purpose.
-    ("warning-xcall-irqs-off", re.compile(r"WARNING: .* at kernel/smp\.c:\d+ (__)?smp_call_function_single")),
+    # Up to 7.1: "WARNING: CPU: 2 PID: 146 at kernel/smp.c:716 smp_call_function_single+...";
+    # 7.2 puts the file first: "WARNING: kernel/smp.c:716 at __smp_call_function_single+...".
+    ("warning-xcall-irqs-off", re.compile(r"WARNING: (?:.* at )?kernel/smp\.c:\d+ (?:at )?(__)?smp_call_function_single")),
     ("warning", re.compile(r"WARNING:")),
     ("bug", re.compile(r"BUG:")),
     ("oops", re.compile(r"Oops|general protection fault")),
