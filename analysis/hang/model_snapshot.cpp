@@ -8,6 +8,7 @@
 #include "analysis/hang/hang_analysis.h"
 #include "analysis/hang/sleeping_locks.h"
 #include "analysis/hang/xcall.h"
+#include "analysis/hex_text.h"
 
 namespace kstuck {
 
@@ -135,6 +136,15 @@ HangSnapshot snapshot_from_model(KernelModel& model, Target& symbols) {
       if (c && c->regs) v.sp = c->regs->get(CpuRegisters::rsp);
       if (c) v.frames = c->frames;
       if (c) v.frames_complete = c->frames_complete;
+      // task->stack unreadable (its task_struct page left out of the dump, as makedumpfile
+      // does to live slab pages of 7.x): the outermost frame of the running task's unwind
+      // is on its own stack, and stacks are THREAD_SIZE aligned. The csd or lock found on
+      // it is then attributed to this task; say how the bounds were found.
+      if (!v.stack_base && !v.frames.empty() && v.frames.back().sp && is_kernel_pointer(v.frames.back().sp)) {
+        v.stack_base = (v.frames.back().sp - 8) & ~(kThreadSize - 1);
+        warn("pid " + std::to_string(v.pid) + ": task->stack unreadable; its stack taken as " +
+             hex_text(v.stack_base) + " from CPU " + std::to_string(v.on_cpu) + "'s unwind");
+      }
     } else {
       v.sp = t.thread_sp;
       // Only waiting tasks can be part of a wait chain (a runnable one waits for its
