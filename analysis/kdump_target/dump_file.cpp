@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 
 #include "analysis/kdump_target/dump_notes.h"
 #include "analysis/kdump_target/flattened.h"
@@ -162,13 +163,15 @@ Result<int> DumpFile::patched_copy(int fd, const std::vector<std::pair<uint64_t,
   if (!tmp) return tl::unexpected(tmp.error());
   int out = *tmp;
   loff_t in_off = 0, out_off = 0;
+  constexpr size_t kCopyChunk = 1 << 20;
+  std::unique_ptr<char[]> buf;  // only when copy_file_range cannot (a memfd, another file system)
   while (static_cast<uint64_t>(in_off) < *size) {
     ssize_t n = ::copy_file_range(fd, &in_off, out, &out_off, static_cast<size_t>(*size - in_off), 0);
     if (n <= 0) {
       // Across file systems, or an old kernel: copy by hand.
-      std::vector<char> buf(1 << 20);
-      ssize_t r = ::pread(fd, buf.data(), buf.size(), in_off);
-      if (r <= 0 || ::pwrite(out, buf.data(), static_cast<size_t>(r), out_off) != r) {
+      if (!buf) buf = std::make_unique_for_overwrite<char[]>(kCopyChunk);
+      ssize_t r = ::pread(fd, buf.get(), kCopyChunk, in_off);
+      if (r <= 0 || ::pwrite(out, buf.get(), static_cast<size_t>(r), out_off) != r) {
         ::close(out);
         return fail(ErrorKind::Os, std::string("copying the damaged dump: ") + std::strerror(errno));
       }
