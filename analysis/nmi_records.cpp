@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "analysis/hex_text.h"
 #include "nmi_dump/uapi/nmi_dump_record.h"
 
 namespace kstuck {
@@ -24,12 +25,6 @@ namespace {
 
 constexpr uint32_t kMaxSlots = 1u << 20;
 constexpr uint32_t kMaxCpus = 1u << 16;
-
-std::string hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
 
 // Copies a record that may be shorter (older minor) or longer (newer minor) than the
 // struct this reader knows: missing fields stay zero, extra bytes are ignored.
@@ -154,8 +149,8 @@ Result<NmiBufferInfo> parse_nmi_header(std::span<const std::byte> bytes) {
   // A 1.0 header is shorter: the 1.1 fields then read as zero.
   auto h = copy_record<nmi_dump_buffer_header>(bytes);
   if (h.magic != NMI_DUMP_MAGIC)
-    return fail(ErrorKind::Format, "not an NMI record buffer: magic " + hex(h.magic) + ", expected " +
-                                       hex(NMI_DUMP_MAGIC) + " (\"" NMI_DUMP_MAGIC_BYTES "\")");
+    return fail(ErrorKind::Format, "not an NMI record buffer: magic " + hex_text(h.magic) + ", expected " +
+                                       hex_text(NMI_DUMP_MAGIC) + " (\"" NMI_DUMP_MAGIC_BYTES "\")");
   if (h.major != NMI_DUMP_FORMAT_MAJOR)
     return fail(ErrorKind::Format, "NMI record format " + std::to_string(h.major) + "." + std::to_string(h.minor) +
                                        " is not supported (this reader knows major " +
@@ -248,7 +243,7 @@ std::string join_bits(uint32_t value, std::initializer_list<std::pair<uint32_t, 
   }
   if (value) {
     if (!out.empty()) out += ',';
-    out += hex(value);
+    out += hex_text(value);
   }
   return out;
 }

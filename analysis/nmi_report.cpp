@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "analysis/hex_text.h"
 #include "nmi_dump/uapi/nmi_dump_record.h"
 
 namespace kstuck {
@@ -16,12 +17,6 @@ namespace {
 constexpr const char* kRegNames[21] = {"r15", "r14", "r13", "r12", "rbp", "rbx", "r11",
                                        "r10", "r9",  "r8",  "rax", "rcx", "rdx", "rsi",
                                        "rdi", "orig_rax", "rip", "cs", "eflags", "rsp", "ss"};
-
-std::string hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
 
 std::string utc(uint64_t realtime_ns) {
   std::time_t t = static_cast<std::time_t>(realtime_ns / 1000000000ULL);
@@ -64,10 +59,10 @@ std::vector<StackGroup> group_stacks(const NmiSnapshot& snap, FrameNamer& namer)
   for (const auto& c : snap.cpus) {
     if (!c.answered()) continue;
     std::vector<std::string> fns;
-    if (c.user_mode()) fns.push_back("[user " + hex(c.regs[NMI_DUMP_REG_RIP]) + "]");
+    if (c.user_mode()) fns.push_back("[user " + hex_text(c.regs[NMI_DUMP_REG_RIP]) + "]");
     for (size_t i = 0; i < c.frames.size(); i++) {
       auto f = namer.function(c.frames[i], nmi_frame_is_return_address(c, i));
-      fns.push_back(f.empty() ? hex(c.frames[i]) : f);
+      fns.push_back(f.empty() ? hex_text(c.frames[i]) : f);
     }
     auto [it, fresh] = index.emplace(fns, groups.size());
     if (fresh) groups.push_back({{}, fns});
@@ -104,7 +99,7 @@ std::string render_nmi_text(const NmiHistory& history, const std::vector<const N
                       c.pid, c.tgid, nmi_context_names(c.context).c_str(), c.preempt_count,
                       ms(c.timestamp_ns >= s->start_ns ? c.timestamp_ns - s->start_ns : 0).c_str());
         out += line;
-        if (c.user_mode()) out += "  [user mode at " + hex(c.regs[NMI_DUMP_REG_RIP]) + "]\n";
+        if (c.user_mode()) out += "  [user mode at " + hex_text(c.regs[NMI_DUMP_REG_RIP]) + "]\n";
         for (size_t i = 0; i < c.frames.size(); i++) {
           bool ret = nmi_frame_is_return_address(c, i);
           out += "  #" + std::to_string(i) + (i < 10 ? "  " : " ") + namer.format(c.frames[i], ret);
@@ -205,22 +200,22 @@ std::string render_nmi_json(const NmiHistory& history, const std::vector<const N
         jc["pid"] = c.pid;
         jc["tgid"] = c.tgid;
         jc["comm"] = c.comm;
-        jc["task"] = hex(c.task_kaddr);
+        jc["task"] = hex_text(c.task_kaddr);
         jc["truncated"] = (c.stack_flags & NMI_DUMP_STACK_TRUNCATED) != 0;
         jc["resynced"] = (c.stack_flags & NMI_DUMP_STACK_RESYNCED) != 0;
         if (options.registers) {
           auto& regs = jc["regs"] = nlohmann::ordered_json::object();
-          for (size_t r = 0; r < c.regs.size(); r++) regs[kRegNames[r]] = hex(c.regs[r]);
+          for (size_t r = 0; r < c.regs.size(); r++) regs[kRegNames[r]] = hex_text(c.regs[r]);
         } else {
-          jc["rip"] = hex(c.regs[NMI_DUMP_REG_RIP]);
-          jc["rsp"] = hex(c.regs[NMI_DUMP_REG_RSP]);
-          jc["eflags"] = hex(c.regs[NMI_DUMP_REG_EFLAGS]);
+          jc["rip"] = hex_text(c.regs[NMI_DUMP_REG_RIP]);
+          jc["rsp"] = hex_text(c.regs[NMI_DUMP_REG_RSP]);
+          jc["eflags"] = hex_text(c.regs[NMI_DUMP_REG_EFLAGS]);
         }
         auto& frames = jc["frames"] = nlohmann::ordered_json::array();
         for (size_t i = 0; i < c.frames.size(); i++) {
           bool ret = nmi_frame_is_return_address(c, i);
           nlohmann::ordered_json jf;
-          jf["address"] = hex(c.frames[i]);
+          jf["address"] = hex_text(c.frames[i]);
           jf["symbol"] = namer.format(c.frames[i], ret);
           jf["function"] = namer.function(c.frames[i], ret);
           if (auto src = namer.source(c.frames[i], ret)) jf["source"] = *src;

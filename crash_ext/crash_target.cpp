@@ -7,18 +7,13 @@
 #include <memory>
 #include <regex>
 
+#include "analysis/hex_text.h"
 #include "analysis/kdump_target/elf_symbols.h"
 #include "analysis/kdump_target/source_lines.h"
 #include "crash_ext/crash_bridge.h"
 
 namespace kstuck {
 namespace {
-
-std::string hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
 
 // "struct list_head" -> "list_head"; what crash's datatype_info wants as a name.
 std::string bare_type(std::string_view name) {
@@ -33,7 +28,7 @@ std::string bare_type(std::string_view name) {
 Result<void> CrashTarget::read(uint64_t kvaddr, std::span<std::byte> out) {
   uint64_t fault = kvaddr;
   if (kstuck_bridge_read(kvaddr, out.data(), out.size(), &fault) != 0)
-    return fail(ErrorKind::Fault, "cannot read " + std::to_string(out.size()) + " bytes at " + hex(kvaddr), fault);
+    return fail(ErrorKind::Fault, "cannot read " + std::to_string(out.size()) + " bytes at " + hex_text(kvaddr), fault);
   return {};
 }
 
@@ -78,7 +73,7 @@ std::string CrashTarget::symbol_source() {
   auto& index = elf_index();
   if (!index.symbols) return "crash's symbol table (no sizes: " + index.error + ")";
   return index.symbols->path() + " (" + std::to_string(index.symbols->count()) + " ELF symbols, KASLR offset " +
-         hex(index.kaslr) + ")";
+         hex_text(index.kaslr) + ")";
 }
 
 Result<uint64_t> CrashTarget::symbol_address(std::string_view name) {
@@ -99,7 +94,7 @@ Result<Symbol> CrashTarget::symbol_at(uint64_t address) {
   Symbol s;
   if (index.symbols) {
     const auto* e = address >= index.kaslr ? index.symbols->containing(address - index.kaslr) : nullptr;
-    if (!e) return fail(ErrorKind::NotFound, "no vmlinux symbol at " + hex(address), address);
+    if (!e) return fail(ErrorKind::NotFound, "no vmlinux symbol at " + hex_text(address), address);
     s.name = e->name;
     s.address = e->percpu || e->absolute ? e->value : e->value + index.kaslr;
     s.size = e->size;
@@ -108,7 +103,7 @@ Result<Symbol> CrashTarget::symbol_at(uint64_t address) {
   char name[256];
   uint64_t start = 0;
   if (kstuck_bridge_symbol_at(address, name, sizeof(name), &start) != 0)
-    return fail(ErrorKind::NotFound, "no vmlinux symbol at " + hex(address), address);
+    return fail(ErrorKind::NotFound, "no vmlinux symbol at " + hex_text(address), address);
   s.name = name;
   s.address = start;
   return s;  // crash's own table has no sizes: size stays 0 (unknown)

@@ -11,6 +11,7 @@
 #include "analysis/code/disasm.h"
 #include "analysis/code/held_locks.h"
 #include "analysis/hang/sleeping_locks.h"
+#include "analysis/hex_text.h"
 #include "analysis/kernel/cpus.h"
 #include "analysis/kernel/percpu_hot.h"
 
@@ -94,12 +95,6 @@ bool locked_word(Target& t, uint64_t a) {
   if (!is_kernel_pointer(a) || (a & 3)) return false;
   auto v = read_u32(t, a);
   return v && (*v & 0xff) != 0;
-}
-
-std::string hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
 }
 
 // The stack words from sp to the top of its (THREAD_SIZE aligned) stack, at most max_bytes.
@@ -239,7 +234,7 @@ std::optional<uint32_t> read_preempt_count(Fields& fields, int cpu) {
 }
 
 std::string lock_call_text(const HeldLock& h, const std::string& name) {
-  return h.api + "(" + (name.empty() ? hex(h.address) : "&" + name) + ") at " + h.where;
+  return h.api + "(" + (name.empty() ? hex_text(h.address) : "&" + name) + ") at " + h.where;
 }
 
 }  // namespace
@@ -263,7 +258,7 @@ StackLocks read_task_locks(LockCode& code, Target& target, const HangSnapshot& s
     exact = true;
   } else if (auto f = FrameRegs::from_switch_frame(target, t.sp)) {
     first = std::move(*f);
-    out.regs_from = "its switch frame at thread.sp " + hex(t.sp);
+    out.regs_from = "its switch frame at thread.sp " + hex_text(t.sp);
   } else {
     out.regs_from = "switch frame: " + f.error().message();
   }
@@ -377,7 +372,7 @@ std::vector<CpuActivity> classify_cpus(Target& target, const HangSnapshot& snap)
       for (size_t i = 0; i < words.size() && !a.lock; ++i)
         if (locked_word(target, words[i]) && !(words[i] >= base && words[i] < base + kThreadSize)) {
           a.lock = words[i];
-          a.lock_evidence = "stack word at " + hex(base + 8 * i) + " points at a locked lock word";
+          a.lock_evidence = "stack word at " + hex_text(base + 8 * i) + " points at a locked lock word";
         }
     }
     if (a.lock) a.lock_symbol = static_name(target, a.lock);
@@ -440,7 +435,7 @@ std::vector<CpuActivity> classify_cpus(Target& target, const HangSnapshot& snap)
         for (size_t i = 0; i < words.size(); ++i)
           if (words[i] == a.lock) {
             std::string fn = frame_of(c, base + 8 * i);
-            ev = who + " keeps the lock address on its stack at " + hex(base + 8 * i) +
+            ev = who + " keeps the lock address on its stack at " + hex_text(base + 8 * i) +
                  (fn.empty() ? "" : " (frame of " + fn + ")");
             break;
           }

@@ -2,21 +2,16 @@
 // HangAnalysis: graph construction from the scans, verdict and signature.
 #include "analysis/hang/hang_analysis.h"
 
-#include "analysis/hang/cpu_evidence.h"
-
 #include <algorithm>
 #include <cstdio>
 #include <map>
 #include <set>
 
+#include "analysis/hang/cpu_evidence.h"
+#include "analysis/hex_text.h"
+
 namespace kstuck {
 namespace {
-
-std::string hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
 
 // Frames that say how a context waits, not who it is: skipped when naming a waiter.
 bool generic_frame(const std::string& f) {
@@ -252,7 +247,7 @@ class Builder {
 
   std::optional<size_t> task_node(uint64_t task) {
     const TaskView* t = snap_.task_at(task);
-    std::string id = t ? "task:" + std::to_string(t->pid) : "task:" + hex(task);
+    std::string id = t ? "task:" + std::to_string(t->pid) : "task:" + hex_text(task);
     if (auto i = report_.graph.find(id)) return i;
     WaitNode n;
     n.id = id;
@@ -270,7 +265,7 @@ class Builder {
       n.queued_ns = t->queued_ns;
       n.label = "pid " + std::to_string(t->pid) + " " + t->comm + " [" + n.state + "]";
     } else {
-      n.label = "task " + hex(task) + " (not in the task list)";
+      n.label = "task " + hex_text(task) + " (not in the task list)";
     }
     auto i = report_.graph.add_node(std::move(n));
     // A running owner progresses only as far as its CPU does.
@@ -286,7 +281,7 @@ class Builder {
       WaitNode n;
       n.kind = lock_node_kind(l->kind);
       n.doing = l->note;
-      n.id = std::string(lock_kind_id(l->kind)) + ":" + hex(l->address);
+      n.id = std::string(lock_kind_id(l->kind)) + ":" + hex_text(l->address);
       n.address = l->address;
       n.symbol = l->symbol;
       n.state = l->flags;
@@ -297,7 +292,7 @@ class Builder {
       }
       n.waiters_complete = l->waiters_complete;
       n.notes = l->notes;
-      n.label = std::string(lock_kind_id(l->kind)) + " " + (l->symbol.empty() ? hex(l->address) : l->symbol) +
+      n.label = std::string(lock_kind_id(l->kind)) + " " + (l->symbol.empty() ? hex_text(l->address) : l->symbol) +
                 (l->flags.empty() ? "" : " [" + l->flags + "]") +
                 (l->kind == SleepingLockKind::Rwsem || l->kind == SleepingLockKind::Rwlock
                      ? " readers=" + std::to_string(l->readers)
@@ -328,7 +323,7 @@ class Builder {
       if (!e.queued && !e.locked()) continue;
       WaitNode n;
       n.kind = NodeKind::Xcall;
-      n.id = "xcall:" + hex(e.address);
+      n.id = "xcall:" + hex_text(e.address);
       n.address = e.address;
       n.func = e.func;
       n.xcall_type = csd_type_name(e.flags);
@@ -403,10 +398,10 @@ class Builder {
       n.kind = NodeKind::Spinlock;
       n.locked = true;
       if (a.lock) {
-        n.id = "spinlock:" + hex(a.lock);
+        n.id = "spinlock:" + hex_text(a.lock);
         n.address = a.lock;
         n.symbol = a.lock_symbol;
-        n.label = "spinlock " + (a.lock_symbol.empty() ? hex(a.lock) : a.lock_symbol);
+        n.label = "spinlock " + (a.lock_symbol.empty() ? hex_text(a.lock) : a.lock_symbol);
       } else {
         // In the slowpath, but neither a register nor a stack word names a locked lock word.
         n.id = "spinlock:unknown@cpu:" + std::to_string(a.cpu);

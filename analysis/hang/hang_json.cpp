@@ -6,15 +6,10 @@
 
 #include "analysis/hang/hang_json.h"
 #include "analysis/hang/hang_render.h"
+#include "analysis/hex_text.h"
 
 namespace kstuck {
 namespace {
-
-std::string hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
 
 nlohmann::ordered_json node_json(const WaitNode& n) {
   nlohmann::ordered_json j;
@@ -24,7 +19,7 @@ nlohmann::ordered_json node_json(const WaitNode& n) {
   if (n.cpu) j["cpu"] = *n.cpu;
   if (n.pid) j["pid"] = *n.pid;
   if (!n.comm.empty()) j["comm"] = n.comm;
-  if (n.address) j["address"] = hex(*n.address);
+  if (n.address) j["address"] = hex_text(*n.address);
   if (!n.symbol.empty()) j["symbol"] = n.symbol;
   if (!n.func.empty()) j["func"] = n.func;
   if (n.kind == NodeKind::Xcall) {

@@ -7,24 +7,19 @@
 #include <nlohmann/json.hpp>
 
 #include "analysis/hang/model_snapshot.h"
+#include "analysis/hex_text.h"
 
 namespace kstuck {
 namespace {
 
 using Json = nlohmann::ordered_json;
 
-std::string hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
-
 const char* lock_kind_name(SleepingLockKind k) { return sleeping_lock_kind_name(k); }
 
 // pid and comm of a task_struct address, from the snapshot.
 Json task_json(const HangSnapshot& snap, uint64_t task) {
   Json j;
-  j["task"] = hex(task);
+  j["task"] = hex_text(task);
   if (const auto* t = snap.task_at(task)) {
     j["pid"] = t->pid;
     j["comm"] = t->comm;
@@ -36,7 +31,7 @@ Json task_json(const HangSnapshot& snap, uint64_t task) {
 std::string task_text(const HangSnapshot& snap, uint64_t task) {
   if (task == 0) return "none";
   const auto* t = snap.task_at(task);
-  return t ? "pid " + std::to_string(t->pid) + " (" + t->comm + ")" : "task " + hex(task);
+  return t ? "pid " + std::to_string(t->pid) + " (" + t->comm + ")" : "task " + hex_text(task);
 }
 
 bool xcall_selected(const XcallEntry& e, std::optional<int> cpu) {
@@ -53,7 +48,7 @@ Json warnings_json(const std::vector<std::string>& a, const std::vector<std::str
 Json lock_json(const HangScans& scans, const SleepingLock& l) {
   Json j;
   j["kind"] = lock_kind_name(l.kind);
-  j["address"] = hex(l.address);
+  j["address"] = hex_text(l.address);
   if (!l.symbol.empty()) j["symbol"] = l.symbol;
   j["owner"] = l.owner_task ? task_json(scans.snap, l.owner_task) : Json(nullptr);
   // How far the owner field can be believed: confirmed, an inferred hint, or (null) not
@@ -62,7 +57,7 @@ Json lock_json(const HangScans& scans, const SleepingLock& l) {
   if (!l.owner_evidence.empty()) j["owner_evidence"] = l.owner_evidence;
   if (l.rt) {
     j["rt"] = true;
-    j["rt_mutex_base"] = hex(l.rt_base);
+    j["rt_mutex_base"] = hex_text(l.rt_base);
     j["note"] = l.note;
   }
   if (l.kind == SleepingLockKind::Rwsem || l.kind == SleepingLockKind::Rwlock) {
@@ -121,15 +116,15 @@ std::string render_xcalls_json(const HangScans& scans, std::optional<int> cpu) {
   for (const auto& e : scans.xcalls.entries) {
     if (!xcall_selected(e, cpu)) continue;
     Json j;
-    j["address"] = hex(e.address);
+    j["address"] = hex_text(e.address);
     j["type"] = csd_type_name(e.flags);
-    j["flags"] = hex(e.flags);
+    j["flags"] = hex_text(e.flags);
     j["locked"] = e.locked();
     j["queued"] = e.queued;
     j["source"] = e.source;
     if (!e.func.empty()) j["func"] = e.func;
-    if (e.func_address) j["func_address"] = hex(e.func_address);
-    j["info"] = hex(e.info);
+    if (e.func_address) j["func_address"] = hex_text(e.func_address);
+    j["info"] = hex_text(e.info);
     j["target_cpu"] = e.target_cpu ? Json(*e.target_cpu) : Json(nullptr);
     j["sender_cpu"] = e.sender_cpu ? Json(*e.sender_cpu) : Json(nullptr);
     j["waiter"] = e.waiter_pid ? Json(*e.waiter_pid) : Json(nullptr);
@@ -149,10 +144,10 @@ std::string render_xcalls_text(const HangScans& scans, std::optional<int> cpu) {
     if (!xcall_selected(e, cpu)) continue;
     ++n;
     auto c = [](const std::optional<int>& v) { return v ? "CPU " + std::to_string(*v) : std::string("CPU ?"); };
-    out += std::string(csd_type_name(e.flags)) + " " + hex(e.address) + " " + c(e.sender_cpu) + " -> " +
+    out += std::string(csd_type_name(e.flags)) + " " + hex_text(e.address) + " " + c(e.sender_cpu) + " -> " +
            c(e.target_cpu) + (e.queued ? ", queued" : "") + (e.locked() ? ", locked" : ", unlocked") + " (" +
            e.source + ")\n";
-    if (!e.func.empty()) out += "    func " + e.func + " info " + hex(e.info) + "\n";
+    if (!e.func.empty()) out += "    func " + e.func + " info " + hex_text(e.info) + "\n";
     if (e.waiter_pid) out += "    waited for by pid " + std::to_string(*e.waiter_pid) + "\n";
     if (e.ttwu_task) out += "    wakes " + task_text(scans.snap, e.ttwu_task) + "\n";
   }
@@ -179,7 +174,7 @@ Result<std::string> render_mutexes_text(KernelModel& model, const HangScans& sca
   if (!locks) return tl::unexpected(locks.error());
   std::string out;
   for (const auto& l : *locks) {
-    out += std::string(lock_kind_name(l.kind)) + " " + hex(l.address) + (l.symbol.empty() ? "" : " (" + l.symbol + ")") +
+    out += std::string(lock_kind_name(l.kind)) + " " + hex_text(l.address) + (l.symbol.empty() ? "" : " (" + l.symbol + ")") +
            " owner " + task_text(scans.snap, l.owner_task) + (l.flags.empty() ? "" : " [" + l.flags + "]") +
            (l.note.empty() ? "" : " (" + l.note + ")") + "\n";
     if (l.owner_task && (!l.owner_edge || l.owner_inferred))

@@ -10,6 +10,7 @@
 #include "analysis/code/held_locks.h"
 #include "analysis/hang/cpu_activity.h"
 #include "analysis/hang/rt_mutex.h"
+#include "analysis/hex_text.h"
 #include "analysis/list_walk.h"
 
 namespace kstuck {
@@ -146,15 +147,9 @@ std::string rwsem_flags(uint64_t count, uint64_t owner) {
   return s;
 }
 
-std::string hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
-
 std::string task_text(const HangSnapshot& snap, uint64_t task) {
   const TaskView* t = snap.task_at(task);
-  return t ? "pid " + std::to_string(t->pid) : "task " + hex(task);
+  return t ? "pid " + std::to_string(t->pid) : "task " + hex_text(task);
 }
 
 // The lock the kernel itself recorded for a blocked task, when this kernel records one.
@@ -305,7 +300,7 @@ void walk_wait_list(Target& target, Fields& fields, uint64_t lock, size_t limit,
   ListWalk wl = walk_waiters(target, *layout, lock, limit);
   l.waiters_complete = wl.complete();
   if (!wl.complete())
-    problems->push_back(std::string(k.lock_struct) + " " + hex(lock) + ": waiters: " + walk_status_name(wl.status));
+    problems->push_back(std::string(k.lock_struct) + " " + hex_text(lock) + ": waiters: " + walk_status_name(wl.status));
   for (uint64_t w : wl.entries)
     if (auto task = read_u64(target, w + layout->w_task)) l.waiters.push_back(*task);
 }
@@ -320,13 +315,13 @@ void decode_rt(Target& target, Fields& fields, const RtMutexLayout& layout, RtLo
                                                                       : "rt_mutex based (rt)";
   RtMutexState st = read_rt_mutex(target, layout, base, limit);
   if (!st.problem.empty())
-    problems->push_back(std::string(sleeping_lock_kind_name(l.kind)) + " " + hex(container) + ": rt_mutex: " +
+    problems->push_back(std::string(sleeping_lock_kind_name(l.kind)) + " " + hex_text(container) + ": rt_mutex: " +
                         st.problem);
   l.waiters_complete = st.waiters_complete;
   for (const auto& w : st.waiters) {
     l.waiters.push_back(w.task);
     if (!w.lock_matches)
-      problems->push_back("rt_mutex_waiter " + hex(w.waiter) + " on " + hex(base) + "'s tree points at another lock");
+      problems->push_back("rt_mutex_waiter " + hex_text(w.waiter) + " on " + hex_text(base) + "'s tree points at another lock");
   }
   l.owner_task = st.owner_task;
   l.flags = st.has_waiters_bit ? "HAS_WAITERS" : "";
@@ -337,7 +332,7 @@ void decode_rt(Target& target, Fields& fields, const RtMutexLayout& layout, RtLo
   auto readers = off ? read_value<uint32_t>(target, container + *off)
                      : Result<uint32_t>(fail(ErrorKind::NotFound, "rwbase_rt.readers"));
   if (!readers) {
-    problems->push_back(std::string(sleeping_lock_kind_name(l.kind)) + " " + hex(container) +
+    problems->push_back(std::string(sleeping_lock_kind_name(l.kind)) + " " + hex_text(container) +
                         ": rwbase_rt.readers unreadable or unknown");
     return;
   }
@@ -363,7 +358,7 @@ void decode_rt(Target& target, Fields& fields, const RtMutexLayout& layout, RtLo
 
 // "down_read(&name) at f+0x1c" (or the address when the lock has no static name).
 std::string read_call_text(const HeldLock& h, const std::string& name) {
-  return h.api + "(" + (name.empty() ? hex(h.address) : "&" + name) + ") at " + h.where;
+  return h.api + "(" + (name.empty() ? hex_text(h.address) : "&" + name) + ") at " + h.where;
 }
 
 // The evidence of a code reader: the call, how its argument was followed, what the scan saw after it.
@@ -497,11 +492,11 @@ Result<SleepingLock> read_sleeping_lock(Target& target, Fields& fields, const Ha
     decode_rt(target, fields, *layout, rk, address, address + *off, waiter_limit, l, &problems);
   } else {
     auto probe = fields.read_uint(address, kind_info(kind)->lock_struct, "owner.counter");
-    if (!probe) return tl::unexpected(probe.error().with_context(std::string(sleeping_lock_kind_name(kind)) + " " + hex(address)));
+    if (!probe) return tl::unexpected(probe.error().with_context(std::string(sleeping_lock_kind_name(kind)) + " " + hex_text(address)));
     decode_owner(fields, snap, address, l);
     walk_wait_list(target, fields, address, waiter_limit, l, &problems);
     if (!l.waiters_complete && l.waiters.empty())
-      return fail(ErrorKind::Fault, std::string(sleeping_lock_kind_name(kind)) + " " + hex(address) +
+      return fail(ErrorKind::Fault, std::string(sleeping_lock_kind_name(kind)) + " " + hex_text(address) +
                                         ": wait_list unreadable", address);
   }
   std::vector<SleepingLock> one{std::move(l)};
@@ -543,11 +538,11 @@ SleepingLockScan scan_sleeping_locks(Target& target, Fields& fields, const HangS
       auto w_task = read_u64(target, pi_waiter + rt_layout->waiter_task);
       auto w_lock = read_u64(target, pi_waiter + rt_layout->waiter_lock);
       if (!w_task || !w_lock) {
-        warn(who + ": pi_blocked_on " + hex(pi_waiter) + " unreadable");
+        warn(who + ": pi_blocked_on " + hex_text(pi_waiter) + " unreadable");
         continue;
       }
       if (*w_task != t.task || !is_kernel_pointer(*w_lock)) {
-        warn(who + ": pi_blocked_on " + hex(pi_waiter) + " names another task or no lock");
+        warn(who + ": pi_blocked_on " + hex_text(pi_waiter) + " names another task or no lock");
         continue;
       }
       uint64_t base = *w_lock;
@@ -588,7 +583,7 @@ SleepingLockScan scan_sleeping_locks(Target& target, Fields& fields, const HangS
         evidence += "; linked in the lock's waiters rbtree";
       } else {
         evidence += "; not found in the lock's waiters rbtree";
-        warn(who + ": pi_blocked_on names rt_mutex " + hex(base) + " but its waiters tree does not hold it");
+        warn(who + ": pi_blocked_on names rt_mutex " + hex_text(base) + " but its waiters tree does not hold it");
       }
       out.blocked.push_back(BlockedOn{t.task, lock, kind, evidence, linked});
       continue;
@@ -660,7 +655,7 @@ SleepingLockScan scan_sleeping_locks(Target& target, Fields& fields, const HangS
       if (lock && rec->lock == lock) {
         evidence += "; " + rec->source + " names it too";
       } else if (lock) {
-        warn(who + ": " + rec->source + " names " + hex(rec->lock) + ", its stack " + hex(lock));
+        warn(who + ": " + rec->source + " names " + hex_text(rec->lock) + ", its stack " + hex_text(lock));
       } else if (rec->kind == (k == &kRwsem ? SleepingLockKind::Rwsem : SleepingLockKind::Mutex) &&
                  linked_on(target, fields, *k, rec->lock, t.task, waiter_limit)) {
         lock = rec->lock;

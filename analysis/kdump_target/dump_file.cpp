@@ -14,6 +14,7 @@
 #include <cstring>
 #include <memory>
 
+#include "analysis/hex_text.h"
 #include "analysis/kdump_target/dump_notes.h"
 #include "analysis/kdump_target/flattened.h"
 #include "analysis/kdump_target/header_check.h"
@@ -21,12 +22,6 @@
 
 namespace kstuck {
 namespace {
-
-std::string hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
 
 // disk_dump_header: signature[8], int header_version, struct new_utsname (6 x 65 bytes:
 // sysname, nodename, release, version, machine, domainname).
@@ -88,7 +83,7 @@ Result<std::unique_ptr<DumpFile>> DumpFile::open(const std::string& path) {
     auto stats = reassemble_flattened(dump->fd_, dump->tmp_fd_, limits);
     if (!stats) return tl::unexpected(stats.error().with_context(path));
     if (stats->truncated)
-      dump->notes_.push_back("flattened stream truncated at byte " + hex(stats->truncated_at) +
+      dump->notes_.push_back("flattened stream truncated at byte " + hex_text(stats->truncated_at) +
                              ": data after it is missing");
     data_fd = dump->tmp_fd_;
     dump->format_ = "flattened ";
@@ -333,7 +328,7 @@ Result<void> read_space(_kdump_ctx* ctx, kdump_addrspace_t as, uint64_t addr, st
   }
   if (err && *err) why += std::string(" (") + err + ")";
   kdump_clear_err(ctx);
-  return fail(ErrorKind::Fault, "read " + hex(bad) + ": " + why, bad);
+  return fail(ErrorKind::Fault, "read " + hex_text(bad) + ": " + why, bad);
 }
 
 }  // namespace

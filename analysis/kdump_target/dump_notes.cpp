@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "analysis/hex_text.h"
+
 namespace kstuck {
 namespace {
 
@@ -16,12 +18,6 @@ constexpr size_t kPrPidOffset = 32;
 constexpr size_t kPrRegOffset = 112;
 constexpr size_t kMaxVmcoreinfo = 64 << 10;
 constexpr size_t kMaxProblems = 16;
-
-std::string hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
 
 template <typename T>
 T load(std::span<const std::byte> b, size_t off) {
@@ -84,7 +80,7 @@ NoteScan scan_elf_notes(std::span<const std::byte> notes) {
         regs.note_pid = n.pid;
         uint64_t rip = regs.get(CpuRegisters::rip), rsp = regs.get(CpuRegisters::rsp);
         if (!canonical(rip) || !canonical(rsp))
-          n.problem = what + ": rip " + hex(rip) + " rsp " + hex(rsp) + " is not an address an x86-64 CPU can hold";
+          n.problem = what + ": rip " + hex_text(rip) + " rsp " + hex_text(rsp) + " is not an address an x86-64 CPU can hold";
         else
           n.regs = regs;
         if (!core && n.regs) n.problem = what + ": note name is not CORE (registers kept)";

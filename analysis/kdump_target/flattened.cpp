@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "analysis/hex_text.h"
+
 namespace kstuck {
 namespace {
 
@@ -23,12 +25,6 @@ int64_t be64(const std::byte* p) {
   uint64_t v = 0;
   for (int i = 0; i < 8; i++) v = (v << 8) | std::to_integer<uint64_t>(p[i]);
   return static_cast<int64_t>(v);
-}
-
-std::string hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
 }
 
 // Reads up to out.size() bytes at offset; returns the count (short only at end of file).
@@ -92,11 +88,11 @@ Result<FlattenedStats> reassemble_flattened(int in_fd, int out_fd, const Flatten
     int64_t size = be64(rec + 8);
     if (offset == kEndFlag && size == kEndFlag) return stats;
     if (offset < 0 || size < 0)
-      return fail(ErrorKind::Format, "flattened dump: invalid record at input offset " + hex(pos));
+      return fail(ErrorKind::Format, "flattened dump: invalid record at input offset " + hex_text(pos));
     uint64_t uoff = static_cast<uint64_t>(offset), usize = static_cast<uint64_t>(size);
     if (usize > limits.max_output_size || uoff > limits.max_output_size - usize)
-      return fail(ErrorKind::Format, "flattened dump: record at input offset " + hex(pos) +
-                                         " places data beyond " + hex(limits.max_output_size));
+      return fail(ErrorKind::Format, "flattened dump: record at input offset " + hex_text(pos) +
+                                         " places data beyond " + hex_text(limits.max_output_size));
     if (++stats.records > limits.max_records)
       return fail(ErrorKind::Limit, "flattened dump: more than " + std::to_string(limits.max_records) + " records");
     pos += sizeof(rec);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "analysis/btf/btf_types.h"
+#include "analysis/hex_text.h"
 #include "analysis/kdump_target/debuginfo.h"
 #include "analysis/kdump_target/dump_file.h"
 #include "analysis/kdump_target/dump_kallsyms.h"
@@ -16,12 +17,6 @@
 
 namespace kstuck {
 namespace {
-
-std::string hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
 
 std::optional<uint64_t> parse_hex(std::string_view s) {
   if (s.substr(0, 2) == "0x") s.remove_prefix(2);
@@ -102,7 +97,7 @@ struct KdumpTarget::Impl {
                   "give --vmlinux PATH (Debian: the linux-image-" + dump->vmcoreinfo("OSRELEASE").value_or("RELEASE") +
                       "-dbg package)");
     if (stop->address <= start->address || stop->address - start->address > kMaxBtf)
-      return fail(ErrorKind::Format, "implausible BTF bounds " + hex(start->address) + ".." + hex(stop->address));
+      return fail(ErrorKind::Format, "implausible BTF bounds " + hex_text(start->address) + ".." + hex_text(stop->address));
     std::vector<std::byte> bytes(stop->address - start->address);
     auto r = dump->read(start->address, bytes);
     if (!r)
@@ -273,7 +268,7 @@ Result<uint64_t> KdumpTarget::symbol_address(std::string_view name) {
 
 Result<Symbol> KdumpTarget::symbol_at(uint64_t address) {
   auto s = impl_->containing(address);
-  if (!s) return fail(ErrorKind::NotFound, "no vmlinux symbol at " + hex(address), address);
+  if (!s) return fail(ErrorKind::NotFound, "no vmlinux symbol at " + hex_text(address), address);
   Symbol sym;
   sym.name = std::string(s->name);
   sym.address = s->address;

@@ -6,21 +6,17 @@
 
 #include "analysis/report/analyze_render.h"
 
+#include "analysis/hex_text.h"
+
 namespace kstuck {
 namespace {
 
 using nlohmann::json;
 
-std::string hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
-
 json stack_json(const ReportStack& s) {
   json frames = json::array();
   for (const auto& f : s.frames) {
-    frames.push_back({{"ip", hex(f.ip)},
+    frames.push_back({{"ip", hex_text(f.ip)},
                       {"symbol", f.symbol},
                       {"function", f.function},
                       {"module", f.module},
@@ -30,7 +26,7 @@ json stack_json(const ReportStack& s) {
     if (!f.source.empty()) frames.back()["source"] = f.source;
   }
   json j = {{"frames", frames}, {"complete", s.complete}, {"stop", s.stop}};
-  if (s.stop_address) j["stop_address"] = hex(s.stop_address);
+  if (s.stop_address) j["stop_address"] = hex_text(s.stop_address);
   if (!s.detail.empty()) j["stop_detail"] = s.detail;
   return j;
 }
@@ -39,7 +35,7 @@ json task_json(const ReportTask& t) {
   json j = {{"pid", t.pid},       {"tgid", t.tgid},     {"comm", t.comm},
             {"state", std::string(1, t.state)},         {"state_name", t.state_name},
             {"cpu", t.cpu},       {"on_cpu", t.on_cpu}, {"current_on", t.current_on},
-            {"kthread", t.kthread}, {"address", hex(t.address)}, {"group", t.group}};
+            {"kthread", t.kthread}, {"address", hex_text(t.address)}, {"group", t.group}};
   j["since_ran_ns"] = t.since_ran_ns ? json(*t.since_ran_ns) : json(nullptr);
   if (!t.problems.empty()) j["problems"] = t.problems;
   return j;
@@ -68,8 +64,8 @@ std::string render_analyze_json(const AnalyzeReport& r) {
                  {"source", r.system.source}};
   json cpus = json::array();
   for (const auto& c : r.cpus) {
-    json jc = {{"cpu", c.cpu},     {"has_registers", c.has_registers}, {"rip", hex(c.rip)}, {"rsp", hex(c.rsp)},
-               {"eflags", hex(c.eflags)}, {"irqs_off", c.irqs_off}, {"task", hex(c.task)}, {"pid", c.pid},
+    json jc = {{"cpu", c.cpu},     {"has_registers", c.has_registers}, {"rip", hex_text(c.rip)}, {"rsp", hex_text(c.rsp)},
+               {"eflags", hex_text(c.eflags)}, {"irqs_off", c.irqs_off}, {"task", hex_text(c.task)}, {"pid", c.pid},
                {"comm", c.comm},   {"stack", stack_json(c.stack)}};
     jc["state"] = c.state;
     if (!c.state_detail.empty()) jc["state_detail"] = c.state_detail;
@@ -97,7 +93,7 @@ std::string render_analyze_json(const AnalyzeReport& r) {
   }
   j["d_state"] = d;
   json mods = json::array();
-  for (const auto& m : r.modules) mods.push_back({{"name", m.name}, {"base", hex(m.base)}, {"size", m.size}});
+  for (const auto& m : r.modules) mods.push_back({{"name", m.name}, {"base", hex_text(m.base)}, {"size", m.size}});
   j["modules"] = mods;
   json nmi = json::array();
   for (const auto& snap : r.nmi) {
@@ -105,7 +101,7 @@ std::string render_analyze_json(const AnalyzeReport& r) {
     for (const auto& c : snap.cpus) {
       json frames = json::array();
       for (const auto& f : c.frames) {
-        frames.push_back({{"ip", hex(f.ip)}, {"symbol", f.symbol}, {"function", f.function}, {"module", f.module}});
+        frames.push_back({{"ip", hex_text(f.ip)}, {"symbol", f.symbol}, {"function", f.function}, {"module", f.module}});
         if (!f.source.empty()) frames.back()["source"] = f.source;
       }
       cpus_j.push_back({{"cpu", c.cpu}, {"answered", c.answered}, {"irqs_off", c.irqs_off}, {"context", c.context},
