@@ -148,8 +148,10 @@ HangSnapshot snapshot_from_model(KernelModel& model, Target& symbols) {
     } else {
       v.sp = t.thread_sp;
       // Only waiting tasks can be part of a wait chain (a runnable one waits for its
-      // CPU, and may hold a lock meanwhile): skip unwinding the rest.
-      if (v.state_char == 'D' || v.state_char == 'S' || v.state_char == 'I' || v.runnable_not_running()) {
+      // CPU, and may hold a lock meanwhile): skip unwinding the rest. A task whose state
+      // could not be read ('?', its page missing from the dump) may be waiting too.
+      if (v.state_char == 'D' || v.state_char == 'S' || v.state_char == 'I' || v.state_char == '?' ||
+          v.runnable_not_running()) {
         Stack st = model.task_stack(t);
         v.frames = convert(symbols, st);
         v.frames_complete = st.complete();
