@@ -100,6 +100,20 @@ def _check_deadlock_dump(name, kind, fmt, dump, cli, kernel, module_dir, truth):
     return out
 
 
+def _check_same_signature(name, dumps, cli, kernel, module_dir):
+    """The QMP dump and the kdump of one hang are the same hang: the same verdict and
+    signature, though makedumpfile -d 31 leaves pages out of the kdump (on 7.x even live
+    slab objects: a task_struct page, a cycle task's state)."""
+    if "qemu" not in dumps or "kdump" not in dumps:
+        return []
+    got = {}
+    for fmt in ("qemu", "kdump"):
+        report, _ = kdump_suite.run_cli(cli, "hang", kernel.vmlinux, module_dir, dumps[fmt])
+        got[fmt] = (report or {}).get("verdict"), (report or {}).get("signature")
+    return [TestResult(f"{name}-kdump-same-signature-as-qemu", got["qemu"] == got["kdump"] and bool(got["qemu"][1]),
+                       f"qemu {got['qemu']} kdump {got['kdump']}")]
+
+
 def _drgn(ctx, dumps, kernel, module_dir, label):
     if drgn_diff is None:
         return []
@@ -153,6 +167,7 @@ def run_scenario(ctx, art, label, kind):
         if extra == "crash_kexec_post_notifiers" and "kdump" in r.dumps:
             out += kdump_suite.check_panic_snapshot(f"{name}-kdump", ctx.kstuck_cli, art.kernel.vmlinux,
                                                     r.dumps["kdump"])
+    out += _check_same_signature(name, r.dumps, ctx.kstuck_cli, art.kernel, module_dir)
     # The kdump suite's checks may already hold drgn's differential of a dump.
     done = {x.name for x in out if x.name.startswith("drgn-diff-")}
     out += _drgn(ctx, {f: d for f, d in r.dumps.items() if f"drgn-diff-{name}-{f}" not in done}, art.kernel,
