@@ -128,6 +128,9 @@ Result<std::unique_ptr<DumpFile>> DumpFile::open(const std::string& path) {
       std::memcpy(type.data(), &unknown, 4);
       patches.emplace_back(checked->note_area_offset + n.offset + 8, std::move(type));
     }
+    if (scan.vmcoreinfo)
+      if (auto blanked = blank_damaged_vmcoreinfo_lines(std::as_bytes(std::span(*scan.vmcoreinfo))))
+        patches.emplace_back(checked->note_area_offset + scan.vmcoreinfo_offset, std::move(*blanked));
     if (scan.cut_short) {
       // The note area ends where its first impossible size begins.
       uint64_t keep = scan.walked;
@@ -136,6 +139,11 @@ Result<std::unique_ptr<DumpFile>> DumpFile::open(const std::string& path) {
       patches.emplace_back(checked->note_size_field, std::move(size));
     }
   }
+  if (!checked->vmcoreinfo.empty())
+    if (auto blanked = blank_damaged_vmcoreinfo_lines(checked->vmcoreinfo)) {
+      patches.emplace_back(checked->vmcoreinfo_offset, std::move(*blanked));
+      dump->notes_.push_back("the kdump sub-header's VMCOREINFO has damaged lines: left out");
+    }
   if (!patches.empty()) {
     auto copy = dump->patched_copy(data_fd, patches);
     if (!copy) return tl::unexpected(copy.error().with_context(path));

@@ -2,6 +2,7 @@
 // scan_elf_notes / parse_vmcoreinfo: the dump's self-description, read as hostile bytes.
 #include "analysis/kdump_target/dump_notes.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
@@ -62,7 +63,10 @@ NoteScan scan_elf_notes(std::span<const std::byte> notes) {
     auto desc = notes.subspan(pos + 12 + pad4(namesz), descsz);
     bool core = name == "CORE";
     if (name == "VMCOREINFO") {
-      if (!scan.vmcoreinfo) scan.vmcoreinfo = std::string(reinterpret_cast<const char*>(desc.data()), desc.size());
+      if (!scan.vmcoreinfo) {
+        scan.vmcoreinfo = std::string(reinterpret_cast<const char*>(desc.data()), desc.size());
+        scan.vmcoreinfo_offset = static_cast<uint64_t>(desc.data() - notes.data());
+      }
     } else if (type == kNtPrstatus || (core && descsz == kPrstatusSize)) {
       // A CPU note, or one whose type was damaged but whose name and size still say it is.
       PrStatusNote n;
@@ -94,6 +98,37 @@ NoteScan scan_elf_notes(std::span<const std::byte> notes) {
   return scan;
 }
 
+namespace {
+
+bool vmcoreinfo_line_whole(std::string_view line) {
+  for (char c : line)
+    if (c < 0x20 || c >= 0x7f) return false;
+  size_t eq = line.find('=');
+  return eq != std::string_view::npos && eq != 0;
+}
+
+}  // namespace
+
+std::optional<std::vector<unsigned char>> blank_damaged_vmcoreinfo_lines(std::span<const std::byte> bytes) {
+  std::string_view text(reinterpret_cast<const char*>(bytes.data()), std::min(bytes.size(), kMaxVmcoreinfo));
+  while (!text.empty() && text.back() == '\0') text.remove_suffix(1);
+  std::vector<unsigned char> out(reinterpret_cast<const unsigned char*>(bytes.data()),
+                                 reinterpret_cast<const unsigned char*>(bytes.data()) + bytes.size());
+  bool changed = false;
+  for (size_t start = 0; start < text.size();) {
+    size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(start, end - start);
+    if (!line.empty() && !vmcoreinfo_line_whole(line)) {
+      std::fill(out.begin() + static_cast<long>(start), out.begin() + static_cast<long>(end), '\n');
+      changed = true;
+    }
+    start = end + 1;
+  }
+  if (!changed) return std::nullopt;
+  return out;
+}
+
 VmcoreinfoScan parse_vmcoreinfo(std::string_view text) {
   VmcoreinfoScan scan;
   if (text.size() > kMaxVmcoreinfo) {
@@ -112,10 +147,8 @@ VmcoreinfoScan parse_vmcoreinfo(std::string_view text) {
     start = end + 1;
     line_no++;
     if (line.empty()) continue;
-    bool printable = true;
-    for (char c : line) printable = printable && c >= 0x20 && c < 0x7f;
     size_t eq = line.find('=');
-    if (!printable || eq == std::string_view::npos || eq == 0) {
+    if (!vmcoreinfo_line_whole(line)) {
       if (bad++ == 0) first_bad = "line " + std::to_string(line_no);
       continue;
     }

@@ -28,6 +28,7 @@ struct PrStatusNote {
 struct NoteScan {
   std::vector<PrStatusNote> prstatus;     // in file order: note i is the i-th CPU's
   std::optional<std::string> vmcoreinfo;  // the VMCOREINFO note's text, when present
+  uint64_t vmcoreinfo_offset = 0;         // where that text starts in the note bytes
   std::vector<std::string> problems;      // damaged notes, a walk cut short
   bool cut_short = false;                 // a note header ran past the end: later notes lost
   uint64_t walked = 0;                    // bytes of whole notes before the walk stopped
@@ -49,5 +50,11 @@ struct VmcoreinfoScan {
 // them). A damaged line (a byte outside printable ASCII, no '=', an empty key) is left
 // out and named in problems; the first of two equal keys wins. At most 64 KiB is read.
 VmcoreinfoScan parse_vmcoreinfo(std::string_view text);
+
+// The VMCOREINFO bytes with every damaged line (as parse_vmcoreinfo counts them) turned
+// into newlines, or nothing when every line is whole. libkdumpfile 0.5.1 trusts the text:
+// a line holding a NUL or lacking '=' made it ask malloc for 2^63 bytes and then read
+// wild memory (tests/fixtures/damaged/fuzz-vmcoreinfo-*), so DumpFile hands it this copy.
+std::optional<std::vector<unsigned char>> blank_damaged_vmcoreinfo_lines(std::span<const std::byte> text);
 
 }  // namespace kstuck

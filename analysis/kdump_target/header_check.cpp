@@ -155,6 +155,15 @@ Result<HeaderCheck> check_diskdump(int fd, uint64_t file_size) {
       if (size > kMaxNoteBytes || off > file_size || size > file_size - off)
         return tl::unexpected(bad(std::string(what) + " at " + std::to_string(off) + " size " + std::to_string(size)));
     }
+    uint64_t vi_off = get<uint64_t>(s, 32), vi_size = get<uint64_t>(s, 40);
+    if (vi_size > 0) {
+      out.vmcoreinfo.resize(static_cast<size_t>(vi_size));
+      auto r = pread_some(fd, out.vmcoreinfo.data(), out.vmcoreinfo.size(), vi_off);
+      if (r && *r == out.vmcoreinfo.size())
+        out.vmcoreinfo_offset = vi_off;
+      else
+        out.vmcoreinfo.clear();
+    }
     // Header version 4 on keeps the ELF notes (CPU registers, VMCOREINFO) after the sub-header.
     uint64_t note_off = get<uint64_t>(s, 48), note_size = get<uint64_t>(s, 56);
     if (version >= 4 && note_size > 0) {

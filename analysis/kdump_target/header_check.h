@@ -26,6 +26,10 @@ struct HeaderCheck {
   // keeps its size (DumpFile shortens a damaged note area in its private copy); 0 if none.
   uint64_t note_area_offset = 0;
   uint64_t note_size_field = 0;
+  // kdump-compressed only: the sub-header's own copy of VMCOREINFO and its file offset
+  // (libkdumpfile parses it too; DumpFile blanks its damaged lines in the private copy).
+  std::vector<std::byte> vmcoreinfo;
+  uint64_t vmcoreinfo_offset = 0;
   // File offsets of kdump page descriptors libkdumpfile must never follow: a compressed
   // size above the block size, data past the end of the file or past 2^62. DumpFile
   // gives libkdumpfile a copy in which these read as corrupt pages.

@@ -202,6 +202,23 @@ TEST(DumpNotes, DamagedVmcoreinfoLinesAreLeftOutAndNamed) {
   EXPECT_NE(v.problems[0].find("2 damaged lines"), std::string::npos) << v.problems[0];
 }
 
+TEST(DumpNotes, DamagedVmcoreinfoLinesAreBlankedForLibkdumpfile) {
+  std::string whole = "OSRELEASE=6.1.0\nPAGESIZE=4096\n";
+  whole += std::string(2, '\0');
+  EXPECT_FALSE(blank_damaged_vmcoreinfo_lines(std::as_bytes(std::span(whole))));
+  // What the fuzzer found: a line without '=', NULs inside the text.
+  static const char kText[] = "OSRELEASE=6.1.0\nPAGESIZE\0\0x86_64\0\nKERNELOFFSET=0\n";
+  std::string text(kText, sizeof(kText));  // with the terminating NUL, as a note has it
+  auto blanked = blank_damaged_vmcoreinfo_lines(std::as_bytes(std::span(text)));
+  ASSERT_TRUE(blanked);
+  ASSERT_EQ(blanked->size(), text.size());  // patched in place: nothing moves
+  std::string got(blanked->begin(), blanked->end());
+  EXPECT_EQ(got, std::string("OSRELEASE=6.1.0\n") + std::string(18, '\n') + "KERNELOFFSET=0\n" + std::string(1, '\0'));
+  VmcoreinfoScan v = parse_vmcoreinfo(got);
+  EXPECT_TRUE(v.problems.empty());
+  EXPECT_EQ(v.entries.size(), 2u);
+}
+
 // ---- the regression fixtures: small kdumps that crashed kstuck before issue 13 ----
 
 struct Fixture {
@@ -234,7 +251,9 @@ INSTANTIATE_TEST_SUITE_P(
                       Fixture{"compressed-size-above-block.kdump", "cause 2: compressed size > block size"},
                       Fixture{"descriptor-past-eof.kdump", "cause 3: a descriptor into the unmapped tail"},
                       Fixture{"truncated-in-data.kdump", "cause 3: SIGBUS on a truncated file"},
-                      Fixture{"register-note-type.kdump", "a damaged note shifted the registers"}),
+                      Fixture{"register-note-type.kdump", "a damaged note shifted the registers"},
+                      Fixture{"fuzz-vmcoreinfo-alloc-2e63.kdump", "libkdumpfile asked malloc for 2^63 bytes"},
+                      Fixture{"fuzz-vmcoreinfo-segv.kdump", "libkdumpfile read wild memory after that malloc"}),
     [](const auto& info) {
       std::string n = info.param.file;
       n = n.substr(0, n.find('.'));
