@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.vm import rig
+from tests.vm import drgn_diff, rig
 from tests.vm.rig import RigError, TestResult
 
 # (check name, extension command, CLI arguments after the dump options are added).
@@ -320,6 +320,8 @@ def run(ctx):
         results.append(TestResult("dump-taken", False, "the guest never asked for a dump"))
         return results
     results += check_dump(ctx.kstuck_cli, ext_dir, ctx.kernel.vmlinux, dump, ctx.out / "crashext", truth)
+    results += drgn_diff.compare(ctx, dump, ctx.kernel.vmlinux, ctx.scenarios[0].parent if ctx.scenarios else None,
+                                 label="crashext")
     return results
 
 

@@ -14,7 +14,7 @@ import re
 import subprocess
 import time
 
-from tests.vm import rig
+from tests.vm import drgn_diff, rig
 from tests.vm.rig import RigError, TestResult
 from tests.vm.suites import hang as hang_suite
 
@@ -101,6 +101,9 @@ def run(ctx):
         console = g.text()
         truth = g.truth()
     results.append(TestResult("boot-seconds", True, f"{time.monotonic() - t_boot:.0f} s from boot to the last dump"))
+    module_dir = ctx.scenarios[0].parent if ctx.scenarios else None
+    for name, dump in sorted(dumps.items()):
+        results += drgn_diff.compare(ctx, dump, ctx.kernel.vmlinux, module_dir, label=name)
 
     # A second, short boot: kernel lockdown refuses /proc/kcore; kstuck says so.
     t_lock = time.monotonic()

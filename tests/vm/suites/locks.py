@@ -19,7 +19,7 @@ import json
 import sys
 from pathlib import Path
 
-from tests.vm import kdump
+from tests.vm import drgn_diff, kdump
 from tests.vm.rig import RigError, TestResult
 from tests.vm.suites import hang as hang_suite
 
@@ -101,6 +101,7 @@ def run(ctx):
         results += guest_results
         if dump:
             results += _check("rwstale-qemu", ctx.kstuck_cli, ctx.kernel.vmlinux, module_dir, dump, truth)
+            results += drgn_diff.compare(ctx, dump, ctx.kernel.vmlinux, module_dir, label="rwstale-qemu")
         else:
             results.append(TestResult("rwstale-qemu-dump", False, "the guest asked for no dump"))
     except RigError as e:
@@ -116,6 +117,8 @@ def run(ctx):
         if "kdump" in r.dumps:
             results += _check("rwstale-kdump", ctx.kstuck_cli, ctx.kernel.vmlinux, art.scenarios[0].parent,
                               r.dumps["kdump"], r.truth)
+            results += drgn_diff.compare(ctx, r.dumps["kdump"], ctx.kernel.vmlinux, art.scenarios[0].parent,
+                                         label="rwstale-kdump")
         else:
             results.append(TestResult("rwstale-kdump-capture", False, json.dumps(r.capture)[:300]))
     except RigError as e:

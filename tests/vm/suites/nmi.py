@@ -117,6 +117,8 @@ def run_main(ctx):
             ok = r.passed and any("[kstuck_scenario]" in x for x in sym)
             detail = r.detail + f" symbols={sym[:2]} " + detail
         results.append(TestResult("nmi-vmcore-holds-records", ok, detail))
+    if dump.exists():
+        results += drgn_diff.compare(ctx, dump, ctx.kernel.vmlinux, ctx.scenarios[0].parent, label="nmi")
     probs = _problems(text)
     results.append(TestResult("nmi-console-clean", not probs, " | ".join(probs[:5])))
     return results
