@@ -34,6 +34,20 @@ StackRanges KernelModel::ranges_for(int cpu, uint64_t task_stack) {
   return r;
 }
 
+StackRanges KernelModel::ranges_for_registers(int cpu, uint64_t task_stack, const CpuRegisters& regs) {
+  StackRanges r = ranges_for(cpu, task_stack);
+  // task->stack unreadable (its task_struct page left out of the dump, as makedumpfile
+  // does to live slab pages of 7.x): registers on none of the CPU's own stacks are on
+  // their task's, which is THREAD_SIZE aligned. Without that range the unwinder cannot
+  // bound its search for a direct call's return slot (__crash_kexec has no ORC).
+  uint64_t sp = regs.get(CpuRegisters::rsp);
+  if (!task_stack && is_kernel_pointer(sp) && r.classify(sp).kind == StackKind::Unknown) {
+    uint64_t base = sp & ~(kThreadSize - 1);
+    r.ranges.push_back({StackKind::Task, base, base + kThreadSize});
+  }
+  return r;
+}
+
 Stack KernelModel::cpu_stack(int cpu) {
   const CpuInfo* c = cpus_.find(cpu);
   if (!c || !c->regs) {
@@ -45,7 +59,7 @@ Stack KernelModel::cpu_stack(int cpu) {
   // The registers run on the arch's current task's stack (rq->curr when unknown).
   uint64_t task_stack = 0;
   if (const TaskInfo* t = tasks_.by_address(c->current_task ? c->current_task : c->curr)) task_stack = t->stack;
-  return unwinder_.from_registers(*c->regs, ranges_for(cpu, task_stack));
+  return unwinder_.from_registers(*c->regs, ranges_for_registers(cpu, task_stack, *c->regs));
 }
 
 Stack KernelModel::task_stack(const TaskInfo& task) {
@@ -55,7 +69,7 @@ Stack KernelModel::task_stack(const TaskInfo& task) {
     if (!c) c = cpus_.find_offline(cpu);
     // Only the CPU's current task runs on its registers (not one whose on_cpu alone says so).
     if (c && c->regs && (task.current_on >= 0 || task.offline_on >= 0))
-      return unwinder_.from_registers(*c->regs, ranges_for(cpu, task.stack));
+      return unwinder_.from_registers(*c->regs, ranges_for_registers(cpu, task.stack, *c->regs));
     // A running task's thread.sp is where it last switched out, long overwritten: an
     // unwind from it would print someone else's past as this task's present.
     Stack s;

@@ -46,6 +46,8 @@ class KernelModel {
  private:
   KernelModel(Target& target, const ModelOptions& options);
   StackRanges ranges_for(int cpu, uint64_t task_stack);
+  // ranges_for, plus the task stack the registers' RSP lies on when task->stack is unknown.
+  StackRanges ranges_for_registers(int cpu, uint64_t task_stack, const CpuRegisters& regs);
 
   Target& target_;
   ModelOptions options_;
