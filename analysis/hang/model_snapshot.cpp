@@ -136,14 +136,13 @@ HangSnapshot snapshot_from_model(KernelModel& model, Target& symbols) {
       if (c && c->regs) v.sp = c->regs->get(CpuRegisters::rsp);
       if (c) v.frames = c->frames;
       if (c) v.frames_complete = c->frames_complete;
-      // task->stack unreadable (its task_struct page left out of the dump, as makedumpfile
-      // does to live slab pages of 7.x): the outermost frame of the running task's unwind
-      // is on its own stack, and stacks are THREAD_SIZE aligned. The csd or lock found on
-      // it is then attributed to this task; say how the bounds were found.
-      if (!v.stack_base && !v.frames.empty() && v.frames.back().sp && is_kernel_pointer(v.frames.back().sp)) {
-        v.stack_base = (v.frames.back().sp - 8) & ~(kThreadSize - 1);
-        warn("pid " + std::to_string(v.pid) + ": task->stack unreadable; its stack taken as " +
-             hex_text(v.stack_base) + " from CPU " + std::to_string(v.on_cpu) + "'s unwind");
+      // task->stack unreadable: the csd or lock found on the stack its registers run on
+      // is attributed to this task; say how the bounds were found.
+      if (!v.stack_base && c && c->regs) {
+        v.stack_base = model.stack_from_registers(v.on_cpu, *c->regs);
+        if (v.stack_base)
+          warn("pid " + std::to_string(v.pid) + ": task->stack unreadable; its stack taken as " +
+               hex_text(v.stack_base) + ", where CPU " + std::to_string(v.on_cpu) + "'s saved RSP is");
       }
     } else {
       v.sp = t.thread_sp;

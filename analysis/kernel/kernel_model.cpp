@@ -34,18 +34,14 @@ StackRanges KernelModel::ranges_for(int cpu, uint64_t task_stack) {
   return r;
 }
 
-StackRanges KernelModel::ranges_for_registers(int cpu, uint64_t task_stack, const CpuRegisters& regs) {
-  StackRanges r = ranges_for(cpu, task_stack);
-  // task->stack unreadable (its task_struct page left out of the dump, as makedumpfile
-  // does to live slab pages of 7.x): registers on none of the CPU's own stacks are on
-  // their task's, which is THREAD_SIZE aligned. Without that range the unwinder cannot
-  // bound its search for a direct call's return slot (__crash_kexec has no ORC).
+uint64_t KernelModel::stack_from_registers(int cpu, const CpuRegisters& regs) {
   uint64_t sp = regs.get(CpuRegisters::rsp);
-  if (!task_stack && is_kernel_pointer(sp) && r.classify(sp).kind == StackKind::Unknown) {
-    uint64_t base = sp & ~(kThreadSize - 1);
-    r.ranges.push_back({StackKind::Task, base, base + kThreadSize});
-  }
-  return r;
+  if (!is_kernel_pointer(sp) || ranges_for(cpu, 0).classify(sp).kind != StackKind::Unknown) return 0;
+  return sp & ~(kThreadSize - 1);
+}
+
+StackRanges KernelModel::ranges_for_registers(int cpu, uint64_t task_stack, const CpuRegisters& regs) {
+  return ranges_for(cpu, task_stack ? task_stack : stack_from_registers(cpu, regs));
 }
 
 Stack KernelModel::cpu_stack(int cpu) {

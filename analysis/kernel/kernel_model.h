@@ -42,11 +42,18 @@ class KernelModel {
   // A task's stack: from its CPU's registers when it is that CPU's current task, else
   // from thread.sp.
   Stack task_stack(const TaskInfo& task);
+  // The stack a CPU's saved registers run on when its task's task->stack is unreadable
+  // (its task_struct page left out of the dump, as makedumpfile does to live slab pages
+  // of 7.x): an RSP on none of the CPU's own stacks is on its task's, and task stacks
+  // are THREAD_SIZE aligned. 0 when the RSP is on an IRQ or exception stack, or is no
+  // kernel address. Without it the unwinder cannot bound its search for a direct
+  // call's return slot (__crash_kexec has no ORC) and no csd or lock is attributed.
+  uint64_t stack_from_registers(int cpu, const CpuRegisters& regs);
 
  private:
   KernelModel(Target& target, const ModelOptions& options);
   StackRanges ranges_for(int cpu, uint64_t task_stack);
-  // ranges_for, plus the task stack the registers' RSP lies on when task->stack is unknown.
+  // ranges_for, with stack_from_registers standing in for an unknown task->stack.
   StackRanges ranges_for_registers(int cpu, uint64_t task_stack, const CpuRegisters& regs);
 
   Target& target_;

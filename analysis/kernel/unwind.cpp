@@ -197,11 +197,9 @@ Stack Unwinder::from_registers(const CpuRegisters& regs, const StackRanges& stac
     return s;
   }
   Stack s = run(st, stacks);
-  // Only when the task's own stack is known: a task_struct page missing from the dump
-  // leaves that range out, and then an unknown stack proves nothing about the registers.
-  const bool task_stack_known = std::any_of(stacks.ranges.begin(), stacks.ranges.end(),
-                                            [](const StackRange& r) { return r.kind == StackKind::Task; });
-  if (task_stack_known && stacks.classify(regs.get(CpuRegisters::rsp)).kind == StackKind::Unknown)
+  // With task->stack unreadable, KernelModel passes the stack the RSP is on as the
+  // task's (stack_from_registers): an RSP is then off-stack only with its task known.
+  if (!stacks.ranges.empty() && stacks.classify(regs.get(CpuRegisters::rsp)).kind == StackKind::Unknown)
     s.start_problem = "the saved stack pointer " + hex_text(regs.get(CpuRegisters::rsp)) +
                       " is on none of this CPU's stacks (task, IRQ, exception, entry): its registers may be damaged";
   return s;

@@ -73,6 +73,19 @@ class CpuNotes : public ::testing::Test {
   uint64_t tasks_[4] = {};
 };
 
+// makedumpfile left out a running task's task_struct page: its task->stack is unknown,
+// and the stack its registers run on stands in for it, THREAD_SIZE aligned.
+TEST_F(CpuNotes, AnUnreadableTaskStackIsTheOneTheSavedRspIsOn) {
+  for (int cpu = 0; cpu < 4; ++cpu) t_.set_registers(cpu, regs_of(cpu, pid_of(cpu)));
+  auto model = KernelModel::load(t_);
+  ASSERT_TRUE(model) << model.error().describe();
+  const CpuRegisters regs = regs_of(2, pid_of(2));  // rsp 0xffffc90000023f00
+  EXPECT_EQ((*model)->stack_from_registers(2, regs), 0xffffc90000020000ULL);
+  CpuRegisters user = regs;
+  user.regs[CpuRegisters::rsp] = 0x7ffd00001000ULL;  // not a kernel address: no stack
+  EXPECT_EQ((*model)->stack_from_registers(2, user), 0u);
+}
+
 TEST_F(CpuNotes, NotesMatchCrashNotesWithACpuOffline) {
   // CPU 1 was offline: kdump's dump holds the notes of CPUs 0, 2, 3 as notes 0, 1, 2.
   with_crash_notes();
