@@ -107,53 +107,53 @@ bool vmcoreinfo_line_whole(std::string_view line) {
   return eq != std::string_view::npos && eq != 0;
 }
 
-}  // namespace
-
-std::optional<std::vector<unsigned char>> blank_damaged_vmcoreinfo_lines(std::span<const std::byte> bytes) {
-  std::string_view text(reinterpret_cast<const char*>(bytes.data()), std::min(bytes.size(), kMaxVmcoreinfo));
+// Calls f(offset, line number, line) for each non-empty line of at most kMaxVmcoreinfo
+// bytes of VMCOREINFO, whose note's descsz includes the terminating NUL and padding.
+template <class F>
+void for_each_vmcoreinfo_line(std::string_view text, F f) {
+  text = text.substr(0, kMaxVmcoreinfo);
   while (!text.empty() && text.back() == '\0') text.remove_suffix(1);
-  std::vector<unsigned char> out(reinterpret_cast<const unsigned char*>(bytes.data()),
-                                 reinterpret_cast<const unsigned char*>(bytes.data()) + bytes.size());
-  bool changed = false;
+  size_t line_no = 0;
   for (size_t start = 0; start < text.size();) {
     size_t end = text.find('\n', start);
     if (end == std::string_view::npos) end = text.size();
-    std::string_view line = text.substr(start, end - start);
-    if (!line.empty() && !vmcoreinfo_line_whole(line)) {
-      std::fill(out.begin() + static_cast<long>(start), out.begin() + static_cast<long>(end), '\n');
-      changed = true;
-    }
+    line_no++;
+    if (end > start) f(start, line_no, text.substr(start, end - start));
     start = end + 1;
   }
+}
+
+}  // namespace
+
+std::optional<std::vector<unsigned char>> blank_damaged_vmcoreinfo_lines(std::span<const std::byte> bytes) {
+  std::vector<unsigned char> out(reinterpret_cast<const unsigned char*>(bytes.data()),
+                                 reinterpret_cast<const unsigned char*>(bytes.data()) + bytes.size());
+  bool changed = false;
+  for_each_vmcoreinfo_line(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()),
+                           [&](size_t at, size_t, std::string_view line) {
+                             if (vmcoreinfo_line_whole(line)) return;
+                             std::fill_n(out.begin() + static_cast<long>(at), line.size(), '\n');
+                             changed = true;
+                           });
   if (!changed) return std::nullopt;
   return out;
 }
 
 VmcoreinfoScan parse_vmcoreinfo(std::string_view text) {
   VmcoreinfoScan scan;
-  if (text.size() > kMaxVmcoreinfo) {
+  if (text.size() > kMaxVmcoreinfo)
     scan.problems.push_back("VMCOREINFO is " + std::to_string(text.size()) + " bytes: only the first " +
                             std::to_string(kMaxVmcoreinfo) + " read");
-    text = text.substr(0, kMaxVmcoreinfo);
-  }
-  // The note's descsz includes the terminating NUL and padding.
-  while (!text.empty() && text.back() == '\0') text.remove_suffix(1);
-  size_t line_no = 0, bad = 0;
+  size_t bad = 0;
   std::string first_bad;
-  for (size_t start = 0; start < text.size();) {
-    size_t end = text.find('\n', start);
-    if (end == std::string_view::npos) end = text.size();
-    std::string_view line = text.substr(start, end - start);
-    start = end + 1;
-    line_no++;
-    if (line.empty()) continue;
-    size_t eq = line.find('=');
+  for_each_vmcoreinfo_line(text, [&](size_t, size_t line_no, std::string_view line) {
     if (!vmcoreinfo_line_whole(line)) {
       if (bad++ == 0) first_bad = "line " + std::to_string(line_no);
-      continue;
+      return;
     }
+    size_t eq = line.find('=');
     scan.entries.emplace(std::string(line.substr(0, eq)), std::string(line.substr(eq + 1)));
-  }
+  });
   if (bad)
     scan.problems.push_back("VMCOREINFO has " + std::to_string(bad) + " damaged line" + (bad == 1 ? "" : "s") +
                             " (not KEY=VALUE in printable ASCII; first: " + first_bad + "), left out");
