@@ -106,12 +106,22 @@ def _check_same_signature(name, dumps, cli, kernel, module_dir):
     slab objects: a task_struct page, a cycle task's state)."""
     if "qemu" not in dumps or "kdump" not in dumps:
         return []
-    got = {}
+    got, reports = {}, {}
     for fmt in ("qemu", "kdump"):
         report, _ = kdump_suite.run_cli(cli, "hang", kernel.vmlinux, module_dir, dumps[fmt])
-        got[fmt] = (report or {}).get("verdict"), (report or {}).get("signature")
-    return [TestResult(f"{name}-kdump-same-signature-as-qemu", got["qemu"] == got["kdump"] and bool(got["qemu"][1]),
-                       f"qemu {got['qemu']} kdump {got['kdump']}")]
+        reports[fmt] = report or {}
+        got[fmt] = reports[fmt].get("verdict"), reports[fmt].get("signature")
+    # The signature names the functions the chain's tasks wait in. A kdump that lost a
+    # chain task's stack (its thread.sp on a page makedumpfile left out: 7.3) says so
+    # (partial, the task without a stack) and may then differ; the verdict may not.
+    k = reports["kdump"]
+    ids = set(k.get("cycle") or k.get("chain") or [])
+    lost = [n["id"] for n in k.get("nodes", []) if n.get("id") in ids and n.get("kind") == "task" and not n.get("stack")]
+    ok = bool(got["qemu"][1]) and (got["qemu"] == got["kdump"] or
+                                   (got["qemu"][0] == got["kdump"][0] and k.get("partial") is True and bool(lost)))
+    return [TestResult(f"{name}-kdump-same-signature-as-qemu", ok,
+                       f"qemu {got['qemu']} kdump {got['kdump']}" +
+                       (f"; the kdump lacks the stacks of {lost} (partial)" if lost else ""))]
 
 
 def _drgn(ctx, dumps, kernel, module_dir, label):
