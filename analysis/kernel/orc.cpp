@@ -222,38 +222,37 @@ OrcFormat infer_orc_numbering(std::span<const std::byte> entries, std::string& w
   return OrcFormat::Unknown;
 }
 
-const OrcEntry* OrcTable::find(uint64_t ip) const {
-  auto it = std::upper_bound(ips.begin(), ips.end(), ip);
-  if (it == ips.begin()) return nullptr;
-  return &entries[size_t(it - ips.begin()) - 1];
+OrcTable::OrcTable(std::vector<std::byte> ip_bytes, uint64_t ip_table_address, std::vector<std::byte> entry_bytes,
+                   OrcFormat format)
+    : ip_bytes_(std::move(ip_bytes)), entry_bytes_(std::move(entry_bytes)), ip_table_address_(ip_table_address),
+      size_(std::min(ip_bytes_.size() / 4, entry_bytes_.size() / kOrcEntrySize)), format_(format) {
+  bool sorted = true;
+  for (size_t i = 1; i < size_ && sorted; ++i) sorted = ip_of_slot(i - 1) <= ip_of_slot(i);
+  if (sorted || size_ > kMaxOrcEntries) return;
+  // upper_bound needs ip order: sort a permutation (stable: a corrupt table keeps its
+  // slot order among equal ips).
+  order_.resize(size_);
+  for (size_t i = 0; i < size_; ++i) order_[i] = uint32_t(i);
+  std::stable_sort(order_.begin(), order_.end(), [this](uint32_t a, uint32_t b) { return ip_of_slot(a) < ip_of_slot(b); });
 }
 
-OrcTable build_orc_table(std::span<const std::byte> ip_bytes, uint64_t ip_table_address,
-                         std::span<const std::byte> entry_bytes, OrcFormat format) {
-  OrcTable t;
-  size_t n = std::min(ip_bytes.size() / 4, entry_bytes.size() / kOrcEntrySize);
-  t.ips.reserve(n);
-  t.entries.reserve(n);
-  for (size_t i = 0; i < n; ++i) {
-    int32_t rel;
-    std::memcpy(&rel, ip_bytes.data() + 4 * i, 4);
-    t.ips.push_back(ip_table_address + 4 * i + int64_t(rel));
-    t.entries.push_back(decode_orc(std::span<const std::byte, 6>(entry_bytes.data() + kOrcEntrySize * i, 6), format));
+uint64_t OrcTable::ip_of_slot(size_t slot) const {
+  int32_t rel;
+  std::memcpy(&rel, ip_bytes_.data() + 4 * slot, 4);
+  return ip_table_address_ + 4 * slot + int64_t(rel);
+}
+
+std::optional<OrcEntry> OrcTable::find(uint64_t ip) const {
+  // Binary search over positions in ip order for the first ip above ip.
+  size_t lo = 0, hi = size();
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (this->ip(mid) <= ip) lo = mid + 1;
+    else hi = mid;
   }
-  // The kernel sorts the tables (build time for vmlinux, load time for modules); a
-  // corrupt dump may not be sorted, and upper_bound needs it to be.
-  if (!std::is_sorted(t.ips.begin(), t.ips.end())) {
-    std::vector<size_t> order(n);
-    for (size_t i = 0; i < n; ++i) order[i] = i;
-    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return t.ips[a] < t.ips[b]; });
-    OrcTable s;
-    for (size_t i : order) {
-      s.ips.push_back(t.ips[i]);
-      s.entries.push_back(t.entries[i]);
-    }
-    return s;
-  }
-  return t;
+  if (lo == 0) return std::nullopt;
+  size_t slot = order_.empty() ? lo - 1 : order_[lo - 1];
+  return decode_orc(std::span<const std::byte, 6>(entry_bytes_.data() + kOrcEntrySize * slot, 6), format_);
 }
 
 OrcTables::OrcTables(Fields& fields, const ModuleSet& modules) : fields_(fields), modules_(modules) {}
@@ -296,7 +295,7 @@ const std::string& OrcTables::vmlinux_error() {
 
 size_t OrcTables::vmlinux_entries() {
   if (!vmlinux_loaded_) load_vmlinux();
-  return vmlinux_.entries.size();
+  return vmlinux_.size();
 }
 
 void OrcTables::load_vmlinux() {
@@ -347,14 +346,14 @@ void OrcTables::load_vmlinux() {
     format_.inferred = true;
     format_.how += "; inferred from the table: " + why;
   }
-  vmlinux_ = build_orc_table(*ips, *ip_start, *entries, format_.format);
+  vmlinux_ = OrcTable(std::move(*ips), *ip_start, std::move(*entries), format_.format);
   // Beyond the table's text the vmlinux has no entries (the kernel checks
   // is_kernel_text/inittext); the last entry is a terminator.
   if (auto s = t.symbol_address("_stext")) text_start_ = *s;
-  else if (!vmlinux_.ips.empty()) text_start_ = vmlinux_.ips.front();
+  else if (vmlinux_.size()) text_start_ = vmlinux_.ip(0);
   if (auto e = t.symbol_address("_einittext")) text_end_ = *e;
   else if (auto e2 = t.symbol_address("_etext")) text_end_ = *e2;
-  else if (!vmlinux_.ips.empty()) text_end_ = vmlinux_.ips.back();
+  else if (vmlinux_.size()) text_end_ = vmlinux_.ip(vmlinux_.size() - 1);
 }
 
 const OrcTable& OrcTables::module_table(const ModuleInfo& m) {
@@ -378,15 +377,15 @@ const OrcTable& OrcTables::module_table(const ModuleInfo& m) {
   }
   // Modules share the vmlinux's format: they are built against its orc_types.h (modpost
   // gives each the same ORC_HEADER since 6.4).
-  table = build_orc_table(*ips, m.orc_unwind_ip, *entries, format_.format);
+  table = OrcTable(std::move(*ips), m.orc_unwind_ip, std::move(*entries), format_.format);
   return table;
 }
 
-const OrcEntry* OrcTables::find(uint64_t ip) {
-  if (format().format == OrcFormat::Unknown) return nullptr;
+std::optional<OrcEntry> OrcTables::find(uint64_t ip) {
+  if (format().format == OrcFormat::Unknown) return std::nullopt;
   if (const ModuleInfo* m = modules_.containing(ip)) return module_table(*m).find(ip);
   if (!vmlinux_loaded_) load_vmlinux();
-  if (ip < text_start_ || ip >= text_end_) return nullptr;
+  if (ip < text_start_ || ip >= text_end_) return std::nullopt;
   return vmlinux_.find(ip);
 }
 

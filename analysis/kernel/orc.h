@@ -96,27 +96,41 @@ OrcFormatDecision decide_orc_format(const OrcFormatFacts& facts);
 // `why`), Unknown otherwise. `entries` are raw 6-byte entries.
 OrcFormat infer_orc_numbering(std::span<const std::byte> entries, std::string& why);
 
-// One sorted table: absolute IPs (the kernel stores int32 offsets relative to each slot)
-// and their entries.
-struct OrcTable {
-  std::vector<uint64_t> ips;
-  std::vector<OrcEntry> entries;
-  std::string error;  // why the table is empty
-  // Rightmost entry whose ip <= ip, like __orc_find().
-  const OrcEntry* find(uint64_t ip) const;
-};
+// One table as the kernel keeps it: int32 ip offsets relative to each slot, and raw 6-byte
+// entries decoded at lookup (10 bytes an entry: the vmlinux has about 370,000 of them,
+// and a decoded copy would triple the peak RSS they cost).
+class OrcTable {
+ public:
+  OrcTable() = default;
+  // From the raw arrays (vmlinux and modules, and tests); takes their bytes over.
+  OrcTable(std::vector<std::byte> ip_bytes, uint64_t ip_table_address, std::vector<std::byte> entry_bytes,
+           OrcFormat format);
 
-// Builds a table from the raw arrays (used for vmlinux and modules, and by tests).
-OrcTable build_orc_table(std::span<const std::byte> ip_bytes, uint64_t ip_table_address,
-                         std::span<const std::byte> entry_bytes, OrcFormat format);
+  std::string error;  // why the table is empty
+  size_t size() const { return order_.empty() ? size_ : order_.size(); }
+  // The absolute ip of the i-th entry in ip order.
+  uint64_t ip(size_t i) const { return ip_of_slot(order_.empty() ? i : order_[i]); }
+  // The rightmost entry whose ip <= ip, like __orc_find().
+  std::optional<OrcEntry> find(uint64_t ip) const;
+
+ private:
+  uint64_t ip_of_slot(size_t slot) const;
+  std::vector<std::byte> ip_bytes_, entry_bytes_;
+  uint64_t ip_table_address_ = 0;
+  size_t size_ = 0;
+  OrcFormat format_ = OrcFormat::Unknown;
+  // Slots in ip order, only when the dump's table is not sorted (the kernel sorts it:
+  // at build time for vmlinux, at load for modules; a corrupt dump may not be).
+  std::vector<uint32_t> order_;
+};
 
 class OrcTables {
  public:
   OrcTables(Fields& fields, const ModuleSet& modules);
 
-  // The entry covering ip (vmlinux core and init text, or a module's text), or nullptr.
-  // Always nullptr when the format is unknown (see format()).
-  const OrcEntry* find(uint64_t ip);
+  // The entry covering ip (vmlinux core and init text, or a module's text), or nullopt.
+  // Always nullopt when the format is unknown (see format()).
+  std::optional<OrcEntry> find(uint64_t ip);
   // Why the vmlinux table is unusable (no tables, unreadable, unknown entry format); empty
   // when it is fine.
   const std::string& vmlinux_error();

@@ -281,7 +281,7 @@ Stack Unwinder::run(State& st, const StackRanges& stacks) {
     uint64_t prev_sp = st.sp;
     uint64_t orig_ip = st.ip;
     uint64_t lookup = st.signal ? st.ip : st.ip - 1;
-    const OrcEntry* found = orc_.find(lookup);
+    std::optional<OrcEntry> found = orc_.find(lookup);
     OrcEntry orc;
     if (found) {
       orc = *found;

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include "analysis/kernel/symbolizer.h"
 #include "analysis/kernel/unwind.h"
 #include "tests/unit/fake_kernel.h"
@@ -116,6 +118,49 @@ TEST(OrcDecode, EncoderRoundTripsEveryGeneration) {
       EXPECT_EQ(e.signal, type != OrcType::Call) << orc_format_name(f);
     }
   }
+}
+
+// --- one table, raw as the kernel keeps it ------------------------------------------------
+
+// A table at kTable whose slot i covers ips[i] (int32 offsets relative to each slot) with
+// an entry whose sp_offset is 8 * (i + 1), so a lookup tells which slot it found.
+OrcTable table_of(const std::vector<uint64_t>& ips) {
+  constexpr uint64_t kTable = 0xffffffff82000000ULL;
+  std::vector<std::byte> ip_bytes(4 * ips.size()), entries;
+  for (size_t i = 0; i < ips.size(); ++i) {
+    int32_t rel = int32_t(int64_t(ips[i] - (kTable + 4 * i)));
+    std::memcpy(ip_bytes.data() + 4 * i, &rel, 4);
+    auto e = test::encode_orc(OrcSpec2{int16_t(8 * (i + 1)), kOrcRegSp, kOrcRegUndefined, OrcType::Call, false, 0},
+                              OrcFormat::V1);
+    entries.insert(entries.end(), e.begin(), e.end());
+  }
+  return OrcTable(std::move(ip_bytes), kTable, std::move(entries), OrcFormat::V1);
+}
+
+TEST(OrcTableLookup, RightmostEntryAtOrBelowTheIp) {
+  OrcTable t = table_of({0xffffffff81000000ULL, 0xffffffff81000010ULL, 0xffffffff81000020ULL});
+  ASSERT_EQ(t.size(), 3u);
+  EXPECT_FALSE(t.find(0xffffffff80ffffffULL));
+  EXPECT_EQ(t.find(0xffffffff81000000ULL)->sp_offset, 8);
+  EXPECT_EQ(t.find(0xffffffff8100000fULL)->sp_offset, 8);
+  EXPECT_EQ(t.find(0xffffffff81000010ULL)->sp_offset, 16);
+  EXPECT_EQ(t.find(0xffffffff81ffffffULL)->sp_offset, 24);
+  EXPECT_EQ(t.ip(2), 0xffffffff81000020ULL);
+}
+
+TEST(OrcTableLookup, AnUnsortedTableFromACorruptDumpIsSearchedInIpOrder) {
+  OrcTable t = table_of({0xffffffff81000020ULL, 0xffffffff81000000ULL, 0xffffffff81000010ULL});
+  ASSERT_EQ(t.size(), 3u);
+  EXPECT_EQ(t.ip(0), 0xffffffff81000000ULL);
+  EXPECT_EQ(t.find(0xffffffff81000004ULL)->sp_offset, 16);  // slot 1
+  EXPECT_EQ(t.find(0xffffffff81000014ULL)->sp_offset, 24);  // slot 2
+  EXPECT_EQ(t.find(0xffffffff81000024ULL)->sp_offset, 8);   // slot 0
+}
+
+TEST(OrcTableLookup, ArraysOfUnequalLengthUseTheShorter) {
+  std::vector<std::byte> ip_bytes(4 * 3), entries(6 * 2);
+  EXPECT_EQ(OrcTable(ip_bytes, 0, entries, OrcFormat::V1).size(), 2u);
+  EXPECT_FALSE(OrcTable().find(0));
 }
 
 // --- deciding the format ------------------------------------------------------------------
