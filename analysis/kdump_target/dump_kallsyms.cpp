@@ -49,6 +49,13 @@ class StreamReader {
 
 bool is_global(char type) { return type >= 'A' && type <= 'Z'; }
 
+// FNV-1a: names are short and the index needs no more than spread.
+uint32_t name_hash(std::string_view name) {
+  uint32_t h = 2166136261u;
+  for (char c : name) h = (h ^ uint8_t(c)) * 16777619u;
+  return h;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<DumpKallsyms>> DumpKallsyms::load(const KallsymsLocation& where, const ReadFn& read) {
@@ -189,23 +196,31 @@ Result<std::unique_ptr<DumpKallsyms>> DumpKallsyms::load(const KallsymsLocation&
     if (const Sym* first = k->containing(s.address); first && first->address == s.address) s.size = first->size;
   }
 
-  // By name: a sorted index (a few hundred KB; a hash map of 100,000 names costs MBs).
-  // Among equal names a global comes first, then the lowest address (table order).
-  k->by_name_.resize(k->syms_.size());
-  for (uint32_t i = 0; i < k->syms_.size(); i++) k->by_name_[i] = i;
-  std::stable_sort(k->by_name_.begin(), k->by_name_.end(), [&k](uint32_t a, uint32_t b) {
-    const Sym& x = k->syms_[a];
-    const Sym& y = k->syms_[b];
-    if (x.name != y.name) return x.name < y.name;
-    return is_global(x.type) && !is_global(y.type);
-  });
+  // By name: indexes ordered by (name hash, index). Sorting integers is several times
+  // faster than sorting names; a hash map of 100,000 names costs MBs; lookups rehash the
+  // few names a binary search visits.
+  std::vector<uint64_t> keyed(k->syms_.size());
+  for (uint32_t i = 0; i < k->syms_.size(); i++) keyed[i] = uint64_t{name_hash(k->syms_[i].name)} << 32 | i;
+  std::sort(keyed.begin(), keyed.end());
+  k->by_name_.resize(keyed.size());
+  for (size_t i = 0; i < keyed.size(); i++) k->by_name_[i] = uint32_t(keyed[i]);
   return k;
 }
 
 const DumpKallsyms::Sym* DumpKallsyms::find(std::string_view name) const {
-  auto it = std::lower_bound(by_name_.begin(), by_name_.end(), name,
-                             [this](uint32_t i, std::string_view n) { return syms_[i].name < n; });
-  return it == by_name_.end() || syms_[*it].name != name ? nullptr : &syms_[*it];
+  uint32_t h = name_hash(name);
+  auto it = std::lower_bound(by_name_.begin(), by_name_.end(), h,
+                             [this](uint32_t i, uint32_t hash) { return name_hash(syms_[i].name) < hash; });
+  // Among equal names a global comes first, then the lowest address (table order, which
+  // the index part of the order keeps).
+  const Sym* best = nullptr;
+  for (; it != by_name_.end() && name_hash(syms_[*it].name) == h; ++it) {
+    const Sym& s = syms_[*it];
+    if (s.name != name) continue;
+    if (is_global(s.type)) return &s;
+    if (!best) best = &s;
+  }
+  return best;
 }
 
 const DumpKallsyms::Sym* DumpKallsyms::containing(uint64_t address) const {

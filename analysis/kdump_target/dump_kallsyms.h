@@ -59,7 +59,7 @@ class DumpKallsyms {
   std::string names_;                     // every name, back to back (Sym::name views into it)
   std::vector<Sym> syms_;                 // in table order (by address)
   std::vector<uint32_t> by_address_;      // non-absolute symbols, sorted by address, one per address
-  std::vector<uint32_t> by_name_;         // all symbols, sorted by name (globals first among equals)
+  std::vector<uint32_t> by_name_;         // all symbols, by (name hash, index)
 };
 
 }  // namespace kstuck
