@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <memory>
 #include <vector>
 
 #include "analysis/hex_text.h"
@@ -64,7 +65,12 @@ bool is_flattened(std::span<const std::byte> head) {
 }
 
 Result<FlattenedStats> reassemble_flattened(int in_fd, int out_fd, const FlattenedLimits& limits) {
-  std::vector<std::byte> buf(1 << 20);
+  // 64 KiB, read into before use: a zeroed 1 MiB buffer a call made the fuzzer run 36
+  // inputs/s (ASan maps, zeroes and poisons such a block each time); copying a large
+  // dump in 64 KiB pieces costs no measurable time.
+  constexpr size_t kBufSize = 64 << 10;
+  auto storage = std::make_unique_for_overwrite<std::byte[]>(kBufSize);
+  std::span<std::byte> buf(storage.get(), kBufSize);
   auto got = pread_full(in_fd, std::span(buf.data(), kFlattenedHeaderSize), 0);
   if (!got) return tl::unexpected(got.error());
   if (*got < kFlattenedHeaderSize || !is_flattened(std::span(buf.data(), *got)))
