@@ -13,6 +13,7 @@
 #include "analysis/kdump_target/dump_file.h"
 #include "analysis/kdump_target/dump_kallsyms.h"
 #include "analysis/kdump_target/elf_symbols.h"
+#include "analysis/kdump_target/kallsyms_scan.h"
 #include "analysis/kdump_target/source_lines.h"
 
 namespace kstuck {
@@ -141,9 +142,12 @@ Result<KallsymsLocation> kallsyms_location(const DumpFile& dump) {
   if (!missing.empty())
     return fail(ErrorKind::NotFound,
                 std::string(dump.vmcoreinfo_raw().empty() ? "the dump has no VMCOREINFO" : "the dump's VMCOREINFO lacks " + missing) +
-                    " (kernels before 6.0 do not write the kallsyms tables there): give --vmlinux PATH "
-                    "(Debian: the linux-image-" + dump.vmcoreinfo("OSRELEASE").value_or("RELEASE") + "-dbg package)");
+                    " (kernels before 6.0 do not write the kallsyms tables there)");
   return where;
+}
+
+std::string vmlinux_advice(const DumpFile& dump) {
+  return "give --vmlinux PATH (Debian: the linux-image-" + dump.vmcoreinfo("OSRELEASE").value_or("RELEASE") + "-dbg package)";
 }
 
 }  // namespace
@@ -191,12 +195,35 @@ Result<std::unique_ptr<KdumpTarget>> KdumpTarget::open(const std::string& vmcore
 
   if (!impl->symbols) {
     // No vmlinux: the kernel's own kallsyms (runtime addresses, KASLR applied) and BTF.
-    auto where = kallsyms_location(*impl->dump);
-    if (!where) return tl::unexpected(where.error().with_context(vmcore));
     DumpFile* df = impl->dump.get();
-    auto k = DumpKallsyms::load(*where, [df](uint64_t a, std::span<std::byte> out) { return df->read(a, out); });
-    if (!k) return tl::unexpected(k.error().with_context(vmcore + ": the dump's kallsyms"));
-    impl->kallsyms = std::move(*k);
+    DumpKallsyms::ReadFn read = [df](uint64_t a, std::span<std::byte> out) { return df->read(a, out); };
+    auto where = kallsyms_location(*impl->dump);
+    if (where) {
+      auto k = DumpKallsyms::load(*where, read);
+      if (!k) return tl::unexpected(k.error().with_context(vmcore + ": the dump's kallsyms"));
+      impl->kallsyms = std::move(*k);
+      info.kallsyms_found_by = "VMCOREINFO";
+    } else {
+      // Before 6.0 VMCOREINFO names no kallsyms table: find them in the kernel image's
+      // read-only data between _stext and init_uts_ns (kallsyms_scan.cpp says how).
+      auto stext = impl->dump->vmcoreinfo("SYMBOL(_stext)");
+      auto uts = impl->dump->vmcoreinfo("SYMBOL(init_uts_ns)");
+      auto start = stext ? parse_hex(*stext) : std::nullopt;
+      auto end = uts ? parse_hex(*uts) : std::nullopt;
+      if (!start || !end)
+        return fail(ErrorKind::NotFound, vmcore + ": " + where.error().message() +
+                                             ", nor SYMBOL(_stext) and SYMBOL(init_uts_ns) to find them in memory: " +
+                                             vmlinux_advice(*impl->dump));
+      auto found = find_kallsyms(KallsymsScan{*start, *end, *start}, read);
+      if (!found)
+        return fail(ErrorKind::NotFound, vmcore + ": " + where.error().message() +
+                                             ", and the kernel image between _stext and init_uts_ns holds none that decode: " +
+                                             found.error().describe() + ": " + vmlinux_advice(*impl->dump));
+      impl->kallsyms = std::move(found->kallsyms);
+      info.kallsyms_found_by = "a scan of the kernel image (no SYMBOL(kallsyms_*) in VMCOREINFO): kallsyms_token_index at " +
+                               hex_text(found->where.token_index) + ", " + std::to_string(found->bytes_scanned >> 20) +
+                               " MiB scanned below init_uts_ns";
+    }
     info.symbols_from = "dump";
     info.types_from = "dump";
     info.symbol_count = impl->kallsyms->count();

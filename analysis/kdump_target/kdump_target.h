@@ -33,6 +33,9 @@ struct DumpInfo {
   // "dump" (kallsyms and BTF read from the dump's memory).
   std::string symbols_from;
   std::string types_from;
+  // Without a vmlinux, how the kallsyms tables were found: "VMCOREINFO" (6.0+) or, before
+  // 6.0, "a scan of the kernel image ..." (kallsyms_scan.h). Not a note: nothing degrades.
+  std::string kallsyms_found_by;
   std::string debuginfo_path;  // the vmlinux file:line came from, once looked up (empty before)
   size_t symbol_count = 0;
   bool build_id_matches = false; // also true when the banners matched (dump without BUILD-ID)
