@@ -33,6 +33,7 @@
 #include <linux/cpumask.h>
 #include <linux/delay.h>
 #include <linux/hardirq.h>
+#include <linux/irq_work.h>
 #include <linux/kprobes.h>
 #include <linux/mm.h>
 #include <linux/module.h>
@@ -45,6 +46,7 @@
 #include <linux/timekeeping.h>
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
+#include <linux/wait.h>
 #include <asm/apic.h>
 #include <asm/irq_vectors.h>
 #include <asm/nmi.h>
@@ -90,6 +92,22 @@ static u64 nmi_dump_rotation;				/* snapshots put in rotating slots */
 static atomic64_t nmi_dump_unknown_counts[4];		/* enum nmi_dump_unknown_event */
 static DEFINE_MUTEX(nmi_dump_mutex);
 static bool nmi_dump_handler_registered;
+/*
+ * An on-demand capture sleeps until its last answer. The NMI that completes it cannot
+ * wake a task, but it can queue an irq_work on its own CPU, which runs as soon as that
+ * CPU takes interrupts again. A CPU spinning with IRQs off would never run it: such a
+ * last answerer NMIs the waiter's CPU instead (a kick), whose handler queues it there.
+ */
+static bool nmi_dump_sync_waiting;
+static unsigned int nmi_dump_waiter_cpu;
+static DEFINE_PER_CPU(atomic_t, nmi_dump_kick);
+static DECLARE_WAIT_QUEUE_HEAD(nmi_dump_waitq);
+static struct irq_work nmi_dump_wake_work;
+
+static void nmi_dump_wake_waiter(struct irq_work *work)
+{
+	wake_up(&nmi_dump_waitq);
+}
 
 static u32 nmi_dump_slot_size(u32 nr_cpus)
 {
@@ -252,8 +270,30 @@ static notrace void nmi_dump_answer(struct nmi_dump_snapshot *snap, struct pt_re
 }
 NOKPROBE_SYMBOL(nmi_dump_answer);
 
-/* Ends the capture in flight: run once, by whoever dropped nmi_dump_pending to zero. */
-static notrace void nmi_dump_complete(void)
+/* NMIs the waiting capture's CPU, whose handler wakes the waiter (nmi_dump_nmi_handler). */
+static notrace void nmi_dump_kick_waiter(void)
+{
+	unsigned int cpu = READ_ONCE(nmi_dump_waiter_cpu);
+
+	if (cpu == smp_processor_id() || !cpu_online(cpu))
+		return;
+	/* Owed like a capture's NMI, so the handler claims it even when it comes late. */
+	WRITE_ONCE(per_cpu(nmi_dump_owed_until, cpu),
+		   ktime_get_mono_fast_ns() + NMI_DUMP_OWED_GRACE_NS);
+	atomic_inc(per_cpu_ptr(&nmi_dump_owed, cpu));
+	atomic_set(per_cpu_ptr(&nmi_dump_kick, cpu), 1);
+	smp_mb();
+	kstuck_send_nmi_ipi_mask(cpumask_of(cpu));
+}
+NOKPROBE_SYMBOL(nmi_dump_kick_waiter);
+
+/*
+ * Ends the capture in flight: run once, by whoever dropped nmi_dump_pending to zero.
+ * can_wake: this context (or the one an NMI interrupted) takes interrupts when it
+ * resumes, so an irq_work queued here runs at once; otherwise (a CPU spinning with IRQs
+ * off) the waiter's CPU is kicked, and the waiter's own bounded sleep covers the rest.
+ */
+static notrace void nmi_dump_complete(bool can_wake)
 {
 	struct nmi_dump_snapshot *snap = READ_ONCE(nmi_dump_active);
 
@@ -265,16 +305,30 @@ static notrace void nmi_dump_complete(void)
 	}
 	WRITE_ONCE(nmi_dump_active, NULL);
 	atomic_inc(&nmi_dump_generation);
+	/* Before the buffer is free: the next capture may not reuse the kick's CPU state. */
+	if (READ_ONCE(nmi_dump_sync_waiting)) {
+		if (can_wake)
+			irq_work_queue(&nmi_dump_wake_work);
+		else
+			nmi_dump_kick_waiter();
+	}
 	/* The slot is complete before the buffer is free. */
 	smp_mb__before_atomic();
 	atomic_set(&nmi_dump_busy, 0);
 }
 NOKPROBE_SYMBOL(nmi_dump_complete);
 
-static notrace void nmi_dump_put(void)
+static notrace void nmi_dump_put_from(bool can_wake)
 {
 	if (atomic_dec_and_test(&nmi_dump_pending))
-		nmi_dump_complete();
+		nmi_dump_complete(can_wake);
+}
+NOKPROBE_SYMBOL(nmi_dump_put_from);
+
+/* Outside NMI context an irq_work runs once this CPU takes interrupts again. */
+static notrace void nmi_dump_put(void)
+{
+	nmi_dump_put_from(!in_nmi());
 }
 NOKPROBE_SYMBOL(nmi_dump_put);
 
@@ -329,9 +383,12 @@ static notrace int nmi_dump_nmi_handler(unsigned int type, struct pt_regs *regs)
 		snap = READ_ONCE(nmi_dump_active);
 		if (snap)
 			nmi_dump_answer(snap, regs, 0);
-		nmi_dump_put();
+		nmi_dump_put_from(regs->flags & X86_EFLAGS_IF);
 		ours = true;
 	}
+	/* A kick (nmi_dump_kick_waiter): claimed as owed above; wake the waiter from here. */
+	if (atomic_xchg(this_cpu_ptr(&nmi_dump_kick), 0) && (regs->flags & X86_EFLAGS_IF))
+		irq_work_queue(&nmi_dump_wake_work);
 	return ours ? NMI_HANDLED : NMI_DONE;
 }
 NOKPROBE_SYMBOL(nmi_dump_nmi_handler);
@@ -445,7 +502,9 @@ int nmi_dump_capture_sync(u32 trigger, u32 timeout_ms, u32 stalled_cpu, u64 stal
 		}
 		usleep_range(100, 200);
 	}
+	WRITE_ONCE(nmi_dump_sync_waiting, true);
 	preempt_disable();
+	WRITE_ONCE(nmi_dump_waiter_cpu, smp_processor_id());
 	/* This CPU is NMI'd too: its record then shows the caller's stack like any other. */
 	snap = nmi_dump_begin(trigger, timeout_ms, stalled_cpu, stall_ns, true);
 	seq = snap->seq;
@@ -461,12 +520,15 @@ int nmi_dump_capture_sync(u32 trigger, u32 timeout_ms, u32 stalled_cpu, u64 stal
 		 * sleep. Spinning longer steals the time of the CPUs we wait for wherever
 		 * CPUs share hardware (a VM's vCPUs on fewer host CPUs, SMT siblings); in
 		 * a 4-vCPU TCG guest on 2 host cores (bench/nmi), polling 2 ms took
-		 * 1.8 ms a capture, polling 200 us 0.8-1.0 ms, polling 20 us 0.5 ms.
+		 * 1.8 ms a capture. The last answer wakes the sleep (nmi_dump_complete);
+		 * the 200 us bound covers a last answer from a CPU with IRQs off.
 		 */
 		if (now < poll_until)
 			cpu_relax();
 		else
-			usleep_range(10, 20);
+			wait_event_hrtimeout(nmi_dump_waitq, nmi_dump_ended(snap, seq),
+					     ns_to_ktime(min_t(u64, deadline - now,
+							       200 * NSEC_PER_USEC)));
 	}
 	if (!nmi_dump_ended(snap, seq)) {
 		nmi_dump_expire(true);
@@ -475,6 +537,7 @@ int nmi_dump_capture_sync(u32 trigger, u32 timeout_ms, u32 stalled_cpu, u64 stal
 		while (!nmi_dump_ended(snap, seq) && ktime_get_mono_fast_ns() < deadline)
 			usleep_range(10, 20);
 	}
+	WRITE_ONCE(nmi_dump_sync_waiting, false);
 	if (res) {
 		res->seq = seq;
 		res->nr_requested = READ_ONCE(snap->nr_requested);
@@ -643,6 +706,7 @@ int nmi_dump_init(void)
 	slot_size = nmi_dump_slot_size(nr_cpus);
 	nmi_dump_buffer_size = header_size + (u64)nmi_history * slot_size;
 	/* Preallocated and zeroed: a never-used slot reads as NMI_DUMP_REC_END. */
+	init_irq_work(&nmi_dump_wake_work, nmi_dump_wake_waiter);
 	hdr = vzalloc(nmi_dump_buffer_size);
 	if (!hdr)
 		return -ENOMEM;
@@ -740,6 +804,8 @@ void nmi_dump_exit(void)
 		/* Waits for running handlers. */
 		unregister_nmi_handler(NMI_LOCAL, "kstuck_nmi");
 	nmi_dump_handler_registered = false;
+	/* Queued only where it runs at once (nmi_dump_complete): this wait is short. */
+	irq_work_sync(&nmi_dump_wake_work);
 	vfree(nmi_dump_buffer);
 	nmi_dump_buffer = NULL;
 }
