@@ -65,12 +65,8 @@ static int count_backtraces(int kmsg, int *lost)
 static double cpu_ms[BENCH_MAX_CPUS][256];
 static unsigned int nr_cpu_recs;
 
-/*
- * Per CPU: how long after the request its record was written, for snapshot seq. Returns
- * the snapshot's start and end (CLOCK_MONOTONIC, the clock of ktime_get_mono_fast_ns).
- */
-static void record_cpu_latencies(const char *buf, __u64 seq, int round, double *start_ms,
-				 double *end_ms)
+/* Per CPU: how long after the request its record was written, for snapshot seq. */
+static void record_cpu_latencies(const char *buf, __u64 seq, int round)
 {
 	const struct nmi_dump_buffer_header *h = (const void *)buf;
 	const struct nmi_dump_snapshot *snap;
@@ -79,8 +75,6 @@ static void record_cpu_latencies(const char *buf, __u64 seq, int round, double *
 
 	snap = (const void *)(buf + h->header_size + (seq % h->nr_slots) * h->slot_size);
 	rec = (const void *)(snap + 1);
-	*start_ms = snap->start_ns / 1e6;
-	*end_ms = snap->end_ns / 1e6;
 	nr_cpu_recs = h->nr_cpu_records < BENCH_MAX_CPUS ? h->nr_cpu_records : BENCH_MAX_CPUS;
 	for (cpu = 0; cpu < nr_cpu_recs; cpu++)
 		cpu_ms[cpu][round] = (rec[cpu].status & NMI_DUMP_CPU_ANSWERED) ?
@@ -91,8 +85,7 @@ int main(int argc, char **argv)
 {
 	int rounds_k = argc > 1 ? atoi(argv[1]) : 20, rounds_s = argc > 2 ? atoi(argv[2]) : 5;
 	long online = sysconf(_SC_NPROCESSORS_ONLN);
-	double tk[256], tc[256], tr[256], tn[256], te[256], tw[256], ts[64], t0, t1, k_ms, s_ms;
-	double start_ms, end_ms;
+	double tk[256], tc[256], tr[256], tn[256], ts[64], t0, t1, k_ms, s_ms;
 	struct kstuck_nmi_capture c;
 	struct kstuck_nmi_read r;
 	int dev, kmsg, trig, i, k_min_cpus = 1 << 30, s_min_bt = 1 << 30, lost = 0, bt;
@@ -125,10 +118,7 @@ int main(int argc, char **argv)
 		tc[i] = t1 - t0;
 		tr[i] = tk[i] - tc[i];
 		tn[i] = c.duration_ns / 1e6;
-		record_cpu_latencies(buf, c.seq, i, &start_ms, &end_ms);
-		/* Where the ioctl's time outside the NMIs goes: before the first, after the last. */
-		te[i] = start_ms - t0;
-		tw[i] = t1 - end_ms;
+		record_cpu_latencies(buf, c.seq, i);
 		if ((int)c.nr_answered < k_min_cpus)
 			k_min_cpus = c.nr_answered;
 	}
@@ -154,8 +144,8 @@ int main(int argc, char **argv)
 	printf("\n");
 	s_ms = median(ts, rounds_s);
 	printf("KSTUCK-BENCH: kstuck_ms=%.3f sysrq_ms=%.3f ratio=%.1f kstuck_cpus=%d/%ld sysrq_backtraces=%d/%ld "
-	       "kmsg_lost=%d rounds=%d/%d capture_ioctl_ms=%.3f read_ioctl_ms=%.3f in_kernel_ms=%.3f entry_ms=%.3f wake_ms=%.3f\n", k_ms, s_ms,
+	       "kmsg_lost=%d rounds=%d/%d capture_ioctl_ms=%.3f read_ioctl_ms=%.3f in_kernel_ms=%.3f\n", k_ms, s_ms,
 	       s_ms / k_ms, k_min_cpus, online, s_min_bt, online, lost, rounds_k, rounds_s, median(tc, rounds_k),
-	       median(tr, rounds_k), median(tn, rounds_k), median(te, rounds_k), median(tw, rounds_k));
+	       median(tr, rounds_k), median(tn, rounds_k));
 	return 0;
 }
