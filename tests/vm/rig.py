@@ -393,7 +393,7 @@ class Guest:
     memory_mb: int = 1024
     append: str = ""
     drives: list = field(default_factory=list)
-    isolcpus: str = "2,3"
+    isolcpus: str = "2,3"  # "" isolates none
     # "tcg,thread=single" for suites that patch kernel text in loops: QEMU 7.2's
     # multi-threaded TCG was seen executing stale int3s after text_poke (trace suite).
     accel: str = "tcg"
@@ -416,7 +416,8 @@ class Guest:
         # no_timer_check: on a loaded host TCG can miss the boot's IO-APIC timer check
         # window, and the kernel panics "IO-APIC + timer doesn't work" at 0.05 s (seen
         # with 7 sessions on 2 cores); virtual machines skip that check.
-        cmdline = (f"console=ttyS0 rdinit=/init panic=-1 no_timer_check isolcpus={self.isolcpus} {irqaffinity}"
+        isolcpus = f"isolcpus={self.isolcpus} " if isolated else ""
+        cmdline = (f"console=ttyS0 rdinit=/init panic=-1 no_timer_check {isolcpus}{irqaffinity}"
                    f"kstuck.suite={self.suite} {self.append}").strip()
         cmd = ["qemu-system-x86_64", "-machine", "q35", "-accel", self.accel, "-smp", str(self.smp),
                "-m", str(self.memory_mb), "-kernel", str(self.kernel.bzimage), "-initrd", str(self.initramfs),
