@@ -23,7 +23,8 @@ t1=$(cut -d' ' -f1 /proc/uptime)
 threads=$(ls -d /proc/[0-9]*/task/[0-9]* | wc -l)
 # PF_KTHREAD (0x200000) in the flags, the 7th field after the ") " that closes comm.
 kthreads=$(cat /proc/[0-9]*/stat 2>/dev/null | sed 's/.*) //' | awk 'int($7 / 2097152) % 2 { n++ } END { print n + 0 }')
-echo "KSTUCK-SCALE-TASKS: tasks=$threads kthreads=$kthreads cpus=$(grep -c ^processor /proc/cpuinfo) parked_in=${t0}..${t1}s"
+cpus=$(grep -c ^processor /proc/cpuinfo)
+echo "KSTUCK-SCALE-TASKS: tasks=$threads kthreads=$kthreads cpus=$cpus parked_in=${t0}..${t1}s"
 echo "KSTUCK-SCALE-MEM: $(grep -E '^(MemTotal|MemFree|KernelStack|Slab):' /proc/meminfo | tr -s ' ' | tr '\n' ' ')"
 reply=$(REQUEST_TIMEOUT=900 request dump scale)
 if [ "$reply" = "ok" ]; then pass host-dump-taken; else fail host-dump-taken "reply=$reply"; fi
