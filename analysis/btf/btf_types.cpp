@@ -2,6 +2,8 @@
 // BtfTypes: member resolution over libbpf's BTF, bounded and cached.
 #include "analysis/btf/btf_types.h"
 
+#include <algorithm>
+
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <sys/mman.h>
@@ -122,19 +124,50 @@ int32_t BtfTypes::skip_qualifiers(int32_t id) const {
   return id;
 }
 
+namespace {
+uint32_t fnv1a(std::string_view name) {
+  uint32_t h = 2166136261u;
+  for (char c : name) h = (h ^ uint8_t(c)) * 16777619u;
+  return h;
+}
+}  // namespace
+
+int32_t BtfTypes::first_named(std::string_view name, uint32_t kind) const {
+  if (!name_index_built_) {
+    name_index_built_ = true;
+    uint32_t n = btf__type_cnt(btf_);
+    for (uint32_t id = 1; id < n; id++) {
+      const btf_type* t = btf__type_by_id(btf_, id);
+      if (!t || !(btf_is_struct(t) || btf_is_union(t) || btf_is_typedef(t)) || !t->name_off) continue;
+      const char* type_name = btf__name_by_offset(btf_, t->name_off);
+      if (type_name) name_index_.push_back(uint64_t{fnv1a(type_name)} << 32 | id);
+    }
+    std::sort(name_index_.begin(), name_index_.end());
+  }
+  uint64_t key = uint64_t{fnv1a(name)} << 32;
+  for (auto it = std::lower_bound(name_index_.begin(), name_index_.end(), key);
+       it != name_index_.end() && (*it >> 32) == (key >> 32); ++it) {
+    int32_t id = int32_t(uint32_t(*it));
+    const btf_type* t = btf__type_by_id(btf_, id);
+    const char* type_name = btf__name_by_offset(btf_, t->name_off);
+    if (btf_kind(t) == kind && type_name && name == type_name) return id;
+  }
+  return -1;
+}
+
 Result<int32_t> BtfTypes::find_aggregate(std::string_view name) const {
-  std::string plain;
+  std::string_view plain;
   if (name.substr(0, 6) == "union ") {
-    plain = std::string(strip_prefix(name, "union "));
-    int32_t id = btf__find_by_name_kind(btf_, plain.c_str(), BTF_KIND_UNION);
+    plain = strip_prefix(name, "union ");
+    int32_t id = first_named(plain, BTF_KIND_UNION);
     if (id > 0) return id;
   } else {
-    plain = std::string(strip_prefix(name, "struct "));
-    int32_t id = btf__find_by_name_kind(btf_, plain.c_str(), BTF_KIND_STRUCT);
+    plain = strip_prefix(name, "struct ");
+    int32_t id = first_named(plain, BTF_KIND_STRUCT);
     if (id > 0) return id;
-    id = btf__find_by_name_kind(btf_, plain.c_str(), BTF_KIND_UNION);
+    id = first_named(plain, BTF_KIND_UNION);
     if (id > 0) return id;
-    id = btf__find_by_name_kind(btf_, plain.c_str(), BTF_KIND_TYPEDEF);
+    id = first_named(plain, BTF_KIND_TYPEDEF);
     if (id > 0) {
       int32_t target = skip_qualifiers(id);
       const btf_type* t = target > 0 ? btf__type_by_id(btf_, target) : nullptr;

@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "analysis/error.h"
 #include "analysis/target.h"
@@ -55,10 +56,16 @@ class BtfTypes {
   BtfTypes() = default;
   static Result<std::unique_ptr<BtfTypes>> adopt(struct btf* b, int err, const std::string& what);
   Result<int32_t> find_aggregate(std::string_view name) const;
+  // The lowest id of a type of this kind and name, like btf__find_by_name_kind() but
+  // through a name index built once (that call scans every type: about 100,000 on 6.1).
+  int32_t first_named(std::string_view name, uint32_t kind) const;
   int32_t skip_qualifiers(int32_t id) const;
   Result<TypeMember> resolve_member(std::string_view struct_name, std::string_view member_path) const;
 
   struct btf* btf_ = nullptr;
+  // Structs, unions and typedefs as (FNV-1a hash of the name << 32 | id), sorted.
+  mutable std::vector<uint64_t> name_index_;
+  mutable bool name_index_built_ = false;
   std::unordered_map<std::string, Result<uint64_t>> size_cache_;
   std::unordered_map<std::string, Result<TypeMember>> member_cache_;
 };
