@@ -58,6 +58,23 @@ std::string token(int i) {
   return "q" + std::to_string(i);
 }
 
+// A token table and its index, aligned as scripts/kallsyms.c does (alone: a copy, or any
+// u16 array that passes the first test). *table_at gets the token table's address.
+uint64_t emit_token_index_only(Image& img, uint64_t* table_at = nullptr) {
+  img.align8();
+  std::string table;
+  uint16_t index[256];
+  for (int i = 0; i < 256; i++) {
+    index[i] = static_cast<uint16_t>(table.size());
+    table += token(i);
+    table += '\0';
+  }
+  uint64_t at = img.put(table.data(), table.size());
+  if (table_at) *table_at = at;
+  img.align8();
+  return img.put(index, sizeof(index));
+}
+
 struct Layout {
   KallsymsLocation where;
   size_t num = 0;
@@ -109,34 +126,9 @@ Layout emit_tables(Image& img, const Options& o = {}) {
   } else {
     img.put(markers.data(), markers.size() * 8);
   }
-  img.align8();
-  std::string table;
-  uint16_t index[256];
-  for (int i = 0; i < 256; i++) {
-    index[i] = static_cast<uint16_t>(table.size());
-    table += token(i);
-    table += '\0';
-  }
-  l.where.token_table = img.put(table.data(), table.size());
-  img.align8();
-  l.where.token_index = img.put(index, sizeof(index));
+  l.where.token_index = emit_token_index_only(img, &l.where.token_table);
   l.where.stext = kStext;
   return l;
-}
-
-// Only a token table and its index (a copy, or any u16 array that passes the first test).
-uint64_t emit_token_index_only(Image& img) {
-  img.align8();
-  std::string table;
-  uint16_t index[256];
-  for (int i = 0; i < 256; i++) {
-    index[i] = static_cast<uint16_t>(table.size());
-    table += token(i);
-    table += '\0';
-  }
-  img.put(table.data(), table.size());
-  img.align8();
-  return img.put(index, sizeof(index));
 }
 
 // Scans up to the image's end (init_uts_ns); the memory behind it is whole pages, as in
