@@ -53,7 +53,7 @@ const char* const kRegNames[CpuRegisters::count] = {
 }  // namespace
 
 DumpFile::~DumpFile() {
-  if (ctx_) kdump_free(ctx_);
+  release_context();
   if (tmp_fd_ >= 0) ::close(tmp_fd_);
   if (fd_ >= 0) ::close(fd_);
 }
@@ -152,6 +152,7 @@ Result<std::unique_ptr<DumpFile>> DumpFile::open(const std::string& path) {
   auto r = dump->open_context(data_fd, arch_unknown);
   if (!r) return tl::unexpected(r.error().with_context(path));
   if (checked->note_area_read) dump->use_own_notes(checked->note_area);
+  dump->refuse_descriptors(checked->bad_descriptor_indexes, checked->past_eof_descriptor_indexes);
   return dump;
 }
 
@@ -228,35 +229,11 @@ void DumpFile::use_own_notes(const std::vector<std::byte>& area) {
     }
 }
 
-namespace {
-constexpr kdump_num_t kPageCacheEntries = 256;
-}  // namespace
-
 Result<void> DumpFile::open_context(int fd, bool arch_unknown) {
-  ctx_ = kdump_new();
-  if (!ctx_) return fail(ErrorKind::Os, "libkdumpfile: out of memory");
-  if (arch_unknown && kdump_set_string_attr(ctx_, KDUMP_ATTR_ARCH_NAME, KDUMP_ARCH_X86_64) != KDUMP_OK)
-    return fail(ErrorKind::Format, std::string("libkdumpfile: cannot set the architecture: ") + kdump_get_err(ctx_));
-  // read(2), never mmap(2): a page descriptor pointing past the end of a truncated file
-  // then fails one read instead of raising SIGBUS on the mapped tail.
-  if (kdump_set_number_attr(ctx_, KDUMP_ATTR_FILE_MMAP_POLICY, KDUMP_MMAP_NEVER) != KDUMP_OK)
-    return fail(ErrorKind::Format, std::string("libkdumpfile: cannot turn mmap off: ") + kdump_get_err(ctx_));
-  // 256 cached pages instead of libkdumpfile's 1024: the analyses read each page a few
-  // times at most, and the smaller cache cut 4 MB of peak RSS (bench/analyze, 6.1 dev
-  // dump: 38.4 -> 35.0 MB) at the same CPU time. A library without the attribute keeps its own.
-  kdump_set_number_attr(ctx_, "cache.size", kPageCacheEntries);
-  kdump_status s = kdump_open_fd(ctx_, fd);
-  if (s != KDUMP_OK) {
-    const char* err = kdump_get_err(ctx_);
-    std::string why = err ? err : kdump_strerror(s);
-    disarm_failed_context();
-    if (s == KDUMP_ERR_NOTIMPL) return fail(ErrorKind::Format, "not a vmcore (no known dump format): " + why);
-    return fail(ErrorKind::Format, "cannot open the dump: " + why);
-  }
-  // Without the OS type addrxlat cannot build the kernel's page-table translation
-  // ("Cannot determine 5-level paging").
-  if (kdump_set_string_attr(ctx_, KDUMP_ATTR_OSTYPE, "linux") != KDUMP_OK)
-    notes_.push_back(std::string("cannot set OS type linux: ") + kdump_get_err(ctx_));
+  ctx_fd_ = fd;
+  arch_unknown_ = arch_unknown;
+  auto opened = new_context();
+  if (!opened) return tl::unexpected(opened.error());
 
   const char* str = nullptr;
   if (kdump_get_string_attr(ctx_, KDUMP_ATTR_FILE_FORMAT, &str) == KDUMP_OK && str) format_ += str;
@@ -323,79 +300,6 @@ std::optional<std::string> DumpFile::vmcoreinfo(std::string_view key) const {
   auto it = vmcoreinfo_.find(key);
   if (it == vmcoreinfo_.end()) return std::nullopt;
   return it->second;
-}
-
-namespace {
-
-Result<void> read_space(_kdump_ctx* ctx, kdump_addrspace_t as, uint64_t addr, std::span<std::byte> out,
-                        kdump_status& s) {
-  size_t len = out.size();
-  s = kdump_read(ctx, as, addr, out.data(), &len);
-  if (s == KDUMP_OK) return {};
-  uint64_t bad = addr + len;
-  const char* err = kdump_get_err(ctx);
-  std::string why;
-  switch (s) {
-    case KDUMP_ERR_NODATA: why = "page excluded from dump"; break;
-    case KDUMP_ERR_ADDRXLAT: why = "address not mapped"; break;
-    case KDUMP_ERR_EOF: why = "page beyond the end of a truncated dump"; break;
-    case KDUMP_ERR_CORRUPT: why = "corrupt page data"; break;
-    default: why = kdump_strerror(s); break;
-  }
-  if (err && *err) why += std::string(" (") + err + ")";
-  kdump_clear_err(ctx);
-  return fail(ErrorKind::Fault, "read " + hex_text(bad) + ": " + why, bad);
-}
-
-}  // namespace
-
-Result<void> DumpFile::read(uint64_t kvaddr, std::span<std::byte> out) {
-  kdump_status s;
-  auto r = read_space(ctx_, KDUMP_KVADDR, kvaddr, out, s);
-  if (!r) note_damage(s, r.error());
-  return r;
-}
-
-Result<void> DumpFile::read_phys(uint64_t paddr, std::span<std::byte> out) {
-  kdump_status s;
-  auto r = read_space(ctx_, KDUMP_KPHYSADDR, paddr, out, s);
-  if (!r) note_damage(s, r.error());
-  return r;
-}
-
-// An excluded page (makedumpfile -d) or an address nothing maps is the dump as it was
-// meant to be; data that is there but cannot be read is damage, and every report that
-// read through it must say so.
-void DumpFile::note_damage(int status, const Error& e) {
-  const char* cause = nullptr;
-  std::string_view msg = e.message();
-  switch (status) {
-    case KDUMP_OK:
-    case KDUMP_ERR_NODATA: return;
-    case KDUMP_ERR_ADDRXLAT:
-      // A page-table page that is itself corrupt or cut off fails the translation.
-      if (msg.find("orrupt") == std::string_view::npos && msg.find("ecompress") == std::string_view::npos &&
-          msg.find("EOF") == std::string_view::npos && msg.find("Wrong") == std::string_view::npos &&
-          msg.find("Cannot read page data") == std::string_view::npos)
-        return;
-      cause = "page-table reads through damaged pages";
-      break;
-    case KDUMP_ERR_EOF: cause = "reads past the end of the truncated file"; break;
-    case KDUMP_ERR_CORRUPT: cause = "reads of corrupt page data"; break;
-    default: cause = "reads that failed"; break;
-  }
-  auto& d = damage_[cause];
-  if (d.count++ == 0) {
-    d.first_address = e.address().value_or(0);
-    d.first_message = std::string(msg);
-  }
-}
-
-std::vector<std::string> DumpFile::read_problems() const {
-  std::vector<std::string> out;
-  for (const auto& [cause, d] : damage_)
-    out.push_back(std::to_string(d.count) + " " + cause + " (first: " + d.first_message + "): the items read there are missing or incomplete");
-  return out;
 }
 
 }  // namespace kstuck

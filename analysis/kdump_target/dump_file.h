@@ -17,6 +17,9 @@
 #include "analysis/target.h"
 
 struct _kdump_ctx;
+struct _kdump_bmp;
+struct _addrxlat_ctx;
+struct _addrxlat_sys;
 
 namespace kstuck {
 
@@ -42,6 +45,8 @@ class DumpFile {
   // through them), one line per cause with its count and first failure; excluded pages
   // and unmapped addresses are not damage. Grows as the analysis reads.
   std::vector<std::string> read_problems() const;
+  // How often a failed read inside libkdumpfile made kstuck open the dump again.
+  int reopens() const { return reopens_; }
 
   int cpu_count() const { return cpu_count_; }
   // The registers of the index-th register note (for QEMU: vCPU index; for a real
@@ -64,6 +69,14 @@ class DumpFile {
   Result<int> patched_copy(int fd, const std::vector<std::pair<uint64_t, std::vector<unsigned char>>>& patches);
   void use_own_notes(const std::vector<std::byte>& area);
   void note_damage(int status, const Error& e);
+  // dump_file_read.cpp: the context and the reads that keep libkdumpfile's cache whole.
+  Result<void> new_context();
+  void release_context();
+  void reopen_context();
+  void refuse_descriptors(const std::vector<uint64_t>& bad, const std::vector<uint64_t>& past_eof);
+  Result<void> read_page(uint64_t paddr, std::span<std::byte> out, uint64_t shown);
+  Result<void> read_unguarded(int space, uint64_t addr, std::span<std::byte> out);
+  std::string unreadable_message() const;
 
   struct Damage {
     uint64_t count = 0;
@@ -72,7 +85,16 @@ class DumpFile {
   };
   std::map<std::string, Damage, std::less<>> damage_;
 
-  _kdump_ctx* ctx_ = nullptr;
+  _kdump_ctx* ctx_ = nullptr;  // null after a failed reopen: nothing more is read
+  int ctx_fd_ = -1;             // what libkdumpfile reads (fd_, or the private copy)
+  bool arch_unknown_ = false;
+  _kdump_bmp* pagemap_ = nullptr;  // pages the file holds; null: reads unguarded
+  uint64_t max_pfn_ = 0;
+  _addrxlat_ctx* axctx_ = nullptr;
+  _addrxlat_sys* axsys_ = nullptr;
+  std::vector<std::pair<uint64_t, bool>> refused_;  // (pfn, past the end of the file), sorted
+  std::map<uint64_t, std::pair<int, std::string>> failed_pages_;  // pfn -> (kdump_status, why)
+  int reopens_ = 0;
   int fd_ = -1;   // the file given
   int tmp_fd_ = -1;  // the reassembled flattened stream, or the copy with damaged descriptors hidden
   std::string format_;

@@ -81,7 +81,10 @@ Result<void> check_descriptors(int fd, uint64_t file_size, uint64_t bs, uint64_t
         lowest_data = std::min(lowest_data, off);
         // Past the end: a truncated file (said once, by the caller) or a wild offset;
         // libkdumpfile's read of it fails cleanly and counts as a damaged read.
-        if (off + size > file_size && past_eof++ == 0) first_past_eof = at;
+        if (off + size > file_size) {
+          if (past_eof++ == 0) first_past_eof = at;
+          out.past_eof_descriptor_indexes.push_back(i + k);
+        }
         continue;
       }
       if (out.bad_descriptors.empty()) {
@@ -89,6 +92,7 @@ Result<void> check_descriptors(int fd, uint64_t file_size, uint64_t bs, uint64_t
         first_why = why;
       }
       out.bad_descriptors.push_back(at);
+      out.bad_descriptor_indexes.push_back(i + k);
     }
     i += n;
   }

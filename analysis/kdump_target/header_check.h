@@ -34,6 +34,11 @@ struct HeaderCheck {
   // size above the block size, data past the end of the file or past 2^62. DumpFile
   // gives libkdumpfile a copy in which these read as corrupt pages.
   std::vector<uint64_t> bad_descriptors;
+  // The same descriptors as indexes into the table (the n-th dumped page), and those whose
+  // data lies past the end of a truncated file: DumpFile refuses their pages itself, so
+  // libkdumpfile never fails a page read on them (dump_file_read.cpp says why).
+  std::vector<uint64_t> bad_descriptor_indexes;
+  std::vector<uint64_t> past_eof_descriptor_indexes;
   uint32_t block_size = 0;
 };
 

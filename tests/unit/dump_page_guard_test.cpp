@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: GPL-2.0
+// DumpFile's reads on the real makedumpfile -d 31 dump, in the order that broke
+// libkdumpfile 0.5.1's page cache: present and excluded pages mixed at random
+// (dump_file_read.cpp). Every present page must read the same bytes every time.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "analysis/kdump_target/dump_file.h"
+#include "tests/unit/dev_dump.h"
+
+namespace kstuck {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr uint64_t kPage = 4096;
+
+const fs::path kD31Dump = dev_dump::cache() / "dev" / "kdump-d31-6.1.vmcore";
+
+struct PageCensus {
+  std::vector<uint64_t> present;  // pfns, ascending
+  std::vector<uint64_t> excluded;
+  std::vector<size_t> digest;     // of each present page
+};
+
+size_t digest(std::span<const std::byte> page) {
+  return std::hash<std::string_view>{}(std::string_view(reinterpret_cast<const char*>(page.data()), page.size()));
+}
+
+// One pass in pfn order: the order libkdumpfile's cache never broke in.
+PageCensus census(DumpFile& dump, uint64_t pfns) {
+  PageCensus c;
+  std::vector<std::byte> page(kPage);
+  for (uint64_t pfn = 0; pfn < pfns; pfn++) {
+    if (dump.read_phys(pfn * kPage, page)) {
+      c.present.push_back(pfn);
+      c.digest.push_back(digest(page));
+    } else {
+      c.excluded.push_back(pfn);
+    }
+  }
+  return c;
+}
+
+class PageGuard : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!fs::exists(kD31Dump)) GTEST_SKIP() << "no " << kD31Dump;
+  }
+};
+
+TEST_F(PageGuard, MixedPresentAndExcludedReadsKeepEveryPageIntact) {
+  auto dump = DumpFile::open(kD31Dump.string());
+  ASSERT_TRUE(dump) << dump.error().message();
+  // The guest had 1 GiB: 262144 page frames.
+  PageCensus c = census(**dump, 262144);
+  ASSERT_GT(c.present.size(), 10000u);
+  ASSERT_GT(c.excluded.size(), 100000u);
+
+  std::mt19937_64 rng(1);
+  std::vector<std::byte> page(kPage);
+  int wrong = 0;
+  for (int i = 0; i < 40000 && wrong < 5; i++) {
+    if (rng() % 4 == 0) {
+      uint64_t pfn = c.excluded[rng() % c.excluded.size()];
+      auto r = (*dump)->read_phys(pfn * kPage, page);
+      if (r || r.error().message().find("excluded") == std::string::npos) {
+        ADD_FAILURE() << "excluded pfn " << pfn << ": " << (r ? "read" : r.error().message());
+        wrong++;
+      }
+    } else {
+      size_t k = rng() % c.present.size();
+      auto r = (*dump)->read_phys(c.present[k] * kPage, page);
+      if (!r || digest(page) != c.digest[k]) {
+        ADD_FAILURE() << "read " << i << ", present pfn " << c.present[k] << ": "
+                      << (r ? "other bytes than the first pass" : r.error().message());
+        wrong++;
+      }
+    }
+  }
+  EXPECT_EQ((*dump)->reopens(), 0);
+  EXPECT_TRUE((*dump)->read_problems().empty());
+}
+
+// A page whose compressed data is garbage fails inside libkdumpfile: the dump is opened
+// again, the page reads as corrupt every time, and the pages around it stay readable.
+TEST_F(PageGuard, CorruptPageDataIsReportedAndTheRestStaysReadable) {
+  auto clean = DumpFile::open(kD31Dump.string());
+  ASSERT_TRUE(clean) << clean.error().message();
+  PageCensus c = census(**clean, 262144);
+
+  // disk_dump_header: block_size at 428 (after signature, version, utsname, timestamp,
+  // status), sub_hdr_size at 432, bitmap_blocks at 436; the descriptors follow the
+  // header block, the sub-header and the two bitmaps: {offset u64, size u32, flags u32,
+  // page_flags u64}.
+  int in = ::open(kD31Dump.c_str(), O_RDONLY);
+  ASSERT_GE(in, 0);
+  unsigned char hdr[512];
+  ASSERT_EQ(::pread(in, hdr, sizeof(hdr), 0), static_cast<ssize_t>(sizeof(hdr)));
+  int32_t block_size, sub_hdr_size, bitmap_blocks;
+  std::memcpy(&block_size, hdr + 428, 4);
+  std::memcpy(&sub_hdr_size, hdr + 432, 4);
+  std::memcpy(&bitmap_blocks, hdr + 436, 4);
+  ASSERT_EQ(block_size, 4096);
+  uint64_t descs = static_cast<uint64_t>(1 + sub_hdr_size + bitmap_blocks) * block_size;
+  // The first zlib-compressed page from the 5000th dumped page on.
+  size_t victim_index = 5000;
+  uint64_t data_off = 0;
+  uint32_t data_size = 0, flags = 0;
+  for (; victim_index < c.present.size(); victim_index++) {
+    unsigned char desc[24];
+    ASSERT_EQ(::pread(in, desc, sizeof(desc), static_cast<off_t>(descs + victim_index * 24)), 24);
+    std::memcpy(&data_off, desc, 8);
+    std::memcpy(&data_size, desc + 8, 4);
+    std::memcpy(&flags, desc + 12, 4);
+    if ((flags & 1) && data_size > 64) break;
+  }
+  ASSERT_LT(victim_index, c.present.size()) << "no zlib-compressed page";
+  const size_t kVictim = victim_index;
+
+  fs::path copy = fs::path(::testing::TempDir()) / "page-guard-corrupt.vmcore";
+  fs::copy_file(kD31Dump, copy, fs::copy_options::overwrite_existing);
+  int out = ::open(copy.c_str(), O_WRONLY);
+  ASSERT_GE(out, 0);
+  std::vector<unsigned char> garbage(data_size, 0xa5);
+  ASSERT_EQ(::pwrite(out, garbage.data(), garbage.size(), static_cast<off_t>(data_off)),
+            static_cast<ssize_t>(garbage.size()));
+  ::close(out);
+  ::close(in);
+
+  auto dump = DumpFile::open(copy.string());
+  ASSERT_TRUE(dump) << dump.error().message();
+  uint64_t victim = c.present[kVictim];
+  std::vector<std::byte> page(kPage);
+  std::mt19937_64 rng(2);
+  int wrong = 0;
+  for (int i = 0; i < 20000 && wrong < 5; i++) {
+    size_t k = (i % 50 == 0) ? kVictim : rng() % c.present.size();
+    auto r = (*dump)->read_phys(c.present[k] * kPage, page);
+    if (c.present[k] == victim) {
+      if (r || r.error().message().find("corrupt") == std::string::npos) {
+        ADD_FAILURE() << "the garbled page: " << (r ? "read" : r.error().message());
+        wrong++;
+      }
+    } else if (!r || digest(page) != c.digest[k]) {
+      ADD_FAILURE() << "read " << i << ", pfn " << c.present[k] << ": " << (r ? "other bytes" : r.error().message());
+      wrong++;
+    }
+  }
+  EXPECT_GT((*dump)->reopens(), 0);
+  auto problems = (*dump)->read_problems();
+  ASSERT_FALSE(problems.empty());
+  EXPECT_NE(problems.front().find("corrupt page data"), std::string::npos) << problems.front();
+  fs::remove(copy);
+}
+
+}  // namespace
+}  // namespace kstuck
