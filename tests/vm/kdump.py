@@ -203,11 +203,13 @@ def kdump_cycle(art, workdir, panic="sysrq", scenarios=7, qemu_dump=True, format
     if append_extra:
         append += " " + append_extra
     dumps = {}
-    guest = rig.Guest(art.kernel, art.initramfs, workdir, suite, append=append,
-                      drives=[f"file={disk},format=raw,if=virtio,cache=unsafe"])
-    with guest as g:
-        g.wait_for(r"^KSTUCK-BOOTED:", 120, user=True)
+    def guest():
+        return rig.Guest(art.kernel, art.initramfs, workdir, suite, append=append,
+                         drives=[f"file={disk},format=raw,if=virtio,cache=unsafe"])
+    with rig.booted(guest) as g:
         seconds["boot"] = round(time.monotonic() - t0, 1)
+        if g.boot_retry:
+            seconds["boot_retry"] = g.boot_retry
         deadline = time.monotonic() + timeout
         if nmi:
             words = g.next_request(240)
