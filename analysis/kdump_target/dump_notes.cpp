@@ -100,11 +100,41 @@ NoteScan scan_elf_notes(std::span<const std::byte> notes) {
 
 namespace {
 
+bool name_char(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+// The keys the kernel writes (kernel/vmcore_info.c and the arch code): NAME with
+// letters, digits, '_' and '-' (OSRELEASE, BUILD-ID, KERNELOFFSET), or NAME(ARG) with
+// ARG a C identifier, or two joined by one '.' (SYMBOL(init_uts_ns), OFFSET(list_head.next)).
+// libkdumpfile 0.5.1 turns a key into a path of attributes: other characters (a '.' at
+// either end of ARG, two in a row, '/', '(' inside it) crashed it inside kdump_open
+// (tests/fixtures/damaged/fuzz-vmcoreinfo-key.kdump).
+bool vmcoreinfo_key_sane(std::string_view key) {
+  size_t open = key.find('(');
+  std::string_view name = key.substr(0, open);
+  if (name.empty()) return false;
+  for (char c : name)
+    if (!name_char(c) && c != '-') return false;
+  if (open == std::string_view::npos) return true;
+  if (key.back() != ')') return false;
+  std::string_view arg = key.substr(open + 1, key.size() - open - 2);
+  size_t dot = arg.find('.');
+  auto identifier = [](std::string_view id) {
+    if (id.empty()) return false;
+    for (char c : id)
+      if (!name_char(c)) return false;
+    return true;
+  };
+  if (dot == std::string_view::npos) return identifier(arg);
+  return identifier(arg.substr(0, dot)) && identifier(arg.substr(dot + 1));
+}
+
 bool vmcoreinfo_line_whole(std::string_view line) {
   for (char c : line)
     if (c < 0x20 || c >= 0x7f) return false;
   size_t eq = line.find('=');
-  return eq != std::string_view::npos && eq != 0;
+  return eq != std::string_view::npos && eq != 0 && vmcoreinfo_key_sane(line.substr(0, eq));
 }
 
 // Calls f(offset, line number, line) for each non-empty line of at most kMaxVmcoreinfo
@@ -156,7 +186,7 @@ VmcoreinfoScan parse_vmcoreinfo(std::string_view text) {
   });
   if (bad)
     scan.problems.push_back("VMCOREINFO has " + std::to_string(bad) + " damaged line" + (bad == 1 ? "" : "s") +
-                            " (not KEY=VALUE in printable ASCII; first: " + first_bad + "), left out");
+                            " (not a kernel KEY=VALUE line in printable ASCII; first: " + first_bad + "), left out");
   return scan;
 }
 

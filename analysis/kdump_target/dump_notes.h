@@ -43,7 +43,7 @@ NoteScan scan_elf_notes(std::span<const std::byte> notes);
 
 struct VmcoreinfoScan {
   std::map<std::string, std::string, std::less<>> entries;
-  std::vector<std::string> problems;  // lines that are not KEY=VALUE in printable ASCII
+  std::vector<std::string> problems;  // lines that are not a kernel KEY=VALUE in printable ASCII
 };
 
 // Parses VMCOREINFO ("KEY=VALUE\n" lines, as the kernel's vmcoreinfo_append_str writes

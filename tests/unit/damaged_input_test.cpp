@@ -219,6 +219,24 @@ TEST(DumpNotes, DamagedVmcoreinfoLinesAreBlankedForLibkdumpfile) {
   EXPECT_EQ(v.entries.size(), 2u);
 }
 
+TEST(DumpNotes, OnlyKeysShapedLikeTheKernelsAreKept) {
+  std::string text =
+      "OSRELEASE=6.1.0\nBUILD-ID=ab12\nSYMBOL(init_uts_ns)=ffffffff82a12340\nOFFSET(list_head.next)=0\n"
+      "NUMBER(pgtable_l5_enabled)=0\nLENGTH(mem_section)=2048\n"
+      // the fuzzer's line, and other shapes no kernel writes
+      ".0-kstuckOPQ[\\]^_`ab#$%&'()*+,-./0123:;<=>?@AB\nSYMBOL(a..b)=1\nSYMBOL(.a)=1\nOFFSET(a.b.c)=1\n"
+      "SYMBOL(a/b)=1\nSYMBOL(a)x=1\nSYMBOL()=1\n(x)=1\nA B=1\n";
+  VmcoreinfoScan v = parse_vmcoreinfo(text);
+  EXPECT_EQ(v.entries.size(), 6u);
+  EXPECT_EQ(v.entries.count("OFFSET(list_head.next)"), 1u);
+  EXPECT_EQ(v.entries.count("BUILD-ID"), 1u);
+  ASSERT_EQ(v.problems.size(), 1u);
+  EXPECT_NE(v.problems[0].find("9 damaged lines"), std::string::npos) << v.problems[0];
+  auto blanked = blank_damaged_vmcoreinfo_lines(std::as_bytes(std::span(text)));
+  ASSERT_TRUE(blanked);
+  EXPECT_TRUE(parse_vmcoreinfo(std::string(blanked->begin(), blanked->end())).problems.empty());
+}
+
 // ---- the regression fixtures: small kdumps that crashed kstuck before issue 13 ----
 
 struct Fixture {
@@ -253,7 +271,8 @@ INSTANTIATE_TEST_SUITE_P(
                       Fixture{"truncated-in-data.kdump", "cause 3: SIGBUS on a truncated file"},
                       Fixture{"register-note-type.kdump", "a damaged note shifted the registers"},
                       Fixture{"fuzz-vmcoreinfo-alloc-2e63.kdump", "libkdumpfile asked malloc for 2^63 bytes"},
-                      Fixture{"fuzz-vmcoreinfo-segv.kdump", "libkdumpfile read wild memory after that malloc"}),
+                      Fixture{"fuzz-vmcoreinfo-segv.kdump", "libkdumpfile read wild memory after that malloc"},
+                      Fixture{"fuzz-vmcoreinfo-key.kdump", "libkdumpfile made attributes of a key no kernel writes"}),
     [](const auto& info) {
       std::string n = info.param.file;
       n = n.substr(0, n.find('.'));
