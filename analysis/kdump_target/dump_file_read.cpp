@@ -33,6 +33,7 @@ constexpr uint64_t kPageSize = 4096;
 // than this is reported as unreadable from there on.
 constexpr int kMaxReopens = 256;
 constexpr kdump_num_t kPageCacheEntries = 256;
+constexpr kdump_num_t kReopenedCacheEntries = 16;
 
 Result<void> read_failure(_kdump_ctx* ctx, kdump_status s, uint64_t shown) {
   const char* err = kdump_get_err(ctx);
@@ -63,7 +64,9 @@ Result<void> DumpFile::new_context() {
   // 256 cached pages instead of libkdumpfile's 1024: the analyses read each page a few
   // times at most, and the smaller cache cut 4 MB of peak RSS (bench/analyze, 6.1 dev
   // dump: 38.4 -> 35.0 MB) at the same CPU time. A library without the attribute keeps its own.
-  kdump_set_number_attr(ctx_, "cache.size", kPageCacheEntries);
+  // A context opened again (after a failed read: a damaged dump) gets a small cache: a
+  // fresh 1 MB one each time made the fuzzer's damaged inputs mostly page faults.
+  kdump_set_number_attr(ctx_, "cache.size", reopens_ ? kReopenedCacheEntries : kPageCacheEntries);
   // Before the open: libkdumpfile reads memory while it opens (the kernel's page tables,
   // VMCOREINFO's symbols), and an excluded page must not fail there either.
   kdump_set_number_attr(ctx_, KDUMP_ATTR_ZERO_EXCLUDED, 1);
@@ -83,11 +86,16 @@ Result<void> DumpFile::new_context() {
   kdump_attr_t attr;
   kdump_num_t max_pfn = 0;
   if (kdump_get_attr(ctx_, KDUMP_ATTR_FILE_PAGEMAP, &attr) == KDUMP_OK && attr.type == KDUMP_BITMAP &&
-      kdump_get_number_attr(ctx_, "max_pfn", &max_pfn) == KDUMP_OK &&
-      kdump_get_addrxlat(ctx_, &axctx_, &axsys_) == KDUMP_OK) {
+      kdump_get_number_attr(ctx_, "max_pfn", &max_pfn) == KDUMP_OK) {
     pagemap_ = attr.val.bitmap;
     kdump_bmp_incref(pagemap_);
     max_pfn_ = max_pfn;
+    // None without VMCOREINFO's page-table symbols: kernel virtual reads then fail here
+    // (read()), as they would in the library.
+    if (kdump_get_addrxlat(ctx_, &axctx_, &axsys_) != KDUMP_OK) {
+      axctx_ = nullptr;
+      axsys_ = nullptr;
+    }
   } else {
     // Without a page map every failed read is a suspect cache (reopen_context()).
     kdump_set_number_attr(ctx_, KDUMP_ATTR_ZERO_EXCLUDED, 0);
@@ -143,6 +151,12 @@ void DumpFile::refuse_descriptors(const std::vector<uint64_t>& bad, const std::v
 Result<void> DumpFile::read(uint64_t kvaddr, std::span<std::byte> out) {
   if (!ctx_) return fail(ErrorKind::Fault, unreadable_message(), kvaddr);
   if (!pagemap_) return read_unguarded(KDUMP_KVADDR, kvaddr, out);
+  if (!axctx_) {
+    auto e = Error(ErrorKind::Fault, "read " + hex_text(kvaddr) + ": address not mapped (no kernel page-table "
+                   "translation: VMCOREINFO lacks what libkdumpfile needs for it)", kvaddr);
+    note_damage(KDUMP_ERR_ADDRXLAT, e);
+    return tl::unexpected(e);
+  }
   size_t done = 0;
   while (done < out.size()) {
     uint64_t va = kvaddr + done;
@@ -207,6 +221,9 @@ Result<void> DumpFile::read_page(uint64_t paddr, std::span<std::byte> out, uint6
   if (s == KDUMP_OK) return {};
   auto r = read_failure(ctx_, s, shown);
   note_damage(s, r.error());
+  // No kernel-physical to machine mapping (a dump without usable VMCOREINFO): no page
+  // was read, the cache is whole.
+  if (s == KDUMP_ERR_ADDRXLAT) return r;
   // Answered from here on: one reopen per damaged page, however often it is read.
   std::string_view msg = r.error().message();
   auto colon = msg.find(": ");
@@ -221,7 +238,8 @@ Result<void> DumpFile::read_unguarded(int space, uint64_t addr, std::span<std::b
   if (s == KDUMP_OK) return {};
   auto r = read_failure(ctx_, s, addr + len);
   note_damage(s, r.error());
-  reopen_context();
+  // A physical address without a kernel-physical mapping read no page.
+  if (!(space == KDUMP_KPHYSADDR && s == KDUMP_ERR_ADDRXLAT)) reopen_context();
   return r;
 }
 
