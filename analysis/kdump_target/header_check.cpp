@@ -150,18 +150,22 @@ Result<HeaderCheck> check_diskdump(int fd, uint64_t file_size) {
   if (bitmap_blocks == 0 || bitmap_end > file_size)
     return tl::unexpected(bad(std::to_string(bitmap_blocks) + " bitmap blocks do not fit in the " +
                               std::to_string(file_size) + "-byte file (truncated?)"));
-  if (version >= 6 && sub_hdr_size > 0) {
+  // libkdumpfile reads the sub-header's VMCOREINFO from version 3 on and its notes and
+  // ERASEINFO from version 4 on, whatever sub_hdr_size says, each whole into memory by
+  // the sizes it holds (a version-5 header with a 15 GB note size made it malloc 15 GB).
+  if (version >= 3) {
     unsigned char s[104];
     auto m = pread_some(fd, s, sizeof(s), bs);
     if (!m) return tl::unexpected(m.error());
     if (*m < sizeof(s)) return tl::unexpected(bad("kdump sub-header is cut short"));
-    uint64_t mapnr64 = get<uint64_t>(s, 96);
-    if (mapnr64) max_mapnr = mapnr64;
-    // Notes and VMCOREINFO are read whole into memory.
-    for (auto [off_at, size_at, what] :
-         {std::tuple{32, 40, "VMCOREINFO"}, std::tuple{48, 56, "ELF notes"}, std::tuple{64, 72, "ERASEINFO"}}) {
+    if (version >= 6) {
+      uint64_t mapnr64 = get<uint64_t>(s, 96);
+      if (mapnr64) max_mapnr = mapnr64;
+    }
+    for (auto [off_at, size_at, what, since] : {std::tuple{32, 40, "VMCOREINFO", 3}, std::tuple{48, 56, "ELF notes", 4},
+                                                std::tuple{64, 72, "ERASEINFO", 4}}) {
       uint64_t off = get<uint64_t>(s, off_at), size = get<uint64_t>(s, size_at);
-      if (size == 0) continue;
+      if (version < since || size == 0) continue;
       if (size > kMaxNoteBytes || off > file_size || size > file_size - off)
         return tl::unexpected(bad(std::string(what) + " at " + std::to_string(off) + " size " + std::to_string(size)));
     }
