@@ -8,6 +8,7 @@
 
 #include <libkdumpfile/kdumpfile.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -131,7 +132,18 @@ Result<std::unique_ptr<DumpFile>> DumpFile::open(const std::string& path) {
     if (scan.vmcoreinfo)
       if (auto blanked = blank_damaged_vmcoreinfo_lines(std::as_bytes(std::span(*scan.vmcoreinfo))))
         patches.emplace_back(checked->note_area_offset + scan.vmcoreinfo_offset, std::move(*blanked));
-    if (scan.cut_short) {
+    // kstuck's walk also stops at an empty note header (the kernel's terminator);
+    // libkdumpfile 0.5.1 walks on past it, into notes kstuck never checked (a damaged
+    // VMCOREINFO there crashed it: tests/fixtures/damaged/fuzz-notes-after-empty.kdump).
+    // Trailing zeros after the last note are left as they are.
+    const auto& area = checked->note_area;
+    bool more_after_stop = scan.walked < area.size() &&
+                           std::any_of(area.begin() + static_cast<long>(scan.walked), area.end(),
+                                       [](std::byte b) { return b != std::byte{0}; });
+    if (more_after_stop && !scan.cut_short)
+      dump->notes_.push_back("the CPU notes end at an empty note at byte " + std::to_string(scan.walked) +
+                             " of " + std::to_string(area.size()) + ": the notes after it are left out");
+    if (scan.cut_short || more_after_stop) {
       // The note area ends where its first impossible size begins.
       uint64_t keep = scan.walked;
       std::vector<unsigned char> size(8);

@@ -273,7 +273,8 @@ INSTANTIATE_TEST_SUITE_P(
                       Fixture{"fuzz-vmcoreinfo-alloc-2e63.kdump", "libkdumpfile asked malloc for 2^63 bytes"},
                       Fixture{"fuzz-vmcoreinfo-segv.kdump", "libkdumpfile read wild memory after that malloc"},
                       Fixture{"fuzz-vmcoreinfo-key.kdump", "libkdumpfile made attributes of a key no kernel writes"},
-                      Fixture{"fuzz-note-size-15g.kdump", "a version-5 sub-header made libkdumpfile malloc 15 GB"}),
+                      Fixture{"fuzz-note-size-15g.kdump", "a version-5 sub-header made libkdumpfile malloc 15 GB"},
+                      Fixture{"fuzz-notes-after-empty.kdump", "libkdumpfile walked past an empty note into an unchecked one"}),
     [](const auto& info) {
       std::string n = info.param.file;
       n = n.substr(0, n.find('.'));
