@@ -35,7 +35,8 @@ constexpr int kMaxReopens = 256;
 constexpr kdump_num_t kPageCacheEntries = 256;
 constexpr kdump_num_t kReopenedCacheEntries = 16;
 
-Result<void> read_failure(_kdump_ctx* ctx, kdump_status s, uint64_t shown) {
+// What a failed kdump_read() says, without the address; clears the library's error.
+std::string failure_reason(_kdump_ctx* ctx, kdump_status s) {
   const char* err = kdump_get_err(ctx);
   std::string why;
   switch (s) {
@@ -47,6 +48,10 @@ Result<void> read_failure(_kdump_ctx* ctx, kdump_status s, uint64_t shown) {
   }
   if (err && *err) why += std::string(" (") + err + ")";
   kdump_clear_err(ctx);
+  return why;
+}
+
+Result<void> read_failure(const std::string& why, uint64_t shown) {
   return fail(ErrorKind::Fault, "read " + hex_text(shown) + ": " + why, shown);
 }
 
@@ -219,15 +224,14 @@ Result<void> DumpFile::read_page(uint64_t paddr, std::span<std::byte> out, uint6
   size_t len = out.size();
   kdump_status s = kdump_read(ctx_, KDUMP_KPHYSADDR, paddr, out.data(), &len);
   if (s == KDUMP_OK) return {};
-  auto r = read_failure(ctx_, s, shown);
+  std::string why = failure_reason(ctx_, s);
+  auto r = read_failure(why, shown);
   note_damage(s, r.error());
   // No kernel-physical to machine mapping (a dump without usable VMCOREINFO): no page
   // was read, the cache is whole.
   if (s == KDUMP_ERR_ADDRXLAT) return r;
   // Answered from here on: one reopen per damaged page, however often it is read.
-  std::string_view msg = r.error().message();
-  auto colon = msg.find(": ");
-  failed_pages_[pfn] = {s, std::string(colon == std::string_view::npos ? msg : msg.substr(colon + 2))};
+  failed_pages_[pfn] = {s, std::move(why)};
   reopen_context();
   return r;
 }
@@ -236,7 +240,7 @@ Result<void> DumpFile::read_unguarded(int space, uint64_t addr, std::span<std::b
   size_t len = out.size();
   kdump_status s = kdump_read(ctx_, static_cast<kdump_addrspace_t>(space), addr, out.data(), &len);
   if (s == KDUMP_OK) return {};
-  auto r = read_failure(ctx_, s, addr + len);
+  auto r = read_failure(failure_reason(ctx_, s), addr + len);
   note_damage(s, r.error());
   // A physical address without a kernel-physical mapping read no page.
   if (!(space == KDUMP_KPHYSADDR && s == KDUMP_ERR_ADDRXLAT)) reopen_context();
