@@ -28,8 +28,7 @@ def idle_dump(spec, build):
     dev = rig.CACHE / "dev"
     dev.mkdir(parents=True, exist_ok=True)
     name = f"idle-{kernel.kver}"
-    with rig.Guest(kernel, initramfs, out / "guest", "idle") as g:
-        g.wait_for(r"^KSTUCK-BOOTED:", 120, user=True)
+    with rig.booted(lambda: rig.Guest(kernel, initramfs, out / "guest", "idle")) as g:
         booted = time.monotonic() - t0
         dump = g.serve_until_dump(out / "idle.vmcore")
         if dump is None:

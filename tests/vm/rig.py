@@ -385,6 +385,19 @@ def take_console_findings():
 # multi-threaded TCG took an "Oops: int3" in sched_clock_cpu right after "sched_clock:
 # Marking stable" patched a static key (the stale-int3 class of Guest.accel).
 _BOOT_DEATH = re.compile(r"^.*(?:Oops: |Kernel panic - not syncing|BUG: ).*$", re.M)
+# QEMU itself killed by a signal in the same window: seen once in CI, QEMU 7.2's TCG took
+# SIGSEGV while 5.10 enumerated PCI, long before anything of kstuck ran in the guest.
+
+
+def _first_boot_death(g):
+    """Why a guest that never said KSTUCK-BOOTED died on its own, or None when it is
+    not a death the rig may boot again (alive, timed out, or a kstuck module in it)."""
+    if g.alive() or "KSTUCK-" in g.user_text() or re.search(r"Modules linked in:.*\bkstuck", g.text()):
+        return None
+    if g.proc.returncode < 0:
+        return f"QEMU killed by signal {-g.proc.returncode}{g.qemu_last_words()}"
+    death = _BOOT_DEATH.search(g.text())
+    return death.group(0).strip() if death else None
 
 
 @contextlib.contextmanager
@@ -400,14 +413,14 @@ def booted(make_guest, timeout=120):
         try:
             g.wait_for(r"^KSTUCK-BOOTED:", timeout, user=True)
         except RigError:
-            death = _BOOT_DEATH.search(g.text())
-            ours = re.search(r"Modules linked in:.*\bkstuck", g.text())
-            if attempt == 1 and not g.alive() and death and not ours and "KSTUCK-" not in g.user_text():
+            death = _first_boot_death(g) if attempt == 1 else None
+            if death:
                 kept = g.workdir.with_name(g.workdir.name + "-boot1-console.log")
                 shutil.copyfile(g.console, kept)
                 g.console_checked = True  # the first boot's death is reported here, not as a finding
                 g.kill()
-                retry_note = f"first boot died before KSTUCK-BOOTED ({death.group(0).strip()}; {kept.name})"
+                retry_note = f"first boot died before KSTUCK-BOOTED ({death}; {kept.name})"
+                print(f"vm: {g.suite}: {retry_note}; booting once more", flush=True)
                 continue
             g.kill()
             raise

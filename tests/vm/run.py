@@ -53,7 +53,9 @@ class Context:
         print(f"vm: kernel {self.kernel.kver} ({spec}), artifacts ready in {time.monotonic() - t:.1f}s", flush=True)
 
     def boot(self, suite, **kw):
-        return rig.Guest(self.kernel, self.initramfs, self.out / suite, suite, **kw)
+        """The suite's guest, up to its KSTUCK-BOOTED line (rig.booted: a guest that died
+        in its own boot, before anything of kstuck ran, is booted once more)."""
+        return rig.booted(lambda: rig.Guest(self.kernel, self.initramfs, self.out / suite, suite, **kw), timeout=180)
 
     def boot_and_dump(self, name, append=""):
         """Boots guest script NAME.sh, serves its "nmi" and "dump" requests, and keeps
