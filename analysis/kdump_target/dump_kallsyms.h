@@ -59,7 +59,9 @@ class DumpKallsyms {
   std::string names_;                     // every name, back to back (Sym::name views into it)
   std::vector<Sym> syms_;                 // in table order (by address)
   std::vector<uint32_t> by_address_;      // non-absolute symbols, sorted by address, one per address
-  std::vector<uint32_t> by_name_;         // all symbols, by (name hash, index)
+  std::vector<uint32_t> by_name_;         // all symbols, bucketed by name hash, table order within
+  std::vector<uint32_t> bucket_start_;    // bucket b is by_name_[bucket_start_[b], bucket_start_[b + 1])
+  uint32_t bucket_mask_ = 0;
 };
 
 }  // namespace kstuck

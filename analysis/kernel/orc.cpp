@@ -3,6 +3,8 @@
 // (bulk, bounded) and lookup, mirroring __orc_find() in unwind_orc.c.
 #include "analysis/kernel/orc.h"
 
+#include "analysis/kernel/paged_orc_table.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -256,6 +258,11 @@ std::optional<OrcEntry> OrcTable::find(uint64_t ip) const {
 }
 
 OrcTables::OrcTables(Fields& fields, const ModuleSet& modules) : fields_(fields), modules_(modules) {}
+OrcTables::~OrcTables() = default;
+
+size_t OrcTables::failed_lookups() const { return paged_ ? paged_->failed_lookups() : 0; }
+std::string OrcTables::first_lookup_error() const { return paged_ ? paged_->first_error() : std::string(); }
+std::string OrcTables::last_lookup_error() const { return paged_ ? paged_->last_error() : std::string(); }
 
 void OrcTables::decide_format() {
   format_decided_ = true;
@@ -295,7 +302,7 @@ const std::string& OrcTables::vmlinux_error() {
 
 size_t OrcTables::vmlinux_entries() {
   if (!vmlinux_loaded_) load_vmlinux();
-  return vmlinux_.size();
+  return paged_ ? paged_->size() : vmlinux_.size();
 }
 
 void OrcTables::load_vmlinux() {
@@ -322,38 +329,53 @@ void OrcTables::load_vmlinux() {
     vmlinux_.error = "implausible ORC table size " + std::to_string(n);
     return;
   }
+  // A known format needs only the entries the stacks visit; inferring the numbering
+  // needs them all.
+  if (!format_.numbering_from_entries) {
+    paged_ = std::make_unique<PagedOrcTable>(t, *ip_start, *orc_start, n, format_.format);
+    auto first = paged_->ip(0);
+    auto last = first ? paged_->ip(n - 1) : std::nullopt;
+    if (!first || !last) {
+      vmlinux_.error = "ORC table unreadable: " + paged_->last_error();
+      paged_.reset();
+      return;
+    }
+    set_text_range(*first, *last);
+    return;
+  }
   auto ips = read_bulk(t, *ip_start, n * 4);
   auto entries = ips ? read_bulk(t, *orc_start, n * kOrcEntrySize) : tl::unexpected(ips.error());
   if (!ips || !entries) {
     vmlinux_.error = "ORC table unreadable: " + (!ips ? ips.error() : entries.error()).describe();
-    if (format_.numbering_from_entries) {
-      format_.format = OrcFormat::Unknown;
-      format_.error = format_.how + "; the table to tell the register numbering from is unreadable";
-    }
+    format_.format = OrcFormat::Unknown;
+    format_.error = format_.how + "; the table to tell the register numbering from is unreadable";
     return;
   }
-  if (format_.numbering_from_entries) {
-    format_.numbering_from_entries = false;
-    std::string why;
-    OrcFormat f = infer_orc_numbering(*entries, why);
-    if (f == OrcFormat::Unknown) {
-      format_.format = OrcFormat::Unknown;
-      format_.error = format_.how + "; " + why;
-      vmlinux_.error = "unknown ORC entry format: " + format_.error;
-      return;
-    }
-    format_.format = f;
-    format_.inferred = true;
-    format_.how += "; inferred from the table: " + why;
+  format_.numbering_from_entries = false;
+  std::string why;
+  OrcFormat f = infer_orc_numbering(*entries, why);
+  if (f == OrcFormat::Unknown) {
+    format_.format = OrcFormat::Unknown;
+    format_.error = format_.how + "; " + why;
+    vmlinux_.error = "unknown ORC entry format: " + format_.error;
+    return;
   }
+  format_.format = f;
+  format_.inferred = true;
+  format_.how += "; inferred from the table: " + why;
   vmlinux_ = OrcTable(std::move(*ips), *ip_start, std::move(*entries), format_.format);
+  if (vmlinux_.size()) set_text_range(vmlinux_.ip(0), vmlinux_.ip(vmlinux_.size() - 1));
+}
+
+void OrcTables::set_text_range(uint64_t first_ip, uint64_t last_ip) {
   // Beyond the table's text the vmlinux has no entries (the kernel checks
   // is_kernel_text/inittext); the last entry is a terminator.
+  Target& t = fields_.target();
   if (auto s = t.symbol_address("_stext")) text_start_ = *s;
-  else if (vmlinux_.size()) text_start_ = vmlinux_.ip(0);
+  else text_start_ = first_ip;
   if (auto e = t.symbol_address("_einittext")) text_end_ = *e;
   else if (auto e2 = t.symbol_address("_etext")) text_end_ = *e2;
-  else if (vmlinux_.size()) text_end_ = vmlinux_.ip(vmlinux_.size() - 1);
+  else text_end_ = last_ip;
 }
 
 const OrcTable& OrcTables::module_table(const ModuleInfo& m) {
@@ -386,7 +408,7 @@ std::optional<OrcEntry> OrcTables::find(uint64_t ip) {
   if (const ModuleInfo* m = modules_.containing(ip)) return module_table(*m).find(ip);
   if (!vmlinux_loaded_) load_vmlinux();
   if (ip < text_start_ || ip >= text_end_) return std::nullopt;
-  return vmlinux_.find(ip);
+  return paged_ ? paged_->find(ip) : vmlinux_.find(ip);
 }
 
 }  // namespace kstuck

@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -124,9 +125,12 @@ class OrcTable {
   std::vector<uint32_t> order_;
 };
 
+class PagedOrcTable;
+
 class OrcTables {
  public:
   OrcTables(Fields& fields, const ModuleSet& modules);
+  ~OrcTables();
 
   // The entry covering ip (vmlinux core and init text, or a module's text), or nullopt.
   // Always nullopt when the format is unknown (see format()).
@@ -139,10 +143,16 @@ class OrcTables {
   const OrcFormatDecision& format();
   bool format_known() { return format().format != OrcFormat::Unknown; }
   size_t vmlinux_entries();
+  // Lookups in the vmlinux table that failed on an unreadable page (it is read a page at
+  // a time), and the first reason; the reason of the last find() that failed that way.
+  size_t failed_lookups() const;
+  std::string first_lookup_error() const;
+  std::string last_lookup_error() const;
 
  private:
   void decide_format();
   void load_vmlinux();
+  void set_text_range(uint64_t first_ip, uint64_t last_ip);
   const OrcTable& module_table(const ModuleInfo& m);
 
   Fields& fields_;
@@ -150,7 +160,10 @@ class OrcTables {
   bool format_decided_ = false;
   OrcFormatDecision format_;
   bool vmlinux_loaded_ = false;
+  // The vmlinux table: read a page at a time (paged_), or whole (vmlinux_) when its
+  // register numbering had to be inferred from all of its entries.
   OrcTable vmlinux_;
+  std::unique_ptr<PagedOrcTable> paged_;
   uint64_t text_start_ = 0, text_end_ = 0;  // vmlinux ips covered by the table
   std::map<uint64_t, OrcTable> module_tables_;
 };

@@ -289,7 +289,10 @@ Stack Unwinder::run(State& st, const StackRanges& stacks) {
     } else {
       // The kernel's orc_fp_entry: assume a frame pointer (generated code such as BPF);
       // a guess, so everything after it is marked unreliable. Two guesses in a row stop.
-      if (last_guess || !st.bp) return stop(StopReason::NoOrc, lookup, "no ORC entry");
+      if (last_guess || !st.bp) {
+        std::string unreadable = orc_.last_lookup_error();
+        return stop(StopReason::NoOrc, lookup, unreadable.empty() ? "no ORC entry" : "no ORC entry: " + unreadable);
+      }
       orc = guess_frame_pointer();
       st.reliable = false;
       last_guess = true;

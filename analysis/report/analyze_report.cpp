@@ -248,6 +248,9 @@ AnalyzeReport build_analyze_report(KernelModel& model, const AnalyzeOptions& opt
   }
   progress("stacks", tasks.size(), tasks.size());
   fill_nmi(model, r);
+  if (size_t failed = model.orc().failed_lookups())
+    r.problems.push_back("ORC table partly unreadable: " + std::to_string(failed) + " lookup(s) failed, the first: " +
+                         model.orc().first_lookup_error());
 
   // Biggest groups first; renumber the tasks' group indexes to match.
   std::vector<size_t> order(r.groups.size());

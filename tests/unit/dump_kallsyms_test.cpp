@@ -222,6 +222,23 @@ TEST(DumpKallsyms, HostileTables) {
   std::string unterminated(600, 'a');
   m4.put(where.token_table, unterminated.data(), unterminated.size());
   EXPECT_FALSE(load(m4, where));
+  // A name of 32,767 tokens of up to 1,000 bytes each (a hostile length and token table)
+  // is refused at the kernel's name limit, not grown to gigabytes.
+  Memory m5 = m;
+  std::string long_tokens;
+  uint16_t index[256];
+  for (int i = 0; i < 256; i++) {
+    index[i] = static_cast<uint16_t>(long_tokens.size());
+    long_tokens += std::string(i < 64 ? 1000 : 1, 'a');
+    long_tokens += '\0';
+  }
+  m5.put(where.token_table, long_tokens.data(), long_tokens.size());
+  m5.put(where.token_index, index, sizeof(index));
+  std::string names = "\xff\xff" + std::string(32767, '\x01');
+  m5.put(where.names, names.data(), names.size());
+  auto too_long = load(m5, where);
+  ASSERT_FALSE(too_long);
+  EXPECT_NE(too_long.error().describe().find("longer than"), std::string::npos) << too_long.error().describe();
   // Missing tables.
   Memory empty;
   EXPECT_EQ(load(empty, where).error().kind(), ErrorKind::Fault);
