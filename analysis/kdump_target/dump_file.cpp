@@ -54,6 +54,9 @@ const char* const kRegNames[CpuRegisters::count] = {
 }  // namespace
 
 DumpFile::~DumpFile() {
+  // The second context has its own life: reopening the first (a damaged page) may happen
+  // while it reads, and never touches it.
+  release_helper();
   release_context();
   if (tmp_fd_ >= 0) ::close(tmp_fd_);
   if (fd_ >= 0) ::close(fd_);

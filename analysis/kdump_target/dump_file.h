@@ -24,7 +24,8 @@ struct _addrxlat_sys;
 namespace kstuck {
 
 // One open dump. Owns the file descriptors (and the reassembled temporary file for a
-// flattened stream) and the libkdumpfile context; not thread-safe, like libkdumpfile.
+// flattened stream) and the libkdumpfile context; not thread-safe, like libkdumpfile
+// (its large reads use a second thread of their own, dump_file_parallel_read.cpp).
 class DumpFile {
  public:
   ~DumpFile();
@@ -47,6 +48,8 @@ class DumpFile {
   std::vector<std::string> read_problems() const;
   // How often a failed read inside libkdumpfile made kstuck open the dump again.
   int reopens() const { return reopens_; }
+  // Large reads done by two contexts in two threads (dump_file_parallel_read.cpp).
+  int parallel_reads() const { return parallel_reads_; }
 
   int cpu_count() const { return cpu_count_; }
   // The registers of the index-th register note (for QEMU: vCPU index; for a real
@@ -70,11 +73,20 @@ class DumpFile {
   void use_own_notes(const std::vector<std::byte>& area);
   void note_damage(int status, const Error& e);
   // dump_file_read.cpp: the context and the reads that keep libkdumpfile's cache whole.
+  Result<void> configure_context(_kdump_ctx* ctx, uint64_t cache_entries) const;
   Result<void> new_context();
   void release_context();
   void reopen_context();
   void refuse_descriptors(const std::vector<uint64_t>& bad, const std::vector<uint64_t>& past_eof);
   Result<void> read_page(uint64_t paddr, std::span<std::byte> out, uint64_t shown);
+  // In the file, not refused, not failed before: a read the library will not fail
+  // unless the page's data is corrupt.
+  bool page_readable(uint64_t pfn) const;
+  // dump_file_parallel_read.cpp: a large read split between this context and a second
+  // one in another thread. False: not done that way (the caller reads it page by page).
+  static constexpr size_t kParallelReadBytes = 128 * 1024;
+  bool read_in_parallel(uint64_t kvaddr, std::span<std::byte> out);
+  void release_helper();
   Result<void> read_unguarded(int space, uint64_t addr, std::span<std::byte> out);
   std::string unreadable_message() const;
 
@@ -95,6 +107,10 @@ class DumpFile {
   std::vector<std::pair<uint64_t, bool>> refused_;  // (pfn, past the end of the file), sorted
   std::map<uint64_t, std::pair<int, std::string>> failed_pages_;  // pfn -> (kdump_status, why)
   int reopens_ = 0;
+  _kdump_ctx* helper_ctx_ = nullptr;  // the second context of read_in_parallel, used by its thread only
+  int helper_fd_ = -1;
+  bool helper_off_ = false;  // it failed once (open or a read): large reads stay serial
+  int parallel_reads_ = 0;
   int fd_ = -1;   // the file given
   int tmp_fd_ = -1;  // the reassembled flattened stream, or the copy with damaged descriptors hidden
   std::string format_;

@@ -57,24 +57,30 @@ Result<void> read_failure(const std::string& why, uint64_t shown) {
 
 }  // namespace
 
+Result<void> DumpFile::configure_context(_kdump_ctx* ctx, uint64_t cache_entries) const {
+  if (arch_unknown_ && kdump_set_string_attr(ctx, KDUMP_ATTR_ARCH_NAME, KDUMP_ARCH_X86_64) != KDUMP_OK)
+    return fail(ErrorKind::Format, std::string("libkdumpfile: cannot set the architecture: ") + kdump_get_err(ctx));
+  // read(2), never mmap(2): a page descriptor pointing past the end of a truncated file
+  // then fails one read instead of raising SIGBUS on the mapped tail.
+  if (kdump_set_number_attr(ctx, KDUMP_ATTR_FILE_MMAP_POLICY, KDUMP_MMAP_NEVER) != KDUMP_OK)
+    return fail(ErrorKind::Format, std::string("libkdumpfile: cannot turn mmap off: ") + kdump_get_err(ctx));
+  // A library without the attribute keeps its own cache size.
+  kdump_set_number_attr(ctx, "cache.size", cache_entries);
+  // Before the open: libkdumpfile reads memory while it opens (the kernel's page tables,
+  // VMCOREINFO's symbols), and an excluded page must not fail there either.
+  kdump_set_number_attr(ctx, KDUMP_ATTR_ZERO_EXCLUDED, 1);
+  return {};
+}
+
 Result<void> DumpFile::new_context() {
   ctx_ = kdump_new();
   if (!ctx_) return fail(ErrorKind::Os, "libkdumpfile: out of memory");
-  if (arch_unknown_ && kdump_set_string_attr(ctx_, KDUMP_ATTR_ARCH_NAME, KDUMP_ARCH_X86_64) != KDUMP_OK)
-    return fail(ErrorKind::Format, std::string("libkdumpfile: cannot set the architecture: ") + kdump_get_err(ctx_));
-  // read(2), never mmap(2): a page descriptor pointing past the end of a truncated file
-  // then fails one read instead of raising SIGBUS on the mapped tail.
-  if (kdump_set_number_attr(ctx_, KDUMP_ATTR_FILE_MMAP_POLICY, KDUMP_MMAP_NEVER) != KDUMP_OK)
-    return fail(ErrorKind::Format, std::string("libkdumpfile: cannot turn mmap off: ") + kdump_get_err(ctx_));
   // 256 cached pages instead of libkdumpfile's 1024: the analyses read each page a few
   // times at most, and the smaller cache cut 4 MB of peak RSS (bench/analyze, 6.1 dev
-  // dump: 38.4 -> 35.0 MB) at the same CPU time. A library without the attribute keeps its own.
+  // dump: 38.4 -> 35.0 MB) at the same CPU time.
   // A context opened again (after a failed read: a damaged dump) gets a small cache: a
   // fresh 1 MB one each time made the fuzzer's damaged inputs mostly page faults.
-  kdump_set_number_attr(ctx_, "cache.size", reopens_ ? kReopenedCacheEntries : kPageCacheEntries);
-  // Before the open: libkdumpfile reads memory while it opens (the kernel's page tables,
-  // VMCOREINFO's symbols), and an excluded page must not fail there either.
-  kdump_set_number_attr(ctx_, KDUMP_ATTR_ZERO_EXCLUDED, 1);
+  if (auto c = configure_context(ctx_, reopens_ ? kReopenedCacheEntries : kPageCacheEntries); !c) return c;
   kdump_status s = kdump_open_fd(ctx_, ctx_fd_);
   if (s != KDUMP_OK) {
     const char* err = kdump_get_err(ctx_);
@@ -162,6 +168,7 @@ Result<void> DumpFile::read(uint64_t kvaddr, std::span<std::byte> out) {
     note_damage(KDUMP_ERR_ADDRXLAT, e);
     return tl::unexpected(e);
   }
+  if (out.size() >= kParallelReadBytes && read_in_parallel(kvaddr, out)) return {};
   size_t done = 0;
   while (done < out.size()) {
     uint64_t va = kvaddr + done;
@@ -201,6 +208,13 @@ Result<void> DumpFile::read_phys(uint64_t paddr, std::span<std::byte> out) {
     done += n;
   }
   return {};
+}
+
+bool DumpFile::page_readable(uint64_t pfn) const {
+  unsigned char bit = 0;
+  if (pfn >= max_pfn_ || kdump_bmp_get_bits(pagemap_, pfn, pfn, &bit) != KDUMP_OK || !(bit & 1)) return false;
+  auto it = std::lower_bound(refused_.begin(), refused_.end(), std::pair<uint64_t, bool>{pfn, false});
+  return (it == refused_.end() || it->first != pfn) && !failed_pages_.contains(pfn);
 }
 
 // One physical page (or part of one); `shown` is the address the caller asked for.

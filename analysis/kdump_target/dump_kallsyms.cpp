@@ -12,7 +12,7 @@ namespace {
 
 // Bounds on hostile bytes: Debian's 6.1 has ~117,000 symbols and 2.6 MB of names.
 constexpr uint32_t kMaxSyms = 4u << 20;
-constexpr size_t kChunk = 64 * 1024;
+constexpr size_t kChunk = 256 * 1024;  // large enough for DumpFile to read it in parallel
 constexpr size_t kMaxToken = 256;
 constexpr size_t kMaxNameBytes = 64u << 20;
 // KSYM_NAME_LEN is 512 since Linux commit b8a94bfb3395 ("kallsyms: increase maximum kernel

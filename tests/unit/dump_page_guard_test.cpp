@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <functional>
@@ -160,6 +161,111 @@ TEST_F(PageGuard, CorruptPageDataIsReportedAndTheRestStaysReadable) {
   auto problems = (*dump)->read_problems();
   ASSERT_FALSE(problems.empty());
   EXPECT_NE(problems.front().find("corrupt page data"), std::string::npos) << problems.front();
+  fs::remove(copy);
+}
+
+// A VMCOREINFO number of the dump ("NUMBER(phys_base)" in decimal, KERNELOFFSET in hex).
+uint64_t info(DumpFile& dump, const char* key, int base) {
+  auto v = dump.vmcoreinfo(key);
+  return v ? std::stoull(*v, nullptr, base) : 0;
+}
+
+// The kernel image's kallsyms names: 512 KB of present rodata from SYMBOL(kallsyms_names).
+struct KernelRange {
+  uint64_t va = 0, pa = 0;
+  static constexpr size_t kSize = 512 * 1024;
+};
+
+KernelRange kallsyms_range(DumpFile& dump) {
+  KernelRange r;
+  r.va = info(dump, "SYMBOL(kallsyms_names)", 16) & ~(kPage - 1);
+  // __pa_symbol(): the kernel image sits at phys_base in physical memory.
+  r.pa = r.va - 0xffffffff80000000ULL + info(dump, "NUMBER(phys_base)", 10);
+  return r;
+}
+
+// One read() of 512 KB (two contexts, two threads) equals 128 reads of a page each.
+TEST_F(PageGuard, ALargeReadInTwoThreadsEqualsPageByPageReads) {
+  auto dump = DumpFile::open(kD31Dump.string());
+  ASSERT_TRUE(dump) << dump.error().message();
+  KernelRange range = kallsyms_range(**dump);
+  ASSERT_NE(range.va, 0u);
+  std::vector<std::byte> whole(KernelRange::kSize), paged(KernelRange::kSize);
+  ASSERT_TRUE((*dump)->read(range.va, whole));
+  EXPECT_EQ((*dump)->parallel_reads(), 1);
+  for (size_t off = 0; off < paged.size(); off += kPage)
+    ASSERT_TRUE((*dump)->read(range.va + off, std::span(paged).subspan(off, kPage)));
+  EXPECT_TRUE(whole == paged);
+  // The translation the next test relies on.
+  std::vector<std::byte> phys(kPage);
+  ASSERT_TRUE((*dump)->read_phys(range.pa, phys));
+  EXPECT_TRUE(std::equal(phys.begin(), phys.end(), whole.begin()));
+}
+
+// A corrupt page in the half the second thread reads: the read fails on that page with
+// the library's reason, the damage is reported, and every other page reads as before.
+TEST_F(PageGuard, ACorruptPageInTheSecondThreadsHalfIsReadAgainAndReported) {
+  auto clean = DumpFile::open(kD31Dump.string());
+  ASSERT_TRUE(clean) << clean.error().message();
+  KernelRange range = kallsyms_range(**clean);
+  std::vector<std::byte> expected(KernelRange::kSize);
+  ASSERT_TRUE((*clean)->read(range.va, expected));
+  PageCensus c = census(**clean, 262144);
+
+  int in = ::open(kD31Dump.c_str(), O_RDONLY);
+  ASSERT_GE(in, 0);
+  unsigned char hdr[512];
+  ASSERT_EQ(::pread(in, hdr, sizeof(hdr), 0), static_cast<ssize_t>(sizeof(hdr)));
+  int32_t block_size, sub_hdr_size, bitmap_blocks;
+  std::memcpy(&block_size, hdr + 428, 4);
+  std::memcpy(&sub_hdr_size, hdr + 432, 4);
+  std::memcpy(&bitmap_blocks, hdr + 436, 4);
+  uint64_t descs = static_cast<uint64_t>(1 + sub_hdr_size + bitmap_blocks) * block_size;
+  // The first zlib page of the range's last quarter (the second thread reads the back half).
+  uint64_t victim_pfn = 0, data_off = 0;
+  uint32_t data_size = 0;
+  for (uint64_t pfn = range.pa / kPage + 96; pfn < range.pa / kPage + 128 && !victim_pfn; pfn++) {
+    auto it = std::lower_bound(c.present.begin(), c.present.end(), pfn);
+    ASSERT_TRUE(it != c.present.end() && *it == pfn) << "kernel image page " << pfn << " not in the dump";
+    unsigned char desc[24];
+    ASSERT_EQ(::pread(in, desc, sizeof(desc), static_cast<off_t>(descs + (it - c.present.begin()) * 24)), 24);
+    uint32_t flags;
+    std::memcpy(&data_off, desc, 8);
+    std::memcpy(&data_size, desc + 8, 4);
+    std::memcpy(&flags, desc + 12, 4);
+    if ((flags & 1) && data_size > 64) victim_pfn = pfn;
+  }
+  ASSERT_NE(victim_pfn, 0u) << "no zlib page in the range's last quarter";
+  fs::path copy = fs::path(::testing::TempDir()) / "parallel-read-corrupt.vmcore";
+  fs::copy_file(kD31Dump, copy, fs::copy_options::overwrite_existing);
+  int out = ::open(copy.c_str(), O_WRONLY);
+  ASSERT_GE(out, 0);
+  std::vector<unsigned char> garbage(data_size, 0xa5);
+  ASSERT_EQ(::pwrite(out, garbage.data(), garbage.size(), static_cast<off_t>(data_off)),
+            static_cast<ssize_t>(garbage.size()));
+  ::close(out);
+  ::close(in);
+
+  auto dump = DumpFile::open(copy.string());
+  ASSERT_TRUE(dump) << dump.error().message();
+  uint64_t victim_va = range.va + (victim_pfn * kPage - range.pa);
+  std::vector<std::byte> got(KernelRange::kSize);
+  auto r = (*dump)->read(range.va, got);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().address(), std::optional<uint64_t>(victim_va)) << r.error().message();
+  EXPECT_NE(r.error().message().find("corrupt"), std::string::npos) << r.error().message();
+  EXPECT_EQ((*dump)->parallel_reads(), 1);
+  auto problems = (*dump)->read_problems();
+  ASSERT_FALSE(problems.empty());
+  EXPECT_NE(problems.front().find("corrupt page data"), std::string::npos) << problems.front();
+  // Before the victim in one large read, after it page by page: the bytes of the clean dump.
+  size_t before = victim_va - range.va;
+  ASSERT_TRUE((*dump)->read(range.va, std::span(got).first(before)));
+  EXPECT_TRUE(std::equal(got.begin(), got.begin() + before, expected.begin()));
+  for (size_t off = before + kPage; off < got.size(); off += kPage) {
+    ASSERT_TRUE((*dump)->read(range.va + off, std::span(got).subspan(off, kPage)));
+    ASSERT_TRUE(std::equal(got.begin() + off, got.begin() + off + kPage, expected.begin() + off)) << off;
+  }
   fs::remove(copy);
 }
 
