@@ -40,10 +40,15 @@ class StreamReader {
     buf_.resize(kChunk);
     auto r = read_(next_, buf_);
     if (!r) {
-      // The stream may end close to an unreadable page: retry byte-sized.
-      buf_.resize(1);
-      auto one = read_(next_, buf_);
-      if (!one) return tl::unexpected(one.error());
+      // The stream may end close to an unreadable page: read up to it (the fault's
+      // address), or byte-sized when the fault does not say where.
+      uint64_t upto = r.error().address().value_or(next_);
+      buf_.resize(upto > next_ && upto - next_ < kChunk ? upto - next_ : 1);
+      if (auto again = read_(next_, buf_); !again) {
+        buf_.resize(1);
+        auto one = read_(next_, buf_);
+        if (!one) return tl::unexpected(one.error());
+      }
     }
     next_ += buf_.size();
     pos_ = 0;
