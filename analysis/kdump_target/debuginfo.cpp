@@ -2,6 +2,7 @@
 // find_vmlinux_debuginfo: standard debug paths by build-id, then libdebuginfod's client.
 #include "analysis/kdump_target/debuginfo.h"
 
+#include <dlfcn.h>
 #include <elfutils/debuginfod.h>
 #include <elfutils/libdwelf.h>
 #include <fcntl.h>
@@ -28,8 +29,47 @@ bool is_plain_release(const std::string& r) {
   return !r.empty() && r.find('/') == std::string::npos && r != "." && r != "..";
 }
 
+// libdebuginfod is opened when a download is wanted, as libdw itself does: linked in,
+// it brought libcurl and 30 more libraries into every run, whose relocations were 22M
+// instructions of a `kstuck --version` and a fifth of a no-vmlinux `analyze`.
+struct DebuginfodApi {
+  decltype(&debuginfod_begin) begin = nullptr;
+  decltype(&debuginfod_end) end = nullptr;
+  decltype(&debuginfod_set_user_data) set_user_data = nullptr;
+  decltype(&debuginfod_get_user_data) get_user_data = nullptr;
+  decltype(&debuginfod_set_progressfn) set_progressfn = nullptr;
+  decltype(&debuginfod_find_debuginfo) find_debuginfo = nullptr;
+  std::string error;  // why it is not usable
+};
+
+template <typename Fn>
+void bind(void* lib, const char* name, Fn& fn, std::string& error) {
+  fn = reinterpret_cast<Fn>(dlsym(lib, name));
+  if (!fn && error.empty()) error = std::string("libdebuginfod.so.1 has no ") + name;
+}
+
+const DebuginfodApi& debuginfod_api() {
+  static const DebuginfodApi api = [] {
+    DebuginfodApi a;
+    void* lib = dlopen("libdebuginfod.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+      const char* e = dlerror();
+      a.error = std::string("cannot load libdebuginfod.so.1 (Debian: libdebuginfod1): ") + (e ? e : "dlopen failed");
+      return a;
+    }
+    bind(lib, "debuginfod_begin", a.begin, a.error);
+    bind(lib, "debuginfod_end", a.end, a.error);
+    bind(lib, "debuginfod_set_user_data", a.set_user_data, a.error);
+    bind(lib, "debuginfod_get_user_data", a.get_user_data, a.error);
+    bind(lib, "debuginfod_set_progressfn", a.set_progressfn, a.error);
+    bind(lib, "debuginfod_find_debuginfo", a.find_debuginfo, a.error);
+    return a;  // the library stays loaded for the process's life
+  }();
+  return api;
+}
+
 int report_progress(debuginfod_client* c, long done, long total) {
-  auto* q = static_cast<const DebuginfoQuery*>(debuginfod_get_user_data(c));
+  auto* q = static_cast<const DebuginfoQuery*>(debuginfod_api().get_user_data(c));
   if (q && q->progress) q->progress(done, total);
   return 0;  // non-zero would cancel
 }
@@ -81,13 +121,17 @@ Result<std::string> find_vmlinux_debuginfo(const DebuginfoQuery& q) {
   if (!urls || !*urls)
     return fail(ErrorKind::NotFound, "no vmlinux with build-id " + q.build_id + " (tried " + tried +
                                          "; DEBUGINFOD_URLS is not set)");
-  std::unique_ptr<debuginfod_client, void (*)(debuginfod_client*)> client(debuginfod_begin(), debuginfod_end);
+  const DebuginfodApi& api = debuginfod_api();
+  if (!api.error.empty())
+    return fail(ErrorKind::NotFound, "no vmlinux with build-id " + q.build_id + " (tried " + tried + "; DEBUGINFOD_URLS is set but " +
+                                         api.error + ")");
+  std::unique_ptr<debuginfod_client, void (*)(debuginfod_client*)> client(api.begin(), api.end);
   if (!client) return fail(ErrorKind::Os, "debuginfod_begin failed");
-  debuginfod_set_user_data(client.get(), const_cast<DebuginfoQuery*>(&q));
-  debuginfod_set_progressfn(client.get(), report_progress);
+  api.set_user_data(client.get(), const_cast<DebuginfoQuery*>(&q));
+  api.set_progressfn(client.get(), report_progress);
   char* path = nullptr;
   // A build-id length of 0: the id is given as a hex string.
-  int fd = debuginfod_find_debuginfo(client.get(), reinterpret_cast<const unsigned char*>(q.build_id.c_str()), 0, &path);
+  int fd = api.find_debuginfo(client.get(), reinterpret_cast<const unsigned char*>(q.build_id.c_str()), 0, &path);
   if (fd < 0)
     return fail(ErrorKind::NotFound, "no vmlinux with build-id " + q.build_id + " (tried " + tried + "; debuginfod at " +
                                          urls + ": " + std::strerror(-fd) + ")");
