@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
-// KdumpTarget: ties the dump, the vmlinux symbols, BTF and DWARF lines together.
+// KdumpTarget: ties the dump, the vmlinux symbols, BTF (else DWARF) types and DWARF lines
+// together.
 #include "analysis/kdump_target/kdump_target.h"
 
 #include <charconv>
@@ -12,6 +13,7 @@
 #include "analysis/kdump_target/debuginfo.h"
 #include "analysis/kdump_target/dump_file.h"
 #include "analysis/kdump_target/dump_kallsyms.h"
+#include "analysis/kdump_target/dwarf_types.h"
 #include "analysis/kdump_target/elf_symbols.h"
 #include "analysis/kdump_target/kallsyms_scan.h"
 #include "analysis/kdump_target/source_lines.h"
@@ -45,10 +47,15 @@ struct KdumpTarget::Impl {
   std::unique_ptr<DumpKallsyms> kallsyms;  // without one
   std::unique_ptr<BtfTypes> btf;
   std::optional<Error> btf_error;
+  std::unique_ptr<DwarfTypes> dwarf;       // only once BTF failed to load
+  std::optional<Error> dwarf_error;
   std::unique_ptr<SourceLines> lines;      // with a vmlinux, or once found by build-id
   std::optional<Error> lines_error;        // why no vmlinux was found by build-id
+  // The dump's BUILD-ID and release, and where and how to look a debug vmlinux up by them.
+  std::string build_id, release;
   std::string debug_root;
   std::function<void(long, long)> debuginfo_progress;
+  std::optional<Result<std::string>> debuginfo;  // that lookup's outcome: it runs at most once
   uint64_t kaslr = 0;
 
   uint64_t relocate(const ElfSymbols::Sym& s) const { return s.percpu || s.absolute ? s.value : s.value + kaslr; }
@@ -109,6 +116,66 @@ struct KdumpTarget::Impl {
   }
 
   static constexpr uint64_t kMaxBtf = 256u << 20;
+
+  // The debug vmlinux of the dumped kernel by build-id, for file:line and for types when
+  // there is no BTF: looked up once (debuginfod may download hundreds of MB).
+  Result<std::string> find_debuginfo() {
+    if (!debuginfo) {
+      DebuginfoQuery q;
+      q.build_id = build_id;
+      q.release = release;
+      q.debug_root = debug_root;
+      q.progress = debuginfo_progress;
+      debuginfo = find_vmlinux_debuginfo(q);
+    }
+    return *debuginfo;
+  }
+
+  std::string dbg_package() const {
+    return "the linux-image-" + (release.empty() ? std::string("RELEASE") : release) + "-dbg package";
+  }
+
+  // Types when BTF cannot be had (a kernel built without CONFIG_DEBUG_INFO_BTF, a vmlinux
+  // stripped of .BTF, the dump's copy unreadable): the DWARF of --vmlinux, else of the debug
+  // vmlinux found by build-id. Never consulted while BTF loads: the analysis probes for
+  // members and structs of other kernel versions on every run (pcpu_hot, tk_data,
+  // task_struct.blocked_on on 6.1), pahole puts every type of the vmlinux's DWARF into its
+  // BTF, so DWARF would only confirm each miss, at the price of indexing all 160 MB of
+  // .debug_info (0.3 s on top of a 0.1 s analysis) or of a debuginfod download.
+  Result<DwarfTypes*> dwarf_types() {
+    if (dwarf) return dwarf.get();
+    if (!dwarf_error) {
+      auto d = open_dwarf();
+      if (d) {
+        dwarf = std::move(*d);
+        return dwarf.get();
+      }
+      dwarf_error = Error(d.error().kind(), "no type information: BTF: " + btf_error->message() + "; DWARF: " +
+                                                d.error().message() + "; types need --vmlinux PATH of a vmlinux with .BTF or " +
+                                                "DWARF (Debian: " + dbg_package() + ") or DEBUGINFOD_URLS");
+    }
+    return tl::unexpected(*dwarf_error);
+  }
+
+  Result<std::unique_ptr<DwarfTypes>> open_dwarf() {
+    std::string tried;
+    if (symbols) {
+      auto d = DwarfTypes::open(symbols->path());
+      if (d || d.error().kind() != ErrorKind::NotFound) return d;
+      tried = d.error().message() + "; ";
+    }
+    auto path = find_debuginfo();
+    if (!path) return fail(ErrorKind::NotFound, tried + path.error().message());
+    return DwarfTypes::open(*path);
+  }
+
+  // A type DWARF lacks: say where the types came from and why BTF did not answer.
+  template <class T>
+  Result<T> from_dwarf(Result<T> answer) const {
+    if (answer || answer.error().kind() != ErrorKind::NotFound) return answer;
+    return fail(ErrorKind::NotFound, answer.error().message() + " (types from the DWARF of " + dwarf->path() +
+                                         "; no BTF: " + btf_error->message() + ")");
+  }
 };
 
 KdumpTarget::KdumpTarget(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -173,6 +240,8 @@ Result<std::unique_ptr<KdumpTarget>> KdumpTarget::open(const std::string& vmcore
   if (impl->symbols) info.vmlinux_build_id = impl->symbols->build_id();
   if (auto v = impl->dump->vmcoreinfo("OSRELEASE")) info.release = *v;
   if (auto v = impl->dump->vmcoreinfo("BUILD-ID")) info.dump_build_id = *v;
+  impl->build_id = info.dump_build_id;
+  impl->release = info.release;
   if (auto v = impl->dump->vmcoreinfo("CRASHTIME")) {
     int64_t t = 0;
     auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), t);
@@ -323,19 +392,15 @@ void KdumpTarget::set_debuginfo_lookup(std::string debug_root, std::function<voi
 
 Result<std::string> KdumpTarget::source_line(uint64_t address) {
   if (!impl_->lines && !impl_->lines_error) {
-    DebuginfoQuery q;
-    q.build_id = info_.dump_build_id;
-    q.release = info_.release;
-    q.debug_root = impl_->debug_root;
-    q.progress = impl_->debuginfo_progress;
-    auto path = find_vmlinux_debuginfo(q);
+    // A dump without VMCOREINFO learns its release from memory after open().
+    if (impl_->release.empty()) impl_->release = info_.release;
+    auto path = impl_->find_debuginfo();
     if (path) {
       impl_->lines = std::make_unique<SourceLines>(*path);
       info_.debuginfo_path = *path;
     } else {
-      impl_->lines_error = path.error().with_context(
-          "file:line needs the kernel's DWARF: --vmlinux PATH, the linux-image-" +
-          (info_.release.empty() ? std::string("RELEASE") : info_.release) + "-dbg package, or DEBUGINFOD_URLS");
+      impl_->lines_error = path.error().with_context("file:line needs the kernel's DWARF: --vmlinux PATH, " +
+                                                     impl_->dbg_package() + ", or DEBUGINFOD_URLS");
     }
   }
   if (!impl_->lines) return tl::unexpected(*impl_->lines_error);
@@ -343,16 +408,25 @@ Result<std::string> KdumpTarget::source_line(uint64_t address) {
   return impl_->lines->at(address - impl_->kaslr);
 }
 
+std::string KdumpTarget::types_source() {
+  if (impl_->types()) return impl_->symbols ? "BTF from the vmlinux" : "BTF from the dump's memory (__start_BTF)";
+  auto d = impl_->dwarf_types();
+  if (!d) return "none: " + d.error().message();
+  return "DWARF from " + (*d)->path() + " (no BTF: " + impl_->btf_error->message() + ")";
+}
+
 Result<uint64_t> KdumpTarget::struct_size(std::string_view struct_name) {
-  auto t = impl_->types();
-  if (!t) return tl::unexpected(t.error());
-  return (*t)->struct_size(struct_name);
+  if (auto t = impl_->types()) return (*t)->struct_size(struct_name);
+  auto d = impl_->dwarf_types();
+  if (!d) return tl::unexpected(d.error());
+  return impl_->from_dwarf((*d)->struct_size(struct_name));
 }
 
 Result<TypeMember> KdumpTarget::member(std::string_view struct_name, std::string_view member_path) {
-  auto t = impl_->types();
-  if (!t) return tl::unexpected(t.error());
-  return (*t)->member(struct_name, member_path);
+  if (auto t = impl_->types()) return (*t)->member(struct_name, member_path);
+  auto d = impl_->dwarf_types();
+  if (!d) return tl::unexpected(d.error());
+  return impl_->from_dwarf((*d)->member(struct_name, member_path));
 }
 
 Result<uint64_t> KdumpTarget::per_cpu_offset(int cpu) {

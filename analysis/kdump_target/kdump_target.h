@@ -29,8 +29,9 @@ struct DumpInfo {
   std::string release;      // OSRELEASE, e.g. "6.1.0-56-cloud-amd64"; empty if unknown
   std::string dump_build_id;     // VMCOREINFO BUILD-ID; empty if absent
   std::string vmlinux_build_id;  // the vmlinux's GNU build-id note (empty without --vmlinux)
-  // Where symbols and types came from: "vmlinux" (ELF symbols, .BTF of the file) or
-  // "dump" (kallsyms and BTF read from the dump's memory).
+  // Where symbols and types are to come from: "vmlinux" (ELF symbols, .BTF of the file) or
+  // "dump" (kallsyms and BTF read from the dump's memory). Types are loaded at their first
+  // use, and may end up elsewhere (DWARF): KdumpTarget::types_source() says.
   std::string symbols_from;
   std::string types_from;
   // Without a vmlinux, how the kallsyms tables were found: "VMCOREINFO" (6.0+) or, before
@@ -71,6 +72,9 @@ class KdumpTarget : public Target {
   std::optional<std::string> vmcoreinfo(std::string_view key) override;
 
   const DumpInfo& info() const { return info_; }
+  // Where the types come from, loading them if not yet: "BTF from the vmlinux", "BTF from
+  // the dump's memory (__start_BTF)", "DWARF from PATH (no BTF: why)", or "none: why".
+  std::string types_source();
   // "kernel/smp.c:612" for a (KASLR-applied) vmlinux text address, from DWARF on demand.
   // Without --vmlinux the vmlinux is looked up by the dump's build-id on first use
   // (find_vmlinux_debuginfo: /usr/lib/debug, then debuginfod).

@@ -112,7 +112,7 @@ int run_dumpinfo(const std::vector<std::string>& args) {
   std::printf("symbols:    %zu from the %s\n", info.symbol_count,
               info.symbols_from == "dump" ? "dump's kallsyms" : "vmlinux");
   if (!info.kallsyms_found_by.empty()) std::printf("kallsyms:   found by %s\n", info.kallsyms_found_by.c_str());
-  std::printf("types:      BTF from the %s\n", info.types_from == "dump" ? "dump's memory (__start_BTF)" : "vmlinux");
+  std::printf("types:      %s\n", kstuck::sanitize_text(t.types_source()).c_str());
   std::printf("kaslr:      0x%llx\n", static_cast<unsigned long long>(info.kaslr_offset));
   if (info.crash_time) {
     std::time_t tt = static_cast<std::time_t>(*info.crash_time);
