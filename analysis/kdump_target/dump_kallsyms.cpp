@@ -155,7 +155,7 @@ Result<std::unique_ptr<DumpKallsyms>> DumpKallsyms::load(const KallsymsLocation&
                                            std::to_string(kMaxSymbolName) + " bytes");
       if (used + len > k->names_.size()) {
         if (used + len > kMaxNameBytes) return fail(ErrorKind::Format, "kallsyms names exceed 64 MiB");
-        k->names_.resize(std::min(kMaxNameBytes, std::max(2 * k->names_.size(), used + len + kMaxSymbolName)));
+        k->names_.resize(std::min(kMaxNameBytes, std::max(k->names_.size() + k->names_.size() / 4, used + len + kMaxSymbolName)));
       }
       // Tokens are a few bytes: a plain loop, not a memcpy call per token.
       const char* from = token_bytes.data() + token_index[*t];
@@ -171,8 +171,9 @@ Result<std::unique_ptr<DumpKallsyms>> DumpKallsyms::load(const KallsymsLocation&
     name_len.push_back(static_cast<uint32_t>(used - start - 1));
     k->syms_.push_back(s);
   }
+  // No shrink_to_fit(): copying 2 MB into fresh pages cost more (page faults) than the
+  // slack it would return.
   k->names_.resize(used);
-  k->names_.shrink_to_fit();
   for (uint32_t i = 0; i < num; i++) k->syms_[i].name = std::string_view(k->names_).substr(name_at[i], name_len[i]);
 
   // VMCOREINFO's _stext checks the reading (drgn checks it the same way): a kernel whose

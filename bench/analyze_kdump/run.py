@@ -24,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from bench import timing as bench_timing  # noqa: E402
 from tests.vm import kdump, rig  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -32,20 +33,7 @@ TIMEOUT = 600
 
 
 def timed(cmd, stdin=""):
-    """Runs cmd under /usr/bin/time; returns (stdout, stderr, wall s, peak RSS MB, exit)."""
-    with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
-        try:
-            p = subprocess.run(["/usr/bin/time", "-o", tf.name, "-f", "%e %M", *map(str, cmd)], input=stdin,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=TIMEOUT,
-                               errors="replace")
-        except subprocess.TimeoutExpired:
-            return "", "timed out", float(TIMEOUT), 0.0, -1
-        parts = (tf.read().strip().splitlines() or ["0 0"])[-1].split()
-    try:
-        wall, rss = float(parts[0]), int(parts[1]) / 1024
-    except (ValueError, IndexError):
-        wall, rss = 0.0, 0.0
-    return p.stdout, p.stderr, wall, rss, p.returncode
+    return bench_timing.timed(cmd, stdin, TIMEOUT)
 
 
 def first_error(text):
