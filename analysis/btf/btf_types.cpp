@@ -14,6 +14,8 @@
 #include <cstring>
 #include <vector>
 
+#include "analysis/member_layout.h"
+
 namespace kstuck {
 namespace {
 
@@ -260,12 +262,7 @@ Result<TypeMember> BtfTypes::resolve_member(std::string_view struct_name, std::s
   std::string_view rest = member_path;
   if (rest.empty()) return fail(ErrorKind::Invalid, "empty member path");
   while (!rest.empty()) {
-    size_t dot = rest.find('.');
-    std::string_view part = rest.substr(0, dot);
-    rest = dot == std::string_view::npos ? std::string_view() : rest.substr(dot + 1);
-    size_t bracket = part.find('[');
-    std::string_view name = part.substr(0, bracket);
-    std::string_view indexes = bracket == std::string_view::npos ? std::string_view() : part.substr(bracket);
+    auto [name, indexes] = next_path_step(rest);
 
     int32_t agg_id = skip_qualifiers(cur);
     const btf_type* t = agg_id > 0 ? btf__type_by_id(btf_, agg_id) : nullptr;
@@ -304,27 +301,7 @@ Result<TypeMember> BtfTypes::resolve_member(std::string_view struct_name, std::s
     member_type = cur;
   }
 
-  TypeMember m;
-  int64_t size = btf__resolve_size(btf_, member_type);
-  m.size = size < 0 ? 0 : static_cast<uint64_t>(size);
-  m.type_name = type_name(member_type);
-  if (bitfield == 0) {
-    m.offset = bits / 8;
-  } else {
-    // Report the bitfield within a naturally aligned unit of its declared type, the
-    // way a compiler reads it; a packed layout that straddles falls back to 8 bytes.
-    uint64_t unit = m.size ? m.size : 1;
-    m.offset = bits / (unit * 8) * unit;
-    uint64_t within = bits - m.offset * 8;
-    if (within + bitfield > unit * 8) {
-      m.offset = bits / 8;
-      within = bits % 8;
-      m.size = 8;
-    }
-    m.bit_offset = static_cast<uint32_t>(within);
-    m.bit_size = bitfield;
-  }
-  return m;
+  return place_member(bits, bitfield, btf__resolve_size(btf_, member_type), type_name(member_type));
 }
 
 std::string BtfTypes::type_name(int32_t id) const {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "analysis/kdump_target/input_file.h"
+#include "analysis/member_layout.h"
 
 namespace kstuck {
 namespace {
@@ -333,12 +334,7 @@ struct DwarfTypes::Resolver {
     std::string_view rest = member_path;
     if (rest.empty()) return fail(ErrorKind::Invalid, "empty member path");
     while (!rest.empty()) {
-      size_t dot = rest.find('.');
-      std::string_view part = rest.substr(0, dot);
-      rest = dot == std::string_view::npos ? std::string_view() : rest.substr(dot + 1);
-      size_t bracket = part.find('[');
-      std::string_view name = part.substr(0, bracket);
-      std::string_view indexes = bracket == std::string_view::npos ? std::string_view() : part.substr(bracket);
+      auto [name, indexes] = next_path_step(rest);
 
       TypeRef t = skip_aliases(cur);
       if (t.is_void || !is_aggregate(dwarf_tag(&t.die)) || !complete(t.die))
@@ -377,27 +373,7 @@ struct DwarfTypes::Resolver {
       member_type = cur;
     }
 
-    TypeMember m;
-    int64_t size = size_of(member_type);
-    m.size = size < 0 ? 0 : static_cast<uint64_t>(size);
-    m.type_name = type_name(member_type);
-    if (bitfield == 0) {
-      m.offset = bits / 8;
-    } else {
-      // As BtfTypes: the bitfield within a naturally aligned unit of its declared type,
-      // the way a compiler reads it; a packed layout that straddles falls back to 8 bytes.
-      uint64_t unit = m.size ? m.size : 1;
-      m.offset = bits / (unit * 8) * unit;
-      uint64_t within = bits - m.offset * 8;
-      if (within + bitfield > unit * 8) {
-        m.offset = bits / 8;
-        within = bits % 8;
-        m.size = 8;
-      }
-      m.bit_offset = static_cast<uint32_t>(within);
-      m.bit_size = bitfield;
-    }
-    return m;
+    return place_member(bits, bitfield, size_of(member_type), type_name(member_type));
   }
 };
 

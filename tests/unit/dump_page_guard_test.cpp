@@ -52,6 +52,51 @@ PageCensus census(DumpFile& dump, uint64_t pfns) {
   return c;
 }
 
+// Where the page descriptors of a kdump-compressed file start: disk_dump_header has
+// block_size at 428 (after signature, version, utsname, timestamp, status), sub_hdr_size
+// at 432, bitmap_blocks at 436; the descriptors follow the header block, the sub-header
+// and the two bitmaps: {offset u64, size u32, flags u32, page_flags u64}.
+uint64_t descriptor_table(int fd) {
+  unsigned char hdr[512];
+  if (::pread(fd, hdr, sizeof(hdr), 0) != static_cast<ssize_t>(sizeof(hdr))) return 0;
+  int32_t block_size, sub_hdr_size, bitmap_blocks;
+  std::memcpy(&block_size, hdr + 428, 4);
+  std::memcpy(&sub_hdr_size, hdr + 432, 4);
+  std::memcpy(&bitmap_blocks, hdr + 436, 4);
+  if (block_size != 4096) return 0;
+  return static_cast<uint64_t>(1 + sub_hdr_size + bitmap_blocks) * block_size;
+}
+
+struct PageDescriptor {
+  uint64_t data_off = 0;
+  uint32_t data_size = 0, flags = 0;
+};
+
+// The index-th dumped page's descriptor.
+PageDescriptor descriptor(int fd, uint64_t table, uint64_t index) {
+  unsigned char desc[24];
+  PageDescriptor d;
+  if (::pread(fd, desc, sizeof(desc), static_cast<off_t>(table + index * 24)) != 24) return d;
+  std::memcpy(&d.data_off, desc, 8);
+  std::memcpy(&d.data_size, desc + 8, 4);
+  std::memcpy(&d.flags, desc + 12, 4);
+  return d;
+}
+
+// A copy of the -d 31 dump with size bytes at offset overwritten by garbage (0xa5);
+// empty on failure.
+fs::path garbled_copy(const char* name, uint64_t offset, uint32_t size) {
+  fs::path copy = fs::path(::testing::TempDir()) / name;
+  fs::copy_file(kD31Dump, copy, fs::copy_options::overwrite_existing);
+  int out = ::open(copy.c_str(), O_WRONLY);
+  if (out < 0) return {};
+  std::vector<unsigned char> garbage(size, 0xa5);
+  bool ok = ::pwrite(out, garbage.data(), garbage.size(), static_cast<off_t>(offset)) ==
+            static_cast<ssize_t>(garbage.size());
+  ::close(out);
+  return ok ? copy : fs::path();
+}
+
 class PageGuard : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -99,44 +144,26 @@ TEST_F(PageGuard, CorruptPageDataIsReportedAndTheRestStaysReadable) {
   ASSERT_TRUE(clean) << clean.error().message();
   PageCensus c = census(**clean, 262144);
 
-  // disk_dump_header: block_size at 428 (after signature, version, utsname, timestamp,
-  // status), sub_hdr_size at 432, bitmap_blocks at 436; the descriptors follow the
-  // header block, the sub-header and the two bitmaps: {offset u64, size u32, flags u32,
-  // page_flags u64}.
   int in = ::open(kD31Dump.c_str(), O_RDONLY);
   ASSERT_GE(in, 0);
-  unsigned char hdr[512];
-  ASSERT_EQ(::pread(in, hdr, sizeof(hdr), 0), static_cast<ssize_t>(sizeof(hdr)));
-  int32_t block_size, sub_hdr_size, bitmap_blocks;
-  std::memcpy(&block_size, hdr + 428, 4);
-  std::memcpy(&sub_hdr_size, hdr + 432, 4);
-  std::memcpy(&bitmap_blocks, hdr + 436, 4);
-  ASSERT_EQ(block_size, 4096);
-  uint64_t descs = static_cast<uint64_t>(1 + sub_hdr_size + bitmap_blocks) * block_size;
+  uint64_t descs = descriptor_table(in);
+  ASSERT_NE(descs, 0u);
   // The first zlib-compressed page from the 5000th dumped page on.
   size_t victim_index = 5000;
   uint64_t data_off = 0;
-  uint32_t data_size = 0, flags = 0;
+  uint32_t data_size = 0;
   for (; victim_index < c.present.size(); victim_index++) {
-    unsigned char desc[24];
-    ASSERT_EQ(::pread(in, desc, sizeof(desc), static_cast<off_t>(descs + victim_index * 24)), 24);
-    std::memcpy(&data_off, desc, 8);
-    std::memcpy(&data_size, desc + 8, 4);
-    std::memcpy(&flags, desc + 12, 4);
-    if ((flags & 1) && data_size > 64) break;
+    PageDescriptor d = descriptor(in, descs, victim_index);
+    data_off = d.data_off;
+    data_size = d.data_size;
+    if ((d.flags & 1) && d.data_size > 64) break;
   }
   ASSERT_LT(victim_index, c.present.size()) << "no zlib-compressed page";
   const size_t kVictim = victim_index;
 
-  fs::path copy = fs::path(::testing::TempDir()) / "page-guard-corrupt.vmcore";
-  fs::copy_file(kD31Dump, copy, fs::copy_options::overwrite_existing);
-  int out = ::open(copy.c_str(), O_WRONLY);
-  ASSERT_GE(out, 0);
-  std::vector<unsigned char> garbage(data_size, 0xa5);
-  ASSERT_EQ(::pwrite(out, garbage.data(), garbage.size(), static_cast<off_t>(data_off)),
-            static_cast<ssize_t>(garbage.size()));
-  ::close(out);
   ::close(in);
+  fs::path copy = garbled_copy("page-guard-corrupt.vmcore", data_off, data_size);
+  ASSERT_FALSE(copy.empty());
 
   auto dump = DumpFile::open(copy.string());
   ASSERT_TRUE(dump) << dump.error().message();
@@ -214,37 +241,23 @@ TEST_F(PageGuard, ACorruptPageInTheSecondThreadsHalfIsReadAgainAndReported) {
 
   int in = ::open(kD31Dump.c_str(), O_RDONLY);
   ASSERT_GE(in, 0);
-  unsigned char hdr[512];
-  ASSERT_EQ(::pread(in, hdr, sizeof(hdr), 0), static_cast<ssize_t>(sizeof(hdr)));
-  int32_t block_size, sub_hdr_size, bitmap_blocks;
-  std::memcpy(&block_size, hdr + 428, 4);
-  std::memcpy(&sub_hdr_size, hdr + 432, 4);
-  std::memcpy(&bitmap_blocks, hdr + 436, 4);
-  uint64_t descs = static_cast<uint64_t>(1 + sub_hdr_size + bitmap_blocks) * block_size;
+  uint64_t descs = descriptor_table(in);
+  ASSERT_NE(descs, 0u);
   // The first zlib page of the range's last quarter (the second thread reads the back half).
   uint64_t victim_pfn = 0, data_off = 0;
   uint32_t data_size = 0;
   for (uint64_t pfn = range.pa / kPage + 96; pfn < range.pa / kPage + 128 && !victim_pfn; pfn++) {
     auto it = std::lower_bound(c.present.begin(), c.present.end(), pfn);
     ASSERT_TRUE(it != c.present.end() && *it == pfn) << "kernel image page " << pfn << " not in the dump";
-    unsigned char desc[24];
-    ASSERT_EQ(::pread(in, desc, sizeof(desc), static_cast<off_t>(descs + (it - c.present.begin()) * 24)), 24);
-    uint32_t flags;
-    std::memcpy(&data_off, desc, 8);
-    std::memcpy(&data_size, desc + 8, 4);
-    std::memcpy(&flags, desc + 12, 4);
-    if ((flags & 1) && data_size > 64) victim_pfn = pfn;
+    PageDescriptor d = descriptor(in, descs, it - c.present.begin());
+    data_off = d.data_off;
+    data_size = d.data_size;
+    if ((d.flags & 1) && d.data_size > 64) victim_pfn = pfn;
   }
   ASSERT_NE(victim_pfn, 0u) << "no zlib page in the range's last quarter";
-  fs::path copy = fs::path(::testing::TempDir()) / "parallel-read-corrupt.vmcore";
-  fs::copy_file(kD31Dump, copy, fs::copy_options::overwrite_existing);
-  int out = ::open(copy.c_str(), O_WRONLY);
-  ASSERT_GE(out, 0);
-  std::vector<unsigned char> garbage(data_size, 0xa5);
-  ASSERT_EQ(::pwrite(out, garbage.data(), garbage.size(), static_cast<off_t>(data_off)),
-            static_cast<ssize_t>(garbage.size()));
-  ::close(out);
   ::close(in);
+  fs::path copy = garbled_copy("parallel-read-corrupt.vmcore", data_off, data_size);
+  ASSERT_FALSE(copy.empty());
 
   auto dump = DumpFile::open(copy.string());
   ASSERT_TRUE(dump) << dump.error().message();
