@@ -59,6 +59,9 @@ def _normalize(value, path=""):
 _NM = {}
 
 
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
+
+
 def _vmlinux_addresses(vmlinux):
     """name -> set of addresses of the vmlinux's symbols (nm), cached per file."""
     key = str(vmlinux)
@@ -78,9 +81,15 @@ def _vmlinux_addresses(vmlinux):
 
 
 def _alias_pairs(a, b, vmlinux, pairs=None):
-    """{dump-only name: vmlinux name} for frames at the same ip named by two aliases."""
+    """{dump-only name: vmlinux name} for frames at the same ip named by two aliases, and
+    for bare function names (hang's stacks carry no ip) that the vmlinux puts at one
+    address."""
     pairs = {} if pairs is None else pairs
-    if isinstance(a, dict) and isinstance(b, dict):
+    if (isinstance(a, str) and isinstance(b, str) and a != b and _IDENT.match(a) and _IDENT.match(b)):
+        names = _vmlinux_addresses(vmlinux)
+        if names.get(a) and names.get(a) & names.get(b, set()):
+            pairs[b] = a
+    elif isinstance(a, dict) and isinstance(b, dict):
         fa, fb = a.get("function"), b.get("function")
         if (isinstance(fa, str) and isinstance(fb, str) and fa != fb and a.get("ip") is not None
                 and a.get("ip") == b.get("ip")):
