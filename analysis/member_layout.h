@@ -2,6 +2,7 @@
 // Where a member found by type information sits, the same from BTF and from DWARF.
 #pragma once
 
+#include <charconv>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -48,6 +49,20 @@ inline MemberPathStep next_path_step(std::string_view& rest) {
   rest = dot == std::string_view::npos ? std::string_view() : rest.substr(dot + 1);
   size_t bracket = part.find('[');
   return {part.substr(0, bracket), bracket == std::string_view::npos ? std::string_view() : part.substr(bracket)};
+}
+
+// The next subscript of a step's "[1][2]", consumed from indexes (not empty).
+inline Result<uint64_t> next_subscript(std::string_view& indexes, std::string_view member_path) {
+  size_t close = indexes.find(']');
+  uint64_t index = 0;
+  if (indexes[0] == '[' && close != std::string_view::npos) {
+    auto [p, ec] = std::from_chars(indexes.data() + 1, indexes.data() + close, index);
+    if (ec == std::errc() && p == indexes.data() + close) {
+      indexes.remove_prefix(close + 1);
+      return index;
+    }
+  }
+  return fail(ErrorKind::Invalid, "bad subscript in '" + std::string(member_path) + "'");
 }
 
 }  // namespace kstuck

@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <charconv>
 #include <cstring>
 #include <vector>
 
@@ -277,14 +276,9 @@ Result<TypeMember> BtfTypes::resolve_member(std::string_view struct_name, std::s
     cur = f.type;
     // Array subscripts: "numbers[0]", "a[1][2]".
     while (!indexes.empty()) {
-      size_t close = indexes.find(']');
-      if (indexes[0] != '[' || close == std::string_view::npos)
-        return fail(ErrorKind::Invalid, "bad subscript in '" + std::string(member_path) + "'");
-      uint64_t index = 0;
-      auto [p, ec] = std::from_chars(indexes.data() + 1, indexes.data() + close, index);
-      if (ec != std::errc() || p != indexes.data() + close)
-        return fail(ErrorKind::Invalid, "bad subscript in '" + std::string(member_path) + "'");
-      indexes.remove_prefix(close + 1);
+      auto subscript = next_subscript(indexes, member_path);
+      if (!subscript) return tl::unexpected(subscript.error());
+      uint64_t index = *subscript;
       int32_t arr_id = skip_qualifiers(cur);
       const btf_type* at = arr_id > 0 ? btf__type_by_id(btf_, arr_id) : nullptr;
       if (!at || !btf_is_array(at))

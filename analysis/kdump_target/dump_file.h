@@ -82,10 +82,13 @@ class DumpFile {
   // In the file, not refused, not failed before: a read the library will not fail
   // unless the page's data is corrupt.
   bool page_readable(uint64_t pfn) const;
+  // The physical address of a kernel virtual one; a failure is noted as read() would.
+  Result<uint64_t> kernel_phys(uint64_t va);
   // dump_file_parallel_read.cpp: a large read split between this context and a second
-  // one in another thread. False: not done that way (the caller reads it page by page).
+  // one in another thread, and its outcome; nullopt: not done that way (the caller reads
+  // it page by page).
   static constexpr size_t kParallelReadBytes = 128 * 1024;
-  bool read_in_parallel(uint64_t kvaddr, std::span<std::byte> out);
+  std::optional<Result<void>> read_in_parallel(uint64_t kvaddr, std::span<std::byte> out);
   void release_helper();
   Result<void> read_unguarded(int space, uint64_t addr, std::span<std::byte> out);
   std::string unreadable_message() const;

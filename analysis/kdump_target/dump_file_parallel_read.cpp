@@ -12,6 +12,7 @@
 #include <libkdumpfile/kdumpfile.h>
 #include <unistd.h>
 
+#include <optional>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -40,23 +41,20 @@ void DumpFile::release_helper() {
   helper_fd_ = -1;
 }
 
-bool DumpFile::read_in_parallel(uint64_t kvaddr, std::span<std::byte> out) {
-  if (helper_off_ || !ctx_ || !pagemap_ || !axctx_) return false;
-  // Every piece translated and found readable first; anything else is read the usual
-  // way, which says what is wrong where.
+std::optional<Result<void>> DumpFile::read_in_parallel(uint64_t kvaddr, std::span<std::byte> out) {
+  if (helper_off_ || !ctx_ || !pagemap_ || !axctx_) return std::nullopt;
+  // Every piece translated and found readable first. A failed translation is the read's
+  // error (kernel_phys() noted it, and reopened the context if the library read a page
+  // table and failed); a page the guard would refuse is left to the page-by-page read,
+  // which says what is wrong where.
   std::vector<Piece> pieces;
   for (size_t done = 0; done < out.size();) {
     uint64_t va = kvaddr + done;
     size_t n = std::min<uint64_t>(out.size() - done, kPageSize - (va & (kPageSize - 1)));
-    addrxlat_fulladdr_t fa;
-    fa.addr = va;
-    fa.as = ADDRXLAT_KVADDR;
-    if (addrxlat_fulladdr_conv(&fa, ADDRXLAT_KPHYSADDR, axctx_, axsys_) != ADDRXLAT_OK) {
-      addrxlat_ctx_clear_err(axctx_);
-      return false;
-    }
-    if (!page_readable(fa.addr / kPageSize)) return false;
-    pieces.push_back({fa.addr, out.subspan(done, n), va});
+    auto pa = kernel_phys(va);
+    if (!pa) return Result<void>(tl::unexpected(pa.error()));
+    if (!page_readable(*pa / kPageSize)) return std::nullopt;
+    pieces.push_back({*pa, out.subspan(done, n), va});
     done += n;
   }
   if (!helper_ctx_) {
@@ -69,7 +67,7 @@ bool DumpFile::read_in_parallel(uint64_t kvaddr, std::span<std::byte> out) {
     if (!ok) {
       release_helper();
       helper_off_ = true;
-      return false;
+      return std::nullopt;
     }
   }
   parallel_reads_++;
@@ -89,20 +87,20 @@ bool DumpFile::read_in_parallel(uint64_t kvaddr, std::span<std::byte> out) {
     helper = std::thread(helper_reads);
   } catch (const std::system_error&) {
     helper_off_ = true;  // no threads here: serial from now on
-    return false;
+    return std::nullopt;
   }
   Result<void> front;
   for (size_t i = 0; i < half && front; ++i) front = read_page(pieces[i].paddr, pieces[i].out, pieces[i].va);
   helper.join();
-  if (!front) return false;  // read_page() noted the damage; the serial read reports it
+  if (!front) return front;  // the first failure in address order, noted by read_page()
   if (helper_failed_at < pieces.size()) {
     // Its cache may be broken as the main context's would be (dump_file_read.cpp).
     release_helper();
     helper_off_ = true;
     for (size_t i = helper_failed_at; i < pieces.size(); ++i)
-      if (!read_page(pieces[i].paddr, pieces[i].out, pieces[i].va)) return false;
+      if (auto r = read_page(pieces[i].paddr, pieces[i].out, pieces[i].va); !r) return r;
   }
-  return true;
+  return Result<void>();
 }
 
 }  // namespace kstuck

@@ -168,32 +168,36 @@ Result<void> DumpFile::read(uint64_t kvaddr, std::span<std::byte> out) {
     note_damage(KDUMP_ERR_ADDRXLAT, e);
     return tl::unexpected(e);
   }
-  if (out.size() >= kParallelReadBytes && read_in_parallel(kvaddr, out)) return {};
+  if (out.size() >= kParallelReadBytes)
+    if (auto parallel = read_in_parallel(kvaddr, out)) return *parallel;
   size_t done = 0;
   while (done < out.size()) {
     uint64_t va = kvaddr + done;
     size_t n = std::min<uint64_t>(out.size() - done, kPageSize - (va & (kPageSize - 1)));
-    addrxlat_fulladdr_t fa;
-    fa.addr = va;
-    fa.as = ADDRXLAT_KVADDR;
-    addrxlat_status st = addrxlat_fulladdr_conv(&fa, ADDRXLAT_KPHYSADDR, axctx_, axsys_);
-    if (st != ADDRXLAT_OK) {
-      const char* err = addrxlat_ctx_get_err(axctx_);
-      std::string why = std::string("address not mapped (") + (err ? err : "no translation") + ")";
-      addrxlat_ctx_clear_err(axctx_);
-      auto e = Error(ErrorKind::Fault, "read " + hex_text(va) + ": " + why, va);
-      note_damage(KDUMP_ERR_ADDRXLAT, e);
-      // Not present or no translation: nothing was read. Anything else failed a
-      // page-table read inside the library.
-      if (st != ADDRXLAT_ERR_NOTPRESENT && st != ADDRXLAT_ERR_NOMETH && st != ADDRXLAT_ERR_INVALID)
-        reopen_context();
-      return tl::unexpected(e);
-    }
-    auto r = read_page(fa.addr, out.subspan(done, n), va);
+    auto pa = kernel_phys(va);
+    if (!pa) return tl::unexpected(pa.error());
+    auto r = read_page(*pa, out.subspan(done, n), va);
     if (!r) return r;
     done += n;
   }
   return {};
+}
+
+Result<uint64_t> DumpFile::kernel_phys(uint64_t va) {
+  addrxlat_fulladdr_t fa;
+  fa.addr = va;
+  fa.as = ADDRXLAT_KVADDR;
+  addrxlat_status st = addrxlat_fulladdr_conv(&fa, ADDRXLAT_KPHYSADDR, axctx_, axsys_);
+  if (st == ADDRXLAT_OK) return fa.addr;
+  const char* err = addrxlat_ctx_get_err(axctx_);
+  std::string why = std::string("address not mapped (") + (err ? err : "no translation") + ")";
+  addrxlat_ctx_clear_err(axctx_);
+  auto e = Error(ErrorKind::Fault, "read " + hex_text(va) + ": " + why, va);
+  note_damage(KDUMP_ERR_ADDRXLAT, e);
+  // Not present or no translation: nothing was read. Anything else failed a page-table
+  // read inside the library, whose cache is then suspect: no second try through it.
+  if (st != ADDRXLAT_ERR_NOTPRESENT && st != ADDRXLAT_ERR_NOMETH && st != ADDRXLAT_ERR_INVALID) reopen_context();
+  return tl::unexpected(e);
 }
 
 Result<void> DumpFile::read_phys(uint64_t paddr, std::span<std::byte> out) {

@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <charconv>
 #include <optional>
 #include <vector>
 
@@ -349,14 +348,9 @@ struct DwarfTypes::Resolver {
       cur = (*found)->type;
       // Array subscripts: "numbers[0]", "a[1][2]".
       while (!indexes.empty()) {
-        size_t close = indexes.find(']');
-        if (indexes[0] != '[' || close == std::string_view::npos)
-          return fail(ErrorKind::Invalid, "bad subscript in '" + std::string(member_path) + "'");
-        uint64_t index = 0;
-        auto [p, ec] = std::from_chars(indexes.data() + 1, indexes.data() + close, index);
-        if (ec != std::errc() || p != indexes.data() + close)
-          return fail(ErrorKind::Invalid, "bad subscript in '" + std::string(member_path) + "'");
-        indexes.remove_prefix(close + 1);
+        auto subscript = next_subscript(indexes, member_path);
+        if (!subscript) return tl::unexpected(subscript.error());
+        uint64_t index = *subscript;
         TypeRef array = skip_aliases(cur);
         if (array.is_void || dwarf_tag(&array.die) != DW_TAG_array_type)
           return fail(ErrorKind::Invalid, "'" + std::string(name) + "' in '" + std::string(member_path) + "' is not an array");

@@ -19,7 +19,6 @@ def keep_dev_dump(ctx, dump, console):
 def run(ctx):
     results = []
     with ctx.boot("foundation") as g:
-        g.wait_for(r"^KSTUCK-BOOTED:", 120, user=True)
         dump = g.serve_until_dump(ctx.out / "foundation.vmcore")
         g.wait_for(r"^KSTUCK-DONE", 60, user=True)
         results += g.results()

@@ -13,7 +13,6 @@ PROBLEMS = re.compile(r"(Oops|general protection|kernel BUG|BUG: (?!soft lockup)
 
 def run(ctx):
     with ctx.boot("kmod_nmi") as g:
-        g.wait_for(r"^KSTUCK-BOOTED:", 120, user=True)
         g.wait_for(r"^KSTUCK-DONE", 240, user=True)
         results = g.results()
         problems = [line for line in g.text().splitlines() if PROBLEMS.search(line)]

@@ -66,7 +66,6 @@ def run_main(ctx):
     # KSTUCK_SAFETY_APPEND: more command line for the main boot (e.g. kstuck.safety_skip=hotplug).
     with ctx.boot("kmod_safety", append=f"no_timer_check {os.environ.get('KSTUCK_SAFETY_APPEND', '')}".strip()) as g:
         g.storm_secs = None
-        g.wait_for(r"^KSTUCK-BOOTED:", 120, user=True)
         try:
             _serve(g)
             g.wait_for(r"^KSTUCK-DONE", 120, user=True)

@@ -71,7 +71,6 @@ def run(ctx):
     dumps, dump_seconds = {}, {}
     t_boot = time.monotonic()
     with ctx.boot("live", append=f"kstuck.live_torture={TORTURE_SECONDS}", accel=ACCEL, **kw) as g:
-        g.wait_for(r"^KSTUCK-BOOTED:", 180, user=True)
         for _ in REPORTS:
             try:
                 words = g.next_request(TORTURE_SECONDS + 900)

@@ -20,7 +20,6 @@ def run(ctx):
     if os.environ.get("KSTUCK_TRACE_TORTURE_MODE") == "tracefs":
         append += " kstuck.torture_mode=tracefs"
     with ctx.boot("trace", append=append, accel=ACCEL) as g:
-        g.wait_for(r"^KSTUCK-BOOTED:", 120, user=True)
         words = g.next_request(600)
         if words[:1] == ["nmi"]:
             # The unknown NMI's "Uhhuh" printk runs inside the NMI: the traced printk sees it.
