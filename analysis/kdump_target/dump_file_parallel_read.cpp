@@ -92,11 +92,14 @@ std::optional<Result<void>> DumpFile::read_in_parallel(uint64_t kvaddr, std::spa
   Result<void> front;
   for (size_t i = 0; i < half && front; ++i) front = read_page(pieces[i].paddr, pieces[i].out, pieces[i].va);
   helper.join();
-  if (!front) return front;  // the first failure in address order, noted by read_page()
-  if (helper_failed_at < pieces.size()) {
+  bool helper_failed = helper_failed_at < pieces.size();
+  if (helper_failed) {
     // Its cache may be broken as the main context's would be (dump_file_read.cpp).
     release_helper();
     helper_off_ = true;
+  }
+  if (!front) return front;  // the first failure in address order, noted by read_page()
+  if (helper_failed) {
     for (size_t i = helper_failed_at; i < pieces.size(); ++i)
       if (auto r = read_page(pieces[i].paddr, pieces[i].out, pieces[i].va); !r) return r;
   }
