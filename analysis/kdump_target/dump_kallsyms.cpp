@@ -4,6 +4,9 @@
 #include "analysis/kdump_target/dump_kallsyms.h"
 
 #include <algorithm>
+#include <optional>
+#include <system_error>
+#include <thread>
 #include <cstdio>
 #include <cstring>
 
@@ -15,6 +18,11 @@ constexpr uint32_t kMaxSyms = 4u << 20;
 constexpr size_t kChunk = 256 * 1024;  // large enough for DumpFile to read it in parallel
 constexpr size_t kMaxToken = 256;
 constexpr size_t kMaxNameBytes = 64u << 20;
+// A length and 32,767 token ids per symbol at the most.
+constexpr size_t kMaxNamesStream = 256u << 20;
+// Names are decoded in parallel, a run of symbols per thread.
+constexpr unsigned kMaxDecodeThreads = 4;
+constexpr uint32_t kMinSymbolsPerPart = 4096;
 // KSYM_NAME_LEN is 512 since Linux commit b8a94bfb3395 ("kallsyms: increase maximum kernel
 // symbol length to 512") (in v6.1), with the type letter; 128 before.
 constexpr size_t kMaxSymbolName = 1024;
@@ -23,43 +31,113 @@ constexpr size_t kMaxSymbolName = 1024;
 // the kernel, data sections are far apart): the symbol gets no size (drgn caps the same).
 constexpr uint64_t kMaxSymbolSize = 0x10000;
 
-// Sequential reads of the names stream, a chunk at a time.
-class StreamReader {
+// The names stream read whole, a chunk at a time as its symbols are counted: each
+// symbol's entry is a length and that many token ids, so where the n-th symbol starts is
+// known only after reading every length before it.
+class NamesStream {
  public:
-  StreamReader(const DumpKallsyms::ReadFn& read, uint64_t start) : read_(read), next_(start) {}
-  // A quarter of a no-vmlinux run decodes names here, a byte at a time: the buffered case
-  // stays small enough to inline.
-  Result<uint8_t> byte() {
-    if (pos_ < buf_.size()) [[likely]]
-      return static_cast<uint8_t>(buf_[pos_++]);
-    return refill();
+  NamesStream(const DumpKallsyms::ReadFn& read, uint64_t start) : read_(read), start_(start) {}
+
+  // Makes bytes [0, upto) of the stream available.
+  Result<void> need(size_t upto) {
+    while (bytes_.size() < upto) {
+      if (bytes_.size() + kChunk > kMaxNamesStream)
+        return fail(ErrorKind::Format, "kallsyms_names runs past " + std::to_string(kMaxNamesStream >> 20) + " MiB");
+      if (auto r = refill(); !r) return r;
+    }
+    return {};
   }
+  // Only below what need() made available.
+  uint8_t at(size_t i) const { return static_cast<uint8_t>(bytes_[i]); }
 
  private:
-  [[gnu::noinline]] Result<uint8_t> refill() {
-    buf_.resize(kChunk);
-    auto r = read_(next_, buf_);
-    if (!r) {
-      // The stream may end close to an unreadable page: read up to it (the fault's
-      // address), or byte-sized when the fault does not say where.
-      uint64_t upto = r.error().address().value_or(next_);
-      buf_.resize(upto > next_ && upto - next_ < kChunk ? upto - next_ : 1);
-      if (auto again = read_(next_, buf_); !again) {
-        buf_.resize(1);
-        auto one = read_(next_, buf_);
-        if (!one) return tl::unexpected(one.error());
+  Result<void> refill() {
+    uint64_t next = start_ + bytes_.size();
+    size_t had = bytes_.size();
+    bytes_.resize(had + kChunk);
+    // The stream may end close to an unreadable page: read up to it (the fault's
+    // address), or byte-sized when the fault does not say where.
+    auto whole = read_(next, std::span(bytes_).subspan(had));
+    if (whole) return {};
+    uint64_t upto = whole.error().address().value_or(next);
+    size_t got = upto > next && upto - next < kChunk ? upto - next : 1;
+    if (!read_(next, std::span(bytes_).subspan(had, got))) {
+      got = 1;
+      if (auto one = read_(next, std::span(bytes_).subspan(had, 1)); !one) {
+        bytes_.resize(had);
+        return one;
       }
     }
-    next_ += buf_.size();
-    pos_ = 0;
-    return static_cast<uint8_t>(buf_[pos_++]);
+    bytes_.resize(had + got);
+    return {};
   }
 
   const DumpKallsyms::ReadFn& read_;
-  uint64_t next_;
-  std::vector<std::byte> buf_;
-  size_t pos_ = 0;
+  uint64_t start_;
+  std::vector<std::byte> bytes_;
 };
+
+// Symbols [first, end) decoded from their entries in the stream (starting at byte `from`),
+// into a blob of this part's own. Parts run in threads of their own.
+struct NamesPart {
+  uint32_t first = 0;
+  uint32_t end = 0;
+  size_t from = 0;
+  std::string blob;
+  std::optional<Error> error;  // the first, by symbol index
+};
+
+void decode_part(NamesPart& part, const NamesStream& stream, const char* token_bytes, const uint16_t* token_index,
+                 const uint16_t* token_len, size_t max_blob, std::vector<DumpKallsyms::Sym>& syms,
+                 std::vector<uint32_t>& name_at, std::vector<uint32_t>& name_len) {
+  // The blob grows by hand (sized ahead, `used` of it filled): decoding 150,000 names
+  // token by token through std::string appends cost a tenth of a no-vmlinux run.
+  size_t used = 0;
+  size_t at = part.from;
+  part.blob.resize(std::min(max_blob, size_t{part.end - part.first} * 24));  // 6.1's names average under 20 bytes
+  for (uint32_t i = part.first; i < part.end; i++) {
+    // Since Linux commit 73bbb94466fd ("kallsyms: support "big" kernel symbols") (in
+    // v6.1) a length with bit 7 set continues in the next byte; before, no length had it.
+    // The lengths were all read (and bounded by the stream) when the parts were cut.
+    uint32_t n = stream.at(at++);
+    if (n & 0x80) n = (n & 0x7f) | (uint32_t{stream.at(at++)} << 7);
+    // Decoded straight into the blob: the type letter, then the name, one token at a
+    // time, each bounded by the kernel's longest name.
+    size_t start = used;
+    for (uint32_t j = 0; j < n; j++) {
+      uint8_t t = stream.at(at++);
+      size_t len = token_len[t];
+      if (used - start + len > kMaxSymbolName) {
+        part.error = Error(ErrorKind::Format, "kallsyms symbol " + std::to_string(i) + " is longer than " +
+                                                  std::to_string(kMaxSymbolName) + " bytes");
+        return;
+      }
+      if (used + len > part.blob.size()) {
+        if (used + len > max_blob) {
+          part.error = Error(ErrorKind::Format, "kallsyms names exceed " + std::to_string(kMaxNameBytes >> 20) + " MiB");
+          return;
+        }
+        part.blob.resize(std::min(max_blob, std::max(part.blob.size() + part.blob.size() / 4, used + len + kMaxSymbolName)));
+      }
+      // Tokens are a few bytes: a plain loop, not a memcpy call per token.
+      const char* from = token_bytes + token_index[t];
+      char* to = part.blob.data() + used;
+      for (size_t b = 0; b < len; b++) to[b] = from[b];
+      used += len;
+    }
+    if (used == start) {
+      part.error = Error(ErrorKind::Format, "kallsyms symbol " + std::to_string(i) + " has no name");
+      return;
+    }
+    syms[i].type = part.blob[start];
+    // The name's place in the blob for now; a view once the blob stops growing.
+    name_at[i] = static_cast<uint32_t>(start + 1);
+    name_len[i] = static_cast<uint32_t>(used - start - 1);
+  }
+  // No shrink_to_fit(): copying 2 MB into fresh pages cost more (page faults) than the
+  // slack it would return.
+  part.blob.resize(used);
+}
 
 bool is_global(char type) { return type >= 'A' && type <= 'Z'; }
 
@@ -70,9 +148,49 @@ uint32_t name_hash(std::string_view name) {
   return h;
 }
 
+// The names stream cut into runs of symbols: (first symbol, its byte in the stream).
+// A stream that cannot be read whole (or says nothing) ends at `readable` symbols, with
+// the reason: the names before it still decode, and their errors come first.
+struct NamesCut {
+  NamesStream stream;
+  std::vector<std::pair<uint32_t, size_t>> cuts;
+  uint32_t readable = 0;
+  std::optional<Error> error;
+};
+
+// Reads the names stream and cuts it into up to `parts` runs of symbols, at symbol
+// boundaries found by reading every length.
+NamesCut cut_names(const KallsymsLocation& where, const DumpKallsyms::ReadFn& read, uint32_t num, unsigned parts) {
+  if (parts == 0) parts = std::clamp(std::thread::hardware_concurrency(), 1u, kMaxDecodeThreads);
+  // Too few symbols are not worth a thread.
+  parts = std::max(1u, std::min(parts, num / kMinSymbolsPerPart));
+  NamesCut out{NamesStream(read, where.names), {}, 0, std::nullopt};
+  auto stop = [&out](uint32_t i, Error e) {
+    out.readable = i;
+    out.error = std::move(e);
+    return std::move(out);
+  };
+  size_t at = 0;
+  for (uint32_t i = 0; i < num; i++) {
+    if (uint64_t{i} * parts >= uint64_t{num} * out.cuts.size()) out.cuts.emplace_back(i, at);
+    if (auto r = out.stream.need(at + 1); !r) return stop(i, r.error().with_context("kallsyms_names"));
+    uint32_t n = out.stream.at(at++);
+    if (n & 0x80) {
+      if (auto r = out.stream.need(at + 1); !r) return stop(i, r.error().with_context("kallsyms_names"));
+      n = (n & 0x7f) | (uint32_t{out.stream.at(at++)} << 7);
+    }
+    if (n == 0) return stop(i, Error(ErrorKind::Format, "kallsyms symbol " + std::to_string(i) + " has no name"));
+    if (auto r = out.stream.need(at + n); !r) return stop(i, r.error().with_context("kallsyms_names"));
+    at += n;
+  }
+  out.readable = num;
+  return out;
+}
+
 }  // namespace
 
-Result<std::unique_ptr<DumpKallsyms>> DumpKallsyms::load(const KallsymsLocation& where, const ReadFn& read) {
+Result<std::unique_ptr<DumpKallsyms>> DumpKallsyms::load(const KallsymsLocation& where, const ReadFn& read,
+                                                        unsigned decode_threads) {
   auto ctx = [](const char* what, const Error& e) { return tl::unexpected(e.with_context(what)); };
   uint32_t num = 0;
   if (auto r = read(where.num_syms, std::as_writable_bytes(std::span(&num, 1))); !r) return ctx("kallsyms_num_syms", r.error());
@@ -123,58 +241,41 @@ Result<std::unique_ptr<DumpKallsyms>> DumpKallsyms::load(const KallsymsLocation&
       where.relative_base && std::any_of(offsets.begin(), offsets.end(), [](int32_t o) { return o < 0; });
 
   std::unique_ptr<DumpKallsyms> k(new DumpKallsyms());
-  k->syms_.reserve(num);
-  std::vector<uint32_t> name_at, name_len;
-  name_at.reserve(num);
-  name_len.reserve(num);
-  StreamReader names(read, where.names);
-  // The blob grows by hand (names_ is sized ahead, `used` of it filled): decoding 150,000
-  // names token by token through std::string appends cost a tenth of a no-vmlinux run.
-  size_t used = 0;
-  k->names_.resize(std::min(kMaxNameBytes, size_t{num} * 24));  // 6.1's names average under 20 bytes
-  for (uint32_t i = 0; i < num; i++) {
-    auto len = names.byte();
-    if (!len) return ctx("kallsyms_names", len.error());
-    uint32_t n = *len;
-    // Since Linux commit 73bbb94466fd ("kallsyms: support "big" kernel symbols") (in
-    // v6.1) a length with bit 7 set continues in the next byte; before, no length had it.
-    if (n & 0x80) {
-      auto hi = names.byte();
-      if (!hi) return ctx("kallsyms_names", hi.error());
-      n = (n & 0x7f) | (uint32_t{*hi} << 7);
-    }
-    // Decoded straight into the blob: the type letter, then the name, one token at a
-    // time, each bounded by the kernel's longest name.
-    size_t start = used;
-    for (uint32_t j = 0; j < n; j++) {
-      auto t = names.byte();
-      if (!t) return ctx("kallsyms_names", t.error());
-      size_t len = token_len[*t];
-      if (used - start + len > kMaxSymbolName)
-        return fail(ErrorKind::Format, "kallsyms symbol " + std::to_string(i) + " is longer than " +
-                                           std::to_string(kMaxSymbolName) + " bytes");
-      if (used + len > k->names_.size()) {
-        if (used + len > kMaxNameBytes) return fail(ErrorKind::Format, "kallsyms names exceed 64 MiB");
-        k->names_.resize(std::min(kMaxNameBytes, std::max(k->names_.size() + k->names_.size() / 4, used + len + kMaxSymbolName)));
-      }
-      // Tokens are a few bytes: a plain loop, not a memcpy call per token.
-      const char* from = token_bytes.data() + token_index[*t];
-      char* to = k->names_.data() + used;
-      for (size_t b = 0; b < len; b++) to[b] = from[b];
-      used += len;
-    }
-    if (used == start) return fail(ErrorKind::Format, "kallsyms symbol " + std::to_string(i) + " has no name");
-    Sym s;
-    s.type = k->names_[start];
-    // The name's place in the blob for now; a view once the blob stops growing.
-    name_at.push_back(static_cast<uint32_t>(start + 1));
-    name_len.push_back(static_cast<uint32_t>(used - start - 1));
-    k->syms_.push_back(s);
+  k->syms_.resize(num);
+  std::vector<uint32_t> name_at(num), name_len(num);
+  NamesCut cut = cut_names(where, read, num, decode_threads);
+  // Every part decodes into its own blob, the first here, the others in threads of their
+  // own: decoding is a fifth of a no-vmlinux run, and the parts touch disjoint symbols.
+  std::vector<NamesPart> decoded;
+  for (size_t p = 0; p < cut.cuts.size() && cut.cuts[p].first < cut.readable; p++) {
+    NamesPart& part = decoded.emplace_back();
+    part.first = cut.cuts[p].first;
+    part.from = cut.cuts[p].second;
+    part.end = p + 1 < cut.cuts.size() ? std::min(cut.cuts[p + 1].first, cut.readable) : cut.readable;
   }
-  // No shrink_to_fit(): copying 2 MB into fresh pages cost more (page faults) than the
-  // slack it would return.
-  k->names_.resize(used);
-  for (uint32_t i = 0; i < num; i++) k->syms_[i].name = std::string_view(k->names_).substr(name_at[i], name_len[i]);
+  size_t max_blob = kMaxNameBytes / std::max<size_t>(decoded.size(), 1);
+  auto decode = [&](NamesPart& part) {
+    decode_part(part, cut.stream, token_bytes.data(), token_index, token_len, max_blob, k->syms_, name_at, name_len);
+  };
+  std::vector<std::thread> helpers;
+  for (size_t p = 1; p < decoded.size(); p++) {
+    try {
+      helpers.emplace_back(decode, std::ref(decoded[p]));
+    } catch (const std::system_error&) {
+      decode(decoded[p]);  // no thread to be had: decoded here, in turn
+    }
+  }
+  if (!decoded.empty()) decode(decoded[0]);
+  for (auto& t : helpers) t.join();
+  for (const NamesPart& part : decoded)
+    if (part.error) return tl::unexpected(*part.error);
+  if (cut.error) return tl::unexpected(*cut.error);
+  // Views are taken once the blobs are in place: moving a short string moves its bytes.
+  k->names_.reserve(decoded.size());
+  for (NamesPart& part : decoded) {
+    const std::string& blob = k->names_.emplace_back(std::move(part.blob));
+    for (uint32_t i = part.first; i < part.end; i++) k->syms_[i].name = std::string_view(blob).substr(name_at[i], name_len[i]);
+  }
 
   // VMCOREINFO's _stext checks the reading (drgn checks it the same way): a kernel whose
   // offsets mean something else is refused rather than misread.

@@ -44,8 +44,10 @@ class DumpKallsyms {
   DumpKallsyms(const DumpKallsyms&) = delete;  // names are views into names_
   DumpKallsyms& operator=(const DumpKallsyms&) = delete;
 
-  // Decodes the whole table (about 120,000 symbols, 2-3 MB of names on 6.1).
-  static Result<std::unique_ptr<DumpKallsyms>> load(const KallsymsLocation& where, const ReadFn& read);
+  // Decodes the whole table (about 120,000 symbols, 2-3 MB of names on 6.1), the names
+  // in up to `decode_threads` threads (0: one per CPU, up to 4).
+  static Result<std::unique_ptr<DumpKallsyms>> load(const KallsymsLocation& where, const ReadFn& read,
+                                                    unsigned decode_threads = 0);
 
   // Prefers a global symbol over a local one of the same name, then the lowest address.
   const Sym* find(std::string_view name) const;
@@ -56,7 +58,7 @@ class DumpKallsyms {
 
  private:
   DumpKallsyms() = default;
-  std::string names_;                     // every name, back to back (Sym::name views into it)
+  std::vector<std::string> names_;        // every name, back to back, a blob per decoding thread (Sym::name views into them)
   std::vector<Sym> syms_;                 // in table order (by address)
   std::vector<uint32_t> by_address_;      // non-absolute symbols, sorted by address, one per address
   std::vector<uint32_t> by_name_;         // all symbols, bucketed by name hash, table order within

@@ -106,7 +106,10 @@ struct KdumpTarget::Impl {
                       "-dbg package)");
     if (stop->address <= start->address || stop->address - start->address > kMaxBtf)
       return fail(ErrorKind::Format, "implausible BTF bounds " + hex_text(start->address) + ".." + hex_text(stop->address));
-    std::vector<std::byte> bytes(stop->address - start->address);
+    // Not zeroed first: the read fills it or fails (4 MB of memset on 6.1).
+    size_t size = stop->address - start->address;
+    auto storage = std::make_unique_for_overwrite<std::byte[]>(size);
+    std::span<std::byte> bytes(storage.get(), size);
     auto r = dump->read(start->address, bytes);
     if (!r)
       return tl::unexpected(r.error().with_context("the kernel's BTF (__start_BTF) is not in the dump; give --vmlinux PATH"));

@@ -244,5 +244,49 @@ TEST(DumpKallsyms, HostileTables) {
   EXPECT_EQ(load(empty, where).error().kind(), ErrorKind::Fault);
 }
 
+// Names decoded in several threads, a run of symbols each, are the names decoded in one,
+// and a damaged name is reported as the one thread would: the first by symbol order.
+TEST(DumpKallsyms, NamesDecodedInPartsAreTheSame) {
+  Table t;
+  t.absolute_percpu = false;
+  for (int i = 0; i < 20000; i++) {
+    std::string name = (i % 3 ? "t" : "T") + std::string("lock_fn_") + std::to_string(i);
+    if (i % 997 == 0) name += std::string(200, 'x');  // a "big" length now and then
+    t.syms.emplace_back(name, kBase + 0x10 * static_cast<uint64_t>(i));
+  }
+  Memory m;
+  KallsymsLocation where = lay_out(m, t);
+  auto read = [&m](uint64_t a, std::span<std::byte> out) { return m.read(a, out); };
+  auto one = DumpKallsyms::load(where, read, 1);
+  ASSERT_TRUE(one) << one.error().describe();
+  for (unsigned threads : {2u, 3u, 4u}) {
+    auto parts = DumpKallsyms::load(where, read, threads);
+    ASSERT_TRUE(parts) << parts.error().describe();
+    ASSERT_EQ((*parts)->count(), (*one)->count());
+    for (size_t i = 0; i < (*one)->count(); i++) {
+      const auto& a = (*one)->symbols()[i];
+      const auto& b = (*parts)->symbols()[i];
+      ASSERT_EQ(a.name, b.name) << i;
+      ASSERT_EQ(a.type, b.type) << i;
+      ASSERT_EQ(a.address, b.address) << i;
+      ASSERT_EQ(a.size, b.size) << i;
+    }
+    EXPECT_EQ((*parts)->find("lock_fn_19999")->address, kBase + 0x10 * 19999);
+    EXPECT_EQ((*parts)->find("lock_fn_0" + std::string(200, 'x'))->address, kBase);
+  }
+  // Two names over the kernel's limit, one in the last part and one in the first: the
+  // first is the one reported, however many threads decode.
+  Table hostile = t;
+  hostile.syms[19000].first = "T" + std::string(1100, 'y');
+  hostile.syms[10].first = "T" + std::string(1100, 'y');
+  Memory damaged;
+  where = lay_out(damaged, hostile);
+  for (unsigned threads : {1u, 2u, 4u}) {
+    auto bad = DumpKallsyms::load(where, [&damaged](uint64_t a, std::span<std::byte> out) { return damaged.read(a, out); }, threads);
+    ASSERT_FALSE(bad);
+    EXPECT_NE(bad.error().describe().find("symbol 10 is longer than"), std::string::npos) << threads << ": " << bad.error().describe();
+  }
+}
+
 }  // namespace
 }  // namespace kstuck
