@@ -168,6 +168,11 @@ Result<std::unique_ptr<DumpFile>> DumpFile::open(const std::string& path) {
   if (!r) return tl::unexpected(r.error().with_context(path));
   if (checked->note_area_read) dump->use_own_notes(checked->note_area);
   dump->refuse_descriptors(checked->bad_descriptor_indexes, checked->past_eof_descriptor_indexes);
+  // Large reads of a kdump-compressed file inflate its pages here (compressed_pages.h).
+  if (checked->dumped_pages && checked->block_size == 4096 && dump->pagemap_)
+    if (auto size = input_file_size(dump->ctx_fd_))
+      dump->direct_ = std::make_unique<CompressedPages>(dump->ctx_fd_, checked->descriptors_offset, checked->dumped_pages,
+                                                        *size, checked->block_size);
   return dump;
 }
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "analysis/error.h"
+#include "analysis/kdump_target/compressed_pages.h"
 #include "analysis/target.h"
 
 struct _kdump_ctx;
@@ -50,6 +51,10 @@ class DumpFile {
   int reopens() const { return reopens_; }
   // Large reads done by two contexts in two threads (dump_file_parallel_read.cpp).
   int parallel_reads() const { return parallel_reads_; }
+  // Pages of large reads read straight from the file (compressed_pages.h), and whether
+  // that is still done (it stops for good when a page disagrees with libkdumpfile).
+  uint64_t direct_pages() const { return direct_pages_; }
+  bool direct_reads_on() const { return direct_ && !direct_off_; }
 
   int cpu_count() const { return cpu_count_; }
   // The registers of the index-th register note (for QEMU: vCPU index; for a real
@@ -89,6 +94,16 @@ class DumpFile {
   // it page by page).
   static constexpr size_t kParallelReadBytes = 128 * 1024;
   std::optional<Result<void>> read_in_parallel(uint64_t kvaddr, std::span<std::byte> out);
+  struct Piece {
+    uint64_t paddr;
+    std::span<std::byte> out;
+    uint64_t va;
+  };
+  // dump_file_direct_read.cpp: the pieces read straight from the file in threads;
+  // nullopt: not done that way.
+  std::optional<Result<void>> read_direct(const std::vector<Piece>& pieces);
+  // The n-th page the dump holds is page frame pfn (the rank of its bit in pagemap_).
+  std::optional<uint64_t> dumped_index(uint64_t pfn);
   void release_helper();
   Result<void> read_unguarded(int space, uint64_t addr, std::span<std::byte> out);
   std::string unreadable_message() const;
@@ -114,6 +129,11 @@ class DumpFile {
   int helper_fd_ = -1;
   bool helper_off_ = false;  // it failed once (open or a read): large reads stay serial
   int parallel_reads_ = 0;
+  std::unique_ptr<CompressedPages> direct_;  // kdump-compressed files only
+  bool direct_checked_ = false;  // its first page was compared with libkdumpfile's
+  bool direct_off_ = false;
+  uint64_t direct_pages_ = 0;
+  std::vector<uint64_t> rank_;  // set bits of pagemap_ below each kRankBlock-th pfn, as far as known
   int fd_ = -1;   // the file given
   int tmp_fd_ = -1;  // the reassembled flattened stream, or the copy with damaged descriptors hidden
   std::string format_;

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
-// DumpFile's large reads (the kernel's BTF, its kallsyms tables), split between the
-// context and a second libkdumpfile context in a second thread.
+// DumpFile's large reads (the kernel's BTF, its kallsyms tables). A kdump-compressed
+// file's pages are read straight from the file (dump_file_direct_read.cpp); other
+// formats, and compressions read only by libkdumpfile, are split between the context and
+// a second libkdumpfile context in a second thread.
 //
 // Inflating pages is half of a no-vmlinux `analyze` on a compressed dump, and most of it
 // happens in a few reads of hundreds of pages. libkdumpfile contexts are not
@@ -25,12 +27,6 @@ namespace {
 constexpr uint64_t kPageSize = 4096;
 // Its reads are long runs of pages read once: a small cache does.
 constexpr uint64_t kHelperCacheEntries = 16;
-
-struct Piece {
-  uint64_t paddr;
-  std::span<std::byte> out;
-  uint64_t va;
-};
 
 }  // namespace
 
@@ -57,6 +53,7 @@ std::optional<Result<void>> DumpFile::read_in_parallel(uint64_t kvaddr, std::spa
     pieces.push_back({*pa, out.subspan(done, n), va});
     done += n;
   }
+  if (auto direct = read_direct(pieces)) return direct;
   if (!helper_ctx_) {
     // Its own open file description (not a dup()): no shared file offset.
     helper_fd_ = ::open(("/proc/self/fd/" + std::to_string(ctx_fd_)).c_str(), O_RDONLY | O_CLOEXEC);

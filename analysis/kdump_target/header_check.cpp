@@ -235,6 +235,8 @@ Result<HeaderCheck> check_diskdump(int fd, uint64_t file_size) {
                     std::to_string(data_end) + "; reads of the missing pages fail");
   if (auto r = check_descriptors(fd, file_size, bs, descs, dumped, data_end > file_size, out); !r)
     return tl::unexpected(r.error());
+  out.descriptors_offset = descs;
+  out.dumped_pages = dumped;
   return out;
 }
 

@@ -40,6 +40,10 @@ struct HeaderCheck {
   std::vector<uint64_t> bad_descriptor_indexes;
   std::vector<uint64_t> past_eof_descriptor_indexes;
   uint32_t block_size = 0;
+  // kdump-compressed only: the page descriptor table's file offset and how many pages the
+  // second bitmap says it describes (0 and 0 for other formats).
+  uint64_t descriptors_offset = 0;
+  uint64_t dumped_pages = 0;
 };
 
 Result<HeaderCheck> check_dump_headers(int fd);

@@ -15,6 +15,7 @@
 
 #include <gtest/gtest.h>
 
+#include "analysis/kdump_target/compressed_pages.h"
 #include "analysis/kdump_target/dump_file.h"
 #include "tests/unit/dev_dump.h"
 
@@ -280,6 +281,59 @@ TEST_F(PageGuard, ACorruptPageInTheSecondThreadsHalfIsReadAgainAndReported) {
     ASSERT_TRUE(std::equal(got.begin() + off, got.begin() + off + kPage, expected.begin() + off)) << off;
   }
   fs::remove(copy);
+}
+
+// Every page the -d 31 dump holds, read straight from the file and inflated with
+// libdeflate, is the page libkdumpfile reads: the n-th page present is the n-th
+// descriptor's, and each comes out whole.
+TEST_F(PageGuard, EveryPageReadStraightFromTheFileIsLibkdumpfilesPage) {
+  auto dump = DumpFile::open(kD31Dump.string());
+  ASSERT_TRUE(dump) << dump.error().message();
+  PageCensus c = census(**dump, 262144);
+  ASSERT_GT(c.present.size(), 1000u);
+  int in = ::open(kD31Dump.c_str(), O_RDONLY);
+  ASSERT_GE(in, 0);
+  uint64_t descs = descriptor_table(in);
+  ASSERT_NE(descs, 0u);
+  CompressedPages direct(in, descs, c.present.size(), fs::file_size(kD31Dump), kPage);
+  PageInflater inflater;
+  std::vector<uint64_t> indexes(c.present.size());
+  for (size_t i = 0; i < indexes.size(); i++) indexes[i] = i;
+  std::vector<std::byte> all(indexes.size() * kPage);
+  std::vector<std::span<std::byte>> pages;
+  for (size_t i = 0; i < indexes.size(); i++) pages.push_back(std::span(all).subspan(i * kPage, kPage));
+  std::unique_ptr<bool[]> ok(new bool[indexes.size()]());
+  direct.read(indexes, pages, std::span(ok.get(), indexes.size()), inflater);
+  size_t read = 0;
+  for (size_t i = 0; i < indexes.size(); i++) {
+    if (!ok[i]) continue;
+    read++;
+    ASSERT_EQ(digest(pages[i]), c.digest[i]) << "pfn " << c.present[i];
+  }
+  EXPECT_EQ(read, indexes.size());
+  // Past the table: not read, and nothing else.
+  uint64_t past = c.present.size();
+  bool none = true;
+  direct.read(std::span(&past, 1), std::span(pages).first(1), std::span(&none, 1), inflater);
+  EXPECT_FALSE(none);
+  ::close(in);
+}
+
+// A large read takes the pages straight from the file, and gives the bytes page-by-page
+// reads (libkdumpfile's) give.
+TEST_F(PageGuard, ALargeReadTakesItsPagesStraightFromTheFile) {
+  auto dump = DumpFile::open(kD31Dump.string());
+  ASSERT_TRUE(dump) << dump.error().message();
+  ASSERT_TRUE((*dump)->direct_reads_on());
+  KernelRange range = kallsyms_range(**dump);
+  // Not page-aligned at either end: the partial pages are inflated whole, then cut.
+  std::vector<std::byte> whole(KernelRange::kSize - 3000), paged(KernelRange::kSize - 3000);
+  ASSERT_TRUE((*dump)->read(range.va + 1000, whole));
+  EXPECT_EQ((*dump)->direct_pages(), 128u);
+  EXPECT_TRUE((*dump)->direct_reads_on());
+  for (size_t off = 0; off < paged.size(); off += 1000)
+    ASSERT_TRUE((*dump)->read(range.va + 1000 + off, std::span(paged).subspan(off, std::min<size_t>(1000, paged.size() - off))));
+  EXPECT_TRUE(whole == paged);
 }
 
 }  // namespace
