@@ -55,6 +55,8 @@ class DumpFile {
   // that is still done (it stops for good when a page disagrees with libkdumpfile).
   uint64_t direct_pages() const { return direct_pages_; }
   bool direct_reads_on() const { return direct_ && !direct_off_; }
+  // Every page through libkdumpfile from now on (tests: its reading is the reference).
+  void disable_direct_reads() { direct_off_ = true; }
 
   int cpu_count() const { return cpu_count_; }
   // The registers of the index-th register note (for QEMU: vCPU index; for a real
@@ -104,6 +106,12 @@ class DumpFile {
   std::optional<Result<void>> read_direct(const std::vector<Piece>& pieces);
   // The n-th page the dump holds is page frame pfn (the rank of its bit in pagemap_).
   std::optional<uint64_t> dumped_index(uint64_t pfn);
+  // A readable page read straight from the file, kept in a small cache of such pages;
+  // null: for libkdumpfile to read (not a zlib or stored page, damaged, or turned off).
+  const std::byte* direct_page(uint64_t pfn);
+  // The first page read straight from the file, against libkdumpfile's reading of it:
+  // false (and turned off for good) when they differ.
+  bool direct_agrees(uint64_t pfn, std::span<const std::byte> page);
   void release_helper();
   Result<void> read_unguarded(int space, uint64_t addr, std::span<std::byte> out);
   std::string unreadable_message() const;
@@ -134,6 +142,9 @@ class DumpFile {
   bool direct_off_ = false;
   uint64_t direct_pages_ = 0;
   std::vector<uint64_t> rank_;  // set bits of pagemap_ below each kRankBlock-th pfn, as far as known
+  std::unique_ptr<PageInflater> inflater_;  // this thread's, for direct_page()
+  std::unique_ptr<std::byte[]> page_cache_;  // kDirectCachePages pages, slot = pfn % kDirectCachePages
+  std::vector<uint64_t> page_cache_pfn_;     // each slot's pfn, or UINT64_MAX
   int fd_ = -1;   // the file given
   int tmp_fd_ = -1;  // the reassembled flattened stream, or the copy with damaged descriptors hidden
   std::string format_;

@@ -21,6 +21,9 @@ namespace {
 constexpr uint64_t kPageSize = 4096;
 constexpr uint64_t kRankBlock = 4096;  // page frames counted at a time (512 bytes of bitmap)
 constexpr unsigned kMaxThreads = 4;
+// Pages read one at a time (task structs, stacks, ORC) are read again and again: 2 MB of
+// them are kept (slot = pfn modulo the count), as libkdumpfile keeps its own.
+constexpr size_t kDirectCachePages = 512;
 
 // Set bits among bits [first, first + n) of the bitmap, n a multiple of 8 and first too:
 // whole bytes, whatever order the library packs bits in.
@@ -59,6 +62,42 @@ std::optional<uint64_t> DumpFile::dumped_index(uint64_t pfn) {
   return index;
 }
 
+bool DumpFile::direct_agrees(uint64_t pfn, std::span<const std::byte> page) {
+  if (direct_checked_) return !direct_off_;
+  direct_checked_ = true;
+  std::vector<std::byte> theirs(kPageSize);
+  size_t len = theirs.size();
+  if (kdump_read(ctx_, KDUMP_KPHYSADDR, pfn * kPageSize, theirs.data(), &len) == KDUMP_OK &&
+      std::equal(theirs.begin(), theirs.end(), page.begin(), page.end()))
+    return true;
+  // A failed read there is left to read_page() to report, and to reopen the context for.
+  direct_off_ = true;
+  notes_.push_back("the dump's pages read straight from the file differ from libkdumpfile's: left to libkdumpfile");
+  return false;
+}
+
+const std::byte* DumpFile::direct_page(uint64_t pfn) {
+  if (!direct_ || direct_off_) return nullptr;
+  if (!page_cache_) {
+    page_cache_ = std::make_unique_for_overwrite<std::byte[]>(kDirectCachePages * kPageSize);
+    page_cache_pfn_.assign(kDirectCachePages, UINT64_MAX);
+    inflater_ = std::make_unique<PageInflater>();
+  }
+  size_t slot = pfn % kDirectCachePages;
+  std::span<std::byte> page(page_cache_.get() + slot * kPageSize, kPageSize);
+  if (page_cache_pfn_[slot] == pfn) return page.data();
+  page_cache_pfn_[slot] = UINT64_MAX;
+  auto index = dumped_index(pfn);
+  if (!index) return nullptr;
+  bool ok = false;
+  const std::span<std::byte> pages[] = {page};
+  direct_->read(std::span(&*index, 1), pages, std::span(&ok, 1), *inflater_);
+  if (!ok || !direct_agrees(pfn, page)) return nullptr;
+  page_cache_pfn_[slot] = pfn;
+  direct_pages_++;
+  return page.data();
+}
+
 std::optional<Result<void>> DumpFile::read_direct(const std::vector<Piece>& pieces) {
   if (!direct_ || direct_off_ || pieces.empty()) return std::nullopt;
   // Whole pages: a piece that is part of one is inflated into a page of its own first.
@@ -95,19 +134,7 @@ std::optional<Result<void>> DumpFile::read_direct(const std::vector<Piece>& piec
   run(0, pieces.size() / threads);
   for (auto& t : helpers) t.join();
 
-  if (!direct_checked_ && done[0]) {
-    // The first page this dump gives this way, against libkdumpfile's reading of it.
-    direct_checked_ = true;
-    std::vector<std::byte> theirs(kPageSize);
-    uint64_t page_start = pieces[0].paddr & ~(kPageSize - 1);
-    if (read_page(page_start, theirs, pieces[0].va & ~(kPageSize - 1)) &&
-        !std::equal(theirs.begin(), theirs.end(), pages[0].begin())) {
-      direct_off_ = true;
-      notes_.push_back("the dump's pages read straight from the file differ from libkdumpfile's: "
-                       "left to libkdumpfile");
-      return std::nullopt;
-    }
-  }
+  if (done[0] && !direct_agrees(pieces[0].paddr / kPageSize, pages[0])) return std::nullopt;
   parallel_reads_++;
   for (size_t i = 0, k = 0; i < pieces.size(); i++) {
     if (pieces[i].out.size() != kPageSize) {

@@ -239,6 +239,10 @@ Result<void> DumpFile::read_page(uint64_t paddr, std::span<std::byte> out, uint6
     note_damage(failed->second.first, e);
     return tl::unexpected(e);
   }
+  if (const std::byte* page = direct_page(pfn)) {
+    std::memcpy(out.data(), page + (paddr & (kPageSize - 1)), out.size());
+    return {};
+  }
   size_t len = out.size();
   kdump_status s = kdump_read(ctx_, KDUMP_KPHYSADDR, paddr, out.data(), &len);
   if (s == KDUMP_OK) return {};

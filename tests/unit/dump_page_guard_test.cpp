@@ -38,8 +38,10 @@ size_t digest(std::span<const std::byte> page) {
   return std::hash<std::string_view>{}(std::string_view(reinterpret_cast<const char*>(page.data()), page.size()));
 }
 
-// One pass in pfn order: the order libkdumpfile's cache never broke in.
+// One pass in pfn order, the order libkdumpfile's cache never broke in, by libkdumpfile
+// alone: the reference the other readings are held to.
 PageCensus census(DumpFile& dump, uint64_t pfns) {
+  dump.disable_direct_reads();
   PageCensus c;
   std::vector<std::byte> page(kPage);
   for (uint64_t pfn = 0; pfn < pfns; pfn++) {
@@ -106,13 +108,18 @@ class PageGuard : public ::testing::Test {
 };
 
 TEST_F(PageGuard, MixedPresentAndExcludedReadsKeepEveryPageIntact) {
-  auto dump = DumpFile::open(kD31Dump.string());
-  ASSERT_TRUE(dump) << dump.error().message();
+  auto reference = DumpFile::open(kD31Dump.string());
+  ASSERT_TRUE(reference) << reference.error().message();
   // The guest had 1 GiB: 262144 page frames.
-  PageCensus c = census(**dump, 262144);
+  PageCensus c = census(**reference, 262144);
   ASSERT_GT(c.present.size(), 10000u);
   ASSERT_GT(c.excluded.size(), 100000u);
-
+  // By libkdumpfile alone, then with the pages read straight from the file.
+  for (bool direct : {false, true}) {
+  SCOPED_TRACE(direct ? "pages straight from the file" : "libkdumpfile alone");
+  auto dump = DumpFile::open(kD31Dump.string());
+  ASSERT_TRUE(dump) << dump.error().message();
+  if (!direct) (*dump)->disable_direct_reads();
   std::mt19937_64 rng(1);
   std::vector<std::byte> page(kPage);
   int wrong = 0;
@@ -136,6 +143,8 @@ TEST_F(PageGuard, MixedPresentAndExcludedReadsKeepEveryPageIntact) {
   }
   EXPECT_EQ((*dump)->reopens(), 0);
   EXPECT_TRUE((*dump)->read_problems().empty());
+  EXPECT_EQ((*dump)->direct_pages() > 0, direct);
+  }
 }
 
 // A page whose compressed data is garbage fails inside libkdumpfile: the dump is opened
@@ -166,8 +175,11 @@ TEST_F(PageGuard, CorruptPageDataIsReportedAndTheRestStaysReadable) {
   fs::path copy = garbled_copy("page-guard-corrupt.vmcore", data_off, data_size);
   ASSERT_FALSE(copy.empty());
 
+  for (bool direct : {false, true}) {
+  SCOPED_TRACE(direct ? "pages straight from the file" : "libkdumpfile alone");
   auto dump = DumpFile::open(copy.string());
   ASSERT_TRUE(dump) << dump.error().message();
+  if (!direct) (*dump)->disable_direct_reads();
   uint64_t victim = c.present[kVictim];
   std::vector<std::byte> page(kPage);
   std::mt19937_64 rng(2);
@@ -189,6 +201,8 @@ TEST_F(PageGuard, CorruptPageDataIsReportedAndTheRestStaysReadable) {
   auto problems = (*dump)->read_problems();
   ASSERT_FALSE(problems.empty());
   EXPECT_NE(problems.front().find("corrupt page data"), std::string::npos) << problems.front();
+  EXPECT_EQ((*dump)->direct_pages() > 0, direct);
+  }
   fs::remove(copy);
 }
 
@@ -319,8 +333,8 @@ TEST_F(PageGuard, EveryPageReadStraightFromTheFileIsLibkdumpfilesPage) {
   ::close(in);
 }
 
-// A large read takes the pages straight from the file, and gives the bytes page-by-page
-// reads (libkdumpfile's) give.
+// A large read takes the pages straight from the file, and gives the bytes libkdumpfile's
+// page-by-page reads give.
 TEST_F(PageGuard, ALargeReadTakesItsPagesStraightFromTheFile) {
   auto dump = DumpFile::open(kD31Dump.string());
   ASSERT_TRUE(dump) << dump.error().message();
@@ -331,6 +345,7 @@ TEST_F(PageGuard, ALargeReadTakesItsPagesStraightFromTheFile) {
   ASSERT_TRUE((*dump)->read(range.va + 1000, whole));
   EXPECT_EQ((*dump)->direct_pages(), 128u);
   EXPECT_TRUE((*dump)->direct_reads_on());
+  (*dump)->disable_direct_reads();  // the reference: libkdumpfile's reading
   for (size_t off = 0; off < paged.size(); off += 1000)
     ASSERT_TRUE((*dump)->read(range.va + 1000 + off, std::span(paged).subspan(off, std::min<size_t>(1000, paged.size() - off))));
   EXPECT_TRUE(whole == paged);
