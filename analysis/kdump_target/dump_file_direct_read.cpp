@@ -8,11 +8,11 @@
 #include <libkdumpfile/kdumpfile.h>
 
 #include <algorithm>
-#include <bit>
 #include <cstring>
 #include <system_error>
 #include <thread>
 
+#include "analysis/kdump_target/bit_count.h"
 #include "analysis/kdump_target/dump_file.h"
 
 namespace kstuck {
@@ -33,7 +33,7 @@ std::optional<uint64_t> count_set(_kdump_bmp* bmp, uint64_t first, uint64_t n) {
   for (uint64_t done = 0; done < n;) {
     uint64_t bits = std::min<uint64_t>(n - done, kRankBlock);
     if (kdump_bmp_get_bits(bmp, first + done, first + done + bits - 1, raw) != KDUMP_OK) return std::nullopt;
-    for (uint64_t i = 0; i < bits / 8; i++) count += static_cast<uint64_t>(std::popcount(raw[i]));
+    count += count_set_bits(raw, bits / 8);
     done += bits;
   }
   return count;

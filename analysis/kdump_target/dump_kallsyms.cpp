@@ -31,6 +31,13 @@ constexpr size_t kMaxSymbolName = 1024;
 // the kernel, data sections are far apart): the symbol gets no size (drgn caps the same).
 constexpr uint64_t kMaxSymbolSize = 0x10000;
 
+// FNV-1a: names are short and the index needs no more than spread.
+uint32_t name_hash(std::string_view name) {
+  uint32_t h = 2166136261u;
+  for (char c : name) h = (h ^ uint8_t(c)) * 16777619u;
+  return h;
+}
+
 // The names stream read whole, a chunk at a time as its symbols are counted: each
 // symbol's entry is a length and that many token ids, so where the n-th symbol starts is
 // known only after reading every length before it.
@@ -89,7 +96,7 @@ struct NamesPart {
 
 void decode_part(NamesPart& part, const NamesStream& stream, const char* token_bytes, const uint16_t* token_index,
                  const uint16_t* token_len, size_t max_blob, std::vector<DumpKallsyms::Sym>& syms,
-                 std::vector<uint32_t>& name_at, std::vector<uint32_t>& name_len) {
+                 std::vector<uint32_t>& name_at, std::vector<uint32_t>& name_len, std::vector<uint32_t>& hashes) {
   // The blob grows by hand (sized ahead, `used` of it filled): decoding 150,000 names
   // token by token through std::string appends cost a tenth of a no-vmlinux run.
   size_t used = 0;
@@ -133,6 +140,8 @@ void decode_part(NamesPart& part, const NamesStream& stream, const char* token_b
     // The name's place in the blob for now; a view once the blob stops growing.
     name_at[i] = static_cast<uint32_t>(start + 1);
     name_len[i] = static_cast<uint32_t>(used - start - 1);
+    // Hashed here, in this part's thread, while the name is in the cache (the by-name index).
+    hashes[i] = name_hash(std::string_view(part.blob.data() + start + 1, used - start - 1));
   }
   // No shrink_to_fit(): copying 2 MB into fresh pages cost more (page faults) than the
   // slack it would return.
@@ -141,12 +150,6 @@ void decode_part(NamesPart& part, const NamesStream& stream, const char* token_b
 
 bool is_global(char type) { return type >= 'A' && type <= 'Z'; }
 
-// FNV-1a: names are short and the index needs no more than spread.
-uint32_t name_hash(std::string_view name) {
-  uint32_t h = 2166136261u;
-  for (char c : name) h = (h ^ uint8_t(c)) * 16777619u;
-  return h;
-}
 
 // The names stream cut into runs of symbols: (first symbol, its byte in the stream).
 // A stream that cannot be read whole (or says nothing) ends at `readable` symbols, with
@@ -242,7 +245,7 @@ Result<std::unique_ptr<DumpKallsyms>> DumpKallsyms::load(const KallsymsLocation&
 
   std::unique_ptr<DumpKallsyms> k(new DumpKallsyms());
   k->syms_.resize(num);
-  std::vector<uint32_t> name_at(num), name_len(num);
+  std::vector<uint32_t> name_at(num), name_len(num), hashes(num);
   NamesCut cut = cut_names(where, read, num, decode_threads);
   // Every part decodes into its own blob, the first here, the others in threads of their
   // own: decoding is a fifth of a no-vmlinux run, and the parts touch disjoint symbols.
@@ -255,7 +258,7 @@ Result<std::unique_ptr<DumpKallsyms>> DumpKallsyms::load(const KallsymsLocation&
   }
   size_t max_blob = kMaxNameBytes / std::max<size_t>(decoded.size(), 1);
   auto decode = [&](NamesPart& part) {
-    decode_part(part, cut.stream, token_bytes.data(), token_index, token_len, max_blob, k->syms_, name_at, name_len);
+    decode_part(part, cut.stream, token_bytes.data(), token_index, token_len, max_blob, k->syms_, name_at, name_len, hashes);
   };
   std::vector<std::thread> helpers;
   for (size_t p = 1; p < decoded.size(); p++) {
@@ -336,9 +339,9 @@ Result<std::unique_ptr<DumpKallsyms>> DumpKallsyms::load(const KallsymsLocation&
   while ((size_t{1} << bits) < k->syms_.size()) bits++;
   k->bucket_mask_ = (uint32_t{1} << bits) - 1;
   k->bucket_start_.assign((size_t{1} << bits) + 1, 0);
-  std::vector<uint32_t> bucket(k->syms_.size());
+  std::vector<uint32_t>& bucket = hashes;
   for (uint32_t i = 0; i < k->syms_.size(); i++) {
-    bucket[i] = name_hash(k->syms_[i].name) & k->bucket_mask_;
+    bucket[i] &= k->bucket_mask_;
     k->bucket_start_[bucket[i] + 1]++;
   }
   for (size_t b = 1; b < k->bucket_start_.size(); b++) k->bucket_start_[b] += k->bucket_start_[b - 1];

@@ -12,6 +12,7 @@
 #include <memory>
 #include <span>
 
+#include "analysis/kdump_target/bit_count.h"
 #include "analysis/kdump_target/input_file.h"
 
 namespace kstuck {
@@ -214,7 +215,7 @@ Result<HeaderCheck> check_diskdump(int fd, uint64_t file_size) {
     auto m = pread_some(fd, buf.data(), chunk, bitmap2 + done);
     if (!m) return tl::unexpected(m.error());
     if (*m < chunk) break;
-    for (size_t i = 0; i < chunk; i++) dumped += static_cast<uint64_t>(__builtin_popcount(buf[i]));
+    dumped += count_set_bits(buf.data(), chunk);
     done += chunk;
   }
   constexpr uint64_t kDescSize = 24;  // page_desc {offset, size, flags, page_flags}
