@@ -18,8 +18,9 @@ constexpr uint32_t kMaxSyms = 4u << 20;
 constexpr size_t kChunk = 256 * 1024;  // large enough for DumpFile to read it in parallel
 constexpr size_t kMaxToken = 256;
 constexpr size_t kMaxNameBytes = 64u << 20;
-// A length and 32,767 token ids per symbol at the most.
-constexpr size_t kMaxNamesStream = 256u << 20;
+// The stream is no longer than the names it decodes to: a kernel's tokens are a byte or
+// more each.
+constexpr size_t kMaxNamesStream = kMaxNameBytes;
 // Names are decoded in parallel, a run of symbols per thread.
 constexpr unsigned kMaxDecodeThreads = 4;
 constexpr uint32_t kMinSymbolsPerPart = 4096;
@@ -183,6 +184,12 @@ NamesCut cut_names(const KallsymsLocation& where, const DumpKallsyms::ReadFn& re
       n = (n & 0x7f) | (uint32_t{out.stream.at(at++)} << 7);
     }
     if (n == 0) return stop(i, Error(ErrorKind::Format, "kallsyms symbol " + std::to_string(i) + " has no name"));
+    // More tokens than the longest name has bytes: not read on (a hostile length would
+    // have the whole 64 MiB read before any name is decoded).
+    if (n > kMaxSymbolName)
+      return stop(i, Error(ErrorKind::Format, "kallsyms symbol " + std::to_string(i) + " is longer than " +
+                                                  std::to_string(kMaxSymbolName) + " bytes (" + std::to_string(n) +
+                                                  " tokens)"));
     if (auto r = out.stream.need(at + n); !r) return stop(i, r.error().with_context("kallsyms_names"));
     at += n;
   }
