@@ -261,7 +261,7 @@ int live_bt(const std::vector<std::string>& args) {
       return kUnusable;
     }
     stack = make_report_stack(model, model.cpu_stack(id));
-    const auto* t = model.tasks().by_address(c->current_task ? c->current_task : c->curr);
+    const auto* t = model.tasks().by_address(c->running_task());
     bool irqs_off = c->regs && !(c->regs->get(CpuRegisters::eflags) & 0x200);
     heading = "CPU " + std::to_string(id) + ": pid " + (t ? std::to_string(t->pid) + " (" + t->comm + ")" : "?") +
               (c->regs ? irqs_off ? "  IRQs OFF" : "  IRQs on"

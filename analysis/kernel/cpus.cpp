@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "analysis/kernel/percpu_hot.h"
+#include "analysis/kernel/unwind.h"
 
 namespace kstuck {
 namespace {
@@ -316,8 +317,8 @@ CpuInfo read_cpu(Fields& fields, int cpu, const Result<uint64_t>& rq_sym) {
   } else {
     c.problems.push_back("runqueues: " + rq_sym.error().describe());
   }
-  // The arch's `current`: what the registers' stack belongs to. It differs from
-  // rq->curr only inside a context switch (rq->curr is set before switch_to()).
+  // The arch's `current`. It differs from rq->curr only inside a context switch (rq->curr
+  // is set before switch_to()); decide_register_owner() says whose stack the registers are on.
   if (auto a = percpu_hot_address(fields, cpu, "current_task")) {
     if (auto v = read_u64(t, *a); v && is_kernel_pointer(*v)) c.current_task = *v;
   }
@@ -344,6 +345,30 @@ void settle_offline(CpuSet& set, std::vector<CpuInfo>& candidates) {
     set.offline_cpus.push_back(std::move(c));
   }
   std::sort(set.cpus.begin(), set.cpus.end(), [](const CpuInfo& a, const CpuInfo& b) { return a.cpu < b.cpu; });
+}
+
+// Whose stack the registers run on. current_task and rq->curr differ only inside a
+// context switch: rq->curr is set in __schedule() before context_switch(); the stack
+// pointer moves to the next task's stack in __switch_to_asm; __switch_to() sets
+// current_task after that (while loading the next task's segments, FPU state, ...).
+// A CPU stopped in that last window runs on rq->curr's stack with current_task still the
+// previous task, whose thread.sp was just saved: the registers are rq->curr's.
+void decide_register_owner(Fields& f, CpuInfo& c) {
+  if (!c.regs) return;
+  c.regs_task = c.current_task ? c.current_task : c.curr;
+  if (!c.current_task || !c.curr || c.current_task == c.curr) return;
+  auto stack = f.read_ptr(c.curr, "task_struct", "stack");
+  uint64_t sp = c.regs->get(CpuRegisters::rsp);
+  if (!stack || !is_kernel_pointer(*stack) || sp < *stack || sp - *stack >= kThreadSize) return;
+  c.regs_task = c.curr;
+  c.problems.push_back("registers on rq->curr's stack (pid " + std::to_string(task_pid(f, c.curr)) +
+                       "): stopped in __switch_to(), before current_task (pid " +
+                       std::to_string(task_pid(f, c.current_task)) + ") was switched; the registers are rq->curr's");
+}
+
+void decide_register_owners(Fields& f, CpuSet& set) {
+  for (auto& c : set.cpus) decide_register_owner(f, c);
+  for (auto& c : set.offline_cpus) decide_register_owner(f, c);
 }
 
 }  // namespace
@@ -497,6 +522,7 @@ Result<CpuSet> load_cpus(Fields& fields) {
       }
     }
     settle_offline(set, candidates);
+    decide_register_owners(fields, set);
     decide_clocks(fields, set);
     return set;
   }
@@ -509,6 +535,7 @@ Result<CpuSet> load_cpus(Fields& fields) {
   set.register_notes = int(notes.size());
   match_register_notes(fields, set, candidates, notes);
   settle_offline(set, candidates);
+  decide_register_owners(fields, set);
   decide_clocks(fields, set);
   return set;
 }

@@ -45,6 +45,11 @@ struct CpuInfo {
   uint64_t rq = 0;            // this CPU's struct rq (per-CPU runqueues)
   uint64_t curr = 0;          // rq->curr: the task the scheduler last switched to
   uint64_t current_task = 0;  // the arch's `current` (current_task; pcpu_hot.current_task on 6.2-6.14), 0 unknown
+  // The task whose stack the saved registers run on: current_task, except in the moment
+  // of a context switch after __switch_to_asm moved the stack pointer to the next task's
+  // stack and before __switch_to() set current_task to it (there rq->curr's, decided by
+  // where rsp points). 0 when there are no registers.
+  uint64_t regs_task = 0;
   uint64_t idle = 0;          // rq->idle: swapper/N (not on init_task.tasks)
   uint64_t clock = 0;         // rq->clock, ns of sched_clock; stale on a CPU that stopped ticking
   uint64_t clock_task = 0;    // rq->clock_task, the clock se.exec_start is kept in
@@ -54,6 +59,8 @@ struct CpuInfo {
   CpuState state = CpuState::Online;
   std::string state_detail;   // for a stopped CPU: why it is listed (not a problem: the report is whole)
   std::vector<std::string> problems;  // what could not be read, for the report
+  // The task running on this CPU's registers: regs_task, else current_task, else rq->curr.
+  uint64_t running_task() const { return regs_task ? regs_task : current_task ? current_task : curr; }
 };
 
 struct CpuSet {

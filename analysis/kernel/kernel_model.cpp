@@ -52,9 +52,8 @@ Stack KernelModel::cpu_stack(int cpu) {
     s.detail = "no registers saved for this CPU";
     return s;
   }
-  // The registers run on the arch's current task's stack (rq->curr when unknown).
   uint64_t task_stack = 0;
-  if (const TaskInfo* t = tasks_.by_address(c->current_task ? c->current_task : c->curr)) task_stack = t->stack;
+  if (const TaskInfo* t = tasks_.by_address(c->running_task())) task_stack = t->stack;
   return unwinder_.from_registers(*c->regs, ranges_for_registers(cpu, task_stack, *c->regs));
 }
 

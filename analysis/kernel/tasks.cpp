@@ -20,7 +20,7 @@ int TaskInfo::running_on(const CpuSet& cpus) const {
   // runs another one already switched away and saved a fresh thread.sp.
   const CpuInfo* c = cpus.find(cpu);
   if (!c) c = cpus.find_offline(cpu);
-  uint64_t now = c ? (c->current_task ? c->current_task : c->curr) : 0;
+  uint64_t now = c ? c->running_task() : 0;
   if (now && now != address) return -1;
   return cpu;
 }
@@ -62,12 +62,13 @@ TaskInfo read_task(Fields& f, uint64_t task, const CpuSet& cpus, const TaskState
   if (auto v = f.read_ptr(task, "task_struct", "stack")) t.stack = *v; else note("stack", v.error());
   if (auto v = f.read_uint(task, "task_struct", "thread.sp")) t.thread_sp = *v; else note("thread.sp", v.error());
   if (auto v = f.read_uint(task, "task_struct", "sched_info.last_arrival")) t.last_arrival = *v;
-  // Running: the arch's current task (inside a context switch rq->curr already names
-  // the next task, whose thread.sp is still valid); rq->curr when that is unknown.
+  // Running: the task on whose stack the CPU's registers are (CpuInfo::running_task():
+  // inside a context switch, the one of prev and next whose stack rsp is on; the other
+  // one's thread.sp is valid).
   for (const auto& c : cpus.cpus)
-    if ((c.current_task ? c.current_task : c.curr) == task) t.current_on = c.cpu;
+    if (c.running_task() == task) t.current_on = c.cpu;
   for (const auto& c : cpus.offline_cpus)
-    if ((c.current_task ? c.current_task : c.curr) == task) t.offline_on = c.cpu;
+    if (c.running_task() == task) t.offline_on = c.cpu;
   if (t.current_on < 0 && cpus.now_clock) {
     auto exec_start = f.read_uint(task, "task_struct", "se.exec_start");
     if (exec_start && *exec_start && cpus.now_clock_task >= *exec_start)

@@ -337,6 +337,52 @@ TEST_F(CpuNotes, OnCpuAloneIsRunningUnlessItsCpuRunsAnotherTask) {
   EXPECT_NE(tasks.problems[0].find("pid 201 (lost): running on CPU 7"), std::string::npos) << tasks.problems[0];
 }
 
+TEST_F(CpuNotes, InsideSwitchToTheRegistersAreTheTasksWhoseStackRspIsOn) {
+  // Seen on a 5.10 QEMU dump: CPU 1 stopped in __switch_to() (native_load_gs_index):
+  // __switch_to_asm had moved rsp to the next task's stack, current_task still named the
+  // previous one (whose thread.sp was just saved), rq->curr the next one.
+  k_.define_per_cpu("current_task", 8);
+  for (int cpu = 0; cpu < 4; ++cpu) t_.write_u64(k_.per_cpu_addr(cpu, "current_task"), tasks_[cpu]);
+  uint64_t prev = k_.add_task(200, "prev", FakeKernel::kRunning, 1);
+  t_.set(prev, "task_struct", "on_cpu", 1);
+  t_.write_u64(k_.per_cpu_addr(1, "current_task"), prev);
+  constexpr uint64_t kNextStack = 0xffffc90000010000ULL;  // regs_of(1)'s rsp is on it
+  constexpr uint64_t kPrevStack = 0xffffc90000100000ULL;
+  auto stacks = [&](uint64_t next_stack, uint64_t prev_stack) {
+    t_.set(tasks_[1], "task_struct", "stack", next_stack);
+    t_.set(prev, "task_struct", "stack", prev_stack);
+  };
+  // crash_save_cpu() names `current`: the note's pid is prev's.
+  for (int cpu = 0; cpu < 4; ++cpu) t_.set_registers(cpu, regs_of(cpu, cpu == 1 ? 200 : pid_of(cpu)));
+
+  stacks(kNextStack, kPrevStack);
+  auto model = KernelModel::load(t_);
+  ASSERT_TRUE(model) << model.error().describe();
+  const CpuInfo* c1 = (*model)->cpus().find(1);
+  ASSERT_TRUE(c1->regs);
+  EXPECT_EQ(c1->current_task, prev);
+  EXPECT_EQ(c1->regs_task, tasks_[1]);
+  EXPECT_EQ(c1->running_task(), tasks_[1]);
+  bool said = false;
+  for (const auto& p : c1->problems) said |= p.find("registers on rq->curr's stack (pid 101)") != std::string::npos;
+  EXPECT_TRUE(said);
+  const auto& tasks = (*model)->tasks();
+  EXPECT_EQ(tasks.by_pid(101)->current_on, 1);
+  EXPECT_EQ(tasks.by_pid(200)->current_on, -1);
+  EXPECT_EQ(tasks.by_pid(200)->running_on((*model)->cpus()), -1);  // its thread.sp is fresh
+
+  // Earlier in the switch, rsp still on prev's stack: the registers are prev's, and the
+  // next task's thread.sp (where it switched out last time) is untouched.
+  stacks(kPrevStack, kNextStack);
+  model = KernelModel::load(t_);
+  ASSERT_TRUE(model) << model.error().describe();
+  c1 = (*model)->cpus().find(1);
+  EXPECT_EQ(c1->regs_task, prev);
+  EXPECT_EQ((*model)->tasks().by_pid(200)->current_on, 1);
+  EXPECT_EQ((*model)->tasks().by_pid(101)->current_on, -1);
+  EXPECT_EQ((*model)->tasks().by_pid(101)->running_on((*model)->cpus()), -1);
+}
+
 TEST_F(CpuNotes, WithoutCrashNotesTheOrderIsCheckedByPid) {
   // No crash_notes to read: notes go in order, while their pids name the current tasks.
   // CPU 1 saved none, so note 1 (pid 102) does not belong to CPU 1 (pid 101).

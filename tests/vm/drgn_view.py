@@ -220,11 +220,45 @@ def restart_at_entry(prog, c, vals, pt_regs_size):
             c[k] = more[k]
 
 
+THREAD_SIZE = 16384  # x86-64 without KASAN (Debian's kernels)
+
+
+def arch_current(prog, cpu):
+    """The arch's `current` of a CPU: current_task (<= 6.1, >= 6.15) or
+    pcpu_hot.current_task (6.2-6.14), decided by which symbol the kernel has; None if neither."""
+    for name, member in (("current_task", None), ("pcpu_hot", "current_task")):
+        try:
+            v = per_cpu(prog[name], cpu)
+            return (v.member_(member) if member else v).value_()
+        except (KeyError, LookupError, drgn.FaultError):
+            continue
+    return None
+
+
+def register_owner(prog, cpu, curr, rsp):
+    """The task whose stack a CPU's saved rsp is on, of rq->curr and the arch's current (they
+    differ only inside a context switch: rsp moves to the next task's stack in __switch_to_asm,
+    before __switch_to() sets current_task). rq->curr when rsp is on neither (an IRQ stack)."""
+    cur = arch_current(prog, cpu)
+    for task in (curr, cur):
+        if not task:
+            continue
+        try:
+            base = Object(prog, "struct task_struct", address=task).stack.value_()
+        except drgn.FaultError:
+            continue
+        if base <= rsp < base + THREAD_SIZE:
+            return task
+    return curr
+
+
 def switch_frame_regs(prog, task):
     """A struct pt_regs holding what a task that is not running saved when it switched
     out (thread.sp -> struct inactive_task_frame), as drgn itself starts such a task.
     Used where drgn 0.0.22 would instead take a register note whose pid equals the
-    task's (QEMU's notes carry pid = vCPU + 1; kdump's idle CPUs' notes pid 0)."""
+    task's (QEMU's notes carry pid = vCPU + 1; kdump's idle CPUs' notes pid 0), and for
+    the task of a CPU inside a context switch whose stack the registers are not on
+    (drgn takes a task with on_cpu set as running on its CPU's registers)."""
     sp = task.thread.sp.value_()
     frame = Object(prog, "struct inactive_task_frame", address=sp)
     regs = {"ip": frame.ret_addr.value_(), "sp": sp + drgn.sizeof(frame.type_), "bp": frame.bp.value_()}
@@ -354,6 +388,7 @@ def view(dump, vmlinux, kos, locks, names=()):
     notes = file_notes(dump)
     cpus = []
     current = {}
+    switched_out = set()  # inside a context switch, the task of the two the registers are not on
     for cpu, state in [(cpu, "online") for cpu in online] + [(cpu, "stopped") for cpu in stopped_cpus(prog, online)]:
         c = {"cpu": cpu}
         rq = per_cpu(prog["runqueues"], cpu)
@@ -386,7 +421,11 @@ def view(dump, vmlinux, kos, locks, names=()):
             c["rip"], c["rsp"], c["eflags"] = hex(vals[16]), hex(vals[19]), hex(vals[18])
             c.update(unwind(prog, Object.from_bytes_(prog, "struct pt_regs", regs[:pt_regs_size])))
             restart_at_entry(prog, c, vals, pt_regs_size)
-            current[curr.value_()] = cpu
+            owner = register_owner(prog, cpu, curr.value_(), vals[19])
+            if owner != curr.value_():
+                c["registers_owner"] = hex(owner)
+            current[owner] = cpu
+            switched_out.update({curr.value_(), arch_current(prog, cpu) or 0} - {owner, 0})
         else:
             c["registers_from"] = None
             c["frames"] = []
@@ -421,7 +460,7 @@ def view(dump, vmlinux, kos, locks, names=()):
             for k in ("frames", "error", "stop"):
                 if k in c:
                     e[k] = c[k]
-        elif e["pid"] in note_pids:
+        elif e["pid"] in note_pids or addr in switched_out:
             e["start"] = "switch frame"
             try:
                 e.update(unwind(prog, switch_frame_regs(prog, t)))
