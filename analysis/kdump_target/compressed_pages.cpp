@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "analysis/kdump_target/input_file.h"
+
 namespace kstuck {
 namespace {
 
@@ -15,19 +17,6 @@ constexpr uint64_t kDescSize = 24;  // makedumpfile's page_desc_t: offset, size,
 constexpr uint32_t kZlib = 0x1;     // DUMP_DH_COMPRESSED_ZLIB; 0: stored as it is
 // Descriptors read in one pread() when the wanted ones lie this close together.
 constexpr uint64_t kDescriptorRun = 4096;
-
-bool pread_all(int fd, void* buf, size_t n, uint64_t offset) {
-  auto* p = static_cast<char*>(buf);
-  while (n > 0) {
-    ssize_t r = ::pread(fd, p, n, static_cast<off_t>(offset));
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return false;
-    p += r;
-    n -= static_cast<size_t>(r);
-    offset += static_cast<uint64_t>(r);
-  }
-  return true;
-}
 
 template <typename T>
 T get(const std::byte* p) {
@@ -46,10 +35,10 @@ PageInflater::~PageInflater() {
 bool CompressedPages::read_one(uint64_t offset, uint32_t size, uint32_t flags, std::span<std::byte> page,
                                std::vector<std::byte>& data, PageInflater& inflater) const {
   if (page.size() != page_size_ || size == 0 || offset > file_size_ || size > file_size_ - offset) return false;
-  if (flags == 0) return size == page_size_ && pread_all(fd_, page.data(), size, offset);
+  if (flags == 0) return size == page_size_ && pread_exact(fd_, page.data(), size, offset);
   if (flags != kZlib || size > page_size_ || !inflater) return false;
   data.resize(size);
-  if (!pread_all(fd_, data.data(), size, offset)) return false;
+  if (!pread_exact(fd_, data.data(), size, offset)) return false;
   size_t out = 0;
   // The zlib stream's own checksum (adler32) is checked: damaged data is not a page.
   return libdeflate_zlib_decompress(inflater.get(), data.data(), size, page.data(), page.size(), &out) ==
@@ -78,7 +67,7 @@ void CompressedPages::read(std::span<const uint64_t> indexes, std::span<const st
       end++;
     }
     descs.resize((hi - lo + 1) * kDescSize);
-    bool have = pread_all(fd_, descs.data(), descs.size(), descriptors_ + lo * kDescSize);
+    bool have = pread_exact(fd_, descs.data(), descs.size(), descriptors_ + lo * kDescSize);
     for (; i < end; i++) {
       ok[i] = false;
       if (!have) continue;

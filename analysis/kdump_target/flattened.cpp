@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "analysis/hex_text.h"
+#include "analysis/kdump_target/input_file.h"
 
 namespace kstuck {
 namespace {
@@ -26,21 +27,6 @@ int64_t be64(const std::byte* p) {
   uint64_t v = 0;
   for (int i = 0; i < 8; i++) v = (v << 8) | std::to_integer<uint64_t>(p[i]);
   return static_cast<int64_t>(v);
-}
-
-// Reads up to out.size() bytes at offset; returns the count (short only at end of file).
-Result<size_t> pread_full(int fd, std::span<std::byte> out, uint64_t offset) {
-  size_t done = 0;
-  while (done < out.size()) {
-    ssize_t n = ::pread(fd, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return fail(ErrorKind::Os, std::string("read: ") + std::strerror(errno), offset + done);
-    }
-    if (n == 0) break;
-    done += static_cast<size_t>(n);
-  }
-  return done;
 }
 
 Result<void> pwrite_full(int fd, std::span<const std::byte> in, uint64_t offset) {
@@ -71,7 +57,7 @@ Result<FlattenedStats> reassemble_flattened(int in_fd, int out_fd, const Flatten
   constexpr size_t kBufSize = 64 << 10;
   auto storage = std::make_unique_for_overwrite<std::byte[]>(kBufSize);
   std::span<std::byte> buf(storage.get(), kBufSize);
-  auto got = pread_full(in_fd, std::span(buf.data(), kFlattenedHeaderSize), 0);
+  auto got = pread_full(in_fd, buf.data(), kFlattenedHeaderSize, 0);
   if (!got) return tl::unexpected(got.error());
   if (*got < kFlattenedHeaderSize || !is_flattened(std::span(buf.data(), *got)))
     return fail(ErrorKind::Format, "not a flattened makedumpfile stream (bad or short header)");
@@ -80,7 +66,7 @@ Result<FlattenedStats> reassemble_flattened(int in_fd, int out_fd, const Flatten
   uint64_t pos = kFlattenedHeaderSize;
   for (;;) {
     std::byte rec[16];
-    auto n = pread_full(in_fd, rec, pos);
+    auto n = pread_full(in_fd, rec, sizeof(rec), pos);
     if (!n) return tl::unexpected(n.error());
     if (*n < sizeof(rec)) {
       // Cut short: keep what was complete, unless nothing was.
@@ -105,7 +91,7 @@ Result<FlattenedStats> reassemble_flattened(int in_fd, int out_fd, const Flatten
     uint64_t copied = 0;
     while (copied < usize) {
       size_t chunk = static_cast<size_t>(std::min<uint64_t>(buf.size(), usize - copied));
-      auto r = pread_full(in_fd, std::span(buf.data(), chunk), pos);
+      auto r = pread_full(in_fd, buf.data(), chunk, pos);
       if (!r) return tl::unexpected(r.error());
       if (*r > 0) {
         auto w = pwrite_full(out_fd, std::span(buf.data(), *r), uoff + copied);

@@ -29,15 +29,6 @@ T get(const unsigned char* p, size_t off) {
   return v;
 }
 
-Result<size_t> pread_some(int fd, void* buf, size_t size, uint64_t off) {
-  ssize_t n;
-  do {
-    n = ::pread(fd, buf, size, static_cast<off_t>(off));
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) return fail(ErrorKind::Os, std::string("read: ") + std::strerror(errno));
-  return static_cast<size_t>(n);
-}
-
 Error bad(const std::string& what) { return Error(ErrorKind::Format, "corrupt dump header: " + what); }
 
 constexpr uint32_t kCompressedFlags = 0x1 | 0x2 | 0x4 | 0x20;  // zlib, lzo, snappy, zstd
@@ -63,7 +54,7 @@ Result<void> check_descriptors(int fd, uint64_t file_size, uint64_t bs, uint64_t
   std::string first_why;
   for (uint64_t i = 0; i < count;) {
     uint64_t n = std::min<uint64_t>(count - i, buf.size() / kDescSize);
-    auto m = pread_some(fd, buf.data(), n * kDescSize, descs + i * kDescSize);
+    auto m = pread_full(fd, buf.data(), n * kDescSize, descs + i * kDescSize);
     if (!m) return tl::unexpected(m.error());
     n = *m / kDescSize;
     if (n == 0) break;
@@ -128,7 +119,7 @@ Result<void> check_descriptors(int fd, uint64_t file_size, uint64_t bs, uint64_t
 Result<HeaderCheck> check_diskdump(int fd, uint64_t file_size) {
   HeaderCheck out;
   unsigned char h[464];
-  auto n = pread_some(fd, h, sizeof(h), 0);
+  auto n = pread_full(fd, h, sizeof(h), 0);
   if (!n) return tl::unexpected(n.error());
   if (*n < sizeof(h)) return tl::unexpected(bad("kdump header is cut short"));
   int32_t version = get<int32_t>(h, 8);
@@ -156,7 +147,7 @@ Result<HeaderCheck> check_diskdump(int fd, uint64_t file_size) {
   // the sizes it holds (a version-5 header with a 15 GB note size made it malloc 15 GB).
   if (version >= 3) {
     unsigned char s[104];
-    auto m = pread_some(fd, s, sizeof(s), bs);
+    auto m = pread_full(fd, s, sizeof(s), bs);
     if (!m) return tl::unexpected(m.error());
     if (*m < sizeof(s)) return tl::unexpected(bad("kdump sub-header is cut short"));
     if (version >= 6) {
@@ -173,7 +164,7 @@ Result<HeaderCheck> check_diskdump(int fd, uint64_t file_size) {
     uint64_t vi_off = get<uint64_t>(s, 32), vi_size = get<uint64_t>(s, 40);
     if (vi_size > 0) {
       out.vmcoreinfo.resize(static_cast<size_t>(vi_size));
-      auto r = pread_some(fd, out.vmcoreinfo.data(), out.vmcoreinfo.size(), vi_off);
+      auto r = pread_full(fd, out.vmcoreinfo.data(), out.vmcoreinfo.size(), vi_off);
       if (r && *r == out.vmcoreinfo.size())
         out.vmcoreinfo_offset = vi_off;
       else
@@ -183,7 +174,7 @@ Result<HeaderCheck> check_diskdump(int fd, uint64_t file_size) {
     uint64_t note_off = get<uint64_t>(s, 48), note_size = get<uint64_t>(s, 56);
     if (version >= 4 && note_size > 0) {
       out.note_area.resize(static_cast<size_t>(note_size));
-      auto r = pread_some(fd, out.note_area.data(), out.note_area.size(), note_off);
+      auto r = pread_full(fd, out.note_area.data(), out.note_area.size(), note_off);
       if (r && *r == out.note_area.size()) {
         out.note_area_read = true;
         out.note_area_offset = note_off;
@@ -212,7 +203,7 @@ Result<HeaderCheck> check_diskdump(int fd, uint64_t file_size) {
   std::span<unsigned char> buf(storage.get(), 1 << 16);
   for (uint64_t done = 0; done < half;) {
     size_t chunk = static_cast<size_t>(std::min<uint64_t>(buf.size(), half - done));
-    auto m = pread_some(fd, buf.data(), chunk, bitmap2 + done);
+    auto m = pread_full(fd, buf.data(), chunk, bitmap2 + done);
     if (!m) return tl::unexpected(m.error());
     if (*m < chunk) break;
     dumped += count_set_bits(buf.data(), chunk);
@@ -226,7 +217,7 @@ Result<HeaderCheck> check_diskdump(int fd, uint64_t file_size) {
     // last few hundred descriptors find the end without reading them all.
     uint64_t tail = std::min<uint64_t>(dumped, 512);
     std::vector<unsigned char> d(tail * kDescSize);
-    auto m = pread_some(fd, d.data(), d.size(), descs_end - d.size());
+    auto m = pread_full(fd, d.data(), d.size(), descs_end - d.size());
     if (!m) return tl::unexpected(m.error());
     for (uint64_t i = 0; i + kDescSize <= *m; i += kDescSize)
       data_end = std::max(data_end, get<uint64_t>(d.data(), i) + get<uint32_t>(d.data(), i + 8));
@@ -244,7 +235,7 @@ Result<HeaderCheck> check_diskdump(int fd, uint64_t file_size) {
 Result<HeaderCheck> check_elf(int fd, uint64_t file_size) {
   HeaderCheck out;
   Elf64_Ehdr eh;
-  auto n = pread_some(fd, &eh, sizeof(eh), 0);
+  auto n = pread_full(fd, &eh, sizeof(eh), 0);
   if (!n) return tl::unexpected(n.error());
   if (*n < sizeof(eh)) return tl::unexpected(bad("ELF header is cut short"));
   if (eh.e_ident[EI_CLASS] != ELFCLASS64) return out;  // not ours to judge; libkdumpfile decides
@@ -252,7 +243,7 @@ Result<HeaderCheck> check_elf(int fd, uint64_t file_size) {
   uint64_t phnum = eh.e_phnum;
   if (phnum == PN_XNUM) {  // the real count is in section header 0's sh_info
     Elf64_Shdr sh0;
-    auto m = pread_some(fd, &sh0, sizeof(sh0), eh.e_shoff);
+    auto m = pread_full(fd, &sh0, sizeof(sh0), eh.e_shoff);
     if (!m) return tl::unexpected(m.error());
     if (eh.e_shoff == 0 || *m < sizeof(sh0)) return tl::unexpected(bad("extended program header count unreadable"));
     phnum = sh0.sh_info;
@@ -263,7 +254,7 @@ Result<HeaderCheck> check_elf(int fd, uint64_t file_size) {
   uint64_t cut = 0;
   Elf64_Phdr ph;
   for (uint64_t i = 0; i < phnum; i++) {
-    auto m = pread_some(fd, &ph, sizeof(ph), eh.e_phoff + i * sizeof(ph));
+    auto m = pread_full(fd, &ph, sizeof(ph), eh.e_phoff + i * sizeof(ph));
     if (!m) return tl::unexpected(m.error());
     if (*m < sizeof(ph)) return tl::unexpected(bad("program header cut short"));
     bool fits = ph.p_offset <= file_size && ph.p_filesz <= file_size - ph.p_offset;
@@ -272,7 +263,7 @@ Result<HeaderCheck> check_elf(int fd, uint64_t file_size) {
     if (ph.p_type == PT_NOTE && out.note_area.size() + ph.p_filesz <= kMaxNoteBytes) {
       size_t at = out.note_area.size();
       out.note_area.resize(at + static_cast<size_t>(ph.p_filesz));
-      auto r = pread_some(fd, out.note_area.data() + at, static_cast<size_t>(ph.p_filesz), ph.p_offset);
+      auto r = pread_full(fd, out.note_area.data() + at, static_cast<size_t>(ph.p_filesz), ph.p_offset);
       if (!r || *r != ph.p_filesz) return tl::unexpected(bad("note segment at " + std::to_string(ph.p_offset) + " unreadable"));
       out.note_area_read = true;
     }
@@ -289,7 +280,7 @@ Result<HeaderCheck> check_dump_headers(int fd) {
   if (!file_size) return tl::unexpected(file_size.error());
   uint64_t size = *file_size;
   char magic[8] = {};
-  auto n = pread_some(fd, magic, sizeof(magic), 0);
+  auto n = pread_full(fd, magic, sizeof(magic), 0);
   if (!n) return tl::unexpected(n.error());
   if (*n == sizeof(magic) && (std::memcmp(magic, "KDUMP   ", 8) == 0 || std::memcmp(magic, "DISKDUMP", 8) == 0))
     return check_diskdump(fd, size);

@@ -61,4 +61,19 @@ Result<uint64_t> input_file_size(int fd) {
   return static_cast<uint64_t>(end);
 }
 
+Result<size_t> pread_full(int fd, void* buf, size_t size, uint64_t offset) {
+  auto* p = static_cast<char*>(buf);
+  size_t done = 0;
+  while (done < size) {
+    ssize_t n = ::pread(fd, p + done, size - done, static_cast<off_t>(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return fail(ErrorKind::Os, std::string("read: ") + std::strerror(errno), offset + done);
+    }
+    if (n == 0) break;
+    done += static_cast<size_t>(n);
+  }
+  return done;
+}
+
 }  // namespace kstuck

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
-// open_input_file: opens a file kstuck reads (vmcore, vmlinux, .ko) without ever blocking.
+// open_input_file: opens a file kstuck reads (vmcore, vmlinux, .ko) without ever blocking;
+// pread_full: reads from it.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -23,5 +25,15 @@ Result<int> open_input_file(const std::string& path, InputKind kind);
 
 // The size of an opened input: st_size for a file, the device's size for a block device.
 Result<uint64_t> input_file_size(int fd);
+
+// Reads up to size bytes at offset, through short reads and EINTR: the count is short only
+// at the end of the file. Os errors carry strerror and the offset.
+Result<size_t> pread_full(int fd, void* buf, size_t size, uint64_t offset);
+
+// True when all size bytes at offset were read.
+inline bool pread_exact(int fd, void* buf, size_t size, uint64_t offset) {
+  auto n = pread_full(fd, buf, size, offset);
+  return n && *n == size;
+}
 
 }  // namespace kstuck
