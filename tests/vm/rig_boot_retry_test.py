@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
-"""rig.booted's one retry, on fake guests: which first boots it boots again (the
+"""rig.booted's retries, on fake guests: which first boots it boots again (the
 kernel died in its own boot; QEMU was killed by a signal) and which it reports as they
 are (a timeout, a death after kstuck's module loaded, a death after the init spoke)."""
 import sys
@@ -110,13 +110,26 @@ class BootRetry(unittest.TestCase):
         self.assertIsInstance(e, rig.RigError)
         self.assertEqual(len(FakeGuest.made), 1)
 
-    def test_the_second_death_is_reported(self):
+    def test_two_deaths_then_a_boot(self):
+        def make():
+            n = len(FakeGuest.made)
+            if n < 2:
+                return FakeGuest(self.workdir, f"[    1.{n}] Oops: int3 number {n}\n", 0, False)
+            return FakeGuest(self.workdir, "KSTUCK-BOOTED: release=x\n", None, True)
+        with rig.booted(make, timeout=1) as g:
+            self.assertEqual(len(FakeGuest.made), 3)
+            self.assertIn("number 0", g.boot_retry)
+            self.assertIn("number 1", g.boot_retry)
+        for n in (1, 2):
+            self.assertTrue(self.workdir.with_name(f"suite-boot{n}-console.log").exists())
+
+    def test_the_last_death_is_reported(self):
         def make():
             return FakeGuest(self.workdir, "[    1.0] Oops: int3\n", 0, False)
         with self.assertRaises(rig.RigError):
             with rig.booted(make, timeout=1):
                 pass
-        self.assertEqual(len(FakeGuest.made), 2)
+        self.assertEqual(len(FakeGuest.made), rig.BOOT_ATTEMPTS)
 
 
 if __name__ == "__main__":
