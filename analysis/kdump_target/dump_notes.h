@@ -38,7 +38,9 @@ struct NoteScan {
 // kdump-compressed file keeps after its sub-header) without trusting a single size: a
 // note whose sizes run past the end stops the walk (cut_short), a CPU note with a wrong
 // type or size, or with a RIP or RSP that no x86-64 CPU can hold (non-canonical), keeps
-// its slot with its registers dropped.
+// its slot with its registers dropped. A QEMU dump's "QEMU" CPU-state notes (a second
+// copy of each vCPU's registers) are compared with the register notes: a register note
+// that disagrees with its vCPU's state keeps its slot with its registers dropped.
 NoteScan scan_elf_notes(std::span<const std::byte> notes);
 
 struct VmcoreinfoScan {

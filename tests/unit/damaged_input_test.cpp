@@ -177,6 +177,55 @@ TEST(DumpNotes, AGarbageRipDropsTheRegisters) {
   EXPECT_NE(s.problems[0].find("0x4141414141414141"), std::string::npos);
 }
 
+// QEMU's CPU-state note (QEMUCPUState): version 1, size, rax..r15 (rsp at 6), rip at 16, rflags.
+std::string qemu_state(uint64_t rip, uint64_t rsp) {
+  std::string d(440, '\0');
+  uint32_t head[2] = {1, 440};
+  std::memcpy(d.data(), head, 8);
+  std::memcpy(d.data() + 8 + 8 * 6, &rsp, 8);
+  std::memcpy(d.data() + 8 + 8 * 16, &rip, 8);
+  return d;
+}
+
+TEST(DumpNotes, QemusSecondCopyOfTheRegistersIsCompared) {
+  // Seen in the damaged suite: one bit of CPU 0's saved rip flipped in a QEMU dump; the
+  // stack still unwound, one instruction off, and nothing said so.
+  std::string cpu0 = note("CORE", 1, prstatus(1, 0xffffffff81000010, 0xffffc90000000010));
+  std::string cpu1 = note("CORE", 1, prstatus(2, 0xffffffff81000011, 0xffffc90000000011));
+  std::string q0 = note("QEMU", 0, qemu_state(0xffffffff81000010, 0xffffc90000000010));
+  std::string q1 = note("QEMU", 0, qemu_state(0xffffffff81000011, 0xffffc90000000011));
+  NoteScan ok = scan(cpu0 + cpu1 + q0 + q1);
+  ASSERT_EQ(ok.prstatus.size(), 2u);
+  EXPECT_TRUE(ok.prstatus[0].regs && ok.prstatus[1].regs);
+  EXPECT_TRUE(ok.problems.empty()) << ok.problems.front();
+
+  std::string flipped0 = note("CORE", 1, prstatus(1, 0xffffffff81000012, 0xffffc90000000010));
+  NoteScan s = scan(flipped0 + cpu1 + q0 + q1);
+  ASSERT_EQ(s.prstatus.size(), 2u);
+  EXPECT_FALSE(s.prstatus[0].regs);
+  EXPECT_TRUE(s.prstatus[1].regs);
+  ASSERT_EQ(s.problems.size(), 1u);
+  EXPECT_NE(s.problems[0].find("register note 0 (byte 0) and QEMU's CPU-state note 0 disagree on rip "
+                               "(0xffffffff81000012 vs 0xffffffff81000010)"),
+            std::string::npos)
+      << s.problems[0];
+  EXPECT_TRUE(cli::essential_note(s.problems[0]));
+
+  // The damage in QEMU's copy is found the same way: which copy is whole is not known.
+  std::string q1_flipped = note("QEMU", 0, qemu_state(0xffffffff81000011, 0xffffc90000000019));
+  NoteScan t = scan(cpu0 + cpu1 + q0 + q1_flipped);
+  EXPECT_TRUE(t.prstatus[0].regs);
+  EXPECT_FALSE(t.prstatus[1].regs);
+  ASSERT_EQ(t.problems.size(), 1u);
+  EXPECT_NE(t.problems[0].find("disagree on rsp"), std::string::npos) << t.problems[0];
+
+  // A lost QEMU note: nothing to pair by index, the registers stay and that is said.
+  NoteScan u = scan(cpu0 + cpu1 + q0);
+  EXPECT_TRUE(u.prstatus[0].regs && u.prstatus[1].regs);
+  ASSERT_EQ(u.problems.size(), 1u);
+  EXPECT_NE(u.problems[0].find("2 register notes but 1 QEMU CPU-state notes"), std::string::npos) << u.problems[0];
+}
+
 TEST(DumpNotes, ASizeRunningPastTheEndStopsTheWalk) {
   std::string cpu0 = note("CORE", 1, prstatus(10, 0xffffffff81000010, 0xffffc90000000010));
   std::string cpu1 = note("CORE", 1, prstatus(11, 0xffffffff81000011, 0xffffc90000000011));
