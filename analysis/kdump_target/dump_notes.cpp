@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
-#include <functional>
 #include <iterator>
 
 #include "analysis/hex_text.h"
@@ -50,16 +49,19 @@ bool canonical(uint64_t a) {
 
 size_t pad4(uint64_t n) { return static_cast<size_t>((n + 3) & ~uint64_t{3}); }
 
+void add_problem(NoteScan& scan, std::string p) {
+  if (scan.problems.size() < kMaxProblems) scan.problems.push_back(std::move(p));
+}
+
 // The i-th register note against the i-th QEMU CPU-state note: two copies of one vCPU's
 // registers, equal on every QEMU dump made here (QEMU 7.2, 5.10 to 7.3 guests). Nothing
 // else checks a note's registers: a flipped bit in a saved rip still unwinds (one
 // instruction off), so a note that disagrees loses its registers rather than guess
 // which copy is whole.
-void cross_check_qemu_states(NoteScan& scan, const std::vector<std::span<const std::byte>>& states,
-                             const std::function<void(std::string)>& problem) {
+void cross_check_qemu_states(NoteScan& scan, const std::vector<std::span<const std::byte>>& states) {
   if (states.empty()) return;
   if (states.size() != scan.prstatus.size()) {
-    problem(std::to_string(scan.prstatus.size()) + " register notes but " + std::to_string(states.size()) +
+    add_problem(scan, std::to_string(scan.prstatus.size()) + " register notes but " + std::to_string(states.size()) +
             " QEMU CPU-state notes: the registers are not cross-checked");
     return;
   }
@@ -74,7 +76,7 @@ void cross_check_qemu_states(NoteScan& scan, const std::vector<std::span<const s
                   std::to_string(i) + " disagree on " + kQemuRegNames[r] + " (" + hex_text(core) + " vs " + hex_text(qemu) +
                   "): one of them is damaged; the CPU's registers are not used";
       n.regs.reset();
-      problem(n.problem);
+      add_problem(scan, n.problem);
       break;
     }
   }
@@ -84,9 +86,7 @@ void cross_check_qemu_states(NoteScan& scan, const std::vector<std::span<const s
 
 NoteScan scan_elf_notes(std::span<const std::byte> notes) {
   NoteScan scan;
-  std::function<void(std::string)> problem = [&](std::string p) {
-    if (scan.problems.size() < kMaxProblems) scan.problems.push_back(std::move(p));
-  };
+  auto problem = [&](std::string p) { add_problem(scan, std::move(p)); };
   std::vector<std::span<const std::byte>> qemu_states;
   size_t pos = 0;
   while (pos + 12 <= notes.size()) {
@@ -142,7 +142,7 @@ NoteScan scan_elf_notes(std::span<const std::byte> notes) {
     pos += 12 + pad4(namesz) + pad4(descsz);
   }
   scan.walked = pos;
-  if (!scan.cut_short) cross_check_qemu_states(scan, qemu_states, problem);
+  if (!scan.cut_short) cross_check_qemu_states(scan, qemu_states);
   return scan;
 }
 

@@ -16,6 +16,7 @@
 #include "analysis/btf/btf_types.h"
 #include "analysis/fields.h"
 #include "analysis/kdump_target/dump_kallsyms.h"
+#include "analysis/kdump_target/input_file.h"
 #include "nmi_dump/uapi/nmi_dump_record.h"
 
 namespace kstuck {
@@ -71,19 +72,6 @@ std::string_view next_field(std::string_view& line) {
   return f;
 }
 
-bool pread_all(int fd, void* buf, size_t len, uint64_t off) {
-  auto* p = static_cast<char*>(buf);
-  while (len) {
-    ssize_t n = ::pread(fd, p, len, static_cast<off_t>(off));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    p += n;
-    len -= static_cast<size_t>(n);
-    off += static_cast<uint64_t>(n);
-  }
-  return true;
-}
-
 }  // namespace
 
 std::string kcore_refusal(const std::string& kcore, int err, const std::string& lockdown_file) {
@@ -120,13 +108,13 @@ Result<std::unique_ptr<LiveTarget>> LiveTarget::open(const LiveOptions& options)
 
   // /proc/kcore is an ELF core file whose PT_LOADs map kernel virtual addresses.
   Elf64_Ehdr eh{};
-  if (!pread_all(t->fd_, &eh, sizeof(eh), 0))
+  if (!pread_exact(t->fd_, &eh, sizeof(eh), 0))
     return fail(ErrorKind::Os, options.kcore + ": cannot read the ELF header: " + std::strerror(errno));
   if (std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
       eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum == 0 || eh.e_phnum > kMaxPhdrs)
     return fail(ErrorKind::Format, options.kcore + ": not a 64-bit ELF core with a sane program header table");
   std::vector<Elf64_Phdr> ph(eh.e_phnum);
-  if (!pread_all(t->fd_, ph.data(), ph.size() * sizeof(Elf64_Phdr), eh.e_phoff))
+  if (!pread_exact(t->fd_, ph.data(), ph.size() * sizeof(Elf64_Phdr), eh.e_phoff))
     return fail(ErrorKind::Os, options.kcore + ": cannot read the program headers");
   std::vector<std::pair<uint64_t, uint64_t>> notes;  // (offset, size) of PT_NOTEs
   for (const auto& p : ph) {
@@ -241,7 +229,7 @@ void LiveTarget::read_vmcoreinfo(const std::vector<std::pair<uint64_t, uint64_t>
   for (auto [offset, size] : notes) {
     if (size > kMaxNotes) continue;
     std::string buf(size, '\0');
-    if (!pread_all(fd_, buf.data(), size, offset)) continue;
+    if (!pread_exact(fd_, buf.data(), size, offset)) continue;
     size_t at = 0;
     while (at + sizeof(Elf64_Nhdr) <= buf.size()) {
       Elf64_Nhdr nh;
@@ -294,7 +282,7 @@ Result<const std::byte*> LiveTarget::page(uint64_t page) {
   if (!s || page - s->vaddr > s->size - kPage)
     return fail(ErrorKind::Fault, "address not in /proc/kcore (not mapped kernel memory)", page);
   std::vector<std::byte> buf(kPage);
-  if (!pread_all(fd_, buf.data(), kPage, s->offset + (page - s->vaddr)))
+  if (!pread_exact(fd_, buf.data(), kPage, s->offset + (page - s->vaddr)))
     return fail(ErrorKind::Fault, std::string("/proc/kcore read failed: ") + std::strerror(errno), page);
   ++pages_read_;
   if (pages_.size() >= kMaxCachedPages) pages_.clear();

@@ -220,7 +220,9 @@ def restart_at_entry(prog, c, vals, pt_regs_size):
             c[k] = more[k]
 
 
-THREAD_SIZE = 16384  # x86-64 without KASAN (Debian's kernels)
+# x86-64's THREAD_SIZE without KASAN (Debian's kernels), the same assumption as kstuck's
+# kThreadSize: no type tells it (union thread_union is in neither BTF nor DWARF there).
+THREAD_SIZE = 16384
 
 
 def arch_current(prog, cpu):

@@ -392,7 +392,7 @@ _BOOT_DEATH = re.compile(r"^.*(?:Oops: |Kernel panic - not syncing|BUG: ).*$", r
 # SIGSEGV while 5.10 enumerated PCI, long before anything of kstuck ran in the guest.
 
 
-def _first_boot_death(g):
+def _boot_death(g):
     """Why a guest that never said KSTUCK-BOOTED died on its own, or None when it is
     not a death the rig may boot again (alive, timed out, or a kstuck module in it)."""
     if g.alive() or "KSTUCK-" in g.user_text() or re.search(r"Modules linked in:.*\bkstuck", g.text()):
@@ -417,7 +417,7 @@ def booted(make_guest, timeout=120):
         try:
             g.wait_for(r"^KSTUCK-BOOTED:", timeout, user=True)
         except RigError:
-            death = _first_boot_death(g) if attempt < BOOT_ATTEMPTS else None
+            death = _boot_death(g) if attempt < BOOT_ATTEMPTS else None
             if death:
                 kept = g.workdir.with_name(f"{g.workdir.name}-boot{attempt}-console.log")
                 shutil.copyfile(g.console, kept)
