@@ -39,6 +39,7 @@ from tests.vm import dump_check  # noqa: E402
 from tests.vm.rig import TestResult  # noqa: E402
 from tests.vm import drgn_known_defects  # noqa: E402
 from tests.vm import dump_only  # noqa: E402
+from tests.vm.vmlinux_text import VmlinuxText  # noqa: E402
 
 # The referee is Debian's newest drgn: sid's python3-drgn 0.3.0 with its python3.14,
 # fetched into the cache by scripts/fetch-drgn and run through sid's own loader. Debian
@@ -69,8 +70,9 @@ UTS_SYSNAME = 12  # new_utsname in disk_dump_header: 6 fields of 65 bytes after 
 class Env:
     """What the known-defect entries may test: the dump and the kernel's type facts."""
 
-    def __init__(self, container, qemu, release, facts, drgn="", kstuck_problems=()):
+    def __init__(self, container, qemu, release, facts, drgn="", kstuck_problems=(), vmlinux=None):
         self.drgn = drgn                # drgn's version ("0.3.0")
+        self.vmlinux = VmlinuxText(vmlinux) if vmlinux else None  # the kernel's build output
         # kstuck's own report says the dump lacks pages (makedumpfile excluded them)
         self.kstuck_excluded = any("page excluded from dump" in str(p) for p in kstuck_problems)
         self.container = container      # "kdump", "flattened-kdump", "elf"
@@ -80,6 +82,22 @@ class Env:
 
     def has_member(self, struct_name, member):
         return member in self.facts.get(struct_name, [])
+
+    def orc_kind(self, pc):
+        """The kind of the vmlinux ORC entry covering pc (vmlinux_text.orc_kind), or None."""
+        if not self.vmlinux or not self.facts.get("struct orc_entry"):
+            return None
+        try:
+            return self.vmlinux.orc_kind(pc, self.facts["struct orc_entry"])
+        except (OSError, ValueError, struct.error):
+            return None
+
+    def direct_call_target(self, return_address):
+        """The target of the direct call the vmlinux has right before return_address, or None."""
+        try:
+            return self.vmlinux.direct_call_target(return_address) if self.vmlinux else None
+        except (OSError, ValueError, struct.error):
+            return None
 
 
 def _run(cmd, timeout=600, stdin=None):
@@ -246,6 +264,7 @@ def stack_diff(kind, key, k_frames, d_frames, d_error=None, symbols=None, d_stop
     return {"what": kind, "key": key, "first": first, "kstuck": kn, "drgn": dn,
             "kstuck_pcs": [f.get("pc") for f in k_frames], "drgn_pcs": [f.get("pc") for f in d_frames],
             "kstuck_modules": [f.get("module", "") for f in k_frames],
+            "kstuck_offsets": [f.get("offset") for f in k_frames],
             "drgn_error": d_error, "drgn_stop": d_stop, "same_prefix": first >= len(dn)}
 
 
@@ -386,7 +405,7 @@ def _compare_with_drgn(ctx, dump, vmlinux, module_dir=None, label=None, cli=None
                                                f"{defect} ({e})")]
             return [TestResult(name, False, f"drgn: {e}")]
     env = Env(info.fmt, not info.release and info.fmt != "elf", dv.get("release", ""), dv.get("facts", {}),
-              dv.get("drgn", ""), analyze.get("problems", []))
+              dv.get("drgn", ""), analyze.get("problems", []), vmlinux)
     diffs, counts = diff_views(analyze, mutexes, dv)
     explained, unexplained = [], []
     for d in diffs:
@@ -428,7 +447,7 @@ def selftest(dump, vmlinux, module_dir, cli):
         dv = drgn_json(path, vmlinux, module_files(module_dir),
                        lock_specs(mutexes), names)
     env = Env(info.fmt, not info.release and info.fmt != "elf", dv.get("release", ""), dv.get("facts", {}),
-              dv.get("drgn", ""), analyze.get("problems", []))
+              dv.get("drgn", ""), analyze.get("problems", []), vmlinux)
 
     def unexplained(a, m):
         return [json.dumps(d, sort_keys=True) for d in diff_views(a, m, dv)[0]

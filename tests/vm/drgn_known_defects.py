@@ -66,6 +66,24 @@ def _excluded_page_gap(diff, env, view):
             and i < len(dp) and dp[i] == kp[i] and all(n == "?" for n in dn[i:]))
 
 
+def _frame_pointer_guess_after_undefined_orc(diff, env, view):
+    """drgn agrees with kstuck on frame #0, whose pc the vmlinux's ORC marks undefined;
+    drgn then has no unwind rule (it uses DWARF CFI, and for asm without CFI its ORC
+    reader returns "not found" for an undefined entry) and falls back to frame pointers on
+    a kernel built without them: frame #1 is a pc in no function. kstuck's frame #1 is a
+    return address in the vmlinux right after a direct call to frame #0's function."""
+    dn, kn = diff.get("drgn", []), diff.get("kstuck", [])
+    kp, dp = diff.get("kstuck_pcs", []), diff.get("drgn_pcs", [])
+    mods, offs = diff.get("kstuck_modules", []), diff.get("kstuck_offsets", [])
+    if diff.get("first") != 1 or len(kn) < 2 or len(dn) < 2 or any(n != "?" for n in dn[1:]):
+        return False
+    if any(mods[:2]) or len(offs) < 1 or offs[0] is None or len(dp) < 2 or dp[1] == kp[1]:
+        return False
+    pc0, pc1 = int(kp[0], 16), int(kp[1], 16)
+    return (env.orc_kind(pc0) == "undefined"
+            and env.direct_call_target(pc1) == pc0 - offs[0])
+
+
 DEFECTS = [
     KnownDefect(
         id="drgn-0.0.22-physical-only-elf",
@@ -116,6 +134,23 @@ DEFECTS = [
         applies=lambda env: env.drgn == "0.0.22",
         matches=_lost_pc_after_irq_stack),
 ]
+
+
+DEFECTS.append(KnownDefect(
+    id="drgn-undefined-orc-frame-pointer-fallback",
+    reason="drgn (0.3.0 as well as 0.0.22) unwinds kernel code by DWARF CFI, and by ORC where the vmlinux "
+           "has no CFI (asm such as the retpoline __x86_indirect_thunk_*, whose first instructions objtool "
+           "marks UNWIND_HINT_UNDEFINED since Linux 6.4). drgn's ORC reader returns 'not found' for an "
+           "undefined entry, and drgn then guesses with frame pointers, which Debian's kernels do not keep: "
+           "its next pc is in no function ('?'). Seen in CI on a 7.3 QEMU dump: CPU 0 in the timer tick, "
+           "kstuck's frame #1 sched_tick (which calls task_tick through __x86_indirect_thunk_rax), drgn's "
+           "'?'. Accepted only "
+           "when the vmlinux's own ORC marks kstuck's (and drgn's) frame #0 undefined, drgn names every "
+           "frame after it '?', and kstuck's frame #1 follows a direct call to frame #0's function in the "
+           "vmlinux's code.",
+    kinds=frozenset({"cpu-stack", "task-stack"}),
+    applies=lambda env: env.vmlinux is not None,
+    matches=_frame_pointer_guess_after_undefined_orc))
 
 
 # Not drgn's defects: the dump's own gaps, accepted only where kstuck's report says the dump
