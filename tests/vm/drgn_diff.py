@@ -70,9 +70,11 @@ UTS_SYSNAME = 12  # new_utsname in disk_dump_header: 6 fields of 65 bytes after 
 class Env:
     """What the known-defect entries may test: the dump and the kernel's type facts."""
 
-    def __init__(self, container, qemu, release, facts, drgn="", kstuck_problems=(), vmlinux=None):
+    def __init__(self, container, qemu, release, facts, drgn="", kstuck_problems=(), vmlinux=None,
+                 kernel_offset=None):
         self.drgn = drgn                # drgn's version ("0.3.0")
         self.vmlinux = VmlinuxText(vmlinux) if vmlinux else None  # the kernel's build output
+        self.kernel_offset = kernel_offset  # KASLR: runtime minus link-time text address (VMCOREINFO)
         # kstuck's own report says the dump lacks pages (makedumpfile excluded them)
         self.kstuck_excluded = any("page excluded from dump" in str(p) for p in kstuck_problems)
         self.container = container      # "kdump", "flattened-kdump", "elf"
@@ -83,21 +85,37 @@ class Env:
     def has_member(self, struct_name, member):
         return member in self.facts.get(struct_name, [])
 
+    def as_json(self):
+        return {k: (str(v.path) if isinstance(v, VmlinuxText) else v) for k, v in vars(self).items()}
+
     def orc_kind(self, pc):
-        """The kind of the vmlinux ORC entry covering pc (vmlinux_text.orc_kind), or None."""
-        if not self.vmlinux or not self.facts.get("struct orc_entry"):
+        """The kind of the vmlinux ORC entry covering the runtime address pc
+        (vmlinux_text.orc_kind), or None."""
+        if not self.vmlinux or self.kernel_offset is None or not self.facts.get("struct orc_entry"):
             return None
         try:
-            return self.vmlinux.orc_kind(pc, self.facts["struct orc_entry"])
+            return self.vmlinux.orc_kind(pc - self.kernel_offset, self.facts["struct orc_entry"])
         except (OSError, ValueError, struct.error):
             return None
 
     def direct_call_target(self, return_address):
-        """The target of the direct call the vmlinux has right before return_address, or None."""
+        """The runtime target of the direct call the vmlinux has right before the runtime
+        address return_address, or None."""
+        if not self.vmlinux or self.kernel_offset is None:
+            return None
         try:
-            return self.vmlinux.direct_call_target(return_address) if self.vmlinux else None
+            target = self.vmlinux.direct_call_target(return_address - self.kernel_offset)
         except (OSError, ValueError, struct.error):
             return None
+        return None if target is None else target + self.kernel_offset
+
+
+def kernel_offset(info):
+    """The KASLR offset of the dump's kernel: VMCOREINFO's KERNELOFFSET, or None."""
+    try:
+        return int(info.vmcoreinfo["KERNELOFFSET"], 16)
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return None
 
 
 def _run(cmd, timeout=600, stdin=None):
@@ -405,7 +423,8 @@ def _compare_with_drgn(ctx, dump, vmlinux, module_dir=None, label=None, cli=None
                                                f"{defect} ({e})")]
             return [TestResult(name, False, f"drgn: {e}")]
     env = Env(info.fmt, not info.release and info.fmt != "elf", dv.get("release", ""), dv.get("facts", {}),
-              dv.get("drgn", ""), analyze.get("problems", []), vmlinux)
+              dv.get("drgn", ""), analyze.get("problems", []), vmlinux,
+              kernel_offset(info))
     diffs, counts = diff_views(analyze, mutexes, dv)
     explained, unexplained = [], []
     for d in diffs:
@@ -415,7 +434,7 @@ def _compare_with_drgn(ctx, dump, vmlinux, module_dir=None, label=None, cli=None
             explained.append(d)
         else:
             unexplained.append(d)
-    report = {"dump": str(dump), "fixes": fixes, "counts": counts, "env": vars(env), "differences": unexplained,
+    report = {"dump": str(dump), "fixes": fixes, "counts": counts, "env": env.as_json(), "differences": unexplained,
               "known_defects": explained, "drgn_problems": dv.get("problems", [])}
     Path(f"{dump}.drgn-diff.json").write_text(json.dumps(report, indent=1))
     # A comparison that compared nothing proves nothing.
@@ -447,7 +466,8 @@ def selftest(dump, vmlinux, module_dir, cli):
         dv = drgn_json(path, vmlinux, module_files(module_dir),
                        lock_specs(mutexes), names)
     env = Env(info.fmt, not info.release and info.fmt != "elf", dv.get("release", ""), dv.get("facts", {}),
-              dv.get("drgn", ""), analyze.get("problems", []), vmlinux)
+              dv.get("drgn", ""), analyze.get("problems", []), vmlinux,
+              kernel_offset(info))
 
     def unexplained(a, m):
         return [json.dumps(d, sort_keys=True) for d in diff_views(a, m, dv)[0]

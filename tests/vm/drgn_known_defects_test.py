@@ -3,6 +3,7 @@
 """The known-defect entry for drgn's frame-pointer guess after an undefined ORC entry:
 it explains exactly that difference, decided from a vmlinux (a small ELF file built here
 with the sections the kernel's has), and nothing near it."""
+import json
 import struct
 import sys
 import tempfile
@@ -20,6 +21,7 @@ CALLER = TEXT + 0x100           # sched_tick
 THUNK = TEXT + 0x200            # __x86_indirect_thunk_rax
 CALL_AT = CALLER + 0x9e         # call THUNK; returns to CALLER + 0xa3
 RETURN = CALL_AT + 5
+SLIDE = 0x9200000              # KASLR: runtime = link-time + SLIDE
 NEW_LAYOUT = ["sp_offset", "bp_offset", "sp_reg", "bp_reg", "type", "signal"]
 OLD_LAYOUT = ["sp_offset", "bp_offset", "sp_reg", "bp_reg", "type", "end"]
 
@@ -55,8 +57,8 @@ def _diff(**over):
     d = {"what": "cpu-stack", "key": 0, "first": 1, "same_prefix": False,
          "kstuck": ["__x86_indirect_thunk_rax", "sched_tick", "update_process_times", "tick_nohz_handler"],
          "drgn": ["__x86_indirect_thunk_rax", "?"],
-         "kstuck_pcs": [hex(THUNK), hex(RETURN), hex(TEXT + 0x300), hex(TEXT + 0x380)],
-         "drgn_pcs": [hex(THUNK), "0xffff8880deadbeef"],
+         "kstuck_pcs": [hex(THUNK + SLIDE), hex(RETURN + SLIDE), hex(TEXT + SLIDE + 0x300), hex(TEXT + SLIDE + 0x380)],
+         "drgn_pcs": [hex(THUNK + SLIDE), "0xffff8880deadbeef"],
          "kstuck_modules": ["", "", "", ""], "kstuck_offsets": [0, 0xa3, 0x10, 0x20]}
     d.update(over)
     return d
@@ -67,7 +69,7 @@ class UndefinedOrcFramePointerGuess(unittest.TestCase):
         self.tmp = tempfile.TemporaryDirectory()
         self.vmlinux = Path(self.tmp.name) / "vmlinux"
         _elf(self.vmlinux, [(TEXT, "call"), (THUNK, "undefined"), (THUNK + 10, "call"), (THUNK + 0x20, "call")])
-        self.env = Env("kdump", True, "7.3", {"struct orc_entry": NEW_LAYOUT}, "0.3.0", (), self.vmlinux)
+        self.env = Env("kdump", True, "7.3", {"struct orc_entry": NEW_LAYOUT}, "0.3.0", (), self.vmlinux, SLIDE)
 
     def tearDown(self):
         self.tmp.cleanup()
@@ -81,33 +83,39 @@ class UndefinedOrcFramePointerGuess(unittest.TestCase):
                          "drgn-undefined-orc-frame-pointer-fallback")
 
     def test_inside_the_undefined_range_too(self):
-        self.assertEqual(self.explain(_diff(kstuck_pcs=[hex(THUNK + 6)] + _diff()["kstuck_pcs"][1:],
-                                            drgn_pcs=[hex(THUNK + 6), "0x1"], kstuck_offsets=[6, 0xa3, 0, 0])),
+        self.assertEqual(self.explain(_diff(kstuck_pcs=[hex(THUNK + SLIDE + 6)] + _diff()["kstuck_pcs"][1:],
+                                            drgn_pcs=[hex(THUNK + SLIDE + 6), "0x1"], kstuck_offsets=[6, 0xa3, 0, 0])),
                          "drgn-undefined-orc-frame-pointer-fallback")
 
     def test_a_defined_orc_entry_is_not_explained(self):
-        d = _diff(kstuck_pcs=[hex(THUNK + 10)] + _diff()["kstuck_pcs"][1:], kstuck_offsets=[10, 0xa3, 0, 0])
+        d = _diff(kstuck_pcs=[hex(THUNK + SLIDE + 10)] + _diff()["kstuck_pcs"][1:], kstuck_offsets=[10, 0xa3, 0, 0])
         self.assertIsNone(self.explain(d))
 
     def test_kstuck_frame_one_must_follow_a_call_to_frame_zero(self):
-        self.assertIsNone(self.explain(_diff(kstuck_pcs=[hex(THUNK), hex(RETURN + 1), "0x0", "0x0"])))
+        self.assertIsNone(self.explain(_diff(kstuck_pcs=[hex(THUNK + SLIDE), hex(RETURN + SLIDE + 1), "0x0", "0x0"])))
         self.assertIsNone(self.explain(_diff(kstuck_offsets=[4, 0xa3, 0, 0])))
 
     def test_drgn_naming_a_function_is_not_explained(self):
         self.assertIsNone(self.explain(_diff(drgn=["__x86_indirect_thunk_rax", "sched_tick"])))
         self.assertIsNone(self.explain(_diff(drgn=["__x86_indirect_thunk_rax", "?", "do_idle"],
-                                             drgn_pcs=[hex(THUNK), "0x1", "0x2"])))
+                                             drgn_pcs=[hex(THUNK + SLIDE), "0x1", "0x2"])))
 
     def test_other_shapes_are_not_explained(self):
         self.assertIsNone(self.explain(_diff(first=0)))
         self.assertIsNone(self.explain(_diff(first=2)))
         self.assertIsNone(self.explain(_diff(kstuck_modules=["kstuck_scenario", "", "", ""])))
-        self.assertIsNone(self.explain(_diff(drgn_pcs=[hex(THUNK), hex(RETURN)])))
+        self.assertIsNone(self.explain(_diff(drgn_pcs=[hex(THUNK + SLIDE), hex(RETURN + SLIDE)])))
         self.assertIsNone(self.explain(_diff(what="lock-owner")))
 
-    def test_without_the_vmlinux_or_the_layout_nothing_is_explained(self):
+    def test_the_report_can_hold_the_env(self):
+        self.assertIn(str(self.vmlinux), json.dumps(self.env.as_json()))
+
+    def test_without_the_vmlinux_the_layout_or_the_kaslr_offset_nothing_is_explained(self):
+        facts = {"struct orc_entry": NEW_LAYOUT}
+        self.assertIsNone(self.explain(_diff(), Env("kdump", True, "7.3", facts, "0.3.0", (), self.vmlinux)))
+        self.assertIsNone(self.explain(_diff(), Env("kdump", True, "7.3", facts, "0.3.0", (), self.vmlinux, 0)))
         self.assertIsNone(self.explain(_diff(), Env("kdump", True, "7.3", {"struct orc_entry": NEW_LAYOUT})))
-        self.assertIsNone(self.explain(_diff(), Env("kdump", True, "7.3", {}, "0.3.0", (), self.vmlinux)))
+        self.assertIsNone(self.explain(_diff(), Env("kdump", True, "7.3", {}, "0.3.0", (), self.vmlinux, SLIDE)))
 
 
 class OrcKinds(unittest.TestCase):
