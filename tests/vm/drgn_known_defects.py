@@ -71,17 +71,19 @@ def _frame_pointer_guess_after_undefined_orc(diff, env, view):
     drgn then has no unwind rule (it uses DWARF CFI, and for asm without CFI its ORC
     reader returns "not found" for an undefined entry) and falls back to frame pointers on
     a kernel built without them: frame #1 is a pc in no function. kstuck's frame #1 is a
-    return address in the vmlinux right after a direct call to frame #0's function."""
+    return address in the vmlinux right after a direct call to frame #0's function, or
+    kstuck has no frame #1 (no such call on the stack, e.g. a thunk reached by a jump:
+    it stops where ORC does)."""
     dn, kn = diff.get("drgn", []), diff.get("kstuck", [])
     kp, dp = diff.get("kstuck_pcs", []), diff.get("drgn_pcs", [])
     mods, offs = diff.get("kstuck_modules", []), diff.get("kstuck_offsets", [])
-    if diff.get("first") != 1 or len(kn) < 2 or len(dn) < 2 or any(n != "?" for n in dn[1:]):
+    if diff.get("first") != 1 or not kn or len(dn) < 2 or any(n != "?" for n in dn[1:]):
         return False
-    if any(mods[:2]) or len(offs) < 1 or offs[0] is None or len(dp) < 2 or dp[1] == kp[1]:
+    if any(mods[:2]) or not offs or offs[0] is None or env.orc_kind(int(kp[0], 16)) != "undefined":
         return False
-    pc0, pc1 = int(kp[0], 16), int(kp[1], 16)
-    return (env.orc_kind(pc0) == "undefined"
-            and env.direct_call_target(pc1) == pc0 - offs[0])
+    if len(kn) == 1:
+        return True
+    return dp[1] != kp[1] and env.direct_call_target(int(kp[1], 16)) == int(kp[0], 16) - offs[0]
 
 
 DEFECTS = [
@@ -147,7 +149,7 @@ DEFECTS.append(KnownDefect(
            "'?'. Accepted only "
            "when the vmlinux's own ORC marks kstuck's (and drgn's) frame #0 undefined, drgn names every "
            "frame after it '?', and kstuck's frame #1 follows a direct call to frame #0's function in the "
-           "vmlinux's code.",
+           "vmlinux's code, or kstuck stopped there (no such call on the stack: it claims no caller).",
     kinds=frozenset({"cpu-stack", "task-stack"}),
     applies=lambda env: env.vmlinux is not None,
     matches=_frame_pointer_guess_after_undefined_orc))

@@ -87,6 +87,13 @@ class UndefinedOrcFramePointerGuess(unittest.TestCase):
                                             drgn_pcs=[hex(THUNK + SLIDE + 6), "0x1"], kstuck_offsets=[6, 0xa3, 0, 0])),
                          "drgn-undefined-orc-frame-pointer-fallback")
 
+    def test_kstuck_stopping_on_the_undefined_entry_is_explained(self):
+        d = _diff(kstuck=["__x86_indirect_thunk_rax"], kstuck_pcs=[hex(THUNK + SLIDE)], kstuck_modules=[""],
+                  kstuck_offsets=[0])
+        self.assertEqual(self.explain(d), "drgn-undefined-orc-frame-pointer-fallback")
+        d.update(kstuck_pcs=[hex(THUNK + SLIDE + 10)], kstuck_offsets=[10])
+        self.assertIsNone(self.explain(d))
+
     def test_a_defined_orc_entry_is_not_explained(self):
         d = _diff(kstuck_pcs=[hex(THUNK + SLIDE + 10)] + _diff()["kstuck_pcs"][1:], kstuck_offsets=[10, 0xa3, 0, 0])
         self.assertIsNone(self.explain(d))
