@@ -35,20 +35,9 @@ OrcEntry guess_frame_pointer() {
   return e;
 }
 
-// Registers stopped on the first instruction of asm that ORC calls "end of stack"
-// (UNWIND_HINT_EMPTY up to 6.3, e.g. 6.1's __x86_indirect_thunk_*): it was just called,
-// the return address is at sp.
-OrcEntry guess_just_called() {
-  OrcEntry e;
-  e.sp_reg = kOrcRegSp;
-  e.sp_offset = 8;
-  e.bp_reg = kOrcRegUndefined;
-  e.type = OrcType::Call;
-  return e;
-}
-
-// Registers saved inside a function ORC leaves undefined: its caller's return address is
-// the stack slot found right after a direct call to it (direct_call_return_slot).
+// Registers saved inside a function ORC leaves undefined or calls "end of stack": its
+// caller's return address is the stack slot found right after a direct call to it
+// (direct_call_return_slot), or sp on its first instruction.
 OrcEntry guess_direct_caller(uint64_t slot, uint64_t sp) {
   OrcEntry e;
   e.sp_reg = kOrcRegSp;
@@ -230,6 +219,15 @@ Stack Unwinder::from_thread_sp(uint64_t thread_sp, const StackRanges& stacks) {
   return run(st, stacks);
 }
 
+std::optional<uint64_t> Unwinder::caller_return_slot(uint64_t ip, uint64_t sp, const StackRange& stack) {
+  if (auto slot = direct_call_return_slot(ip, sp, stack)) return slot;
+  // On the first instruction of a function reached by a jump (a tail call): sp holds the
+  // return address into the caller of the function that jumped.
+  auto fn = fields_.target().symbol_at(ip);
+  if (fn && fn->address == ip && stack.kind != StackKind::Unknown && sp + 8 <= stack.end) return sp;
+  return std::nullopt;
+}
+
 std::optional<uint64_t> Unwinder::direct_call_return_slot(uint64_t ip, uint64_t sp, const StackRange& stack) {
   // Bounded: a frame this large would not fit the ORC sp_offset the guess becomes.
   constexpr uint64_t kMaxFrame = 2048;
@@ -299,16 +297,18 @@ Stack Unwinder::run(State& st, const StackRanges& stacks) {
     }
     if (orc.type == OrcType::EndOfStack) {
       // Asm without unwind info is annotated UNWIND_HINT_EMPTY, which reads as "end" too:
-      // 6.1's retpoline thunks (__x86_indirect_thunk_*) are, and a CPU stopped on their
-      // first instruction looks like a finished stack. Only for the registers' own
-      // frame, guess it was just called (return address at sp) and mark the rest unreliable.
-      if (out.frames.size() == 1 && st.signal && st.regs && st.full_regs && !found_guess_) {
-        found_guess_ = true;
-        orc = guess_just_called();
-        st.reliable = false;
-      } else {
-        return stop(StopReason::EndOfStack, 0, {});
-      }
+      // 6.1's retpoline thunks (__x86_indirect_thunk_*) are, and a CPU stopped in one
+      // looks like a finished stack. Only for the registers' own frame: its caller's
+      // return address is the first stack word after a direct call to the thunk (past
+      // the thunk's own inner call), or, on its first instruction, the word at sp (it
+      // may have been jumped to). The rest is marked unreliable.
+      std::optional<uint64_t> slot;
+      if (out.frames.size() == 1 && st.signal && st.regs && st.full_regs && !found_guess_)
+        slot = caller_return_slot(st.ip, st.sp, cur);
+      if (!slot) return stop(StopReason::EndOfStack, 0, {});
+      found_guess_ = true;
+      orc = guess_direct_caller(*slot, st.sp);
+      st.reliable = false;
     }
     // A weak section terminator or a region objtool could not describe: like the kernel,
     // do not guess (no frame-pointer fallback here) -- except for the registers' own
@@ -316,7 +316,7 @@ Stack Unwinder::run(State& st, const StackRanges& stacks) {
     // pushf/pop of crash_setup_regs()), and it saves the panicking CPU's crash note: its
     // caller's return address is the first stack word after a direct call to it.
     if (orc.type == OrcType::Undefined && out.frames.size() == 1 && st.regs && st.full_regs && !found_guess_) {
-      if (auto slot = direct_call_return_slot(st.ip, st.sp, cur)) {
+      if (auto slot = caller_return_slot(st.ip, st.sp, cur)) {
         found_guess_ = true;
         orc = guess_direct_caller(*slot, st.sp);
         st.reliable = false;

@@ -89,6 +89,9 @@ class Unwinder {
   bool get_reg(const State& st, int index, uint64_t& out) const;
   // The stack slot above sp holding a return address right after "call <ip's function>".
   std::optional<uint64_t> direct_call_return_slot(uint64_t ip, uint64_t sp, const StackRange& stack);
+  // The caller's return slot of registers stopped in code ORC cannot describe:
+  // direct_call_return_slot, else sp on the function's first instruction.
+  std::optional<uint64_t> caller_return_slot(uint64_t ip, uint64_t sp, const StackRange& stack);
 
   Fields& fields_;
   OrcTables& orc_;

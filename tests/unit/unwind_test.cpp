@@ -157,6 +157,35 @@ TEST_F(Unwind, CpuStoppedOnARetpolineThunkStillUnwinds) {
   EXPECT_EQ(unwinder->from_thread_sp(f2, ranges()).frames.size(), 1u);
 }
 
+// Past the thunk's own inner call (6.1: call .Ldo_rop; ... mov %rax,(%rsp); ret) the word
+// at sp is that call's return, inside the thunk: the caller's return address is the next
+// word that follows a direct call to the thunk.
+TEST_F(Unwind, CpuStoppedInsideARetpolineThunkSkipsTheThunksInnerCall) {
+  uint64_t frame = build_sleeping_stack();
+  const uint64_t ret = kFuncB + 0x20, inner_ret = kThunk + 5;
+  t.write_u8(kThunk, 0xe8);  // call .Ldo_rop (kThunk + 9)
+  t.write_u32(kThunk + 1, uint32_t(int32_t(4)));
+  t.write_u8(ret - 5, 0xe8);  // func_b: call __x86_indirect_thunk_rax
+  t.write_u32(ret - 4, uint32_t(int32_t(int64_t(kThunk) - int64_t(ret))));
+  uint64_t sp = frame + 0x38 + 8 - 8;  // one word below func_b's return address
+  t.write_u64(sp, inner_ret);
+  CpuRegisters regs;
+  regs.regs[CpuRegisters::rip] = kThunk + 9;
+  regs.regs[CpuRegisters::rsp] = sp;
+  regs.regs[CpuRegisters::cs] = 0x10;
+  Stack s = unwinder->from_registers(regs, ranges());
+  EXPECT_EQ(s.stop, StopReason::EndOfStack) << s.detail;
+  EXPECT_EQ(names(s), (std::vector<std::string>{"__x86_indirect_thunk_rax+0x9/0x20", "func_b+0x20/0x100",
+                                                "func_c+0x30/0x100", "thread_start+0x8/0x100"}));
+  ASSERT_EQ(s.frames.size(), 4u);
+  EXPECT_FALSE(s.frames[1].reliable);
+  // With no direct call to the thunk on the stack, inside it nothing is guessed.
+  t.write_u8(ret - 5, 0x90);
+  s = unwinder->from_registers(regs, ranges());
+  EXPECT_EQ(s.stop, StopReason::EndOfStack);
+  EXPECT_EQ(s.frames.size(), 1u);
+}
+
 // Registers saved inside a function ORC marks undefined (crash_setup_regs() in 6.1's
 // __crash_kexec): the first stack word that returns right after "call <that function>"
 // is its caller's frame; other text addresses on the way are skipped.
@@ -191,6 +220,27 @@ TEST_F(Unwind, RegsInAnUndescribedFunctionContinueAtTheDirectCallersReturn) {
   t.write_u64(f2 + 0x30, fn + 0x41);
   t.write_u64(f2 + 0x38, ret);
   EXPECT_EQ(unwinder->from_thread_sp(f2, ranges()).stop, StopReason::NoOrc);
+}
+
+// On the first instruction of such a function (7.x's thunks are UNWIND_HINT_UNDEFINED
+// there), reached by a jump rather than a call: the word at sp is the return address.
+TEST_F(Unwind, RegsOnTheFirstInstructionOfAnUndescribedFunctionReturnAtSp) {
+  const uint64_t fn = kText + 0x7000;
+  uint64_t sp = stack + 0x3e00;
+  t.write_u64(sp, kFuncC + 0x30);  // no call before it: the function was jumped to
+  t.write_u64(sp + 8 + 8, kThreadStart + 0x8);
+  CpuRegisters regs;
+  regs.regs[CpuRegisters::rip] = fn;
+  regs.regs[CpuRegisters::rsp] = sp;
+  regs.regs[CpuRegisters::cs] = 0x10;
+  Stack s = unwinder->from_registers(regs, ranges());
+  EXPECT_EQ(s.stop, StopReason::EndOfStack) << s.detail;
+  EXPECT_EQ(names(s), (std::vector<std::string>{"undescribed+0x0/0x100", "func_c+0x30/0x100",
+                                                "thread_start+0x8/0x100"}));
+  ASSERT_EQ(s.frames.size(), 3u);
+  EXPECT_FALSE(s.frames[1].reliable);
+  regs.regs[CpuRegisters::rip] = fn + 1;  // one instruction in: no guess
+  EXPECT_EQ(unwinder->from_registers(regs, ranges()).stop, StopReason::NoOrc);
 }
 
 TEST_F(Unwind, UserModeRegsEndTheStack) {

@@ -66,24 +66,39 @@ def _excluded_page_gap(diff, env, view):
             and i < len(dp) and dp[i] == kp[i] and all(n == "?" for n in dn[i:]))
 
 
+def _kstuck_caller_is_proven(diff, env):
+    """kstuck's frame #1 is a return address in the vmlinux right after a direct call to
+    the start of frame #0's function (what kstuck's guess takes), with frame #0 in the
+    vmlinux."""
+    kp, mods, offs = diff.get("kstuck_pcs", []), diff.get("kstuck_modules", []), diff.get("kstuck_offsets", [])
+    if len(kp) < 2 or any(mods[:2]) or not offs or offs[0] is None:
+        return False
+    return env.direct_call_target(int(kp[1], 16)) == int(kp[0], 16) - offs[0]
+
+
 def _frame_pointer_guess_after_undefined_orc(diff, env, view):
     """drgn agrees with kstuck on frame #0, whose pc the vmlinux's ORC marks undefined;
     drgn then has no unwind rule (it uses DWARF CFI, and for asm without CFI its ORC
     reader returns "not found" for an undefined entry) and falls back to frame pointers on
-    a kernel built without them: frame #1 is a pc in no function. kstuck's frame #1 is a
-    return address in the vmlinux right after a direct call to frame #0's function, or
-    kstuck has no frame #1 (no such call on the stack, e.g. a thunk reached by a jump:
-    it stops where ORC does)."""
+    a kernel built without them: frame #1 is a pc in no function. kstuck's frame #1 is
+    proven (_kstuck_caller_is_proven), or kstuck has no frame #1 (no such call on the
+    stack, e.g. a thunk reached by a jump: it stops where ORC does)."""
     dn, kn = diff.get("drgn", []), diff.get("kstuck", [])
     kp, dp = diff.get("kstuck_pcs", []), diff.get("drgn_pcs", [])
     mods, offs = diff.get("kstuck_modules", []), diff.get("kstuck_offsets", [])
     if diff.get("first") != 1 or not kn or len(dn) < 2 or any(n != "?" for n in dn[1:]):
         return False
-    if any(mods[:2]) or not offs or offs[0] is None or env.orc_kind(int(kp[0], 16)) != "undefined":
+    if any(mods[:1]) or not offs or offs[0] is None or env.orc_kind(int(kp[0], 16)) != "undefined":
         return False
-    if len(kn) == 1:
-        return True
-    return dp[1] != kp[1] and env.direct_call_target(int(kp[1], 16)) == int(kp[0], 16) - offs[0]
+    return len(kn) == 1 or (dp[1] != kp[1] and _kstuck_caller_is_proven(diff, env))
+
+
+def _end_hint_inside_a_function(diff, env, view):
+    """drgn's trace ends at frame #0 because the vmlinux's ORC calls its pc the end of the
+    stack; kstuck goes on to a proven caller (_kstuck_caller_is_proven)."""
+    if diff.get("first") != 1 or len(diff.get("drgn", [])) != 1 or len(diff.get("kstuck", [])) < 2:
+        return False
+    return env.orc_kind(int(diff["kstuck_pcs"][0], 16)) == "end" and _kstuck_caller_is_proven(diff, env)
 
 
 DEFECTS = [
@@ -153,6 +168,21 @@ DEFECTS.append(KnownDefect(
     kinds=frozenset({"cpu-stack", "task-stack"}),
     applies=lambda env: env.vmlinux is not None,
     matches=_frame_pointer_guess_after_undefined_orc))
+
+
+DEFECTS.append(KnownDefect(
+    id="orc-end-hint-inside-a-thunk",
+    reason="Not drgn's defect: the kernel's own annotation. Up to Linux 6.3 objtool's UNWIND_HINT_EMPTY, "
+           "on asm without unwind information such as the retpoline __x86_indirect_thunk_* of 6.1 and "
+           "5.10, reads as 'end of stack' in ORC: drgn (and the kernel's own unwinder) stop there. A CPU "
+           "stopped inside such a thunk still has its caller's return address on the stack; kstuck takes "
+           "the first stack word that follows a direct call to the thunk and marks the frames after it "
+           "unreliable. Accepted only when the vmlinux's ORC says 'end' at frame #0, drgn's trace is that "
+           "one frame, and kstuck's frame #1 follows a direct call to frame #0's function in the "
+           "vmlinux's code.",
+    kinds=frozenset({"cpu-stack", "task-stack"}),
+    applies=lambda env: env.vmlinux is not None,
+    matches=_end_hint_inside_a_function))
 
 
 # Not drgn's defects: the dump's own gaps, accepted only where kstuck's report says the dump

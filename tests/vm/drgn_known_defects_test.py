@@ -125,6 +125,31 @@ class UndefinedOrcFramePointerGuess(unittest.TestCase):
         self.assertIsNone(self.explain(_diff(), Env("kdump", True, "7.3", {}, "0.3.0", (), self.vmlinux, SLIDE)))
 
 
+class EndOfStackHintInAThunk(unittest.TestCase):
+    """6.1: the thunk is UNWIND_HINT_EMPTY ('end'); drgn stops at frame #0, kstuck goes on."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        vmlinux = Path(self.tmp.name) / "vmlinux"
+        _elf(vmlinux, [(TEXT, "call"), (THUNK, "end"), (THUNK + 0x20, "call")], new_layout=False)
+        self.env = Env("kdump", True, "6.1", {"struct orc_entry": OLD_LAYOUT}, "0.3.0", (), vmlinux, SLIDE)
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def test_drgn_stopping_where_kstuck_has_a_proven_caller_is_explained(self):
+        d = _diff(drgn=["__x86_indirect_thunk_rax"], drgn_pcs=[hex(THUNK + SLIDE)], same_prefix=True,
+                  kstuck_pcs=[hex(THUNK + SLIDE + 9)] + _diff()["kstuck_pcs"][1:], kstuck_offsets=[9, 0xa3, 0, 0])
+        self.assertEqual(drgn_known_defects.explain(d, self.env, {}), "orc-end-hint-inside-a-thunk")
+        # not when kstuck's frame #1 follows no call to the thunk, nor when drgn gave more
+        bad = dict(d, kstuck_pcs=[d["kstuck_pcs"][0], hex(RETURN + SLIDE + 2)] + d["kstuck_pcs"][2:])
+        self.assertIsNone(drgn_known_defects.explain(bad, self.env, {}))
+        self.assertIsNone(drgn_known_defects.explain(dict(d, drgn=["__x86_indirect_thunk_rax", "?"]), self.env, {}))
+        # nor where ORC is defined at frame #0
+        moved = dict(d, kstuck_pcs=[hex(THUNK + SLIDE + 0x20)] + d["kstuck_pcs"][1:], kstuck_offsets=[0x20, 0, 0, 0])
+        self.assertIsNone(drgn_known_defects.explain(moved, self.env, {}))
+
+
 class OrcKinds(unittest.TestCase):
     def test_both_layouts(self):
         with tempfile.TemporaryDirectory() as tmp:
