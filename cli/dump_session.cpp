@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
@@ -172,7 +173,9 @@ AnalyzeReport DumpSession::report(size_t log_lines) {
                                 : info.build_id_matches      ? "matches"
                                                              : "MISMATCH (--force)";
   r.system.source["symbols"] = info.symbols_from == "dump" ? "dump (kallsyms, BTF)" : "vmlinux";
-  for (const auto& n : info.notes) r.problems.push_back("dump: " + n);
+  // A note the analysis already reported in its own words (a malformed CRASHTIME) once.
+  for (const auto& n : info.notes)
+    if (std::find(r.problems.begin(), r.problems.end(), n) == r.problems.end()) r.problems.push_back("dump: " + n);
   return r;
 }
 

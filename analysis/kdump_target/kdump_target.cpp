@@ -3,7 +3,6 @@
 // together.
 #include "analysis/kdump_target/kdump_target.h"
 
-#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <vector>
@@ -17,17 +16,10 @@
 #include "analysis/kdump_target/elf_symbols.h"
 #include "analysis/kdump_target/kallsyms_scan.h"
 #include "analysis/kdump_target/source_lines.h"
+#include "analysis/text_number.h"
 
 namespace kstuck {
 namespace {
-
-std::optional<uint64_t> parse_hex(std::string_view s) {
-  if (s.substr(0, 2) == "0x") s.remove_prefix(2);
-  uint64_t v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v, 16);
-  if (ec != std::errc() || p != s.data() + s.size() || s.empty()) return std::nullopt;
-  return v;
-}
 
 // Banner strings are short; reading more would only hit other data.
 constexpr size_t kMaxBanner = 512;
@@ -198,7 +190,7 @@ Result<KallsymsLocation> kallsyms_location(const DumpFile& dump) {
   std::string missing;
   for (auto [key, out] : keys) {
     auto v = dump.vmcoreinfo(key);
-    auto a = v ? parse_hex(*v) : std::nullopt;
+    auto a = v ? parse_hex_u64(*v) : std::nullopt;
     if (!a) {
       missing += missing.empty() ? "" : ", ";
       missing += key;
@@ -207,8 +199,8 @@ Result<KallsymsLocation> kallsyms_location(const DumpFile& dump) {
     *out = *a;
   }
   // Optional: 7.x has no kallsyms_relative_base (place-relative offsets); _stext checks.
-  if (auto v = dump.vmcoreinfo("SYMBOL(kallsyms_relative_base)"); v && parse_hex(*v)) where.relative_base = *parse_hex(*v);
-  if (auto v = dump.vmcoreinfo("SYMBOL(_stext)"); v && parse_hex(*v)) where.stext = *parse_hex(*v);
+  if (auto v = dump.vmcoreinfo("SYMBOL(kallsyms_relative_base)"); v && parse_hex_u64(*v)) where.relative_base = *parse_hex_u64(*v);
+  if (auto v = dump.vmcoreinfo("SYMBOL(_stext)"); v && parse_hex_u64(*v)) where.stext = *parse_hex_u64(*v);
   if (!missing.empty())
     return fail(ErrorKind::NotFound,
                 std::string(dump.vmcoreinfo_raw().empty() ? "the dump has no VMCOREINFO" : "the dump's VMCOREINFO lacks " + missing) +
@@ -246,18 +238,17 @@ Result<std::unique_ptr<KdumpTarget>> KdumpTarget::open(const std::string& vmcore
   impl->build_id = info.dump_build_id;
   impl->release = info.release;
   if (auto v = impl->dump->vmcoreinfo("CRASHTIME")) {
-    int64_t t = 0;
-    auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), t);
-    if (ec == std::errc()) info.crash_time = t;
+    info.crash_time = parse_decimal_i64(*v);
+    if (!info.crash_time) info.notes.push_back("VMCOREINFO CRASHTIME=" + *v + " is not a number: the crash time is unknown");
   }
 
   // KASLR: KERNELOFFSET, else the distance between _stext in the dump and in the file.
   if (auto v = impl->dump->vmcoreinfo("KERNELOFFSET")) {
-    auto off = parse_hex(*v);
+    auto off = parse_hex_u64(*v);
     if (!off) return fail(ErrorKind::Format, vmcore + ": malformed VMCOREINFO KERNELOFFSET=" + *v);
     impl->kaslr = *off;
   } else if (auto v = impl->dump->vmcoreinfo("SYMBOL(_stext)"); v && impl->symbols && impl->symbols->find("_stext")) {
-    auto stext = parse_hex(*v);
+    auto stext = parse_hex_u64(*v);
     if (!stext) return fail(ErrorKind::Format, vmcore + ": malformed VMCOREINFO SYMBOL(_stext)=" + *v);
     impl->kaslr = *stext - impl->symbols->find("_stext")->value;
   } else if (impl->symbols) {
@@ -280,8 +271,8 @@ Result<std::unique_ptr<KdumpTarget>> KdumpTarget::open(const std::string& vmcore
       // read-only data between _stext and init_uts_ns (kallsyms_scan.cpp says how).
       auto stext = impl->dump->vmcoreinfo("SYMBOL(_stext)");
       auto uts = impl->dump->vmcoreinfo("SYMBOL(init_uts_ns)");
-      auto start = stext ? parse_hex(*stext) : std::nullopt;
-      auto end = uts ? parse_hex(*uts) : std::nullopt;
+      auto start = stext ? parse_hex_u64(*stext) : std::nullopt;
+      auto end = uts ? parse_hex_u64(*uts) : std::nullopt;
       if (!start || !end)
         return fail(ErrorKind::NotFound, vmcore + ": " + where.error().message() +
                                              ", nor SYMBOL(_stext) and SYMBOL(init_uts_ns) to find them in memory: " +

@@ -212,15 +212,14 @@ void match_register_notes(Fields& f, CpuSet& set, std::vector<CpuInfo>& candidat
                            " register notes belong to no online CPU they could be matched to");
 }
 
-// The core timekeeper's CLOCK_BOOTTIME at its last update (every tick): tkr_mono.base
-// (CLOCK_MONOTONIC, ns) + offs_boot (time suspended). Where the core timekeeper lives:
+// The address of the core struct timekeeper. Where it lives:
 //  - Since Linux commit 22c62b9a84b8 ("timekeeping: Introduce auxiliary timekeepers")
 //    (in v6.17): timekeeper_data[TIMEKEEPER_CORE = 0], an array of struct tk_data;
 //  - Since Linux commit 206db8b13619 ("timekeeping: Define a struct type for tk_core to
 //    make it reusable") (in v6.13): tk_core, a struct tk_data;
 //  - before: tk_core, an anonymous struct { seqcount_raw_spinlock_t seq; struct
 //    timekeeper timekeeper; }: the timekeeper follows the seqcount, 8-byte aligned.
-Result<uint64_t> timekeeper_boottime(Fields& f) {
+Result<uint64_t> core_timekeeper(Fields& f) {
   Target& t = f.target();
   uint64_t tk = 0;
   if (auto data = t.symbol_address("timekeeper_data")) {
@@ -239,6 +238,15 @@ Result<uint64_t> timekeeper_boottime(Fields& f) {
   } else {
     return fail(ErrorKind::NotFound, "neither timekeeper_data nor tk_core in the symbols");
   }
+  return tk;
+}
+
+// The core timekeeper's CLOCK_BOOTTIME at its last update (every tick): tkr_mono.base
+// (CLOCK_MONOTONIC, ns) + offs_boot (time suspended).
+Result<uint64_t> timekeeper_boottime(Fields& f) {
+  auto tk_at = core_timekeeper(f);
+  if (!tk_at) return tl::unexpected(tk_at.error());
+  uint64_t tk = *tk_at;
   auto base = f.read_int(tk, "timekeeper", "tkr_mono.base");
   if (!base) return tl::unexpected(base.error().with_context("timekeeper"));
   int64_t boot = f.read_int(tk, "timekeeper", "offs_boot").value_or(0);
@@ -270,6 +278,9 @@ void decide_clocks(Fields& f, CpuSet& set) {
   set.now_clock_task = newest_task;
   set.timekeeper_ns = by_tk;
   set.timekeeper_problem = tk_problem;
+  // The wall clock at the timekeeper's last tick: what the kernel wrote into CRASHTIME.
+  if (auto tk = core_timekeeper(f))
+    if (auto sec = f.read_int(*tk, "timekeeper", "xtime_sec"); sec && *sec > 0) set.wall_seconds = *sec;
   std::string unknown = bad.empty() ? "no CPU's rq->clock could be read" : bad;
   if (newest) {
     set.uptime_ns = newest;

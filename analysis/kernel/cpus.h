@@ -86,6 +86,8 @@ struct CpuSet {
   // The core timekeeper's CLOCK_BOOTTIME at its last tick, the second opinion on uptime_ns.
   std::optional<uint64_t> timekeeper_ns;
   std::string timekeeper_problem;  // why timekeeper_ns is unknown
+  // The core timekeeper's xtime_sec (CLOCK_REALTIME seconds) at its last tick, if readable.
+  std::optional<int64_t> wall_seconds;
   const CpuInfo* find(int cpu) const;          // an online or stopped CPU
   const CpuInfo* find_offline(int cpu) const;  // an offline one (offline_cpus)
 };

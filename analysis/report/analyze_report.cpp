@@ -9,6 +9,7 @@
 #include "analysis/hex_text.h"
 #include "analysis/nmi_dump_history.h"
 #include "analysis/nmi_report.h"
+#include "analysis/text_number.h"
 
 namespace kstuck {
 
@@ -40,6 +41,26 @@ ReportStack make_report_stack(KernelModel& model, const Stack& stack) {
   return out;
 }
 
+// CRASHTIME is the timekeeper's xtime_sec when the kernel crashed, and the timekeeper
+// stops with the CPUs: the two agree but for a tick that crossed a second boundary on
+// another CPU before it stopped. A value that is no number, or far from the timekeeper,
+// is damaged (or the timekeeper is): the crash time is then unknown, and said so.
+void decide_crash_time(const std::optional<std::string>& crashtime, std::optional<int64_t> timekeeper_wall_s,
+                       SystemInfo& sys) {
+  constexpr int64_t kSlackS = 2;
+  if (!crashtime) return;
+  auto crash = parse_decimal_i64(*crashtime);
+  if (!crash) {
+    sys.crash_time_problem = "VMCOREINFO CRASHTIME=" + *crashtime + " is not a number: the crash time is unknown";
+  } else if (timekeeper_wall_s && (*crash > *timekeeper_wall_s + kSlackS || *crash < *timekeeper_wall_s - kSlackS)) {
+    sys.crash_time_problem = "VMCOREINFO CRASHTIME=" + *crashtime + " and the timekeeper's xtime_sec " +
+                             std::to_string(*timekeeper_wall_s) +
+                             " disagree: one of them is damaged, the crash time is unknown";
+  } else {
+    sys.crash_time = crash;
+  }
+}
+
 namespace {
 
 void fill_system(KernelModel& model, SystemInfo& sys, const AnalyzeOptions& options) {
@@ -65,12 +86,7 @@ void fill_system(KernelModel& model, SystemInfo& sys, const AnalyzeOptions& opti
     sys.uptime_check = "timekeeper " + std::to_string(*cpus.timekeeper_ns / 1'000'000) + " ms";
   else if (!cpus.timekeeper_ns)
     sys.uptime_check = "timekeeper unread: " + cpus.timekeeper_problem;
-  if (auto c = t.vmcoreinfo("CRASHTIME")) {
-    try {
-      sys.crash_time = std::stoll(*c);
-    } catch (...) {
-    }
-  }
+  decide_crash_time(t.vmcoreinfo("CRASHTIME"), cpus.wall_seconds, sys);
   KernelLog log = read_kernel_log(f, std::max<size_t>(options.log_lines, 200));
   sys.panic_message = find_panic_message(log);
   size_t skip = log.records.size() > options.log_lines ? log.records.size() - options.log_lines : 0;
@@ -174,6 +190,7 @@ AnalyzeReport build_analyze_report(KernelModel& model, const AnalyzeOptions& opt
   progress("system", 0, 1);
   fill_system(model, r.system, options);
   r.problems = model.cpus().problems;
+  if (!r.system.crash_time_problem.empty()) r.problems.push_back(r.system.crash_time_problem);
   if (!model.cpus().offline.empty()) {
     std::string off = "offline CPUs (not in cpu_online_mask, and no note of their own says they were stopped):";
     for (int c : model.cpus().offline) off += " " + std::to_string(c);

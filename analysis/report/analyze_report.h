@@ -75,7 +75,8 @@ struct SystemInfo {
   std::string uptime_source;          // "rq->clock" or "timekeeper"; empty when unknown
   std::string uptime_unknown;         // why the uptime is unknown (implausible or unreadable clocks)
   std::string uptime_check;           // the second clock's word on it ("timekeeper 8.5s", or why none)
-  std::optional<int64_t> crash_time;  // VMCOREINFO CRASHTIME
+  std::optional<int64_t> crash_time;  // VMCOREINFO CRASHTIME, when it agrees with the timekeeper
+  std::string crash_time_problem;     // why a CRASHTIME the dump has is not used
   std::string panic_message;
   std::vector<LogRecord> log_tail;
   std::map<std::string, std::string> source;  // what the front-end says about the input
@@ -129,6 +130,11 @@ struct AnalyzeOptions {
 };
 
 ReportStack make_report_stack(KernelModel& model, const Stack& stack);
+
+// SystemInfo::crash_time from VMCOREINFO's CRASHTIME, checked against the core
+// timekeeper's xtime_sec (CpuSet::wall_seconds); crash_time_problem says why it is not used.
+void decide_crash_time(const std::optional<std::string>& crashtime, std::optional<int64_t> timekeeper_wall_s,
+                       SystemInfo& sys);
 
 // Fills ReportFrame::source of every frame (CPU, group and NMI stacks) through lookup,
 // which gets the address to look up (ip-1 for return addresses); caches per address.

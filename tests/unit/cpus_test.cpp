@@ -497,6 +497,23 @@ TEST_F(Clocks, NoClockAtAllIsUnknownWithItsReason) {
   EXPECT_FALSE(tasks.by_pid(5)->since_ran_ns);
 }
 
+// CRASHTIME's second opinion: the timekeeper's wall clock seconds at its last tick.
+TEST_F(Clocks, WallSecondsAreTheTimekeepersXtimeSec) {
+  clocks(100 * kSecond, 90 * kSecond);
+  timekeeper(99 * kSecond, 0);
+  Fields f(t_);
+  EXPECT_FALSE(load_cpus(f).value().wall_seconds);  // no xtime_sec member: unknown
+  FakeTarget t2;
+  FakeKernel k2(t2, 1);
+  t2.add_struct("timekeeper", 0x100, {{"tkr_mono.base", 0x28, 8, "ktime_t"}, {"xtime_sec", 0x70, 8, "u64"}});
+  t2.add_struct("tk_data", 0x240, {{"seq", 0, 4}, {"timekeeper", 0x8, 0x100, "struct timekeeper"}});
+  uint64_t tk = t2.add_global("tk_core", 0x240);
+  t2.set(tk + 0x8, "timekeeper", "tkr_mono.base", 5 * kSecond);
+  t2.set(tk + 0x8, "timekeeper", "xtime_sec", uint64_t{1796695416});
+  Fields f2(t2);
+  EXPECT_EQ(load_cpus(f2).value().wall_seconds, 1796695416);
+}
+
 TEST_F(Clocks, AuxTimekeepersArrayAndTheAnonymousTkCore) {
   clocks(0, 0);
   // >= 6.17: timekeeper_data[0] is the core timekeeper.

@@ -17,7 +17,9 @@
 #include "analysis/kdump_target/dump_notes.h"
 #include "analysis/kdump_target/input_file.h"
 #include "analysis/report/analyze_render.h"
+#include "analysis/report/analyze_report.h"
 #include "analysis/report/text_sanitize.h"
+#include "analysis/text_number.h"
 #include "cli/commands/dump_problems.h"
 
 namespace kstuck {
@@ -363,6 +365,52 @@ TEST(CrashFixtures, ACorruptPageIsAReadProblem) {
   bool said = false;
   for (const auto& n : (*dump)->notes()) said = said || n.find("page descriptor is damaged") != std::string::npos;
   EXPECT_TRUE(said);
+}
+
+}  // namespace
+}  // namespace kstuck
+
+namespace kstuck {
+namespace {
+
+// A bit flip in VMCOREINFO's text: "CRASHTIME=1796695416" became "179669541&" (a kdump of
+// the damaged-dump suite), read as 179669541 until numbers had to be whole.
+TEST(DamagedVmcoreinfo, NumbersAreTheWholeTextOrNothing) {
+  EXPECT_EQ(parse_decimal_i64("1796695416"), 1796695416);
+  EXPECT_EQ(parse_decimal_i64("-3"), -3);
+  EXPECT_FALSE(parse_decimal_i64("179669541&"));
+  EXPECT_FALSE(parse_decimal_i64(""));
+  EXPECT_FALSE(parse_decimal_i64(" 1"));
+  EXPECT_FALSE(parse_decimal_i64("99999999999999999999"));
+  EXPECT_EQ(parse_hex_u64("0xffffffff81000000"), 0xffffffff81000000ULL);
+  EXPECT_EQ(parse_hex_u64("5000000"), 0x5000000ULL);
+  EXPECT_FALSE(parse_hex_u64("0x"));
+  EXPECT_FALSE(parse_hex_u64("50000g0"));
+}
+
+TEST(DamagedVmcoreinfo, CrashTimeMustAgreeWithTheTimekeeper) {
+  SystemInfo ok;
+  decide_crash_time("1796695416", 1796695416, ok);
+  EXPECT_EQ(ok.crash_time, 1796695416);
+  EXPECT_TRUE(ok.crash_time_problem.empty());
+  SystemInfo late_tick;  // another CPU's tick crossed a second before it stopped
+  decide_crash_time("1796695416", 1796695417, late_tick);
+  EXPECT_EQ(late_tick.crash_time, 1796695416);
+  SystemInfo no_timekeeper;  // nothing to check against: the dump's word
+  decide_crash_time("1796695416", std::nullopt, no_timekeeper);
+  EXPECT_EQ(no_timekeeper.crash_time, 1796695416);
+  SystemInfo digit;  // one digit flipped into another digit
+  decide_crash_time("1796795416", 1796695416, digit);
+  EXPECT_FALSE(digit.crash_time);
+  EXPECT_NE(digit.crash_time_problem.find("disagree"), std::string::npos) << digit.crash_time_problem;
+  SystemInfo garbage;
+  decide_crash_time("179669541&", 1796695416, garbage);
+  EXPECT_FALSE(garbage.crash_time);
+  EXPECT_NE(garbage.crash_time_problem.find("not a number"), std::string::npos) << garbage.crash_time_problem;
+  SystemInfo none;  // a QMP dump of a live guest has no CRASHTIME
+  decide_crash_time(std::nullopt, 1796695416, none);
+  EXPECT_FALSE(none.crash_time);
+  EXPECT_TRUE(none.crash_time_problem.empty());
 }
 
 }  // namespace
