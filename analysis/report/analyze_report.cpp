@@ -41,21 +41,25 @@ ReportStack make_report_stack(KernelModel& model, const Stack& stack) {
   return out;
 }
 
-// CRASHTIME is the timekeeper's xtime_sec when the kernel crashed, and the timekeeper
-// stops with the CPUs: the two agree but for a tick that crossed a second boundary on
-// another CPU before it stopped. A value that is no number, or far from the timekeeper,
-// is damaged (or the timekeeper is): the crash time is then unknown, and said so.
+// CRASHTIME is the timekeeper's xtime_sec when the kernel crashed (crash_save_vmcoreinfo(),
+// before the other CPUs are stopped), and the timekeeper stops with the CPUs: xtime_sec may
+// have moved on by a tick across a second boundary, never back. A value that is no number,
+// later than the timekeeper, or further behind it, is not used, and the problem says why.
 void decide_crash_time(const std::optional<std::string>& crashtime, std::optional<int64_t> timekeeper_wall_s,
                        SystemInfo& sys) {
-  constexpr int64_t kSlackS = 2;
+  constexpr int64_t kTickSlackS = 2;
   if (!crashtime) return;
   auto crash = parse_decimal_i64(*crashtime);
+  std::string what = "VMCOREINFO CRASHTIME=" + *crashtime;
   if (!crash) {
-    sys.crash_time_problem = "VMCOREINFO CRASHTIME=" + *crashtime + " is not a number: the crash time is unknown";
-  } else if (timekeeper_wall_s && (*crash > *timekeeper_wall_s + kSlackS || *crash < *timekeeper_wall_s - kSlackS)) {
-    sys.crash_time_problem = "VMCOREINFO CRASHTIME=" + *crashtime + " and the timekeeper's xtime_sec " +
-                             std::to_string(*timekeeper_wall_s) +
-                             " disagree: one of them is damaged, the crash time is unknown";
+    sys.crash_time_problem = what + " is not a number: the crash time is unknown";
+  } else if (timekeeper_wall_s && *crash > *timekeeper_wall_s) {
+    sys.crash_time_problem = what + " is later than the timekeeper's xtime_sec " + std::to_string(*timekeeper_wall_s) +
+                             ", which only moves forward: one of them is damaged, the crash time is unknown";
+  } else if (timekeeper_wall_s && *timekeeper_wall_s - *crash > kTickSlackS) {
+    sys.crash_time_problem = what + " is " + std::to_string(*timekeeper_wall_s - *crash) +
+                             " s before the timekeeper's last tick (xtime_sec " + std::to_string(*timekeeper_wall_s) +
+                             "): a damaged value, or the clock kept ticking after the crash; the crash time is unknown";
   } else {
     sys.crash_time = crash;
   }

@@ -399,10 +399,17 @@ TEST(DamagedVmcoreinfo, CrashTimeMustAgreeWithTheTimekeeper) {
   SystemInfo no_timekeeper;  // nothing to check against: the dump's word
   decide_crash_time("1796695416", std::nullopt, no_timekeeper);
   EXPECT_EQ(no_timekeeper.crash_time, 1796695416);
-  SystemInfo digit;  // one digit flipped into another digit
-  decide_crash_time("1796795416", 1796695416, digit);
-  EXPECT_FALSE(digit.crash_time);
-  EXPECT_NE(digit.crash_time_problem.find("disagree"), std::string::npos) << digit.crash_time_problem;
+  SystemInfo later;  // one digit flipped into a higher one: time never goes back
+  decide_crash_time("1796795416", 1796695416, later);
+  EXPECT_FALSE(later.crash_time);
+  EXPECT_NE(later.crash_time_problem.find("only moves forward"), std::string::npos) << later.crash_time_problem;
+  SystemInfo one_later;
+  decide_crash_time("1796695417", 1796695416, one_later);
+  EXPECT_FALSE(one_later.crash_time);
+  SystemInfo earlier;  // or into a lower one
+  decide_crash_time("1796695016", 1796695416, earlier);
+  EXPECT_FALSE(earlier.crash_time);
+  EXPECT_NE(earlier.crash_time_problem.find("400 s before"), std::string::npos) << earlier.crash_time_problem;
   SystemInfo garbage;
   decide_crash_time("179669541&", 1796695416, garbage);
   EXPECT_FALSE(garbage.crash_time);
