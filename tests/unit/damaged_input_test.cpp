@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -389,35 +390,32 @@ TEST(DamagedVmcoreinfo, NumbersAreTheWholeTextOrNothing) {
 }
 
 TEST(DamagedVmcoreinfo, CrashTimeMustAgreeWithTheTimekeeper) {
-  SystemInfo ok;
-  decide_crash_time("1796695416", 1796695416, ok);
-  EXPECT_EQ(ok.crash_time, 1796695416);
-  EXPECT_TRUE(ok.crash_time_problem.empty());
-  SystemInfo late_tick;  // another CPU's tick crossed a second before it stopped
-  decide_crash_time("1796695416", 1796695417, late_tick);
-  EXPECT_EQ(late_tick.crash_time, 1796695416);
-  SystemInfo no_timekeeper;  // nothing to check against: the dump's word
-  decide_crash_time("1796695416", std::nullopt, no_timekeeper);
-  EXPECT_EQ(no_timekeeper.crash_time, 1796695416);
-  SystemInfo later;  // one digit flipped into a higher one: time never goes back
-  decide_crash_time("1796795416", 1796695416, later);
-  EXPECT_FALSE(later.crash_time);
-  EXPECT_NE(later.crash_time_problem.find("only moves forward"), std::string::npos) << later.crash_time_problem;
-  SystemInfo one_later;
-  decide_crash_time("1796695417", 1796695416, one_later);
-  EXPECT_FALSE(one_later.crash_time);
-  SystemInfo earlier;  // or into a lower one
-  decide_crash_time("1796695016", 1796695416, earlier);
-  EXPECT_FALSE(earlier.crash_time);
-  EXPECT_NE(earlier.crash_time_problem.find("400 s before"), std::string::npos) << earlier.crash_time_problem;
-  SystemInfo garbage;
-  decide_crash_time("179669541&", 1796695416, garbage);
-  EXPECT_FALSE(garbage.crash_time);
-  EXPECT_NE(garbage.crash_time_problem.find("not a number"), std::string::npos) << garbage.crash_time_problem;
-  SystemInfo none;  // a QMP dump of a live guest has no CRASHTIME
-  decide_crash_time(std::nullopt, 1796695416, none);
-  EXPECT_FALSE(none.crash_time);
-  EXPECT_TRUE(none.crash_time_problem.empty());
+  struct Case {
+    const char* why;
+    std::optional<std::string> crashtime;
+    std::optional<int64_t> wall;
+    std::optional<int64_t> used;  // the crash time kept
+    const char* problem;          // in crash_time_problem ("" for none)
+  };
+  const std::vector<Case> cases = {
+      {"agree", "1796695416", 1796695416, 1796695416, ""},
+      {"another CPU's tick crossed a second", "1796695416", 1796695417, 1796695416, ""},
+      {"no timekeeper: the dump's word", "1796695416", std::nullopt, 1796695416, ""},
+      {"a digit flipped higher", "1796795416", 1796695416, std::nullopt, "only moves forward"},
+      {"one second later", "1796695417", 1796695416, std::nullopt, "only moves forward"},
+      {"a digit flipped lower", "1796695016", 1796695416, std::nullopt, "400 s before"},
+      {"not a number", "179669541&", 1796695416, std::nullopt, "not a number"},
+      {"a QMP dump of a live guest has none", std::nullopt, 1796695416, std::nullopt, ""},
+  };
+  for (const auto& c : cases) {
+    SystemInfo sys;
+    decide_crash_time(c.crashtime, c.wall, sys);
+    EXPECT_EQ(sys.crash_time, c.used) << c.why;
+    if (*c.problem)
+      EXPECT_NE(sys.crash_time_problem.find(c.problem), std::string::npos) << c.why << ": " << sys.crash_time_problem;
+    else
+      EXPECT_TRUE(sys.crash_time_problem.empty()) << c.why << ": " << sys.crash_time_problem;
+  }
 }
 
 }  // namespace

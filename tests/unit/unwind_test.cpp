@@ -21,6 +21,15 @@ constexpr uint64_t kFuncA = kText + 0x1000, kFuncB = kText + 0x2000, kFuncC = kT
                    kThreadStart = kText + 0x4000, kIrqEntry = kText + 0x5000, kUnknown = kText + 0x9000,
                    kStill = kText + 0x6000, kThunk = kText + 0x8000;
 
+// Registers of a CPU stopped in the kernel at ip with rsp = sp.
+CpuRegisters kernel_regs(uint64_t ip, uint64_t sp) {
+  CpuRegisters regs;
+  regs.regs[CpuRegisters::rip] = ip;
+  regs.regs[CpuRegisters::rsp] = sp;
+  regs.regs[CpuRegisters::cs] = 0x10;
+  return regs;
+}
+
 struct OrcSpec {
   uint64_t ip;
   int16_t sp_offset;
@@ -84,6 +93,12 @@ struct Unwind : ::testing::Test {
     stack = t.alloc(kThreadSize, kThreadSize);
   }
   StackRanges ranges() { return StackRanges{{{StackKind::Task, stack, stack + kThreadSize}}}; }
+  // "call target" (e8 rel32) in the text, returning to ret.
+  void write_call(uint64_t ret, uint64_t target) {
+    t.write_u8(ret - 5, 0xe8);
+    t.write_u32(ret - 4, uint32_t(int32_t(int64_t(target) - int64_t(ret))));
+  }
+
   std::vector<std::string> names(const Stack& s) {
     std::vector<std::string> out;
     for (const auto& fr : s.frames) out.push_back(sym.format(fr.ip, !fr.exact_ip));
@@ -122,10 +137,7 @@ TEST_F(Unwind, RegsFrameCrossesFromIrqStackToTaskStack) {
   t.write_u64(regs_at + 16 * 8, kFuncB + 0x7);       // ip
   t.write_u64(regs_at + 17 * 8, 0x10);               // cs: kernel
   t.write_u64(regs_at + 19 * 8, frame + 0x38 + 16);  // sp: func_b's frame
-  CpuRegisters regs;
-  regs.regs[CpuRegisters::rip] = kIrqEntry + 0x4;
-  regs.regs[CpuRegisters::rsp] = regs_at;
-  regs.regs[CpuRegisters::cs] = 0x10;
+  CpuRegisters regs = kernel_regs(kIrqEntry + 0x4, regs_at);
   StackRanges r = ranges();
   r.ranges.push_back({StackKind::Irq, irq_stack, irq_stack + kThreadSize});
   Stack s = unwinder->from_registers(regs, r);
@@ -140,10 +152,7 @@ TEST_F(Unwind, RegsFrameCrossesFromIrqStackToTaskStack) {
 
 TEST_F(Unwind, CpuStoppedOnARetpolineThunkStillUnwinds) {
   uint64_t frame = build_sleeping_stack();
-  CpuRegisters regs;
-  regs.regs[CpuRegisters::rip] = kThunk;
-  regs.regs[CpuRegisters::rsp] = frame + 0x38 + 8;  // the return address into func_b
-  regs.regs[CpuRegisters::cs] = 0x10;
+  CpuRegisters regs = kernel_regs(kThunk, frame + 0x38 + 8);  // the return address into func_b
   Stack s = unwinder->from_registers(regs, ranges());
   EXPECT_EQ(s.stop, StopReason::EndOfStack) << s.detail;
   EXPECT_EQ(names(s), (std::vector<std::string>{"__x86_indirect_thunk_rax+0x0/0x20", "func_b+0x20/0x100",
@@ -163,16 +172,11 @@ TEST_F(Unwind, CpuStoppedOnARetpolineThunkStillUnwinds) {
 TEST_F(Unwind, CpuStoppedInsideARetpolineThunkSkipsTheThunksInnerCall) {
   uint64_t frame = build_sleeping_stack();
   const uint64_t ret = kFuncB + 0x20, inner_ret = kThunk + 5;
-  t.write_u8(kThunk, 0xe8);  // call .Ldo_rop (kThunk + 9)
-  t.write_u32(kThunk + 1, uint32_t(int32_t(4)));
-  t.write_u8(ret - 5, 0xe8);  // func_b: call __x86_indirect_thunk_rax
-  t.write_u32(ret - 4, uint32_t(int32_t(int64_t(kThunk) - int64_t(ret))));
+  write_call(inner_ret, kThunk + 9);  // call .Ldo_rop
+  write_call(ret, kThunk);  // func_b: call __x86_indirect_thunk_rax
   uint64_t sp = frame + 0x38 + 8 - 8;  // one word below func_b's return address
   t.write_u64(sp, inner_ret);
-  CpuRegisters regs;
-  regs.regs[CpuRegisters::rip] = kThunk + 9;
-  regs.regs[CpuRegisters::rsp] = sp;
-  regs.regs[CpuRegisters::cs] = 0x10;
+  CpuRegisters regs = kernel_regs(kThunk + 9, sp);
   Stack s = unwinder->from_registers(regs, ranges());
   EXPECT_EQ(s.stop, StopReason::EndOfStack) << s.detail;
   EXPECT_EQ(names(s), (std::vector<std::string>{"__x86_indirect_thunk_rax+0x9/0x20", "func_b+0x20/0x100",
@@ -191,19 +195,14 @@ TEST_F(Unwind, CpuStoppedInsideARetpolineThunkSkipsTheThunksInnerCall) {
 // is its caller's frame; other text addresses on the way are skipped.
 TEST_F(Unwind, RegsInAnUndescribedFunctionContinueAtTheDirectCallersReturn) {
   const uint64_t fn = kText + 0x7000, ret = kFuncC + 0x30;
-  t.write_u8(ret - 5, 0xe8);  // call rel32 to fn
-  t.write_u32(ret - 4, uint32_t(int32_t(int64_t(fn) - int64_t(ret))));
-  t.write_u8(kFuncA + 0x4b, 0xe8);  // a call, but to another function
-  t.write_u32(kFuncA + 0x4c, uint32_t(int32_t(int64_t(kFuncB) - int64_t(kFuncA + 0x50))));
+  write_call(ret, fn);  // call rel32 to fn
+  write_call(kFuncA + 0x50, kFuncB);  // a call, but to another function
   uint64_t sp = stack + 0x3e00;
   t.write_u64(sp, kFuncA + 0x50);
   t.write_u64(sp + 8, kFuncB + 0x11);  // text, no call before it
   t.write_u64(sp + 0x10, ret);
   t.write_u64(sp + 0x18 + 8, kThreadStart + 0x8);  // func_c's frame: [rbp][return]
-  CpuRegisters regs;
-  regs.regs[CpuRegisters::rip] = fn + 0x40;
-  regs.regs[CpuRegisters::rsp] = sp;
-  regs.regs[CpuRegisters::cs] = 0x10;
+  CpuRegisters regs = kernel_regs(fn + 0x40, sp);
   Stack s = unwinder->from_registers(regs, ranges());
   EXPECT_EQ(s.stop, StopReason::EndOfStack) << s.detail;
   EXPECT_EQ(names(s), (std::vector<std::string>{"undescribed+0x40/0x100", "func_c+0x30/0x100",
@@ -229,10 +228,7 @@ TEST_F(Unwind, RegsOnTheFirstInstructionOfAnUndescribedFunctionReturnAtSp) {
   uint64_t sp = stack + 0x3e00;
   t.write_u64(sp, kFuncC + 0x30);  // no call before it: the function was jumped to
   t.write_u64(sp + 8 + 8, kThreadStart + 0x8);
-  CpuRegisters regs;
-  regs.regs[CpuRegisters::rip] = fn;
-  regs.regs[CpuRegisters::rsp] = sp;
-  regs.regs[CpuRegisters::cs] = 0x10;
+  CpuRegisters regs = kernel_regs(fn, sp);
   Stack s = unwinder->from_registers(regs, ranges());
   EXPECT_EQ(s.stop, StopReason::EndOfStack) << s.detail;
   EXPECT_EQ(names(s), (std::vector<std::string>{"undescribed+0x0/0x100", "func_c+0x30/0x100",
@@ -368,10 +364,7 @@ TEST(Modules, KallsymsSymbolizeAndModuleOrcUnwinds) {
   uint64_t stack = t.alloc(kThreadSize, kThreadSize);
   uint64_t sp = stack + 0x3f00;
   t.write_u64(sp, kText + 0x150);  // spin_fn's return address into kthread
-  CpuRegisters regs;
-  regs.regs[CpuRegisters::rip] = base + 0x11c;
-  regs.regs[CpuRegisters::rsp] = sp;
-  regs.regs[CpuRegisters::cs] = 0x10;
+  CpuRegisters regs = kernel_regs(base + 0x11c, sp);
   regs.regs[CpuRegisters::eflags] = 0x46;  // IF clear
   Stack s = u.from_registers(regs, StackRanges{{{StackKind::Task, stack, stack + kThreadSize}}});
   EXPECT_EQ(s.stop, StopReason::EndOfStack) << s.detail << " at " << std::hex << s.stop_address;
