@@ -148,23 +148,34 @@ static notrace u32 nmi_dump_unwind(struct nmi_dump_cpu *rec, u32 n, u32 *flags,
 }
 NOKPROBE_SYMBOL(nmi_dump_unwind);
 
+/* A retpoline thunk is 32 bytes: its inner call returns at most that far below ip. */
+#define NMI_DUMP_THUNK_BYTES	32
+
 /*
  * Prepares this CPU's nmi_dump_resync_regs as if the function at regs->ip had just
- * returned to the word at regs->sp. False when that word is unreadable or cannot be
+ * returned to the word at regs->sp. Past a retpoline thunk's own inner call
+ * ("call .Ldo_rop; ... .Ldo_rop: mov %reg, (%rsp)"), a jump target where TCG delivers
+ * NMIs too, that word returns into the thunk a few bytes below ip, and the caller's
+ * return address is the next word. False when the word is unreadable or cannot be
  * kernel or module text; the unwinder validates the rest through its ORC lookup.
  */
 static notrace bool nmi_dump_resync(struct pt_regs *regs)
 {
 	struct pt_regs *fake = this_cpu_ptr(&nmi_dump_resync_regs);
-	unsigned long ret;
+	unsigned long sp = regs->sp, ret;
 
-	if (copy_from_kernel_nofault(&ret, (void *)regs->sp, sizeof(ret)))
+	if (copy_from_kernel_nofault(&ret, (void *)sp, sizeof(ret)))
 		return false;
+	if (ret <= regs->ip && regs->ip - ret < NMI_DUMP_THUNK_BYTES) {
+		sp += sizeof(ret);
+		if (copy_from_kernel_nofault(&ret, (void *)sp, sizeof(ret)))
+			return false;
+	}
 	if (ret < __START_KERNEL_map || ret >= MODULES_END)
 		return false;
 	*fake = *regs;
 	fake->ip = ret;
-	fake->sp = regs->sp + sizeof(ret);
+	fake->sp = sp + sizeof(ret);
 	return true;
 }
 NOKPROBE_SYMBOL(nmi_dump_resync);
@@ -217,9 +228,10 @@ static notrace void nmi_dump_fill(struct nmi_dump_cpu *rec, struct pt_regs *regs
 		n = nmi_dump_unwind(rec, n, &flags, tsk, regs);
 		/*
 		 * ORC marks retpoline thunks and entry code "end of stack"
-		 * (UNWIND_HINT_EMPTY); TCG delivers NMIs at jump targets, so a spinner
-		 * is often caught right at a thunk's first instruction. There the
-		 * word at rsp is the caller's return address: go on from it.
+		 * (UNWIND_HINT_EMPTY; 6.4+: undefined); TCG delivers NMIs at jump
+		 * targets, so a spinner is often caught in a thunk, at its first
+		 * instruction or past its inner call: go on from the caller's return
+		 * address (nmi_dump_resync).
 		 */
 		if (regs && n == 1 && nmi_dump_resync(regs)) {
 			flags = NMI_DUMP_STACK_RESYNCED;
