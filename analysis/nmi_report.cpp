@@ -109,7 +109,7 @@ std::string render_nmi_text(const NmiHistory& history, const std::vector<const N
         if (c.stack_flags & NMI_DUMP_STACK_TRUNCATED) out += "  ... (truncated)\n";
         if (c.stack_flags & NMI_DUMP_STACK_UNWIND_ERROR) out += "  (unwinder reported an error)\n";
         if (c.stack_flags & NMI_DUMP_STACK_RESYNCED)
-          out += "  (no ORC data at #0: #1 on are unwound from the return address at rsp)\n";
+          out += "  (no ORC data at #0: #1 on are unwound from the caller's return address on the stack)\n";
         if (options.registers) {
           for (size_t r = 0; r < c.regs.size(); r++) {
             std::snprintf(line, sizeof(line), "%s%-8s %016llx", r % 3 == 0 ? "  " : "  ", kRegNames[r],
