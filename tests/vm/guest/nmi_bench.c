@@ -88,7 +88,7 @@ int main(int argc, char **argv)
 	double tk[256], tc[256], tr[256], tn[256], ts[64], t0, t1, k_ms, s_ms;
 	struct kstuck_nmi_capture c;
 	struct kstuck_nmi_read r;
-	int dev, kmsg, trig, i, j, k_min_cpus = 1 << 30, s_min_bt = 1 << 30, lost = 0, bt;
+	int dev, kmsg, trig, i, k_min_cpus = 1 << 30, s_min_bt = 1 << 30, lost = 0, bt;
 	char *buf;
 
 	if (rounds_k < 1 || rounds_k > 256 || rounds_s < 1 || rounds_s > 64)
@@ -103,30 +103,26 @@ int main(int argc, char **argv)
 	r.size = sizeof(r);
 	ioctl(dev, KSTUCK_IOC_NMI_READ, &r);
 	buf = malloc(r.buffer_size);
-	/*
-	 * Interleaved: before each sysrq-l round, an equal share of the kstuck rounds, so
-	 * both tools are timed across the same seconds of the guest's (and its host's) life.
-	 */
-	for (i = 0, j = 0; j < rounds_s; j++) {
-		for (; i < rounds_k * (j + 1) / rounds_s; i++) {
-			t0 = now_ms();
-			memset(&c, 0, sizeof(c));
-			c.size = sizeof(c);
-			if (ioctl(dev, KSTUCK_IOC_NMI_CAPTURE, &c))
-				return 1;
-			t1 = now_ms();
-			r.buf = (unsigned long)buf;
-			r.len = r.buffer_size;
-			if (ioctl(dev, KSTUCK_IOC_NMI_READ, &r))
-				return 1;
-			tk[i] = now_ms() - t0;
-			tc[i] = t1 - t0;
-			tr[i] = tk[i] - tc[i];
-			tn[i] = c.duration_ns / 1e6;
-			record_cpu_latencies(buf, c.seq, i);
-			if ((int)c.nr_answered < k_min_cpus)
-				k_min_cpus = c.nr_answered;
-		}
+	for (i = 0; i < rounds_k; i++) {
+		t0 = now_ms();
+		memset(&c, 0, sizeof(c));
+		c.size = sizeof(c);
+		if (ioctl(dev, KSTUCK_IOC_NMI_CAPTURE, &c))
+			return 1;
+		t1 = now_ms();
+		r.buf = (unsigned long)buf;
+		r.len = r.buffer_size;
+		if (ioctl(dev, KSTUCK_IOC_NMI_READ, &r))
+			return 1;
+		tk[i] = now_ms() - t0;
+		tc[i] = t1 - t0;
+		tr[i] = tk[i] - tc[i];
+		tn[i] = c.duration_ns / 1e6;
+		record_cpu_latencies(buf, c.seq, i);
+		if ((int)c.nr_answered < k_min_cpus)
+			k_min_cpus = c.nr_answered;
+	}
+	for (i = 0; i < rounds_s; i++) {
 		lseek(kmsg, 0, SEEK_END);
 		trig = open("/proc/sysrq-trigger", O_WRONLY | O_CLOEXEC);
 		if (trig < 0)
@@ -134,7 +130,7 @@ int main(int argc, char **argv)
 		t0 = now_ms();
 		if (write(trig, "l", 1) != 1)
 			return 1;
-		ts[j] = now_ms() - t0;
+		ts[i] = now_ms() - t0;
 		close(trig);
 		usleep(200000);	/* let late backtraces reach the log before counting */
 		bt = count_backtraces(kmsg, &lost);
