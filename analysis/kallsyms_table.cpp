@@ -3,8 +3,9 @@
 #include "analysis/kallsyms_table.h"
 
 #include <algorithm>
-#include <charconv>
 #include <cstdio>
+
+#include "analysis/text_number.h"
 
 namespace kstuck {
 
@@ -37,9 +38,9 @@ KallsymsTable KallsymsTable::parse(std::string_view text) {
     auto name = next_field(line);
     auto module = next_field(line);
     if (name.empty() || type.size() != 1 || std::string_view("tTwW").find(type[0]) == std::string_view::npos) continue;
-    uint64_t addr = 0;
-    auto [p, ec] = std::from_chars(addr_s.data(), addr_s.data() + addr_s.size(), addr, 16);
-    if (ec != std::errc() || addr == 0) continue;
+    auto parsed = parse_hex_u64(addr_s);
+    if (!parsed || *parsed == 0) continue;
+    uint64_t addr = *parsed;
     if (module.size() >= 2 && module.front() == '[' && module.back() == ']') module = module.substr(1, module.size() - 2);
     table.syms_.push_back({addr, std::string(name), std::string(module)});
   }

@@ -9,7 +9,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <chrono>
 #include <cstring>
 
@@ -17,6 +16,7 @@
 #include "analysis/fields.h"
 #include "analysis/kdump_target/dump_kallsyms.h"
 #include "analysis/kdump_target/input_file.h"
+#include "analysis/text_number.h"
 #include "nmi_dump/uapi/nmi_dump_record.h"
 
 namespace kstuck {
@@ -139,11 +139,9 @@ Result<std::unique_ptr<LiveTarget>> LiveTarget::open(const LiveOptions& options)
   bool located = true;
   for (auto [key, out] : keys) {
     auto it = t->vmcoreinfo_.find(key);
-    uint64_t v = 0;
-    if (it == t->vmcoreinfo_.end() ||
-        std::from_chars(it->second.data(), it->second.data() + it->second.size(), v, 16).ec != std::errc() || !v)
-      located = false;
-    *out = v;
+    auto v = it == t->vmcoreinfo_.end() ? std::nullopt : parse_hex_u64(it->second);
+    if (!v || !*v) located = false;
+    *out = v.value_or(0);
   }
   if (located) {
     LiveTarget* self = t.get();
@@ -205,9 +203,9 @@ Result<void> LiveTarget::load_proc_kallsyms() {
     auto type = next_field(line);
     auto name = next_field(line);
     if (name.empty() || type.size() != 1) continue;
-    uint64_t addr = 0;
-    auto [p, ec] = std::from_chars(addr_s.data(), addr_s.data() + addr_s.size(), addr, 16);
-    if (ec != std::errc()) continue;
+    auto parsed = parse_hex_u64(addr_s);
+    if (!parsed) continue;
+    uint64_t addr = *parsed;
     if (addr) any_address = true;
     // Static symbols repeat across files: a global one wins, else the first.
     bool global = type[0] >= 'A' && type[0] <= 'Z';
